@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# Measures modu-app with wrk (until `modu load` exists): the "click" workload (POST
+# of the resume form with two small JPEGs) and the "read" workload (list + detail),
+# each at concurrency 8, 32 and 128, on one backend, plus the app's peak RSS.
+#
+#   scripts/app-bench.sh sqlite      SQLite (WAL, synchronous=FULL) + disk + in-process cache
+#   scripts/app-bench.sh postgres    PostgreSQL (fsync on) + Redis + S3 on a moto server
+#
+# DURATION (seconds per run, default 10) and CONCURRENCY ("8 32 128") can be set.
+# Everything listens on free loopback ports and is stopped at the end.
+set -euo pipefail
+
+backend="${1:-sqlite}"
+duration="${DURATION:-10}"
+levels="${CONCURRENCY:-8 32 128}"
+here="$(cd "$(dirname "$0")" && pwd)"
+app="$here/../app"
+bash "$here/app-test-deps.sh"
+pg_bin="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1 || true)"
+[ -n "$pg_bin" ] && export PATH="$PATH:$pg_bin"
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+wait_port() { for _ in $(seq 1 200); do (echo >"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done; echo "port $1 never opened" >&2; exit 1; }
+
+work="$(mktemp -d "${TMPDIR:-/tmp}/modu-app-bench.XXXXXX")"
+chmod 1777 "$work"
+pids=()
+cleanup() {
+    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+    if [ -d "$work/pgdata" ]; then
+        runuser -u postgres -- pg_ctl stop -D "$work/pgdata" -m fast >/dev/null 2>&1 || pg_ctl stop -D "$work/pgdata" -m fast >/dev/null 2>&1 || true
+    fi
+    [ -f "$work/redis.pid" ] && kill "$(cat "$work/redis.pid")" 2>/dev/null || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+
+env_vars=(RUST_LOG=warn)
+case "$backend" in
+sqlite)
+    env_vars+=(DATABASE_URL="sqlite://$work/modu.db" MEDIA_DIR="$work/media")
+    ;;
+postgres)
+    pg_port="$(free_port)"; redis_port="$(free_port)"; moto_port="$(free_port)"
+    as_pg initdb -U postgres --auth=trust -E UTF8 -D "$work/pgdata" >/dev/null
+    as_pg pg_ctl start -w -D "$work/pgdata" -l "$work/pg.log" \
+        -o "-p $pg_port -k $work -c listen_addresses=127.0.0.1 -c max_connections=200" >/dev/null
+    as_pg createdb -h 127.0.0.1 -p "$pg_port" -U postgres modu
+    redis-server --bind 127.0.0.1 --port "$redis_port" --save '' --appendonly no \
+        --daemonize yes --pidfile "$work/redis.pid" --logfile "$work/redis.log"
+    moto_server -H 127.0.0.1 -p "$moto_port" >"$work/moto.log" 2>&1 &
+    pids+=($!)
+    wait_port "$moto_port"; wait_port "$redis_port"
+    export AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=bench AWS_REGION=us-east-1
+    export AWS_ENDPOINT_URL="http://127.0.0.1:$moto_port"
+    python3 -c "import boto3; boto3.client('s3', endpoint_url='$AWS_ENDPOINT_URL').create_bucket(Bucket='modu-bench')"
+    env_vars+=(DATABASE_URL="postgres://postgres@127.0.0.1:$pg_port/modu" REDIS_URL="redis://127.0.0.1:$redis_port"
+        S3_BUCKET=modu-bench S3_FORCE_PATH_STYLE=true DB_POOL_SIZE=32)
+    ;;
+*) echo "usage: $0 sqlite|postgres" >&2; exit 2 ;;
+esac
+
+(cd "$app" && cargo build --release --quiet --bin modu-app)
+target_dir="$(cd "$app" && cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')"
+port="$(free_port)"
+base="http://127.0.0.1:$port"
+env "${env_vars[@]}" BIND="127.0.0.1:$port" "$target_dir/release/modu-app" >"$work/app.log" 2>&1 &
+app_pid=$!
+pids+=("$app_pid")
+wait_port "$port"
+
+# A user, a two-JPEG form body (2 KiB each, like `modu load --images 2 --image-bytes 2048`), a seed resume.
+token="$(curl -fsS "$base/api/auth/signup" -H 'content-type: application/json' \
+    -d '{"username":"bench","password":"bench-password","password_confirm":"bench-password"}' |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')"
+python3 "$here/app-bench-body.py" "$work/body" "$work/boundary"
+export BENCH_TOKEN="$token" BENCH_BODY="$work/body" BENCH_BOUNDARY="$(cat "$work/boundary")"
+resume_id="$(curl -fsS "$base/api/resumes" -H "authorization: Bearer $token" \
+    -H "content-type: multipart/form-data; boundary=$BENCH_BOUNDARY" --data-binary "@$work/body" |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')"
+export BENCH_RESUME="$resume_id"
+
+echo "backend=$backend duration=${duration}s cores=$(nproc) $(wrk --version 2>&1 | head -1)"
+for workload in click read; do
+    for c in $levels; do
+        threads=2; [ "$c" -lt 2 ] && threads=1
+        echo "== $workload c=$c"
+        wrk -t"$threads" -c"$c" -d"${duration}s" --timeout 10s --latency \
+            -s "$here/app-bench-$workload.lua" "$base" 2>&1 |
+            grep -E "Latency  |50%|90%|99%|requests in|Requests/sec|Non-2xx|Socket errors"
+    done
+done
+echo "== app peak RSS: $(grep VmHWM "/proc/$app_pid/status" | awk '{print $2, $3}')"
+echo "== resumes stored: $(curl -fsS "$base/api/resumes?limit=1" >/dev/null && echo ok)"

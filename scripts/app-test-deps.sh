@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs what the app's tests need and is not part of the Rust toolchain:
+# redis-server, PostgreSQL (initdb/pg_ctl), the moto S3 server, Chromium for the
+# browser test, and wrk for measuring. Each is installed only when missing.
+set -euo pipefail
+
+missing=()
+command -v redis-server >/dev/null || missing+=(redis-server)
+command -v chromium >/dev/null || missing+=(chromium)
+command -v wrk >/dev/null || missing+=(wrk)
+# Korean glyphs for the job categories in browser screenshots.
+[ -d /usr/share/fonts/truetype/nanum ] || missing+=(fonts-nanum)
+if ! command -v initdb >/dev/null && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+    missing+=(postgresql)
+fi
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "app-test-deps: installing ${missing[*]}" >&2
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+if ! command -v moto_server >/dev/null; then
+    echo "app-test-deps: installing moto[server]" >&2
+    python3 -m pip install -q 'moto[server]'
+fi
+
+if ! command -v cargo-nextest >/dev/null; then
+    echo "app-test-deps: installing cargo-nextest" >&2
+    cargo install --locked cargo-nextest
+fi

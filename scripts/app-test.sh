@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Runs the app's checks and tests: fmt, clippy, the API suite on SQLite (+ disk,
+# in-process cache) and again on PostgreSQL + Redis + S3 (moto), then the browser
+# test. The API harness starts the servers it needs on free loopback ports, sharing
+# them through $MODU_TEST_STATE_DIR; this script gives it a fresh one and stops the
+# servers at the end.
+#
+#   scripts/app-test.sh            everything
+#   scripts/app-test.sh --no-browser
+set -euo pipefail
+
+here="$(cd "$(dirname "$0")" && pwd)"
+app="$here/../app"
+browser=1
+[ "${1:-}" = "--no-browser" ] && browser=0
+
+bash "$here/app-test-deps.sh"
+pg_bin="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1 || true)"
+[ -n "$pg_bin" ] && export PATH="$PATH:$pg_bin"
+
+MODU_TEST_STATE_DIR="$(mktemp -d "${TMPDIR:-/tmp}/modu-app-services.XXXXXX")"
+export MODU_TEST_STATE_DIR
+
+stop_services() {
+    local dir="$MODU_TEST_STATE_DIR"
+    if [ -f "$dir/postgres.port" ]; then
+        if [ "$(id -u)" = 0 ]; then
+            runuser -u postgres -- pg_ctl stop -D "$dir/pgdata" -m fast >/dev/null 2>&1 || true
+        else
+            pg_ctl stop -D "$dir/pgdata" -m fast >/dev/null 2>&1 || true
+        fi
+    fi
+    for name in redis moto; do
+        if [ -f "$dir/$name.pid" ]; then
+            kill "$(cat "$dir/$name.pid")" 2>/dev/null || true
+        fi
+    done
+    rm -rf "$dir"
+}
+trap stop_services EXIT
+
+cd "$app"
+cargo fmt --check
+cargo clippy --all-targets -- -D warnings
+
+echo "== API tests: SQLite, local disk, in-process cache" >&2
+MODU_TEST_BACKEND=sqlite cargo nextest run --no-fail-fast
+
+echo "== API tests: PostgreSQL, Redis, S3 (moto)" >&2
+MODU_TEST_BACKEND=postgres cargo nextest run --no-fail-fast
+
+if [ "$browser" = 1 ]; then
+    echo "== Browser test: headless Chromium" >&2
+    bash "$app/tests/browser/run.sh"
+fi

@@ -1,0 +1,348 @@
+#!/usr/bin/env python3
+"""Local AWS emulator for modu's tests and demo: moto, a request log, and a few
+corrections where moto differs from documented AWS behaviour.
+
+    python3 scripts/emulator.py [--port 0] [--log FILE] [--exit-on-stdin-eof]
+
+Binds 127.0.0.1 only. With --port 0 a free port is picked. Once the socket is
+listening it prints one line, `ready http://127.0.0.1:PORT`, on stdout.
+
+With --log, every request is appended to FILE as one JSON object per line:
+    {"ts": "...Z", "service": "ec2", "method": "POST", "path": "/",
+     "operation": "CreateSecurityGroup", "mutating": true, "status": 200}
+The line is written before the response is sent, so a client that has its
+answer can read its call in the log.
+
+The corrections (see `patch_moto`) restore what AWS documents; modu's own code
+never knows it is talking to an emulator.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import logging
+import os
+import re
+import subprocess
+import sys
+import threading
+import uuid
+from datetime import datetime, timezone
+from urllib.parse import parse_qs, unquote
+
+
+def import_moto():
+    """Import moto, installing it with pip first when it is missing."""
+    try:
+        import moto  # noqa: F401
+    except ImportError:
+        print("emulator: moto is missing, installing moto[server] with pip", file=sys.stderr)
+        subprocess.check_call(
+            [sys.executable, "-m", "pip", "install", "--quiet", "moto[server]"],
+            stdout=sys.stderr,
+        )
+
+
+# --------------------------------------------------------------------------
+# Corrections to moto
+# --------------------------------------------------------------------------
+
+
+def patch_moto() -> None:
+    """Only the gaps that modu's tests run into. Known and left alone: moto
+    keys scaling policies by name across all groups (AWS: per group), gives
+    every policy the same ARN, and answers StartInstanceRefresh with HTTP 500."""
+    from moto.autoscaling import models as asg
+    from moto.cloudwatch.models import cloudwatch_backends
+
+    # AWS: DescribePolicies returns `Enabled` for every policy (true unless the
+    # policy was created with Enabled=false, which modu never sends and this
+    # patch does not model). moto leaves it out.
+    original_policy_init = asg.FakeScalingPolicy.__init__
+
+    def policy_init(self, *args, **kwargs):
+        original_policy_init(self, *args, **kwargs)
+        self.enabled = True
+        self.alarms = []
+
+    asg.FakeScalingPolicy.__init__ = policy_init
+
+    def cloudwatch_of(backend):
+        return cloudwatch_backends[backend.account_id][backend.region_name]
+
+    def delete_policy_alarms(backend, policy) -> None:
+        names = [alarm["AlarmName"] for alarm in getattr(policy, "alarms", [])]
+        if names:
+            cloudwatch_of(backend).delete_alarms(names)
+
+    # AWS: a target-tracking policy owns two CloudWatch alarms,
+    # TargetTracking-<asg>-AlarmHigh-<uuid> and ...-AlarmLow-<uuid>, listed in
+    # the policy's `Alarms`. Updating the policy (PutScalingPolicy with the same
+    # name) keeps them; deleting the policy deletes them. moto creates none.
+    original_put = asg.AutoScalingBackend.put_scaling_policy
+
+    def put_scaling_policy(self, name, policy_type, *args, **kwargs):
+        previous = self.policies.get(name)
+        policy = original_put(self, name, policy_type, *args, **kwargs)
+        if previous is not None and previous.alarms:
+            policy.alarms = previous.alarms
+        if policy_type == "TargetTrackingScaling" and not policy.alarms:
+            policy.alarms = create_target_tracking_alarms(self, policy)
+        return policy
+
+    def create_target_tracking_alarms(backend, policy):
+        config = policy.target_tracking_configuration
+        target = float(getattr(config, "TargetValue", 0) or 0)
+        group = policy.auto_scaling_group_name
+        cloudwatch = cloudwatch_of(backend)
+        alarms = []
+        for kind, operator, periods, threshold in (
+            ("AlarmHigh", "GreaterThanThreshold", 3, target),
+            ("AlarmLow", "LessThanThreshold", 15, target * 0.9),
+        ):
+            alarm = cloudwatch.put_metric_alarm(
+                name=f"TargetTracking-{group}-{kind}-{uuid.uuid4()}",
+                namespace="AWS/EC2",
+                metric_name="CPUUtilization",
+                comparison_operator=operator,
+                evaluation_periods=periods,
+                period=60,
+                threshold=threshold,
+                statistic="Average",
+                description=f"DO NOT EDIT OR DELETE. For TargetTrackingScaling policy {policy.arn}.",
+                dimensions=[{"Name": "AutoScalingGroupName", "Value": group}],
+                alarm_actions=[policy.arn],
+            )
+            alarms.append({"AlarmName": alarm.name, "AlarmARN": alarm.alarm_arn})
+        return alarms
+
+    asg.AutoScalingBackend.put_scaling_policy = put_scaling_policy
+
+    original_delete_policy = asg.AutoScalingBackend.delete_policy
+
+    def delete_policy(self, name):
+        policy = self.policies.get(name)
+        if policy is not None:
+            delete_policy_alarms(self, policy)
+        original_delete_policy(self, name)
+
+    asg.AutoScalingBackend.delete_policy = delete_policy
+
+    # AWS: deleting an Auto Scaling group deletes its scaling policies (and the
+    # alarms of its target-tracking policies). moto keeps the policies around,
+    # so DescribePolicies would still list them after `down`.
+    original_delete_group = asg.AutoScalingBackend.delete_auto_scaling_group
+
+    def delete_auto_scaling_group(self, group_name):
+        original_delete_group(self, group_name)
+        for name, policy in list(self.policies.items()):
+            if policy.auto_scaling_group_name == group_name:
+                delete_policy_alarms(self, policy)
+                self.policies.pop(name, None)
+
+    asg.AutoScalingBackend.delete_auto_scaling_group = delete_auto_scaling_group
+
+
+# --------------------------------------------------------------------------
+# Request log
+# --------------------------------------------------------------------------
+
+CREDENTIAL_SCOPE = re.compile(r"Credential=[^/]+/\d{8}/[^/]+/([^/]+)/aws4_request")
+READ_ONLY_PREFIXES = ("Describe", "Get", "List", "Head")
+
+# S3 sub-resources (`?tagging`, ...) and the name the operation carries.
+S3_SUBRESOURCES = {
+    "tagging": "BucketTagging",
+    "encryption": "BucketEncryption",
+    "publicAccessBlock": "PublicAccessBlock",
+    "versioning": "BucketVersioning",
+    "policy": "BucketPolicy",
+    "ownershipControls": "BucketOwnershipControls",
+    "lifecycle": "BucketLifecycleConfiguration",
+    "cors": "BucketCors",
+    "acl": "BucketAcl",
+    "location": "BucketLocation",
+    "website": "BucketWebsite",
+    "notification": "BucketNotificationConfiguration",
+    "logging": "BucketLogging",
+    "object-lock": "ObjectLockConfiguration",
+    "accelerate": "BucketAccelerateConfiguration",
+    "replication": "BucketReplication",
+}
+VERB = {"GET": "Get", "PUT": "Put", "DELETE": "Delete", "HEAD": "Head", "POST": "Post"}
+
+
+def service_of(environ) -> str:
+    auth = environ.get("HTTP_AUTHORIZATION", "")
+    match = CREDENTIAL_SCOPE.search(auth)
+    if match:
+        return match.group(1)
+    if environ.get("PATH_INFO", "").startswith("/moto-api"):
+        return "moto-api"
+    host = environ.get("HTTP_HOST", "").split(":")[0]
+    first = host.split(".")[0]
+    return first if first and not first[0].isdigit() and first != "localhost" else "unknown"
+
+
+def s3_operation(method: str, path: str, query: dict) -> str:
+    parts = [p for p in path.split("/") if p]
+    if not parts:
+        return "ListBuckets" if method == "GET" else f"{VERB.get(method, method)}Root"
+    has_key = len(parts) > 1
+    for sub, noun in S3_SUBRESOURCES.items():
+        if sub in query:
+            noun = noun.replace("Bucket", "Object", 1) if has_key and sub in ("tagging", "acl") else noun
+            return VERB.get(method, method) + noun
+    if has_key:
+        if method == "PUT" and "uploadId" in query:
+            return "UploadPart"
+        if method == "POST" and "uploads" in query:
+            return "CreateMultipartUpload"
+        if method == "POST" and "uploadId" in query:
+            return "CompleteMultipartUpload"
+        if method == "DELETE" and "uploadId" in query:
+            return "AbortMultipartUpload"
+        return {"GET": "GetObject", "PUT": "PutObject", "HEAD": "HeadObject", "DELETE": "DeleteObject"}.get(
+            method, f"{VERB.get(method, method)}Object"
+        )
+    if method == "POST" and "delete" in query:
+        return "DeleteObjects"
+    if method == "GET":
+        if "versions" in query:
+            return "ListObjectVersions"
+        if "uploads" in query:
+            return "ListMultipartUploads"
+        return "ListObjectsV2" if query.get("list-type") == ["2"] else "ListObjects"
+    return {"PUT": "CreateBucket", "HEAD": "HeadBucket", "DELETE": "DeleteBucket"}.get(
+        method, f"{VERB.get(method, method)}Bucket"
+    )
+
+
+def operation_of(environ, service: str, body: bytes) -> str:
+    target = environ.get("HTTP_X_AMZ_TARGET")
+    if target:
+        return target.rsplit(".", 1)[-1]
+    query = parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
+    if "Action" in query:
+        return query["Action"][0]
+    content_type = environ.get("CONTENT_TYPE", "")
+    if body and "x-www-form-urlencoded" in content_type:
+        form = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
+        if "Action" in form:
+            return form["Action"][0]
+    method = environ.get("REQUEST_METHOD", "GET")
+    path = unquote(environ.get("PATH_INFO", "/"))
+    if service == "s3":
+        return s3_operation(method, path, query)
+    return f"{method} {path}"
+
+
+def is_mutating(method: str, operation: str) -> bool:
+    if method in ("GET", "HEAD"):
+        return False
+    return not operation.startswith(READ_ONLY_PREFIXES)
+
+
+class RequestLog:
+    """WSGI middleware: logs each request (see the module doc), then hands the
+    request, body intact, to moto."""
+
+    def __init__(self, app, path: str | None):
+        self.app = app
+        self.path = path
+        self.lock = threading.Lock()
+        if path:
+            open(path, "a").close()
+
+    def __call__(self, environ, start_response):
+        if not self.path:
+            return self.app(environ, start_response)
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        if length > 0:
+            body = environ["wsgi.input"].read(length)
+        elif environ.get("wsgi.input_terminated"):  # chunked upload, no length
+            body = environ["wsgi.input"].read()
+        else:
+            body = b""
+        environ["wsgi.input"] = io.BytesIO(body)
+        environ["CONTENT_LENGTH"] = str(len(body))
+
+        service = service_of(environ)
+        method = environ.get("REQUEST_METHOD", "GET")
+        operation = operation_of(environ, service, body)
+        status = {}
+
+        def capture(status_line, headers, exc_info=None):
+            status["code"] = int(status_line.split(" ", 1)[0])
+            return start_response(status_line, headers, exc_info)
+
+        # moto answers with a materialized body; take it now so the log line
+        # is on disk before the client sees the response.
+        try:
+            response = list(self.app(environ, capture))
+        except Exception:
+            status["code"] = 500
+            raise
+        finally:
+            self.write(environ, service, method, operation, status.get("code"))
+        return response
+
+    def write(self, environ, service, method, operation, status) -> None:
+        entry = {
+            "ts": datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "service": service,
+            "method": method,
+            "path": environ.get("PATH_INFO", "/"),
+            "operation": operation,
+            "mutating": is_mutating(method, operation),
+            "status": status,
+        }
+        with self.lock, open(self.path, "a") as log:
+            log.write(json.dumps(entry) + "\n")
+
+
+# --------------------------------------------------------------------------
+
+
+def exit_on_stdin_eof() -> None:
+    sys.stdin.buffer.read()
+    os._exit(0)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--port", type=int, default=5000, help="0 picks a free port")
+    parser.add_argument("--log", help="append one JSON line per request to this file")
+    parser.add_argument(
+        "--exit-on-stdin-eof",
+        action="store_true",
+        help="stop when stdin closes (a test harness passes a pipe, so the server dies with it)",
+    )
+    args = parser.parse_args()
+
+    import_moto()
+    patch_moto()
+
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+    from werkzeug.serving import make_server
+
+    # The request log replaces werkzeug's access lines on stderr.
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    app = RequestLog(DomainDispatcherApplication(create_backend_app), args.log)
+    server = make_server("127.0.0.1", args.port, app, threaded=True)
+    port = server.server_port
+    # moto builds some URLs (queue URLs, presigned links) from MOTO_PORT.
+    os.environ["MOTO_PORT"] = str(port)
+    if args.exit_on_stdin_eof:
+        threading.Thread(target=exit_on_stdin_eof, daemon=True).start()
+    print(f"ready http://127.0.0.1:{port}", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,124 @@
+//! Reading AWS errors: codes through `ProvideErrorMetadata`, not-found as a predicate,
+//! and conversion into modu's `Error` naming the action and the resource.
+
+use std::error::Error as StdError;
+
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+
+use crate::error::Error;
+
+/// The modelled error code AWS answered with (`DependencyViolation`, `NoSuchBucket`…), if any.
+pub fn code<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> Option<&str> {
+    match err {
+        SdkError::ServiceError(service) => service.err().code(),
+        _ => None,
+    }
+}
+
+/// True when AWS answered with one of `codes`.
+pub fn is_code<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>, codes: &[&str]) -> bool {
+    code(err).is_some_and(|c| codes.contains(&c))
+}
+
+/// The HTTP status of a service error (S3's HEAD calls carry no code, only a status).
+pub fn status<E>(err: &SdkError<E, aws_smithy_runtime_api::http::Response>) -> Option<u16> {
+    err.raw_response().map(|r| r.status().as_u16())
+}
+
+/// What AWS said, or the transport failure with its causes.
+pub fn message<E, R>(err: &SdkError<E, R>) -> String
+where
+    E: ProvideErrorMetadata + StdError + 'static,
+    R: std::fmt::Debug + 'static,
+{
+    match err {
+        SdkError::ServiceError(service) => {
+            let e = service.err();
+            match (e.code(), e.message()) {
+                (Some(code), Some(msg)) => format!("{code}: {msg}"),
+                (Some(code), None) => code.to_string(),
+                (None, Some(msg)) => msg.to_string(),
+                (None, None) => flatten(err),
+            }
+        }
+        _ => flatten(err),
+    }
+}
+
+/// An error and all its sources on one line (the SDK's top-level messages are terse).
+pub fn flatten(err: &(dyn StdError + 'static)) -> String {
+    let mut out = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = cause.source();
+    }
+    out
+}
+
+/// The next step to suggest for well-known error codes.
+fn help_for(code: Option<&str>, is_transport: bool) -> Option<String> {
+    let help = match code? {
+        "AuthFailure"
+        | "InvalidClientTokenId"
+        | "UnrecognizedClientException"
+        | "SignatureDoesNotMatch"
+        | "ExpiredToken"
+        | "ExpiredTokenException" => {
+            "the credentials were rejected: refresh them (`aws sso login`, `aws configure`) or pick another --profile"
+        }
+        "UnauthorizedOperation" | "AccessDenied" | "AccessDeniedException" => {
+            "the credentials lack a permission: grant it to the IAM identity modu runs as"
+        }
+        "RequestLimitExceeded" | "Throttling" | "ThrottlingException" => {
+            "AWS is throttling this account: wait a minute and run the same command again"
+        }
+        "BucketAlreadyExists" => {
+            "bucket names are global: choose another `storage.bucket` in the spec (or `auto`)"
+        }
+        _ if is_transport => "check the network, the region and --endpoint-url",
+        _ => return None,
+    };
+    Some(help.to_string())
+}
+
+/// Attaches what modu was doing to an SDK error.
+pub trait AwsContext<T> {
+    fn context(self, action: &'static str, kind: &'static str, name: &str) -> Result<T, Error>;
+}
+
+impl<T, E, R> AwsContext<T> for Result<T, SdkError<E, R>>
+where
+    E: ProvideErrorMetadata + StdError + 'static,
+    R: std::fmt::Debug + 'static,
+{
+    fn context(self, action: &'static str, kind: &'static str, name: &str) -> Result<T, Error> {
+        self.map_err(|err| {
+            let code = code(&err).map(str::to_string);
+            let transport = !matches!(err, SdkError::ServiceError(_));
+            Error::Aws {
+                action,
+                kind,
+                name: name.to_string(),
+                help: help_for(code.as_deref(), transport),
+                message: message(&err),
+                code,
+            }
+        })
+    }
+}
+
+/// Unwraps an SDK builder whose required fields modu always sets.
+pub fn built<T>(
+    result: Result<T, aws_smithy_types::error::operation::BuildError>,
+) -> Result<T, Error> {
+    result.map_err(|err| Error::Precondition {
+        message: format!("internal: incomplete AWS request: {err}"),
+        help: Some("this is a bug in modu; please report it".into()),
+    })
+}

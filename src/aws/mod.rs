@@ -1,0 +1,116 @@
+//! Everything that talks to AWS but is not a resource: clients, error helpers, polling, tags.
+//!
+//! The SDK configuration is loaded once and every client is built from it, so region,
+//! profile, endpoint override and credentials are decided in one place.
+
+pub mod errors;
+pub mod tags;
+pub mod wait;
+
+use aws_config::{BehaviorVersion, Region};
+use aws_credential_types::provider::ProvideCredentials;
+use aws_types::SdkConfig;
+
+use crate::error::{Error, Result};
+
+/// Where and as whom to talk to AWS, as given on the command line.
+#[derive(Debug, Clone, Default)]
+pub struct Connection {
+    pub region: String,
+    pub profile: Option<String>,
+    /// Overrides every service endpoint (AWS_ENDPOINT_URL is honoured by the SDK as well).
+    pub endpoint_url: Option<String>,
+}
+
+/// One client per service, all sharing one configuration.
+#[derive(Clone, Debug)]
+pub struct Clients {
+    pub ec2: aws_sdk_ec2::Client,
+    pub elbv2: aws_sdk_elasticloadbalancingv2::Client,
+    pub autoscaling: aws_sdk_autoscaling::Client,
+    pub s3: aws_sdk_s3::Client,
+    pub ssm: aws_sdk_ssm::Client,
+    pub sts: aws_sdk_sts::Client,
+    pub cloudfront: aws_sdk_cloudfront::Client,
+    pub elasticache: aws_sdk_elasticache::Client,
+    pub cloudwatch: aws_sdk_cloudwatch::Client,
+    pub route53: aws_sdk_route53::Client,
+}
+
+impl Clients {
+    pub fn new(config: &SdkConfig) -> Self {
+        Clients {
+            ec2: aws_sdk_ec2::Client::new(config),
+            elbv2: aws_sdk_elasticloadbalancingv2::Client::new(config),
+            autoscaling: aws_sdk_autoscaling::Client::new(config),
+            s3: aws_sdk_s3::Client::new(config),
+            ssm: aws_sdk_ssm::Client::new(config),
+            sts: aws_sdk_sts::Client::new(config),
+            cloudfront: aws_sdk_cloudfront::Client::new(config),
+            elasticache: aws_sdk_elasticache::Client::new(config),
+            cloudwatch: aws_sdk_cloudwatch::Client::new(config),
+            route53: aws_sdk_route53::Client::new(config),
+        }
+    }
+}
+
+/// Loads the standard credential chain for `connection` and checks, with one read-only call,
+/// that the credentials work; returns the clients and the account id.
+pub async fn connect(connection: &Connection) -> Result<(Clients, String)> {
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new(connection.region.clone()));
+    if let Some(profile) = &connection.profile {
+        loader = loader.profile_name(profile);
+    }
+    if let Some(url) = &connection.endpoint_url {
+        loader = loader.endpoint_url(url);
+    }
+    let config = loader.load().await;
+
+    // Resolve credentials up front: a missing credential should be one clear message,
+    // not the first of a dozen failed calls.
+    let Some(provider) = config.credentials_provider() else {
+        return Err(Error::NoCredentials {
+            detail: "no credential provider is configured".into(),
+        });
+    };
+    if let Err(err) = provider.provide_credentials().await {
+        return Err(Error::NoCredentials {
+            detail: errors::flatten(&err),
+        });
+    }
+
+    let clients = Clients::new(&config);
+    let identity = clients
+        .sts
+        .get_caller_identity()
+        .send()
+        .await
+        .map_err(|err| {
+            let endpoint = connection
+                .endpoint_url
+                .clone()
+                .or_else(|| std::env::var("AWS_ENDPOINT_URL").ok())
+                .unwrap_or_else(|| format!("sts.{}.amazonaws.com", connection.region));
+            match errors::code(&err) {
+                Some(code) => Error::NoCredentials {
+                    detail: format!(
+                        "AWS rejected the credentials ({code}): {}",
+                        errors::message(&err)
+                    ),
+                },
+                None => Error::Unreachable {
+                    region: connection.region.clone(),
+                    endpoint,
+                    detail: errors::flatten(&err),
+                    help: Some(
+                        "check the region name (spec `region:` or --region), your network, \
+                     and --endpoint-url / AWS_ENDPOINT_URL if you set one"
+                            .into(),
+                    ),
+                },
+            }
+        })?;
+    let account = identity.account().unwrap_or_default().to_string();
+    Ok((clients, account))
+}

@@ -1,0 +1,87 @@
+//! The command line: options and subcommands, parsed by clap.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Stand up a high-traffic web architecture on AWS from one YAML file, and tear it down.
+#[derive(Debug, Parser)]
+#[command(name = "modu", version, about, long_about = None)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// The stack spec [default: modu.yaml, else stacks/modu.yaml]
+    #[arg(short = 'f', long = "file", global = true, value_name = "PATH")]
+    pub file: Option<PathBuf>,
+    /// AWS region, overriding the spec's `region`
+    #[arg(long, global = true)]
+    pub region: Option<String>,
+    /// Named profile from the AWS config files
+    #[arg(long, global = true)]
+    pub profile: Option<String>,
+    /// Send every AWS call to this endpoint (e.g. a local emulator)
+    #[arg(long, global = true, env = "AWS_ENDPOINT_URL", value_name = "URL")]
+    pub endpoint_url: Option<String>,
+    /// Longest wait for any one resource to become ready or gone
+    #[arg(long, global = true, default_value_t = 1800, value_name = "SECONDS")]
+    pub timeout: u64,
+    /// Log what modu does (-v: modu's own steps, -vv: every AWS call)
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create what is missing and converge what drifted from the spec
+    Up,
+    /// Delete everything the stack owns, in reverse dependency order
+    Down(DownArgs),
+    /// Show every resource of the stack and whether it is healthy
+    ///
+    /// Exit codes: 0 complete and healthy, 3 resources missing, 4 something unhealthy,
+    /// 1 error.
+    Status(StatusArgs),
+    /// Check a spec without calling AWS
+    Validate,
+    /// Print the JSON Schema of the spec, for editors
+    Schema,
+}
+
+#[derive(Debug, Args)]
+pub struct DownArgs {
+    /// Do not ask for confirmation
+    #[arg(short = 'y', long)]
+    pub yes: bool,
+    /// Also empty and delete the images bucket (kept by default)
+    #[arg(long)]
+    pub delete_data: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    #[arg(short, long, value_enum, default_value_t = OutputFormat::Table)]
+    pub output: OutputFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    Table,
+    Json,
+}
+
+/// Process exit codes, as documented in the README.
+pub mod exit {
+    pub const OK: u8 = 0;
+    /// Any error: bad spec, AWS error, timeout, refused confirmation.
+    pub const FAILURE: u8 = 1;
+    /// `status`: some resources of the stack do not exist.
+    pub const INCOMPLETE: u8 = 3;
+    /// `status`: everything exists but something is unhealthy.
+    pub const UNHEALTHY: u8 = 4;
+}

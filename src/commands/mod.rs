@@ -1,0 +1,72 @@
+//! One module per subcommand, each with a `run()`; this module holds what they share:
+//! finding and loading the spec and connecting to AWS.
+
+mod down;
+mod schema;
+mod status;
+mod up;
+mod validate;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::aws::wait::SystemClock;
+use crate::aws::{self, Connection};
+use crate::cli::{Cli, Command};
+use crate::error::Result;
+use crate::output::Progress;
+use crate::resources::Context;
+use crate::spec::{self, Spec};
+
+pub async fn run(cli: Cli) -> Result<ExitCode> {
+    match &cli.command {
+        Command::Up => up::run(&cli).await,
+        Command::Down(args) => down::run(&cli, args).await,
+        Command::Status(args) => status::run(&cli, args).await,
+        Command::Validate => validate::run(&cli),
+        Command::Schema => schema::run(),
+    }
+}
+
+fn spec_path(cli: &Cli) -> PathBuf {
+    cli.global
+        .file
+        .clone()
+        .unwrap_or_else(spec::default_spec_path)
+}
+
+/// Reads and validates the spec; `--region` overrides the spec's region.
+fn load_spec(cli: &Cli) -> Result<Spec> {
+    let path = spec_path(cli);
+    let mut spec = spec::load(Path::new(&path))?;
+    if let Some(region) = &cli.global.region {
+        spec.region = region.clone();
+    }
+    Ok(spec)
+}
+
+/// Connects to AWS for `spec` and builds the context every resource works with.
+async fn context(
+    cli: &Cli,
+    spec: Spec,
+    progress: Arc<dyn Progress>,
+    delete_data: bool,
+) -> Result<Context> {
+    let connection = Connection {
+        region: spec.region.clone(),
+        profile: cli.global.profile.clone(),
+        endpoint_url: cli.global.endpoint_url.clone(),
+    };
+    let (clients, account_id) = aws::connect(&connection).await?;
+    Ok(Context {
+        spec: Arc::new(spec),
+        clients,
+        account_id,
+        clock: Arc::new(SystemClock),
+        timeout: Duration::from_secs(cli.global.timeout),
+        progress,
+        delete_data,
+    })
+}

@@ -1,0 +1,27 @@
+//! `modu status`: describe every resource; the exit code says whether the stack is whole.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use crate::cli::{Cli, OutputFormat, StatusArgs, exit};
+use crate::engine::{self, Graph};
+use crate::error::Result;
+use crate::output::SilentProgress;
+use crate::resources;
+
+pub async fn run(cli: &Cli, args: &StatusArgs) -> Result<ExitCode> {
+    let spec = super::load_spec(cli)?;
+    let graph = Graph::new(resources::for_spec(&spec))?;
+    let cx = super::context(cli, spec, Arc::new(SilentProgress), false).await?;
+    let status = engine::status(&cx, &graph).await?;
+    match args.output {
+        OutputFormat::Table => print!("{}", status.to_table()),
+        OutputFormat::Json => println!("{}", status.to_json()),
+    }
+    let code = match (status.complete, status.healthy) {
+        (true, true) => exit::OK,
+        (true, false) => exit::UNHEALTHY,
+        (false, _) => exit::INCOMPLETE,
+    };
+    Ok(ExitCode::from(code))
+}

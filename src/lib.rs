@@ -1,0 +1,22 @@
+//! modu: converge AWS to a YAML stack spec, and tear it down again.
+//!
+//! The folders follow the data: `spec` (YAML → validated model, pure) → `engine` (runs the
+//! dependency graph for up/down/status) → `resources` (one file per AWS kind behind one
+//! small trait) → `aws` (clients, error helpers, polling, tags); `output` renders progress
+//! and results; `commands` wires one subcommand each.
+
+// Errors are the cold path and carry what was being done to which resource; a large `Err`
+// costs nothing measurable next to an AWS round trip.
+#![allow(clippy::result_large_err)]
+
+pub mod aws;
+pub mod cli;
+pub mod commands;
+pub mod engine;
+pub mod error;
+pub mod output;
+pub mod resources;
+pub mod spec;
+pub mod telemetry;
+
+pub use error::{Error, Result};

@@ -1,0 +1,33 @@
+//! What people see: live progress, summaries and `status` rendering.
+//!
+//! Diagnostics and progress go to stderr; results (the status table or JSON) go to stdout,
+//! so `modu status --output json | jq` works while progress is still shown.
+
+mod progress;
+pub mod status;
+
+pub use progress::{PlainProgress, SilentProgress, TerminalProgress, progress_for_stderr};
+pub use status::{Outcome, ResourceStatus, RunRow, StackStatus, Summary};
+
+/// Where one resource is in its lifecycle.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Phase {
+    /// Waiting for its dependencies.
+    Queued,
+    /// Looking it up.
+    Checking,
+    /// Doing something ("creating", "updating health check", "deleting").
+    Working(String),
+    /// Polling AWS; the text is the state AWS reported.
+    Waiting(String),
+    /// Finished: "created", "unchanged", "deleted"…
+    Done(String),
+    Failed(String),
+}
+
+/// Receives progress for each resource, keyed by its graph key.
+pub trait Progress: Send + Sync {
+    fn update(&self, key: &str, kind: &str, name: &str, phase: Phase);
+    /// The run is over; tidy the display before the summary is printed.
+    fn finish(&self) {}
+}

@@ -1,0 +1,234 @@
+//! The validated stack model: what the rest of modu works from.
+//!
+//! Values here have passed validation (see `parse`), so resources can rely on
+//! them without re-checking ranges or formats.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+/// A whole stack, as declared in one YAML file.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Spec {
+    /// 1-20 chars of `[a-z0-9-]`, starting with a letter; prefixes every resource name.
+    pub stack: String,
+    pub region: String,
+    /// Extra tags put on every resource, besides modu's own `modu:*` tags.
+    pub tags: BTreeMap<String, String>,
+    pub network: Network,
+    pub storage: Storage,
+    pub load_balancer: LoadBalancer,
+    pub compute: Compute,
+    /// CloudFront in front of the load balancer; `None` when disabled or absent.
+    pub cdn: Option<Cdn>,
+    /// ElastiCache (Redis or Valkey) for sessions and cache; `None` when disabled or absent.
+    pub cache: Option<Cache>,
+    /// CloudWatch dashboard (and alarms); `None` when disabled or absent.
+    pub dashboard: Option<Dashboard>,
+    /// Route53 alias records; `None` when absent.
+    pub dns: Option<Dns>,
+    /// The file the spec was read from (relative paths inside it resolve against its folder).
+    #[serde(skip)]
+    pub source: PathBuf,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Network {
+    pub vpc: VpcRef,
+    pub subnets: SubnetsRef,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VpcRef {
+    /// The region's default VPC.
+    Default,
+    /// An explicit `vpc-…` id.
+    Id(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SubnetsRef {
+    /// The VPC's default-for-AZ subnets (at least two AZs).
+    Default,
+    /// Explicit `subnet-…` ids (at least two, in different AZs).
+    Ids(Vec<String>),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Storage {
+    pub bucket: BucketRef,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BucketRef {
+    /// `<stack>-images-<account id>`.
+    Auto,
+    Named(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LoadBalancer {
+    /// The HTTP listener port.
+    pub port: u16,
+    pub algorithm: Algorithm,
+    pub health_check: HealthCheck,
+    /// Seconds a deregistering target keeps serving in-flight requests.
+    pub deregistration_delay: u32,
+    /// ACM certificate for an HTTPS listener on `port`; `None` for plain HTTP.
+    pub certificate_arn: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Algorithm {
+    RoundRobin,
+    LeastOutstandingRequests,
+}
+
+impl Algorithm {
+    /// The value of the target group attribute `load_balancing.algorithm.type`.
+    pub fn aws_value(self) -> &'static str {
+        match self {
+            Algorithm::RoundRobin => "round_robin",
+            Algorithm::LeastOutstandingRequests => "least_outstanding_requests",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HealthCheck {
+    /// Starts with `/`, at most 1024 chars.
+    pub path: String,
+    /// Seconds between checks, 5-300.
+    pub interval: u32,
+    /// Seconds to wait for an answer, 2-120 and less than `interval`.
+    pub timeout: u32,
+    /// 2-10.
+    pub healthy_threshold: u32,
+    /// 2-10.
+    pub unhealthy_threshold: u32,
+    /// HTTP codes that count as healthy, e.g. `200` or `200-299`.
+    pub matcher: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Compute {
+    pub image: ImageRef,
+    pub instance_type: String,
+    /// The app's port; the target group forwards here.
+    pub port: u16,
+    pub min: u32,
+    pub max: u32,
+    pub desired: u32,
+    /// Target of the ASGAverageCPUUtilization tracking policy, percent (1-100).
+    pub cpu_target: f64,
+    /// Seconds after launch before ELB health checks count.
+    pub health_check_grace: u32,
+    pub user_data: UserData,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ImageRef {
+    /// Latest Amazon Linux 2023 x86_64, resolved through the public SSM parameter.
+    Al2023,
+    Ami(String),
+}
+
+impl ImageRef {
+    /// The public SSM parameter that names the latest Amazon Linux 2023 AMI.
+    pub const AL2023_PARAMETER: &'static str =
+        "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64";
+}
+
+/// The boot script given to instances.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UserData {
+    /// The file it came from, or `None` for modu's default boot script.
+    pub file: Option<PathBuf>,
+    /// The script itself (already read, so `up` never fails late on a missing file).
+    #[serde(skip)]
+    pub script: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Cdn {
+    pub price_class: PriceClass,
+    /// Extra domain names served by the distribution (they need `certificate_arn`).
+    pub aliases: Vec<String>,
+    /// ACM certificate in us-east-1 covering `aliases`.
+    pub certificate_arn: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum PriceClass {
+    #[serde(rename = "PriceClass_100")]
+    PriceClass100,
+    #[serde(rename = "PriceClass_200")]
+    PriceClass200,
+    #[serde(rename = "PriceClass_All")]
+    PriceClassAll,
+}
+
+impl PriceClass {
+    pub fn aws_value(self) -> &'static str {
+        match self {
+            PriceClass::PriceClass100 => "PriceClass_100",
+            PriceClass::PriceClass200 => "PriceClass_200",
+            PriceClass::PriceClassAll => "PriceClass_All",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Cache {
+    pub engine: CacheEngine,
+    /// `cache.` node type, e.g. `cache.t3.micro`.
+    pub node_type: String,
+    /// Read replicas (0-5); one or more turns on automatic failover and multi-AZ.
+    pub replicas: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CacheEngine {
+    Redis,
+    Valkey,
+}
+
+impl CacheEngine {
+    pub fn aws_value(self) -> &'static str {
+        match self {
+            CacheEngine::Redis => "redis",
+            CacheEngine::Valkey => "valkey",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Dashboard {
+    /// Also create the stack's alarms (5xx rate, unhealthy hosts, cache CPU).
+    pub alarms: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Dns {
+    /// An existing public hosted zone, e.g. `example.com` (no trailing dot).
+    pub zone: String,
+    /// The record to point at the stack, inside `zone`, e.g. `www.example.com`.
+    pub record: String,
+    pub target: DnsTarget,
+    /// Create the hosted zone when it does not exist (and delete it on `down`).
+    pub create_zone: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DnsTarget {
+    Cdn,
+    LoadBalancer,
+}

@@ -1,0 +1,632 @@
+//! Shared harness of the integration tests: a moto emulator per test (started
+//! by `scripts/emulator.py` on a free loopback port, with its request log),
+//! the real `modu` binary run against it, SDK clients to check what it did,
+//! and stack spec files written into a temporary directory.
+//!
+//! Each test binary compiles this module on its own and uses part of it.
+#![allow(dead_code)]
+
+use std::fmt;
+use std::fs;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use aws_config::BehaviorVersion;
+use aws_sdk_ec2::config::{Credentials, Region};
+use aws_types::SdkConfig;
+use serde::Deserialize;
+use tempfile::TempDir;
+
+/// The account moto answers with; `storage.bucket: auto` names the bucket after it.
+pub const ACCOUNT: &str = "123456789012";
+pub const REGION: &str = "us-east-1";
+const ACCESS_KEY: &str = "testing";
+const SECRET_KEY: &str = "testing";
+
+/// Starting moto means importing it (and, on a fresh machine, pip installing it).
+const EMULATOR_START_TIMEOUT: Duration = Duration::from_secs(120);
+/// Upper bound for one `modu` run; a cold `up` against moto takes seconds.
+const MODU_TIMEOUT: Duration = Duration::from_secs(300);
+
+// ---------------------------------------------------------------------------
+// Emulator
+// ---------------------------------------------------------------------------
+
+/// One request that the emulator received, as `scripts/emulator.py` logs it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Call {
+    pub ts: String,
+    pub service: String,
+    pub method: String,
+    pub path: String,
+    pub operation: String,
+    pub mutating: bool,
+    pub status: Option<u16>,
+}
+
+impl fmt::Display for Call {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.service, self.operation)?;
+        if let Some(status) = self.status {
+            write!(f, " ({status})")?;
+        }
+        Ok(())
+    }
+}
+
+/// A moto server of this test alone; killed when dropped.
+pub struct Emulator {
+    child: Child,
+    url: String,
+    dir: TempDir,
+}
+
+impl Emulator {
+    pub fn start() -> Emulator {
+        let dir = tempfile::tempdir().expect("temp dir for the emulator");
+        let log = dir.path().join("requests.jsonl");
+        let stderr =
+            fs::File::create(dir.path().join("emulator.stderr")).expect("emulator stderr file");
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/emulator.py");
+        let mut child = Command::new("python3")
+            .arg(&script)
+            .args(["--port", "0", "--exit-on-stdin-eof", "--log"])
+            .arg(&log)
+            // The emulator exits when this pipe closes, so it cannot outlive
+            // a test process that is killed before `Drop` runs.
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(stderr)
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting {}: {e}", script.display()));
+
+        let stdout = child.stdout.take().expect("emulator stdout");
+        let (ready_tx, ready_rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(url) = line.strip_prefix("ready ") {
+                    let _ = ready_tx.send(url.trim().to_string());
+                }
+            }
+        });
+        let mut emulator = Emulator {
+            child,
+            url: String::new(),
+            dir,
+        };
+        match ready_rx.recv_timeout(EMULATOR_START_TIMEOUT) {
+            Ok(url) => emulator.url = url,
+            Err(_) => panic!(
+                "the emulator did not print its ready line within {EMULATOR_START_TIMEOUT:?}\n--- emulator stderr ---\n{}",
+                emulator.stderr()
+            ),
+        }
+        emulator
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    fn log_path(&self) -> PathBuf {
+        self.dir.path().join("requests.jsonl")
+    }
+
+    /// What the emulator wrote on stderr so far (moto's tracebacks land here).
+    pub fn stderr(&self) -> String {
+        fs::read_to_string(self.dir.path().join("emulator.stderr")).unwrap_or_default()
+    }
+
+    /// Every request received so far, oldest first.
+    pub fn calls(&self) -> Vec<Call> {
+        let text = fs::read_to_string(self.log_path()).unwrap_or_default();
+        text.lines()
+            .filter(|line| !line.trim().is_empty())
+            .map(|line| {
+                serde_json::from_str(line).unwrap_or_else(|e| panic!("bad log line {line:?}: {e}"))
+            })
+            .collect()
+    }
+
+    /// A position in the request log, for `calls_since`.
+    pub fn mark(&self) -> usize {
+        self.calls().len()
+    }
+
+    pub fn calls_since(&self, mark: usize) -> Vec<Call> {
+        self.calls().into_iter().skip(mark).collect()
+    }
+
+    pub fn mutating_calls_since(&self, mark: usize) -> Vec<Call> {
+        self.calls_since(mark)
+            .into_iter()
+            .filter(|c| c.mutating)
+            .collect()
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Renders calls as `service:Operation` list for assertion messages.
+pub fn describe_calls(calls: &[Call]) -> String {
+    calls
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+// ---------------------------------------------------------------------------
+// SDK clients
+// ---------------------------------------------------------------------------
+
+/// SDK configuration pointing at the emulator with static test credentials.
+pub async fn sdk_config(emulator: &Emulator) -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .credentials_provider(Credentials::new(
+            ACCESS_KEY,
+            SECRET_KEY,
+            None,
+            None,
+            "modu-tests",
+        ))
+        .region(Region::new(REGION))
+        .endpoint_url(emulator.url())
+        .load()
+        .await
+}
+
+/// The clients the tests check results with.
+pub struct Aws {
+    pub ec2: aws_sdk_ec2::Client,
+    pub elbv2: aws_sdk_elasticloadbalancingv2::Client,
+    pub autoscaling: aws_sdk_autoscaling::Client,
+    pub s3: aws_sdk_s3::Client,
+    pub ssm: aws_sdk_ssm::Client,
+}
+
+impl Aws {
+    pub async fn new(emulator: &Emulator) -> Aws {
+        let config = sdk_config(emulator).await;
+        let s3_config = aws_sdk_s3::config::Builder::from(&config)
+            .force_path_style(true)
+            .build();
+        Aws {
+            ec2: aws_sdk_ec2::Client::new(&config),
+            elbv2: aws_sdk_elasticloadbalancingv2::Client::new(&config),
+            autoscaling: aws_sdk_autoscaling::Client::new(&config),
+            s3: aws_sdk_s3::Client::from_conf(s3_config),
+            ssm: aws_sdk_ssm::Client::new(&config),
+        }
+    }
+
+    /// Everything in the emulator that carries `modu:stack=<stack>`, as
+    /// `kind name-or-id` lines (sorted), for "nothing is left" checks.
+    pub async fn tagged_with_stack(&self, stack: &str) -> Vec<String> {
+        let mut found = Vec::new();
+
+        let groups = self
+            .ec2
+            .describe_security_groups()
+            .filters(tag_filter(stack))
+            .send()
+            .await
+            .expect("DescribeSecurityGroups");
+        for sg in groups.security_groups() {
+            found.push(format!(
+                "security-group {}",
+                sg.group_name().unwrap_or_default()
+            ));
+        }
+
+        let templates = self
+            .ec2
+            .describe_launch_templates()
+            .filters(tag_filter(stack))
+            .send()
+            .await
+            .expect("DescribeLaunchTemplates");
+        for lt in templates.launch_templates() {
+            found.push(format!(
+                "launch-template {}",
+                lt.launch_template_name().unwrap_or_default()
+            ));
+        }
+
+        let instances = self
+            .ec2
+            .describe_instances()
+            .filters(tag_filter(stack))
+            .send()
+            .await
+            .expect("DescribeInstances");
+        for instance in instances.reservations().iter().flat_map(|r| r.instances()) {
+            let state = instance
+                .state()
+                .and_then(|s| s.name())
+                .map(|n| n.as_str().to_string());
+            if state.as_deref() != Some("terminated") {
+                found.push(format!(
+                    "instance {}",
+                    instance.instance_id().unwrap_or_default()
+                ));
+            }
+        }
+
+        let mut arns = Vec::new();
+        let lbs = self
+            .elbv2
+            .describe_load_balancers()
+            .send()
+            .await
+            .expect("DescribeLoadBalancers");
+        for lb in lbs.load_balancers() {
+            let arn = lb.load_balancer_arn().unwrap_or_default().to_string();
+            let listeners = self
+                .elbv2
+                .describe_listeners()
+                .load_balancer_arn(&arn)
+                .send()
+                .await
+                .expect("DescribeListeners");
+            arns.extend(
+                listeners
+                    .listeners()
+                    .iter()
+                    .filter_map(|l| l.listener_arn().map(str::to_string)),
+            );
+            arns.push(arn);
+        }
+        let tgs = self
+            .elbv2
+            .describe_target_groups()
+            .send()
+            .await
+            .expect("DescribeTargetGroups");
+        arns.extend(
+            tgs.target_groups()
+                .iter()
+                .filter_map(|tg| tg.target_group_arn().map(str::to_string)),
+        );
+        // DescribeTags takes at most 20 ARNs per call.
+        for chunk in arns.chunks(20) {
+            let tags = self
+                .elbv2
+                .describe_tags()
+                .set_resource_arns(Some(chunk.to_vec()))
+                .send()
+                .await
+                .expect("DescribeTags");
+            for description in tags.tag_descriptions() {
+                let ours = description
+                    .tags()
+                    .iter()
+                    .any(|t| t.key() == Some("modu:stack") && t.value() == Some(stack));
+                if ours {
+                    found.push(format!(
+                        "elbv2 {}",
+                        description.resource_arn().unwrap_or_default()
+                    ));
+                }
+            }
+        }
+
+        let asgs = self
+            .autoscaling
+            .describe_auto_scaling_groups()
+            .send()
+            .await
+            .expect("DescribeAutoScalingGroups");
+        for group in asgs.auto_scaling_groups() {
+            let ours = group
+                .tags()
+                .iter()
+                .any(|t| t.key() == Some("modu:stack") && t.value() == Some(stack));
+            if ours {
+                found.push(format!(
+                    "auto-scaling-group {}",
+                    group.auto_scaling_group_name().unwrap_or_default()
+                ));
+            }
+        }
+        let policies = self
+            .autoscaling
+            .describe_policies()
+            .auto_scaling_group_name(format!("{stack}-asg"))
+            .send()
+            .await
+            .expect("DescribePolicies");
+        for policy in policies.scaling_policies() {
+            found.push(format!(
+                "scaling-policy {}",
+                policy.policy_name().unwrap_or_default()
+            ));
+        }
+
+        for bucket in self.buckets_of_stack(stack).await {
+            found.push(format!("bucket {bucket}"));
+        }
+
+        found.sort();
+        found
+    }
+
+    /// Buckets tagged `modu:stack=<stack>`.
+    pub async fn buckets_of_stack(&self, stack: &str) -> Vec<String> {
+        let mut ours = Vec::new();
+        let buckets = self.s3.list_buckets().send().await.expect("ListBuckets");
+        for bucket in buckets.buckets() {
+            let name = bucket.name().unwrap_or_default();
+            // An untagged bucket answers NoSuchTagSet.
+            let Ok(tagging) = self.s3.get_bucket_tagging().bucket(name).send().await else {
+                continue;
+            };
+            if tagging
+                .tag_set()
+                .iter()
+                .any(|t| t.key() == "modu:stack" && t.value() == stack)
+            {
+                ours.push(name.to_string());
+            }
+        }
+        ours
+    }
+}
+
+pub fn tag_filter(stack: &str) -> aws_sdk_ec2::types::Filter {
+    aws_sdk_ec2::types::Filter::builder()
+        .name("tag:modu:stack")
+        .values(stack)
+        .build()
+}
+
+// ---------------------------------------------------------------------------
+// Running modu
+// ---------------------------------------------------------------------------
+
+/// The outcome of one `modu` run.
+pub struct Run {
+    pub args: Vec<String>,
+    /// The exit code; `None` when killed by a signal.
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    /// Panics, showing the whole run, unless modu exited with `code`.
+    #[track_caller]
+    pub fn expect_code(&self, code: i32) -> &Run {
+        assert_eq!(self.code, Some(code), "unexpected exit code\n{self}");
+        self
+    }
+
+    #[track_caller]
+    pub fn expect_success(&self) -> &Run {
+        self.expect_code(0)
+    }
+
+    /// stdout and stderr together, for messages whose stream does not matter.
+    pub fn output(&self) -> String {
+        format!("{}\n{}", self.stdout, self.stderr)
+    }
+
+    /// stdout parsed as JSON.
+    #[track_caller]
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not JSON: {e}\n{self}"))
+    }
+}
+
+impl fmt::Display for Run {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "$ modu {}", self.args.join(" "))?;
+        writeln!(f, "exit code: {:?}", self.code)?;
+        writeln!(f, "--- stdout ---\n{}", self.stdout)?;
+        write!(f, "--- stderr ---\n{}", self.stderr)
+    }
+}
+
+/// Runs the real `modu` binary against the emulator, without a terminal and
+/// with static test credentials; no profile or config file of the machine is read.
+pub async fn modu(emulator: &Emulator, args: &[&str]) -> Run {
+    run_modu(Some(emulator.url()), args).await
+}
+
+/// Runs `modu` with no endpoint at all, for commands that must not touch AWS
+/// (`schema`, `validate`). Credentials are still the test ones, so an
+/// accidental call could never reach a real account.
+pub async fn modu_offline(args: &[&str]) -> Run {
+    run_modu(None, args).await
+}
+
+async fn run_modu(endpoint: Option<&str>, args: &[&str]) -> Run {
+    let isolation = tempfile::tempdir().expect("temp dir for the AWS config files");
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_modu"));
+    command
+        .args(args)
+        .current_dir(isolation.path())
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_DEFAULT_PROFILE")
+        .env_remove("AWS_SESSION_TOKEN")
+        .env_remove("AWS_DEFAULT_REGION")
+        .env_remove("AWS_ENDPOINT_URL")
+        .env_remove("RUST_LOG")
+        .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
+        .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
+        .env("AWS_REGION", REGION)
+        .env("AWS_CONFIG_FILE", isolation.path().join("config"))
+        .env(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            isolation.path().join("credentials"),
+        )
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    match endpoint {
+        Some(url) => command.env("AWS_ENDPOINT_URL", url),
+        // Nothing listens on port 9 of loopback: a call fails fast, locally.
+        None => command.env("AWS_ENDPOINT_URL", "http://127.0.0.1:9"),
+    };
+    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    let output = match tokio::time::timeout(MODU_TIMEOUT, command.output()).await {
+        Ok(output) => output.expect("running the modu binary"),
+        Err(_) => panic!(
+            "`modu {}` did not finish within {MODU_TIMEOUT:?}",
+            args.join(" ")
+        ),
+    };
+    Run {
+        args,
+        code: output.status.code(),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Stack specs
+// ---------------------------------------------------------------------------
+
+/// The settings of a stack spec the tests vary; `yaml()` renders the format
+/// of the issue with them.
+#[derive(Debug, Clone)]
+pub struct Spec {
+    pub stack: String,
+    pub project_tag: String,
+    pub bucket: String,
+    pub lb_port: u16,
+    pub algorithm: String,
+    pub health_path: String,
+    pub health_interval: u32,
+    pub healthy_threshold: u32,
+    pub unhealthy_threshold: u32,
+    pub instance_type: String,
+    pub app_port: u16,
+    pub min: u32,
+    pub max: u32,
+    pub desired: u32,
+    pub cpu_target: u32,
+    /// Content of the `user_data` file written next to the spec; `None` leaves
+    /// the field out (modu then uses its default boot script).
+    pub user_data: Option<String>,
+}
+
+pub const USER_DATA: &str = "#!/bin/bash\necho 'modu test boot' > /var/tmp/modu-boot\n";
+
+impl Spec {
+    /// Settings chosen to differ from modu's defaults where that is possible,
+    /// so a test proves the spec's value was applied.
+    pub fn new(stack: &str) -> Spec {
+        Spec {
+            stack: stack.to_string(),
+            project_tag: "modu-tests".to_string(),
+            bucket: "auto".to_string(),
+            lb_port: 8080,
+            algorithm: "round_robin".to_string(),
+            health_path: "/healthz".to_string(),
+            health_interval: 15,
+            healthy_threshold: 2,
+            unhealthy_threshold: 3,
+            instance_type: "t3.small".to_string(),
+            app_port: 8000,
+            min: 2,
+            max: 10,
+            desired: 2,
+            cpu_target: 80,
+            user_data: Some(USER_DATA.to_string()),
+        }
+    }
+
+    /// The bucket name `up` must create (`auto` = `<stack>-images-<account>`).
+    pub fn bucket_name(&self) -> String {
+        if self.bucket == "auto" {
+            format!("{}-images-{ACCOUNT}", self.stack)
+        } else {
+            self.bucket.clone()
+        }
+    }
+
+    pub fn yaml(&self) -> String {
+        let user_data = match self.user_data {
+            Some(_) => "  user_data: boot.sh\n",
+            None => "",
+        };
+        format!(
+            "stack: {stack}
+region: {REGION}
+tags:
+  project: {project}
+network:
+  vpc: default
+  subnets: default
+storage:
+  bucket: {bucket}
+load_balancer:
+  port: {lb_port}
+  algorithm: {algorithm}
+  health_check:
+    path: {path}
+    interval: {interval}
+    healthy_threshold: {healthy}
+    unhealthy_threshold: {unhealthy}
+compute:
+  image: al2023
+  instance_type: {instance_type}
+  port: {app_port}
+  min: {min}
+  max: {max}
+  desired: {desired}
+  cpu_target: {cpu}
+{user_data}",
+            stack = self.stack,
+            project = self.project_tag,
+            bucket = self.bucket,
+            lb_port = self.lb_port,
+            algorithm = self.algorithm,
+            path = self.health_path,
+            interval = self.health_interval,
+            healthy = self.healthy_threshold,
+            unhealthy = self.unhealthy_threshold,
+            instance_type = self.instance_type,
+            app_port = self.app_port,
+            min = self.min,
+            max = self.max,
+            desired = self.desired,
+            cpu = self.cpu_target,
+        )
+    }
+
+    /// Writes `<stack>.yaml` (and `boot.sh` when there is user data) into
+    /// `dir`, overwriting earlier versions; returns the spec's path.
+    pub fn write(&self, dir: &Path) -> PathBuf {
+        if let Some(script) = &self.user_data {
+            fs::write(dir.join("boot.sh"), script).expect("writing boot.sh");
+        }
+        let path = dir.join(format!("{}.yaml", self.stack));
+        fs::write(&path, self.yaml()).expect("writing the spec");
+        path
+    }
+}
+
+/// A path as the `&str` argument modu takes.
+pub fn arg(path: &Path) -> &str {
+    path.to_str().expect("temp paths are UTF-8")
+}
+
+/// The repository's own files (fixtures, stacks/).
+pub fn repo_path(relative: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(relative)
+}

@@ -1,0 +1,141 @@
+//! Spec validation happens before any AWS call: every bad fixture fails
+//! `validate` and `up` with its expected message (file:line:column included),
+//! good specs pass, and `schema` prints a JSON Schema.
+//!
+//! A bad fixture's first line is `# expect: <substring of the error>`.
+
+mod support;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use support::{Emulator, Spec, arg, describe_calls, modu, modu_offline, repo_path};
+
+fn yaml_files(dir: &str) -> Vec<PathBuf> {
+    let dir = repo_path(dir);
+    let mut files: Vec<PathBuf> = fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", dir.display()))
+        .map(|entry| entry.expect("directory entry").path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "yaml"))
+        .collect();
+    files.sort();
+    files
+}
+
+fn expected_error(path: &Path) -> String {
+    let text = fs::read_to_string(path).expect("reading the fixture");
+    let first = text.lines().next().unwrap_or_default();
+    first
+        .strip_prefix("# expect: ")
+        .unwrap_or_else(|| panic!("{} must start with `# expect: <message>`", path.display()))
+        .trim()
+        .to_string()
+}
+
+/// The fixture's file name, line and column as diagnostics print them:
+/// `<file>:<line>:<column>`.
+fn location(path: &Path, expected: &str) -> String {
+    let name = path.file_name().unwrap().to_str().unwrap();
+    let line_column: String = expected
+        .trim_start_matches(':')
+        .split(':')
+        .take(2)
+        .collect::<Vec<_>>()
+        .join(":");
+    format!("{name}:{line_column}")
+}
+
+#[tokio::test]
+async fn bad_specs_fail_validate_and_up_before_any_aws_call() {
+    let emulator = Emulator::start();
+    let files = yaml_files("tests/fixtures/bad");
+    assert!(
+        files.len() >= 12,
+        "at least 12 bad specs, found {}",
+        files.len()
+    );
+
+    let mut failures = Vec::new();
+    for path in &files {
+        let expected = expected_error(path);
+        let located = location(path, &expected);
+        for command in ["validate", "up"] {
+            let run = modu(&emulator, &[command, "-f", arg(path)]).await;
+            let ok = run.code == Some(1)
+                && run.stderr.contains(&expected)
+                && run.stderr.contains(&located);
+            if !ok {
+                failures.push(format!(
+                    "expected exit 1 with {expected:?} at {located}\n{run}"
+                ));
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} runs went wrong:\n\n{}",
+        failures.len(),
+        files.len() * 2,
+        failures.join("\n\n")
+    );
+
+    let calls = emulator.calls();
+    assert!(
+        calls.is_empty(),
+        "a bad spec reached AWS: {}",
+        describe_calls(&calls)
+    );
+}
+
+#[tokio::test]
+async fn good_specs_validate() {
+    let dir = tempfile::tempdir().unwrap();
+    let generated = Spec::new("generated").write(dir.path());
+    let mut files = yaml_files("tests/fixtures/good");
+    assert!(!files.is_empty(), "tests/fixtures/good has specs");
+    files.push(repo_path("stacks/modu.yaml"));
+    files.push(generated);
+
+    for path in &files {
+        let run = modu_offline(&["validate", "-f", arg(path)]).await;
+        run.expect_success();
+        assert!(
+            run.stdout.contains(": ok (stack "),
+            "validate prints `FILE: ok (stack NAME, N resources)`\n{run}"
+        );
+    }
+    let run = modu_offline(&["validate", "-f", arg(&repo_path("stacks/modu.yaml"))]).await;
+    assert!(run.stdout.contains("ok (stack modu,"), "{run}");
+}
+
+#[tokio::test]
+async fn schema_prints_a_json_schema_of_the_spec() {
+    let run = modu_offline(&["schema"]).await;
+    run.expect_success();
+    let schema = run.json();
+    assert!(
+        schema["$schema"].is_string(),
+        "the document declares its JSON Schema dialect\n{run}"
+    );
+    let properties = schema["properties"]
+        .as_object()
+        .unwrap_or_else(|| panic!("top-level properties\n{run}"));
+    for field in [
+        "stack",
+        "region",
+        "tags",
+        "network",
+        "storage",
+        "load_balancer",
+        "compute",
+    ] {
+        assert!(
+            properties.contains_key(field),
+            "the schema describes `{field}`\n{run}"
+        );
+    }
+    assert_eq!(
+        schema["additionalProperties"], false,
+        "unknown top-level fields are rejected by the schema too\n{run}"
+    );
+}
