@@ -236,6 +236,9 @@ def operation_of(environ, service: str, body: bytes) -> str:
     path = unquote(environ.get("PATH_INFO", "/"))
     if service == "s3":
         return s3_operation(method, path, query)
+    # Route53's one read-only POST: tags of several resources at once.
+    if service == "route53" and method == "POST" and re.fullmatch(r"/\d{4}-\d\d-\d\d/tags/[a-z]+", path):
+        return "ListTagsForResources"
     return f"{method} {path}"
 
 
@@ -324,6 +327,7 @@ def main() -> None:
 
     import_moto()
     patch_moto()
+    import moto_patches; moto_patches.apply()  # noqa: E702  (scripts/moto_patches.py, beside this file)
 
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
     from werkzeug.serving import make_server

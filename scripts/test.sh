@@ -16,9 +16,16 @@ if ! cargo nextest --version >/dev/null 2>&1; then
     echo "installing cargo-nextest"
     cargo install --locked cargo-nextest
 fi
+# pytest runs the emulator's own tests (scripts/test_moto_patches.py).
+if ! python3 -c 'import pytest' 2>/dev/null; then
+    echo "installing pytest with pip"
+    python3 -m pip install --quiet pytest
+fi
 # app/: dependencies of the resume service's tests go here.
 
 # --- checks --------------------------------------------------------------------
 cargo fmt --all --check
 cargo clippy --workspace --all-targets -- -D warnings
+# The emulator corrections must behave as AWS documents before the product is tested on them.
+python3 -m pytest -q scripts/test_moto_patches.py
 cargo nextest run --workspace

@@ -5,12 +5,21 @@
 //! described for `status`, and deleted. The engine only sees this trait; the list of
 //! resources a spec asks for is [`for_spec`], the one place that names them all.
 
+pub mod alarms;
 pub mod auto_scaling_group;
 pub mod bucket;
+pub mod cache_subnet_group;
+pub mod dashboard;
+pub mod distribution;
+pub mod dns_record;
+pub mod hosted_zone;
 pub mod launch_template;
 pub mod listener;
 pub mod load_balancer;
+pub mod media_access;
 pub mod network;
+pub mod origin_access_control;
+pub mod replication_group;
 pub mod scaling_policy;
 pub mod security_group;
 pub mod target_group;
@@ -233,7 +242,8 @@ pub trait Resource: Send + Sync {
     }
 }
 
-/// Every resource `spec` asks for.
+/// Every resource a stack can have. Tiers the spec switches off stay in the list (their
+/// `wanted` is false) so that `up` can remove what an earlier spec created.
 pub fn for_spec(_spec: &Spec) -> Vec<Box<dyn Resource>> {
     vec![
         Box::new(network::Network),
@@ -247,5 +257,14 @@ pub fn for_spec(_spec: &Spec) -> Vec<Box<dyn Resource>> {
         Box::new(launch_template::LaunchTemplate),
         Box::new(auto_scaling_group::AutoScalingGroup),
         Box::new(scaling_policy::ScalingPolicy),
+        Box::new(cache_subnet_group::CacheSubnetGroup),
+        Box::new(replication_group::ReplicationGroup),
+        Box::new(origin_access_control::OriginAccessControl),
+        Box::new(distribution::Distribution),
+        Box::new(media_access::MediaAccess),
+        Box::new(hosted_zone::HostedZone),
+        Box::new(dns_record::DnsRecord),
+        Box::new(dashboard::Dashboard),
+        Box::new(alarms::Alarms),
     ]
 }

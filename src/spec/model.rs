@@ -158,7 +158,8 @@ pub struct UserData {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Cdn {
     pub price_class: PriceClass,
-    /// Extra domain names served by the distribution (they need `certificate_arn`).
+    /// Extra domain names served by the distribution (they need `certificate_arn`):
+    /// lowercase, unique, without a trailing dot; the first label may be `*`.
     pub aliases: Vec<String>,
     /// ACM certificate in us-east-1 covering `aliases`.
     pub certificate_arn: Option<String>,
@@ -229,6 +230,8 @@ pub struct Dns {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DnsTarget {
+    /// The CloudFront distribution; the load balancer when `Spec::cdn` is `None`.
     Cdn,
+    /// The load balancer, even when there is a CDN.
     LoadBalancer,
 }

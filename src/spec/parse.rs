@@ -253,7 +253,13 @@ struct RawCompute {
 /// bucket is a second origin for `/media/*`.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-#[schemars(rename = "Cdn")]
+#[schemars(
+    rename = "Cdn",
+    extend(
+        "if" = { "required": ["aliases"], "properties": { "aliases": { "type": "array", "minItems": 1 } } },
+        "then" = { "required": ["certificate_arn"], "properties": { "certificate_arn": { "type": "string" } } }
+    )
+)]
 struct RawCdn {
     /// `false` turns the CDN off, as leaving the section out does. Default: `true`.
     #[schemars(extend("default" = true))]
@@ -362,13 +368,21 @@ struct RawDns {
     enabled: Option<bool>,
     /// The public hosted zone, e.g. `example.com`. It must exist unless
     /// `create_zone` is `true`. A trailing dot is accepted.
-    #[serde(default)]
-    #[schemars(schema_with = "dns_name_schema", example = "example.com")]
+    #[schemars(
+        with = "Option<String>",
+        length(max = 254),
+        regex(pattern = DNS_NAME_PATTERN),
+        example = "example.com"
+    )]
     zone: Option<Spanned<String>>,
     /// The name to point at the stack: the zone itself or a name inside it,
     /// e.g. `www.example.com`. A trailing dot is accepted.
-    #[serde(default)]
-    #[schemars(schema_with = "dns_name_schema", example = "www.example.com")]
+    #[schemars(
+        with = "Option<String>",
+        length(max = 254),
+        regex(pattern = DNS_NAME_PATTERN),
+        example = "www.example.com"
+    )]
     record: Option<Spanned<String>>,
     /// What the record points at. With `cdn` and the CDN turned off, it points
     /// at the load balancer. Default: `cdn`.
@@ -522,10 +536,6 @@ const DNS_NAME_PATTERN: &str =
 /// [`DNS_NAME_PATTERN`] that may start with a `*.` wildcard label.
 const WILDCARD_DNS_NAME_PATTERN: &str =
     "^(\\*\\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.?$";
-
-fn dns_name_schema(_: &mut SchemaGenerator) -> Schema {
-    json_schema!({ "type": "string", "maxLength": 254, "pattern": DNS_NAME_PATTERN })
-}
 
 fn aliases_schema(_: &mut SchemaGenerator) -> Schema {
     json_schema!({
@@ -899,7 +909,7 @@ fn describe_type(ty: &str) -> &str {
             "a whole number"
         }
         "f32" | "f64" => "a number",
-        "bool" => "true or false",
+        "bool" | "boolean" => "true or false",
         other => other,
     }
 }
@@ -1413,23 +1423,20 @@ impl Checker<'_> {
         }
         let zone = self.required_dns_name(raw.zone.as_ref(), "zone");
         let record = self.required_dns_name(raw.record.as_ref(), "record");
-        if let (Some(zone), Some(record)) = (&zone, &raw.record) {
-            let name = record.value.strip_suffix('.').unwrap_or(&record.value);
-            let inside = name == zone
-                || name
-                    .strip_suffix(zone.as_str())
-                    .is_some_and(|head| head.ends_with('.'));
-            if check_dns_name(&record.value, false).is_ok()
-                && check_dns_name(zone, false).is_ok()
-                && !inside
-            {
-                self.report_with_help(
-                    &record.referenced,
-                    "dns.record",
-                    format!("`{name}` is not in the zone `{zone}`"),
-                    Some(format!("use `{zone}` itself or a name ending in `.{zone}`")),
-                );
-            }
+        // Only two valid names can be compared; a bad one is reported already.
+        let both_valid = [&raw.zone, &raw.record].iter().all(|name| {
+            name.as_ref()
+                .is_some_and(|name| check_dns_name(&name.value, false).is_ok())
+        });
+        if let (true, Some(zone), Some(name), Some(at)) = (both_valid, &zone, &record, &raw.record)
+            && !is_in_zone(name, zone)
+        {
+            self.report_with_help(
+                &at.referenced,
+                "dns.record",
+                format!("`{name}` is not in the zone `{zone}`"),
+                Some(format!("use `{zone}` itself or a name ending in `.{zone}`")),
+            );
         }
         let target = match raw.target {
             None | Some(RawDnsTarget::Cdn) => DnsTarget::Cdn,
@@ -1734,6 +1741,14 @@ fn is_instance_type(instance_type: &str) -> bool {
             .chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
     family_ok && size_ok
+}
+
+/// Whether `name` is `zone` itself or a name inside it (both without trailing dots).
+fn is_in_zone(name: &str, zone: &str) -> bool {
+    name == zone
+        || name
+            .strip_suffix(zone)
+            .is_some_and(|head| head.ends_with('.'))
 }
 
 /// `cache.<family>.<size>`, e.g. `cache.t3.micro`, `cache.r7g.xlarge`.
@@ -2823,6 +2838,18 @@ dns:
                 target: DnsTarget::LoadBalancer,
                 create_zone: true,
             })
+        );
+    }
+
+    #[test]
+    fn switches_must_be_true_or_false() {
+        assert_single_error(
+            &format!("{BASE}cdn:\n  enabled: maybe\n"),
+            "stacks/modu.yaml:6:12: cdn.enabled: expected true or false, found `maybe`",
+        );
+        assert_single_error(
+            &format!("{BASE}dns:\n  zone: example.com\n  record: example.com\n  create_zone: 1\n"),
+            "stacks/modu.yaml:8:16: dns.create_zone: expected true or false, found `1`",
         );
     }
 
