@@ -186,7 +186,7 @@ fn stack_outputs(cx: &Context, graph: &Graph, found: &FoundMap) -> BTreeMap<Stri
 pub async fn up(cx: &Context, graph: &Graph) -> (Summary, Option<Error>) {
     let started = cx.clock.now();
     for &i in graph.order() {
-        if graph.node(i).wanted(cx) {
+        if graph.node(i).wanted(&cx.spec) {
             report(cx, graph.node(i), Phase::Queued);
         }
     }
@@ -194,7 +194,7 @@ pub async fn up(cx: &Context, graph: &Graph) -> (Summary, Option<Error>) {
         let node = graph.node(i);
         Box::pin(async move {
             let deps = Deps::new(&found);
-            if !node.wanted(cx) {
+            if !node.wanted(&cx.spec) {
                 let existing = node.find(cx, &deps).await?;
                 return Ok(Step {
                     found: existing,
@@ -241,7 +241,7 @@ pub async fn up(cx: &Context, graph: &Graph) -> (Summary, Option<Error>) {
     let removed = walk(graph, Direction::Reverse, |i, _| {
         let node = graph.node(i);
         let existing = found.get(node.key()).cloned();
-        let remove = !node.wanted(cx) && outcomes[i] == Outcome::Absent;
+        let remove = !node.wanted(&cx.spec) && outcomes[i] == Outcome::Absent;
         Box::pin(async move {
             match existing {
                 Some(existing) if remove => {
@@ -355,9 +355,9 @@ pub async fn status(cx: &Context, graph: &Graph) -> Result<StackStatus> {
             details: serde_json::Value::Null,
         };
         match found.get(node.key()) {
-            None if !node.wanted(cx) => Ok(None),
+            None if !node.wanted(&cx.spec) => Ok(None),
             None => Ok(Some(base(false, None))),
-            Some(f) if !node.wanted(cx) => Ok(Some(ResourceStatus {
+            Some(f) if !node.wanted(&cx.spec) => Ok(Some(ResourceStatus {
                 state: "exists, but its tier is switched off (run `modu up` to remove it)".into(),
                 ..base(true, Some(f.id.clone()))
             })),

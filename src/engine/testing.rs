@@ -7,6 +7,7 @@ use async_trait::async_trait;
 
 use crate::error::{Error, Result};
 use crate::resources::{Context, Deps, Found, Health, Resource};
+use crate::spec::Spec;
 
 /// Shared state of the fake cloud: which keys exist, and every call made, in order.
 #[derive(Debug, Default)]
@@ -75,7 +76,7 @@ impl Resource for FakeResource {
         self.deps.clone()
     }
 
-    fn wanted(&self, _cx: &Context) -> bool {
+    fn wanted(&self, _spec: &Spec) -> bool {
         self.enabled
     }
 

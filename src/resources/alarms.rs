@@ -14,6 +14,7 @@ use super::{Context, Deps, Found, Health, Resource};
 use crate::aws::errors::AwsContext;
 use crate::aws::tags;
 use crate::error::Result;
+use crate::spec::Spec;
 
 pub struct Alarms;
 
@@ -296,8 +297,8 @@ impl Resource for Alarms {
     fn depends_on(&self) -> Vec<&'static str> {
         vec!["load-balancer", "target-group", "cache"]
     }
-    fn wanted(&self, cx: &Context) -> bool {
-        cx.spec.dashboard.as_ref().is_some_and(|d| d.alarms)
+    fn wanted(&self, spec: &Spec) -> bool {
+        spec.dashboard.as_ref().is_some_and(|d| d.alarms)
     }
 
     async fn find(&self, cx: &Context, _deps: &Deps<'_>) -> Result<Option<Found>> {

@@ -11,6 +11,7 @@ use super::{Context, Deps, Found, Health, Resource};
 use crate::aws::errors::{self, AwsContext};
 use crate::aws::tags;
 use crate::error::{Error, Result};
+use crate::spec::Spec;
 
 pub struct CacheSubnetGroup;
 
@@ -68,8 +69,8 @@ impl Resource for CacheSubnetGroup {
     fn depends_on(&self) -> Vec<&'static str> {
         vec!["network"]
     }
-    fn wanted(&self, cx: &Context) -> bool {
-        cx.spec.cache.is_some()
+    fn wanted(&self, spec: &Spec) -> bool {
+        spec.cache.is_some()
     }
 
     async fn find(&self, cx: &Context, _deps: &Deps<'_>) -> Result<Option<Found>> {

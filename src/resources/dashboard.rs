@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 use super::{Context, Deps, Found, Health, Resource};
 use crate::aws::errors::{self, AwsContext};
 use crate::error::Result;
+use crate::spec::Spec;
 
 pub struct Dashboard;
 
@@ -228,8 +229,8 @@ impl Resource for Dashboard {
     fn depends_on(&self) -> Vec<&'static str> {
         vec!["load-balancer", "target-group", "asg", "cdn", "cache"]
     }
-    fn wanted(&self, cx: &Context) -> bool {
-        cx.spec.dashboard.is_some()
+    fn wanted(&self, spec: &Spec) -> bool {
+        spec.dashboard.is_some()
     }
 
     async fn find(&self, cx: &Context, _deps: &Deps<'_>) -> Result<Option<Found>> {

@@ -22,6 +22,8 @@ use crate::aws::errors::{self, AwsContext, built};
 use crate::aws::tags;
 use crate::aws::wait::Poll;
 use crate::error::{Error, Result};
+use crate::spec::DnsTarget;
+use crate::spec::Spec;
 
 pub struct Distribution;
 
@@ -158,8 +160,26 @@ impl Distribution {
                 )
             })
             .collect::<Result<Vec<_>>>()?;
+        // CloudFront answers only for names it knows: the stack's DNS record joins the
+        // aliases when a certificate can cover it.
+        let mut aliases = cdn.aliases.clone();
+        if let Some(dns) = &cx.spec.dns
+            && dns.target == DnsTarget::Cdn
+        {
+            if cdn.certificate_arn.is_some() {
+                if !aliases.contains(&dns.record) {
+                    aliases.push(dns.record.clone());
+                }
+            } else {
+                tracing::warn!(
+                    record = %dns.record,
+                    "CloudFront will answer 403 for {} until `cdn.certificate_arn` covers it",
+                    dns.record
+                );
+            }
+        }
         let viewer_certificate = match &cdn.certificate_arn {
-            Some(arn) if !cdn.aliases.is_empty() => ViewerCertificate::builder()
+            Some(arn) if !aliases.is_empty() => ViewerCertificate::builder()
                 .acm_certificate_arn(arn)
                 .ssl_support_method(SslSupportMethod::SniOnly)
                 .minimum_protocol_version(MinimumProtocolVersion::TlSv122021)
@@ -178,8 +198,8 @@ impl Distribution {
                 .is_ipv6_enabled(true)
                 .aliases(built(
                     Aliases::builder()
-                        .quantity(cdn.aliases.len() as i32)
-                        .set_items((!cdn.aliases.is_empty()).then(|| cdn.aliases.clone()))
+                        .quantity(aliases.len() as i32)
+                        .set_items((!aliases.is_empty()).then_some(aliases))
                         .build(),
                 )?)
                 .origins(built(
@@ -349,8 +369,8 @@ impl Resource for Distribution {
     fn depends_on(&self) -> Vec<&'static str> {
         vec!["load-balancer", "listener", "bucket", "cdn-oac"]
     }
-    fn wanted(&self, cx: &Context) -> bool {
-        cx.spec.cdn.is_some()
+    fn wanted(&self, spec: &Spec) -> bool {
+        spec.cdn.is_some()
     }
 
     async fn find(&self, cx: &Context, _deps: &Deps<'_>) -> Result<Option<Found>> {

@@ -21,6 +21,7 @@ use crate::aws::errors::{AwsContext, built};
 use crate::aws::wait::Poll;
 use crate::error::{Error, Result};
 use crate::spec::DnsTarget;
+use crate::spec::Spec;
 
 pub struct DnsRecord;
 
@@ -274,8 +275,8 @@ impl Resource for DnsRecord {
     fn depends_on(&self) -> Vec<&'static str> {
         vec!["dns-zone", "load-balancer", "cdn"]
     }
-    fn wanted(&self, cx: &Context) -> bool {
-        cx.spec.dns.is_some()
+    fn wanted(&self, spec: &Spec) -> bool {
+        spec.dns.is_some()
     }
 
     async fn find(&self, cx: &Context, deps: &Deps<'_>) -> Result<Option<Found>> {

@@ -11,6 +11,7 @@ use super::{Context, Deps, Found, Health, OnDown, Resource};
 use crate::aws::errors::{self, AwsContext};
 use crate::aws::tags;
 use crate::error::{Error, Result};
+use crate::spec::Spec;
 
 pub struct HostedZone;
 
@@ -120,8 +121,8 @@ impl Resource for HostedZone {
     fn depends_on(&self) -> Vec<&'static str> {
         Vec::new()
     }
-    fn wanted(&self, cx: &Context) -> bool {
-        cx.spec.dns.is_some()
+    fn wanted(&self, spec: &Spec) -> bool {
+        spec.dns.is_some()
     }
 
     async fn find(&self, cx: &Context, _deps: &Deps<'_>) -> Result<Option<Found>> {

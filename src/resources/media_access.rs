@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 use super::{Context, Deps, Found, Health, Resource};
 use crate::aws::errors::{self, AwsContext};
 use crate::error::Result;
+use crate::spec::Spec;
 
 pub struct MediaAccess;
 
@@ -85,8 +86,8 @@ impl Resource for MediaAccess {
     fn depends_on(&self) -> Vec<&'static str> {
         vec!["bucket", "cdn"]
     }
-    fn wanted(&self, cx: &Context) -> bool {
-        cx.spec.cdn.is_some()
+    fn wanted(&self, spec: &Spec) -> bool {
+        spec.cdn.is_some()
     }
 
     async fn find(&self, cx: &Context, deps: &Deps<'_>) -> Result<Option<Found>> {

@@ -229,7 +229,7 @@ pub trait Resource: Send + Sync {
 
     /// Whether the spec asks for this resource. An unwanted resource that exists (its tier was
     /// switched off) is deleted by `up`, after its dependents have converged without it.
-    fn wanted(&self, _cx: &Context) -> bool {
+    fn wanted(&self, _spec: &Spec) -> bool {
         true
     }
 

@@ -13,6 +13,7 @@ use serde_json::json;
 use super::{Context, Deps, Found, Health, Resource};
 use crate::aws::errors::{self, AwsContext, built};
 use crate::error::{Error, Result};
+use crate::spec::Spec;
 
 pub struct OriginAccessControl;
 
@@ -39,8 +40,8 @@ impl Resource for OriginAccessControl {
     fn depends_on(&self) -> Vec<&'static str> {
         Vec::new()
     }
-    fn wanted(&self, cx: &Context) -> bool {
-        cx.spec.cdn.is_some()
+    fn wanted(&self, spec: &Spec) -> bool {
+        spec.cdn.is_some()
     }
 
     async fn find(&self, cx: &Context, _deps: &Deps<'_>) -> Result<Option<Found>> {

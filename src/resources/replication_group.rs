@@ -19,6 +19,7 @@ use crate::aws::tags;
 use crate::aws::wait::Poll;
 use crate::error::{Error, Result};
 use crate::spec::Cache;
+use crate::spec::Spec;
 
 pub struct ReplicationGroup;
 
@@ -111,8 +112,8 @@ impl Resource for ReplicationGroup {
         // and the Auto Scaling group's instead of following them.
         vec!["cache-subnets", "sg-cache"]
     }
-    fn wanted(&self, cx: &Context) -> bool {
-        cx.spec.cache.is_some()
+    fn wanted(&self, spec: &Spec) -> bool {
+        spec.cache.is_some()
     }
 
     async fn find(&self, cx: &Context, _deps: &Deps<'_>) -> Result<Option<Found>> {
