@@ -80,7 +80,7 @@ pub enum Error {
     )]
     NotConfirmed { stack: String },
 
-    #[error("{count} resource(s) failed")]
+    #[error("{count} resources failed:{}", list(errors))]
     #[diagnostic(code(modu::failed))]
     Several {
         count: usize,
@@ -94,6 +94,11 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+}
+
+/// One indented line per error, for `Several`.
+fn list(errors: &[Error]) -> String {
+    errors.iter().map(|e| format!("\n  - {e}")).collect()
 }
 
 impl Error {

@@ -78,6 +78,9 @@ fn help_for(code: Option<&str>, is_transport: bool) -> Option<String> {
         "RequestLimitExceeded" | "Throttling" | "ThrottlingException" => {
             "AWS is throttling this account: wait a minute and run the same command again"
         }
+        "CertificateNotFound" => {
+            "check `certificate_arn` in the spec: the certificate must exist in ACM in the stack's region"
+        }
         "BucketAlreadyExists" => {
             "bucket names are global: choose another `storage.bucket` in the spec (or `auto`)"
         }

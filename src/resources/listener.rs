@@ -1,11 +1,12 @@
-//! The HTTP listener on the load balancer, forwarding everything to the target group.
+//! The listener on the load balancer, forwarding everything to the target group: HTTPS
+//! with the spec's certificate when there is one, plain HTTP otherwise.
 //!
 //! Found by its tag among the balancer's listeners, so a changed port is modified in place
 //! rather than leaving the old listener behind.
 
 use async_trait::async_trait;
 use aws_sdk_elasticloadbalancingv2::types::{
-    Action, ActionTypeEnum, Listener as AwsListener, ProtocolEnum,
+    Action, ActionTypeEnum, Certificate, Listener as AwsListener, ProtocolEnum,
 };
 use serde_json::json;
 
@@ -18,6 +19,24 @@ use crate::error::{Error, Result};
 pub struct Listener;
 
 const KIND: &str = "listener";
+/// TLS 1.3 and 1.2 only: AWS's recommended policy for new HTTPS listeners.
+const SSL_POLICY: &str = "ELBSecurityPolicy-TLS13-1-2-2021-06";
+
+/// HTTPS when the spec gives a certificate, HTTP otherwise.
+fn protocol(cx: &Context) -> ProtocolEnum {
+    match cx.spec.load_balancer.certificate_arn {
+        Some(_) => ProtocolEnum::Https,
+        None => ProtocolEnum::Http,
+    }
+}
+
+fn certificates(cx: &Context) -> Option<Vec<Certificate>> {
+    cx.spec
+        .load_balancer
+        .certificate_arn
+        .as_ref()
+        .map(|arn| vec![Certificate::builder().certificate_arn(arn).build()])
+}
 
 fn forward_to(target_group: &str) -> Action {
     Action::builder()
@@ -122,7 +141,9 @@ impl Resource for Listener {
             .elbv2
             .create_listener()
             .load_balancer_arn(deps.id("load-balancer")?)
-            .protocol(ProtocolEnum::Http)
+            .protocol(protocol(cx))
+            .set_certificates(certificates(cx))
+            .set_ssl_policy(certificates(cx).map(|_| SSL_POLICY.to_string()))
             .port(i32::from(cx.spec.load_balancer.port))
             .default_actions(forward_to(deps.id("target-group")?))
             .set_tags(Some(elb_tag_list(cx, self.key(), &name)))
@@ -153,8 +174,17 @@ impl Resource for Listener {
                 listener.port().unwrap_or_default()
             ));
         }
-        if listener.protocol() != Some(&ProtocolEnum::Http) {
-            changes.push("protocol -> HTTP".to_string());
+        let want_protocol = protocol(cx);
+        if listener.protocol() != Some(&want_protocol) {
+            changes.push(format!("protocol -> {}", want_protocol.as_str()));
+        }
+        let want_certificate = cx.spec.load_balancer.certificate_arn.as_deref();
+        let have_certificate = listener
+            .certificates()
+            .first()
+            .and_then(|c| c.certificate_arn());
+        if want_certificate.is_some() && have_certificate != want_certificate {
+            changes.push("certificate".to_string());
         }
         if forwards_to(&listener) != Some(target_group) {
             changes.push("default action -> forward to the target group".to_string());
@@ -165,7 +195,9 @@ impl Resource for Listener {
                 .modify_listener()
                 .listener_arn(&found.id)
                 .port(port)
-                .protocol(ProtocolEnum::Http)
+                .protocol(want_protocol)
+                .set_certificates(certificates(cx))
+                .set_ssl_policy(certificates(cx).map(|_| SSL_POLICY.to_string()))
                 .default_actions(forward_to(target_group))
                 .send()
                 .await
@@ -195,7 +227,8 @@ impl Resource for Listener {
         Ok(Health {
             healthy: target.is_some() && target == expected,
             state: format!(
-                "HTTP:{port} -> {}",
+                "{}:{port} -> {}",
+                listener.protocol().map(|p| p.as_str()).unwrap_or("?"),
                 deps.get("target-group")
                     .and_then(|t| t.output("name"))
                     .unwrap_or("?")

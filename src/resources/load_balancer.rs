@@ -222,9 +222,12 @@ impl Resource for LoadBalancer {
 
     fn stack_outputs(&self, cx: &Context, found: &Found) -> Vec<(&'static str, String)> {
         let dns = found.output("dns_name").unwrap_or_default();
-        let url = match cx.spec.load_balancer.port {
-            80 => format!("http://{dns}/"),
-            port => format!("http://{dns}:{port}/"),
+        let lb = &cx.spec.load_balancer;
+        let url = match (lb.certificate_arn.is_some(), lb.port) {
+            (false, 80) => format!("http://{dns}/"),
+            (false, port) => format!("http://{dns}:{port}/"),
+            (true, 443) => format!("https://{dns}/"),
+            (true, port) => format!("https://{dns}:{port}/"),
         };
         vec![("load_balancer_url", url)]
     }
