@@ -5,6 +5,7 @@
 #
 #   scripts/app-bench.sh sqlite      SQLite (WAL, synchronous=FULL) + disk + in-process cache
 #   scripts/app-bench.sh postgres    PostgreSQL (fsync on) + Redis + S3 on a moto server
+#   scripts/app-bench.sh postgres-disk   the same with images on local disk (without moto's limits)
 #
 # DURATION (seconds per run, default 10) and CONCURRENCY ("8 32 128") can be set.
 # Everything listens on free loopback ports and is stopped at the end.
@@ -27,11 +28,12 @@ chmod 1777 "$work"
 pids=()
 cleanup() {
     for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+    for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
     if [ -d "$work/pgdata" ]; then
         runuser -u postgres -- pg_ctl stop -D "$work/pgdata" -m fast >/dev/null 2>&1 || pg_ctl stop -D "$work/pgdata" -m fast >/dev/null 2>&1 || true
     fi
     [ -f "$work/redis.pid" ] && kill "$(cat "$work/redis.pid")" 2>/dev/null || true
-    rm -rf "$work"
+    rm -rf "$work" 2>/dev/null || { sleep 1; rm -rf "$work" || true; }
 }
 trap cleanup EXIT
 
@@ -42,7 +44,7 @@ case "$backend" in
 sqlite)
     env_vars+=(DATABASE_URL="sqlite://$work/modu.db" MEDIA_DIR="$work/media")
     ;;
-postgres)
+postgres | postgres-disk)
     pg_port="$(free_port)"; redis_port="$(free_port)"; moto_port="$(free_port)"
     as_pg initdb -U postgres --auth=trust -E UTF8 -D "$work/pgdata" >/dev/null
     as_pg pg_ctl start -w -D "$work/pgdata" -l "$work/pg.log" \
@@ -57,9 +59,14 @@ postgres)
     export AWS_ENDPOINT_URL="http://127.0.0.1:$moto_port"
     python3 -c "import boto3; boto3.client('s3', endpoint_url='$AWS_ENDPOINT_URL').create_bucket(Bucket='modu-bench')"
     env_vars+=(DATABASE_URL="postgres://postgres@127.0.0.1:$pg_port/modu" REDIS_URL="redis://127.0.0.1:$redis_port"
-        S3_BUCKET=modu-bench S3_FORCE_PATH_STYLE=true DB_POOL_SIZE=32)
+        DB_POOL_SIZE=32)
+    if [ "$backend" = postgres ]; then
+        env_vars+=(S3_BUCKET=modu-bench S3_FORCE_PATH_STYLE=true)
+    else
+        env_vars+=(MEDIA_DIR="$work/media")
+    fi
     ;;
-*) echo "usage: $0 sqlite|postgres" >&2; exit 2 ;;
+*) echo "usage: $0 sqlite|postgres|postgres-disk" >&2; exit 2 ;;
 esac
 
 (cd "$app" && cargo build --release --quiet --bin modu-app)

@@ -30,12 +30,21 @@ stop_services() {
             pg_ctl stop -D "$dir/pgdata" -m fast >/dev/null 2>&1 || true
         fi
     fi
+    local pids=()
     for name in redis moto; do
         if [ -f "$dir/$name.pid" ]; then
-            kill "$(cat "$dir/$name.pid")" 2>/dev/null || true
+            pids+=("$(cat "$dir/$name.pid")")
+            kill "${pids[-1]}" 2>/dev/null || true
         fi
     done
-    rm -rf "$dir"
+    # They are not our children: poll until they are gone before removing their files.
+    for _ in $(seq 1 50); do
+        local alive=0
+        for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+        [ "$alive" = 0 ] && break
+        sleep 0.1
+    done
+    rm -rf "$dir" || true
 }
 trap stop_services EXIT
 

@@ -587,6 +587,17 @@ def _patch_cloudfront() -> None:
                 "The distribution you are trying to delete has not been disabled.",
             )
 
+    # ---- ARNs ---------------------------------------------------------------
+    # AWS: CloudFront is global, so a distribution ARN has an empty region field
+    # (arn:aws:cloudfront::<account>:distribution/<id>); moto leaves it out.
+    original_distribution_init = m.Distribution.__init__
+
+    def distribution_init(self, account_id, region_name, config):
+        original_distribution_init(self, account_id, region_name, config)
+        self.arn = self.arn.replace(":cloudfront:", ":cloudfront::", 1)
+
+    m.Distribution.__init__ = distribution_init
+
     # ---- origins -----------------------------------------------------------
     # AWS: an origin keeps its OriginAccessControlId (empty string when none)
     # and its S3OriginConfig (OriginAccessIdentity may be empty when an OAC is

@@ -371,6 +371,8 @@ def test_origin_access_control_id_round_trips(client, distribution):
     cf = client("cloudfront")
     created, oac = distribution
     dist_id = created["Distribution"]["Id"]
+    # CloudFront is global: its ARNs carry an empty region field.
+    assert created["Distribution"]["ARN"].startswith("arn:aws:cloudfront::")
     expected = {"OriginAccessIdentity": ""}
     origin = created["Distribution"]["DistributionConfig"]["Origins"]["Items"][0]
     assert origin["OriginAccessControlId"] == oac and origin["S3OriginConfig"] == expected

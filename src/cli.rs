@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::load::Workload;
+
 /// Stand up a high-traffic web architecture on AWS from one YAML file, and tear it down.
 #[derive(Debug, Parser)]
 #[command(name = "modu", version, about, long_about = None)]
@@ -51,6 +53,15 @@ pub enum Command {
     Validate,
     /// Print the JSON Schema of the spec, for editors
     Schema,
+    /// Send a traffic spike to the resume service and report throughput and latency
+    ///
+    /// Signs up its own accounts, then runs -c virtual users for -d seconds or
+    /// --max-requests requests, whichever comes first; Ctrl-C stops early and still
+    /// reports. Only loopback URLs unless --allow-remote.
+    ///
+    /// Exit codes: 0 every request answered as expected, 5 the run was reported but some
+    /// requests failed, 1 error (nothing measured).
+    Load(LoadArgs),
 }
 
 #[derive(Debug, Args)]
@@ -65,6 +76,42 @@ pub struct DownArgs {
 
 #[derive(Debug, Args)]
 pub struct StatusArgs {
+    #[arg(short, long, value_enum, default_value_t = OutputFormat::Table)]
+    pub output: OutputFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct LoadArgs {
+    /// Base URL of the resume service
+    #[arg(long, value_name = "URL", default_value = "http://127.0.0.1:8000")]
+    pub url: String,
+    /// What each virtual user does
+    #[arg(short, long, value_enum, default_value_t = Workload::Click)]
+    pub workload: Workload,
+    /// Virtual users running at once
+    #[arg(short = 'c', long, default_value_t = 8, value_name = "N")]
+    pub concurrency: usize,
+    /// Stop starting requests after this many seconds
+    #[arg(short = 'd', long, default_value_t = 10, value_name = "SECONDS")]
+    pub duration: u64,
+    /// JPEG images in each save of the form
+    #[arg(long, default_value_t = 2, value_name = "N")]
+    pub images: usize,
+    /// Size of each generated JPEG
+    #[arg(long, default_value_t = 2048, value_name = "BYTES")]
+    pub image_bytes: usize,
+    /// Accounts to sign up, shared round-robin by the virtual users [default: -c]
+    #[arg(long, value_name = "N")]
+    pub users: Option<usize>,
+    /// Stop starting requests after this many
+    #[arg(long, default_value_t = 100_000, value_name = "N")]
+    pub max_requests: u64,
+    /// Longest one request may take before it counts as a timeout
+    #[arg(long, default_value_t = 10, value_name = "SECONDS")]
+    pub request_timeout: u64,
+    /// Allow a URL that is not this machine (127.0.0.0/8, ::1, localhost)
+    #[arg(long)]
+    pub allow_remote: bool,
     #[arg(short, long, value_enum, default_value_t = OutputFormat::Table)]
     pub output: OutputFormat,
 }
@@ -84,4 +131,6 @@ pub mod exit {
     pub const INCOMPLETE: u8 = 3;
     /// `status`: everything exists but something is unhealthy.
     pub const UNHEALTHY: u8 = 4;
+    /// `load`: the run finished and was reported, but some requests failed.
+    pub const LOAD_ERRORS: u8 = 5;
 }

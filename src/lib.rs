@@ -14,6 +14,7 @@ pub mod cli;
 pub mod commands;
 pub mod engine;
 pub mod error;
+pub mod load;
 pub mod output;
 pub mod resources;
 pub mod spec;

@@ -2,6 +2,7 @@
 //! finding and loading the spec and connecting to AWS.
 
 mod down;
+mod load;
 mod schema;
 mod status;
 mod up;
@@ -27,6 +28,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Status(args) => status::run(&cli, args).await,
         Command::Validate => validate::run(&cli),
         Command::Schema => schema::run(),
+        Command::Load(args) => load::run(&cli, args).await,
     }
 }
 

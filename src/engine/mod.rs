@@ -214,14 +214,18 @@ pub async fn up(cx: &Context, graph: &Graph) -> (Summary, Option<Error>) {
                     }
                     Some(existing) => {
                         let changes = node.converge(cx, &deps, &existing).await?;
-                        let outcome = if changes.is_empty() {
-                            Outcome::Unchanged
-                        } else {
-                            Outcome::Updated(changes)
-                        };
+                        if changes.is_empty() {
+                            return Ok(Step {
+                                found: Some(existing),
+                                outcome: Outcome::Unchanged,
+                            });
+                        }
+                        // Dependents later in this run must see the new outputs (a new
+                        // replica's id, a new version), so read the resource back.
+                        let updated = node.find(cx, &deps).await?.unwrap_or(existing);
                         Ok(Step {
-                            found: Some(existing),
-                            outcome,
+                            found: Some(updated),
+                            outcome: Outcome::Updated(changes),
                         })
                     }
                 }

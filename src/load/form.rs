@@ -49,10 +49,9 @@ impl Form {
         chunks.push(Bytes::from(text));
 
         let len = chunks.iter().map(|c| c.len() as u64).sum();
-        let content_type = HeaderValue::from_str(&format!(
-            "multipart/form-data; boundary={boundary}"
-        ))
-        .expect("a boundary of ASCII letters and digits is a valid header value");
+        let content_type =
+            HeaderValue::from_str(&format!("multipart/form-data; boundary={boundary}"))
+                .expect("a boundary of ASCII letters and digits is a valid header value");
         Form {
             chunks: chunks.into(),
             len,
@@ -60,12 +59,9 @@ impl Form {
         }
     }
 
-    pub fn len(&self) -> u64 {
+    /// The body's length in bytes.
+    pub fn content_length(&self) -> u64 {
         self.len
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
     }
 
     pub fn content_type(&self) -> HeaderValue {
@@ -80,8 +76,8 @@ impl Form {
         })
     }
 
-    /// The whole body in one buffer (tests and the setup phase only).
-    pub fn to_vec(&self) -> Vec<u8> {
+    #[cfg(test)]
+    fn to_vec(&self) -> Vec<u8> {
         self.chunks.iter().flat_map(|c| c.iter().copied()).collect()
     }
 }
@@ -128,7 +124,10 @@ mod tests {
         let form = Form::new(
             "XyZ",
             &[("name", "Kim"), ("task", "3")],
-            &[Bytes::from_static(b"\xFF\xD8A"), Bytes::from_static(b"\xFF\xD8B")],
+            &[
+                Bytes::from_static(b"\xFF\xD8A"),
+                Bytes::from_static(b"\xFF\xD8B"),
+            ],
         );
         let expected = b"--XyZ\r\nContent-Disposition: form-data; name=\"name\"\r\n\r\nKim\r\n\
 --XyZ\r\nContent-Disposition: form-data; name=\"task\"\r\n\r\n3\r\n\
@@ -136,11 +135,8 @@ mod tests {
 --XyZ\r\nContent-Disposition: form-data; name=\"image\"; filename=\"portfolio-2.jpg\"\r\nContent-Type: image/jpeg\r\n\r\n\xFF\xD8B\r\n\
 --XyZ--\r\n";
         assert_eq!(form.to_vec(), expected.to_vec());
-        assert_eq!(form.len(), expected.len() as u64);
-        assert_eq!(
-            form.content_type(),
-            "multipart/form-data; boundary=XyZ"
-        );
+        assert_eq!(form.content_length(), expected.len() as u64);
+        assert_eq!(form.content_type(), "multipart/form-data; boundary=XyZ");
     }
 
     #[test]

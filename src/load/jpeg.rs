@@ -32,7 +32,8 @@ const END_OF_BLOCK: u8 = 0x00;
 
 /// Everything but the entropy-coded scan and the padding comment: SOI, APP0 (JFIF),
 /// DQT, SOF0, two DHT, SOS and EOI.
-const FIXED_BYTES: usize = 2 + 18 + 69 + 13 + (21 + DC_SYMBOLS.len()) + (21 + AC_SYMBOLS.len()) + 10 + 2;
+const FIXED_BYTES: usize =
+    2 + 18 + 69 + 13 + (21 + DC_SYMBOLS.len()) + (21 + AC_SYMBOLS.len()) + 10 + 2;
 
 /// A baseline JPEG of `target` bytes (or the smallest possible, one row of blocks, when
 /// `target` is below that). The same seed gives the same bytes.
@@ -52,13 +53,11 @@ pub fn generate(target: usize, seed: u64) -> Vec<u8> {
     let mut rows = 0;
     while rows < MAX_BLOCKS_PER_SIDE {
         let mark = scan.mark();
-        let dc_before = previous_dc;
         for _ in 0..width_blocks {
             encode_block(&mut scan, &mut rng, &mut previous_dc, &dc_code, &ac_code);
         }
         if rows > 0 && scan.finished_len_at_most() > scan_budget {
             scan.rewind(mark);
-            previous_dc = dc_before;
             break;
         }
         rows += 1;
@@ -257,7 +256,7 @@ fn write_quantisation(out: &mut Vec<u8>) {
 }
 
 fn write_frame(out: &mut Vec<u8>, width: usize, height: usize) {
-    segment(out, 0xC0, 11);
+    segment(out, 0xC0, 9);
     out.push(8); // bits per sample
     out.extend_from_slice(&(height as u16).to_be_bytes());
     out.extend_from_slice(&(width as u16).to_be_bytes());
@@ -272,7 +271,7 @@ fn write_huffman(out: &mut Vec<u8>, class_and_id: u8, counts: &[u8; 16], symbols
 }
 
 fn write_scan_header(out: &mut Vec<u8>) {
-    segment(out, 0xDA, 8);
+    segment(out, 0xDA, 6);
     out.extend_from_slice(&[1, 1, 0x00]); // one component, DC and AC table 0
     out.extend_from_slice(&[0, 63, 0]); // full spectral range, no approximation
 }

@@ -71,7 +71,11 @@ impl LiveLine {
         let bar = self.bar.clone();
         let display = self.display;
         tokio::spawn(async move {
-            let tick = if bar.is_some() { TERMINAL_TICK } else { PLAIN_TICK };
+            let tick = if bar.is_some() {
+                TERMINAL_TICK
+            } else {
+                PLAIN_TICK
+            };
             let mut interval = tokio::time::interval(tick);
             interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             let mut samples: VecDeque<(Instant, u64)> = VecDeque::new();

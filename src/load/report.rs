@@ -158,7 +158,8 @@ impl Report {
         let [post, list, detail] = totals.sent;
         let mut all = Histogram::<u64>::new(3).expect("valid precision");
         for histogram in &totals.latency {
-            all.add(histogram).expect("auto-resizing histograms always add");
+            all.add(histogram)
+                .expect("auto-resizing histograms always add");
         }
         let errors = |kind: ErrorKind| totals.errors[kind as usize];
         let samples = ErrorKind::ALL
@@ -285,7 +286,10 @@ impl Report {
             ("all requests", self.latency_ms),
             (RequestKind::Post.label(), self.latency_by_request_ms.post),
             (RequestKind::List.label(), self.latency_by_request_ms.list),
-            (RequestKind::Detail.label(), self.latency_by_request_ms.detail),
+            (
+                RequestKind::Detail.label(),
+                self.latency_by_request_ms.detail,
+            ),
             ("click (10 saves)", self.click_latency_ms),
         ];
         for (label, latency) in rows {
@@ -397,14 +401,26 @@ mod tests {
         let mut totals = Recorder::new(Arc::new(Live::default()));
         for _ in 0..20 {
             totals.sent(RequestKind::Post, 3000);
-            totals.answered(RequestKind::Post, 201, Duration::from_millis(5), 400, true, String::new);
+            totals.answered(
+                RequestKind::Post,
+                201,
+                Duration::from_millis(5),
+                400,
+                true,
+                String::new,
+            );
         }
         totals.click_finished(Duration::from_millis(50), false);
         totals.click_finished(Duration::from_millis(70), false);
         totals.sent(RequestKind::Post, 3000);
-        totals.answered(RequestKind::Post, 500, Duration::from_millis(9), 0, false, || {
-            "POST /api/resumes answered 500".into()
-        });
+        totals.answered(
+            RequestKind::Post,
+            500,
+            Duration::from_millis(9),
+            0,
+            false,
+            || "POST /api/resumes answered 500".into(),
+        );
         totals.click_cut();
         totals
     }
@@ -437,7 +453,10 @@ mod tests {
         assert_eq!(json["errors"]["total"], 1);
         assert_eq!(json["errors"]["5xx"], 1);
         assert_eq!(json["errors"]["4xx"], 0);
-        assert_eq!(json["errors"]["samples"]["5xx"], "POST /api/resumes answered 500");
+        assert_eq!(
+            json["errors"]["samples"]["5xx"],
+            "POST /api/resumes answered 500"
+        );
         assert_eq!(json["bytes"]["sent"], 63_000);
         assert_eq!(json["latency_ms"]["count"], 21);
         assert!(json["latency_by_request_ms"]["list"].is_null());
@@ -460,12 +479,21 @@ mod tests {
             },
         );
         let table = report.to_table();
-        assert!(table.contains("click workload on http://127.0.0.1:8000"), "{table}");
+        assert!(
+            table.contains("click workload on http://127.0.0.1:8000"),
+            "{table}"
+        );
         assert!(table.contains("stopped by --max-requests"), "{table}");
         assert!(table.contains("POST 10.5/s"), "{table}");
         assert!(table.contains("click (10 saves)"), "{table}");
-        assert!(table.contains("errors    1 (connect 0, timeout 0, 4xx 0, 5xx 1, other 0)"), "{table}");
-        assert!(table.contains("first 5xx: POST /api/resumes answered 500"), "{table}");
+        assert!(
+            table.contains("errors    1 (connect 0, timeout 0, 4xx 0, 5xx 1, other 0)"),
+            "{table}"
+        );
+        assert!(
+            table.contains("first 5xx: POST /api/resumes answered 500"),
+            "{table}"
+        );
         assert!(!table.contains("reads"), "{table}");
     }
 

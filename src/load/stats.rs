@@ -139,7 +139,9 @@ fn histogram() -> Histogram<u64> {
 }
 
 fn micros(elapsed: Duration) -> u64 {
-    u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX).max(1)
+    u64::try_from(elapsed.as_micros())
+        .unwrap_or(u64::MAX)
+        .max(1)
 }
 
 impl Recorder {
@@ -195,6 +197,11 @@ impl Recorder {
         self.live.finished.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// An answer with the expected status whose body is not what the API promises.
+    pub fn bad_answer(&mut self, sample: impl FnOnce() -> String) {
+        self.error(ErrorKind::Other, sample);
+    }
+
     pub fn cancelled(&mut self) {
         self.cancelled += 1;
     }
@@ -236,7 +243,8 @@ impl Recorder {
 
     pub fn merge(&mut self, other: Recorder) {
         for (mine, theirs) in self.latency.iter_mut().zip(&other.latency) {
-            mine.add(theirs).expect("auto-resizing histograms always add");
+            mine.add(theirs)
+                .expect("auto-resizing histograms always add");
         }
         self.click_latency
             .add(&other.click_latency)
@@ -277,16 +285,33 @@ mod tests {
     fn merging_adds_counts_and_keeps_the_first_sample_of_each_error_kind() {
         let mut a = recorder();
         a.sent(RequestKind::Post, 100);
-        a.answered(RequestKind::Post, 201, Duration::from_millis(2), 10, true, String::new);
+        a.answered(
+            RequestKind::Post,
+            201,
+            Duration::from_millis(2),
+            10,
+            true,
+            String::new,
+        );
         let mut b = recorder();
         b.sent(RequestKind::Post, 100);
-        b.answered(RequestKind::Post, 500, Duration::from_millis(4), 3, false, || {
-            "first 500".into()
-        });
+        b.answered(
+            RequestKind::Post,
+            500,
+            Duration::from_millis(4),
+            3,
+            false,
+            || "first 500".into(),
+        );
         b.sent(RequestKind::Post, 100);
-        b.answered(RequestKind::Post, 503, Duration::from_millis(4), 3, false, || {
-            "second".into()
-        });
+        b.answered(
+            RequestKind::Post,
+            503,
+            Duration::from_millis(4),
+            3,
+            false,
+            || "second".into(),
+        );
         b.failed(ErrorKind::Connect, || "refused".into());
 
         a.merge(b);
@@ -314,7 +339,14 @@ mod tests {
     fn live_counters_follow_finished_requests_and_errors() {
         let live = Arc::new(Live::default());
         let mut rec = Recorder::new(Arc::clone(&live));
-        rec.answered(RequestKind::List, 200, Duration::from_millis(1), 0, true, String::new);
+        rec.answered(
+            RequestKind::List,
+            200,
+            Duration::from_millis(1),
+            0,
+            true,
+            String::new,
+        );
         rec.failed(ErrorKind::Timeout, String::new);
         rec.cancelled();
         assert_eq!(live.finished.load(Ordering::Relaxed), 2);

@@ -17,8 +17,9 @@ pub struct Target {
 impl Target {
     pub fn parse(raw: &str, allow_remote: bool) -> Result<Target> {
         let example = "give the service's base URL, e.g. --url http://127.0.0.1:8000";
-        let mut base = Url::parse(raw)
-            .map_err(|e| Error::precondition(format!("--url {raw:?} is not a URL: {e}"), example))?;
+        let mut base = Url::parse(raw).map_err(|e| {
+            Error::precondition(format!("--url {raw:?} is not a URL: {e}"), example)
+        })?;
         if !matches!(base.scheme(), "http" | "https") {
             return Err(Error::precondition(
                 format!("--url {raw:?} is not an http:// or https:// URL"),
@@ -26,7 +27,10 @@ impl Target {
             ));
         }
         let Some(host) = base.host_str().map(str::to_owned) else {
-            return Err(Error::precondition(format!("--url {raw:?} has no host"), example));
+            return Err(Error::precondition(
+                format!("--url {raw:?} has no host"),
+                example,
+            ));
         };
         if !allow_remote && !is_loopback(&host) {
             return Err(Error::precondition(
@@ -106,7 +110,10 @@ mod tests {
         ] {
             let err = Target::parse(url, false).expect_err(url).to_string();
             assert!(err.contains("is not a loopback address"), "{url}: {err}");
-            assert!(Target::parse(url, true).is_ok(), "{url} with --allow-remote");
+            assert!(
+                Target::parse(url, true).is_ok(),
+                "{url} with --allow-remote"
+            );
         }
     }
 

@@ -14,7 +14,7 @@ use aws_sdk_autoscaling::types::{
 use serde_json::json;
 
 use super::network::subnet_ids;
-use super::{Context, Deps, Found, Health, Resource};
+use super::{Context, Deps, Found, Health, Resource, ensure_owned};
 use crate::aws::errors::AwsContext;
 use crate::aws::tags;
 use crate::aws::wait::Poll;
@@ -119,26 +119,14 @@ impl Resource for AutoScalingGroup {
         let Some(group) = self.describe(cx, &name).await? else {
             return Ok(None);
         };
-        let owned = tags::owned_by(
+        ensure_owned(
+            cx,
+            format!("auto scaling group {name}"),
             group
                 .tags()
                 .iter()
                 .map(|t| (t.key().unwrap_or_default(), t.value().unwrap_or_default())),
-            &cx.spec.stack,
-        );
-        if !owned {
-            return Err(Error::precondition(
-                format!(
-                    "auto scaling group {name} exists but is not part of stack {}",
-                    cx.spec.stack
-                ),
-                format!(
-                    "delete or rename it, or tag it `{}={}` to let modu manage it",
-                    tags::STACK,
-                    cx.spec.stack
-                ),
-            ));
-        }
+        )?;
         Ok(Some(Found::new(&name).with(
             "arn",
             group.auto_scaling_group_arn().unwrap_or_default(),

@@ -13,7 +13,7 @@ use aws_sdk_ec2::types::{
 };
 use serde_json::json;
 
-use super::{Context, Deps, Found, Health, Resource};
+use super::{Context, Deps, Found, Health, Resource, ensure_owned};
 use crate::aws::errors::{self, AwsContext};
 use crate::aws::tags;
 use crate::error::{Error, Result};
@@ -229,26 +229,14 @@ impl Resource for LaunchTemplate {
         let Some(template) = self.describe(cx, &name).await? else {
             return Ok(None);
         };
-        let owned = tags::owned_by(
+        ensure_owned(
+            cx,
+            format!("launch template {name}"),
             template
                 .tags()
                 .iter()
                 .map(|t| (t.key().unwrap_or_default(), t.value().unwrap_or_default())),
-            &cx.spec.stack,
-        );
-        if !owned {
-            return Err(Error::precondition(
-                format!(
-                    "launch template {name} exists but is not part of stack {}",
-                    cx.spec.stack
-                ),
-                format!(
-                    "delete or rename it, or tag it `{}={}` to let modu manage it",
-                    tags::STACK,
-                    cx.spec.stack
-                ),
-            ));
-        }
+        )?;
         Ok(Some(
             Found::new(template.launch_template_id().unwrap_or_default())
                 .with("name", name)

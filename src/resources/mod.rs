@@ -30,8 +30,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use crate::aws::Clients;
 use crate::aws::wait::{self, Backoff, Clock, Poll};
+use crate::aws::{Clients, tags};
 use crate::error::{Error, Result};
 use crate::output::{Phase, Progress};
 use crate::spec::Spec;
@@ -191,6 +191,26 @@ impl Health {
             details,
         }
     }
+}
+
+/// Refuses to manage `what` (a resource of the stack's name) when it lacks the stack's tag:
+/// modu adopts nothing it did not create.
+pub(crate) fn ensure_owned<'a>(
+    cx: &Context,
+    what: String,
+    tags: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> Result<()> {
+    if tags::owned_by(tags, &cx.spec.stack) {
+        return Ok(());
+    }
+    Err(Error::precondition(
+        format!("{what} exists but is not part of stack {}", cx.spec.stack),
+        format!(
+            "delete or rename it, or tag it `{}={}` to let modu manage it",
+            tags::STACK,
+            cx.spec.stack
+        ),
+    ))
 }
 
 /// What `down` does with a resource.

@@ -13,9 +13,8 @@ use serde_json::json;
 
 use super::cache_subnet_group::cache_tags;
 use super::security_group::REDIS_PORT;
-use super::{Context, Deps, Found, Health, Resource};
+use super::{Context, Deps, Found, Health, Resource, ensure_owned};
 use crate::aws::errors::{self, AwsContext};
-use crate::aws::tags;
 use crate::aws::wait::Poll;
 use crate::error::{Error, Result};
 use crate::spec::Cache;
@@ -130,25 +129,13 @@ impl Resource for ReplicationGroup {
             .send()
             .await
             .context("reading tags of", KIND, &name)?;
-        let owned = tags::owned_by(
+        ensure_owned(
+            cx,
+            format!("replication group {name}"),
             out.tag_list()
                 .iter()
                 .map(|t| (t.key().unwrap_or_default(), t.value().unwrap_or_default())),
-            &cx.spec.stack,
-        );
-        if !owned {
-            return Err(Error::precondition(
-                format!(
-                    "replication group {name} exists but is not part of stack {}",
-                    cx.spec.stack
-                ),
-                format!(
-                    "tag it `{}={}` to let modu manage it, or delete it",
-                    tags::STACK,
-                    cx.spec.stack
-                ),
-            ));
-        }
+        )?;
         Ok(Some(found(&group)))
     }
 

@@ -13,7 +13,7 @@ use aws_sdk_ec2::types::{
 };
 use serde_json::json;
 
-use super::{Context, Deps, Found, Health, Resource};
+use super::{Context, Deps, Found, Health, Resource, ensure_owned};
 use crate::aws::errors::{self, AwsContext};
 use crate::aws::tags;
 use crate::error::{Error, Result};
@@ -256,26 +256,14 @@ impl Resource for SecurityGroup {
             return Ok(None);
         };
         let id = group.group_id().unwrap_or_default();
-        let owned = tags::owned_by(
+        ensure_owned(
+            cx,
+            format!("security group {name} ({id}) in {}", network.id),
             group
                 .tags()
                 .iter()
                 .map(|t| (t.key().unwrap_or_default(), t.value().unwrap_or_default())),
-            &cx.spec.stack,
-        );
-        if !owned {
-            return Err(Error::precondition(
-                format!(
-                    "security group {name} ({id}) exists in {} but is not part of stack {}",
-                    network.id, cx.spec.stack
-                ),
-                format!(
-                    "rename or delete that group, or tag it `{}={}` to let modu manage it",
-                    tags::STACK,
-                    cx.spec.stack
-                ),
-            ));
-        }
+        )?;
         Ok(Some(Found::new(id)))
     }
 

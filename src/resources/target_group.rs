@@ -13,7 +13,7 @@ use aws_sdk_elasticloadbalancingv2::types::{
 };
 use serde_json::json;
 
-use super::{Context, Deps, Found, Health, Resource};
+use super::{Context, Deps, Found, Health, Resource, ensure_owned};
 use crate::aws::errors::{self, AwsContext};
 use crate::aws::tags;
 use crate::error::{Error, Result};
@@ -67,20 +67,11 @@ pub(super) async fn check_owned(
     name: &str,
 ) -> Result<()> {
     let current = elb_tags(cx, arn, kind).await?;
-    if current.get(tags::STACK) == Some(&cx.spec.stack) {
-        return Ok(());
-    }
-    Err(Error::precondition(
-        format!(
-            "{kind} {name} exists but is not part of stack {}",
-            cx.spec.stack
-        ),
-        format!(
-            "delete or rename it, or tag it `{}={}` to let modu manage it",
-            tags::STACK,
-            cx.spec.stack
-        ),
-    ))
+    ensure_owned(
+        cx,
+        format!("{kind} {name}"),
+        current.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+    )
 }
 
 impl TargetGroup {

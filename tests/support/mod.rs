@@ -6,6 +6,7 @@
 //! Each test binary compiles this module on its own and uses part of it.
 #![allow(dead_code)]
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::fs;
 use std::io::{BufRead, BufReader};
@@ -16,6 +17,7 @@ use std::time::Duration;
 
 use aws_config::BehaviorVersion;
 use aws_sdk_ec2::config::{Credentials, Region};
+use aws_sdk_ec2::error::ProvideErrorMetadata;
 use aws_types::SdkConfig;
 use serde::Deserialize;
 use tempfile::TempDir;
@@ -191,6 +193,10 @@ pub struct Aws {
     pub autoscaling: aws_sdk_autoscaling::Client,
     pub s3: aws_sdk_s3::Client,
     pub ssm: aws_sdk_ssm::Client,
+    pub cloudfront: aws_sdk_cloudfront::Client,
+    pub elasticache: aws_sdk_elasticache::Client,
+    pub cloudwatch: aws_sdk_cloudwatch::Client,
+    pub route53: aws_sdk_route53::Client,
 }
 
 impl Aws {
@@ -205,6 +211,10 @@ impl Aws {
             autoscaling: aws_sdk_autoscaling::Client::new(&config),
             s3: aws_sdk_s3::Client::from_conf(s3_config),
             ssm: aws_sdk_ssm::Client::new(&config),
+            cloudfront: aws_sdk_cloudfront::Client::new(&config),
+            elasticache: aws_sdk_elasticache::Client::new(&config),
+            cloudwatch: aws_sdk_cloudwatch::Client::new(&config),
+            route53: aws_sdk_route53::Client::new(&config),
         }
     }
 
@@ -355,8 +365,505 @@ impl Aws {
             found.push(format!("bucket {bucket}"));
         }
 
+        for distribution in self.distributions().await {
+            let tags = self
+                .cloudfront
+                .list_tags_for_resource()
+                .resource(distribution.arn())
+                .send()
+                .await
+                .expect("ListTagsForResource (CloudFront)");
+            let ours = tags
+                .tags()
+                .map(|t| t.items())
+                .unwrap_or_default()
+                .iter()
+                .any(|t| t.key() == "modu:stack" && t.value() == Some(stack));
+            if ours {
+                found.push(format!("distribution {}", distribution.id()));
+            }
+        }
+
+        let groups = self
+            .elasticache
+            .describe_replication_groups()
+            .send()
+            .await
+            .expect("DescribeReplicationGroups");
+        for group in groups.replication_groups() {
+            if self
+                .elasticache_tagged(group.arn().unwrap_or_default(), stack)
+                .await
+            {
+                found.push(format!(
+                    "replication-group {}",
+                    group.replication_group_id().unwrap_or_default()
+                ));
+            }
+        }
+        let subnet_groups = self
+            .elasticache
+            .describe_cache_subnet_groups()
+            .send()
+            .await
+            .expect("DescribeCacheSubnetGroups");
+        for group in subnet_groups.cache_subnet_groups() {
+            if self
+                .elasticache_tagged(group.arn().unwrap_or_default(), stack)
+                .await
+            {
+                found.push(format!(
+                    "cache-subnet-group {}",
+                    group.cache_subnet_group_name().unwrap_or_default()
+                ));
+            }
+        }
+
+        let alarms = self
+            .cloudwatch
+            .describe_alarms()
+            .send()
+            .await
+            .expect("DescribeAlarms");
+        for alarm in alarms.metric_alarms() {
+            let tags = self
+                .cloudwatch
+                .list_tags_for_resource()
+                .resource_arn(alarm.alarm_arn().unwrap_or_default())
+                .send()
+                .await
+                .expect("ListTagsForResource (CloudWatch)");
+            let ours = tags
+                .tags()
+                .iter()
+                .any(|t| t.key() == Some("modu:stack") && t.value() == Some(stack));
+            if ours {
+                found.push(format!("alarm {}", alarm.alarm_name().unwrap_or_default()));
+            }
+        }
+
+        let zones = self.hosted_zones().await;
+        let ids: Vec<String> = zones.iter().map(|(id, _)| id.clone()).collect();
+        for chunk in ids.chunks(10) {
+            let tags = self
+                .route53
+                .list_tags_for_resources()
+                .resource_type(aws_sdk_route53::types::TagResourceType::Hostedzone)
+                .set_resource_ids(Some(chunk.to_vec()))
+                .send()
+                .await
+                .expect("ListTagsForResources (Route53)");
+            for set in tags.resource_tag_sets() {
+                let ours = set
+                    .tags()
+                    .iter()
+                    .any(|t| t.key() == Some("modu:stack") && t.value() == Some(stack));
+                if ours {
+                    found.push(format!(
+                        "hosted-zone {}",
+                        set.resource_id().unwrap_or_default()
+                    ));
+                }
+            }
+        }
+
         found.sort();
         found
+    }
+
+    async fn elasticache_tagged(&self, arn: &str, stack: &str) -> bool {
+        let tags = self
+            .elasticache
+            .list_tags_for_resource()
+            .resource_name(arn)
+            .send()
+            .await
+            .expect("ListTagsForResource (ElastiCache)");
+        tags.tag_list()
+            .iter()
+            .any(|t| t.key() == Some("modu:stack") && t.value() == Some(stack))
+    }
+
+    /// Every CloudFront distribution, whoever made it.
+    pub async fn distributions(&self) -> Vec<aws_sdk_cloudfront::types::DistributionSummary> {
+        let out = self
+            .cloudfront
+            .list_distributions()
+            .send()
+            .await
+            .expect("ListDistributions");
+        out.distribution_list()
+            .map(|l| l.items().to_vec())
+            .unwrap_or_default()
+    }
+
+    /// The distribution modu labels `modu:<stack>` (its Comment), if any.
+    pub async fn distribution_of_stack(
+        &self,
+        stack: &str,
+    ) -> Option<aws_sdk_cloudfront::types::DistributionSummary> {
+        let comment = format!("modu:{stack}");
+        let mut matching: Vec<_> = self
+            .distributions()
+            .await
+            .into_iter()
+            .filter(|d| d.comment() == comment)
+            .collect();
+        assert!(
+            matching.len() <= 1,
+            "more than one distribution labelled {comment}: {matching:#?}"
+        );
+        matching.pop()
+    }
+
+    /// Names of every origin access control.
+    pub async fn origin_access_control_names(&self) -> Vec<String> {
+        let out = self
+            .cloudfront
+            .list_origin_access_controls()
+            .send()
+            .await
+            .expect("ListOriginAccessControls");
+        out.origin_access_control_list()
+            .map(|l| l.items())
+            .unwrap_or_default()
+            .iter()
+            .map(|o| o.name().to_string())
+            .collect()
+    }
+
+    /// The replication group `id`, if it exists.
+    pub async fn replication_group(
+        &self,
+        id: &str,
+    ) -> Option<aws_sdk_elasticache::types::ReplicationGroup> {
+        let result = self
+            .elasticache
+            .describe_replication_groups()
+            .replication_group_id(id)
+            .send()
+            .await;
+        match result {
+            Ok(out) => out.replication_groups().first().cloned(),
+            Err(err) if err.code() == Some("ReplicationGroupNotFoundFault") => None,
+            Err(err) => panic!("DescribeReplicationGroups {id}: {err:?}"),
+        }
+    }
+
+    /// Ids of every replication group.
+    pub async fn replication_group_ids(&self) -> Vec<String> {
+        let out = self
+            .elasticache
+            .describe_replication_groups()
+            .send()
+            .await
+            .expect("DescribeReplicationGroups");
+        out.replication_groups()
+            .iter()
+            .filter_map(|g| g.replication_group_id().map(str::to_string))
+            .collect()
+    }
+
+    /// Names of every cache subnet group.
+    pub async fn cache_subnet_group_names(&self) -> Vec<String> {
+        let out = self
+            .elasticache
+            .describe_cache_subnet_groups()
+            .send()
+            .await
+            .expect("DescribeCacheSubnetGroups");
+        out.cache_subnet_groups()
+            .iter()
+            .filter_map(|g| g.cache_subnet_group_name().map(str::to_string))
+            .collect()
+    }
+
+    /// Names of every CloudWatch dashboard.
+    pub async fn dashboard_names(&self) -> Vec<String> {
+        let out = self
+            .cloudwatch
+            .list_dashboards()
+            .send()
+            .await
+            .expect("ListDashboards");
+        out.dashboard_entries()
+            .iter()
+            .filter_map(|d| d.dashboard_name().map(str::to_string))
+            .collect()
+    }
+
+    /// The body of dashboard `name`, parsed; `None` when there is no such dashboard.
+    pub async fn dashboard_body(&self, name: &str) -> Option<serde_json::Value> {
+        let result = self
+            .cloudwatch
+            .get_dashboard()
+            .dashboard_name(name)
+            .send()
+            .await;
+        match result {
+            Ok(out) => Some(
+                serde_json::from_str(out.dashboard_body().unwrap_or_default())
+                    .expect("the dashboard body is JSON"),
+            ),
+            Err(err)
+                if matches!(
+                    err.code(),
+                    Some("ResourceNotFound" | "ResourceNotFoundException")
+                ) =>
+            {
+                None
+            }
+            Err(err) => panic!("GetDashboard {name}: {err:?}"),
+        }
+    }
+
+    /// Every metric alarm, by name.
+    pub async fn alarms(&self) -> BTreeMap<String, aws_sdk_cloudwatch::types::MetricAlarm> {
+        let out = self
+            .cloudwatch
+            .describe_alarms()
+            .send()
+            .await
+            .expect("DescribeAlarms");
+        out.metric_alarms()
+            .iter()
+            .filter_map(|a| Some((a.alarm_name()?.to_string(), a.clone())))
+            .collect()
+    }
+
+    /// Names of the alarms modu names after the stack (`<stack>-…`); the
+    /// `TargetTracking-…` alarms AWS makes for the scaling policy are not among them.
+    pub async fn alarm_names_of_stack(&self, stack: &str) -> Vec<String> {
+        let prefix = format!("{stack}-");
+        self.alarms()
+            .await
+            .into_keys()
+            .filter(|name| name.starts_with(&prefix))
+            .collect()
+    }
+
+    /// Every hosted zone as (short id, name without the trailing dot).
+    pub async fn hosted_zones(&self) -> Vec<(String, String)> {
+        let out = self
+            .route53
+            .list_hosted_zones()
+            .send()
+            .await
+            .expect("ListHostedZones");
+        out.hosted_zones()
+            .iter()
+            .map(|z| {
+                (
+                    short_zone_id(z.id()).to_string(),
+                    z.name().trim_end_matches('.').to_string(),
+                )
+            })
+            .collect()
+    }
+
+    /// The short id of the hosted zone named `name`, if there is one.
+    pub async fn hosted_zone_id(&self, name: &str) -> Option<String> {
+        let mut matching: Vec<String> = self
+            .hosted_zones()
+            .await
+            .into_iter()
+            .filter(|(_, zone)| zone == name)
+            .map(|(id, _)| id)
+            .collect();
+        assert!(matching.len() <= 1, "more than one zone named {name}");
+        matching.pop()
+    }
+
+    /// Creates a public hosted zone the way its owner would; returns its short id.
+    pub async fn create_hosted_zone(&self, name: &str) -> String {
+        let out = self
+            .route53
+            .create_hosted_zone()
+            .name(name)
+            .caller_reference(format!("modu-tests-{name}"))
+            .send()
+            .await
+            .expect("CreateHostedZone");
+        short_zone_id(out.hosted_zone().expect("the new zone").id()).to_string()
+    }
+
+    /// Every record set of the zone.
+    pub async fn record_sets(
+        &self,
+        zone_id: &str,
+    ) -> Vec<aws_sdk_route53::types::ResourceRecordSet> {
+        let out = self
+            .route53
+            .list_resource_record_sets()
+            .hosted_zone_id(zone_id)
+            .send()
+            .await
+            .expect("ListResourceRecordSets");
+        out.resource_record_sets().to_vec()
+    }
+
+    /// The record sets at `name` in the zone, by type (`A`, `AAAA`, `TXT`…).
+    pub async fn records_at(
+        &self,
+        zone_id: &str,
+        name: &str,
+    ) -> BTreeMap<String, aws_sdk_route53::types::ResourceRecordSet> {
+        let wanted = absolute(name);
+        self.record_sets(zone_id)
+            .await
+            .into_iter()
+            .filter(|s| absolute(s.name()) == wanted)
+            .map(|s| (s.r#type().as_str().to_string(), s))
+            .collect()
+    }
+
+    /// Every record of the zone as `name type` lines (sorted), for "what is left" checks.
+    pub async fn record_names(&self, zone_id: &str) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .record_sets(zone_id)
+            .await
+            .iter()
+            .map(|s| format!("{} {}", absolute(s.name()), s.r#type().as_str()))
+            .collect();
+        names.sort();
+        names
+    }
+
+    /// The load balancer named `name`.
+    pub async fn load_balancer(
+        &self,
+        name: &str,
+    ) -> aws_sdk_elasticloadbalancingv2::types::LoadBalancer {
+        let out = self
+            .elbv2
+            .describe_load_balancers()
+            .names(name)
+            .send()
+            .await
+            .expect("DescribeLoadBalancers");
+        match out.load_balancers() {
+            [lb] => lb.clone(),
+            other => panic!(
+                "expected one load balancer named {name}, found {}",
+                other.len()
+            ),
+        }
+    }
+
+    /// The ARN of the target group named `name`.
+    pub async fn target_group_arn(&self, name: &str) -> String {
+        let out = self
+            .elbv2
+            .describe_target_groups()
+            .names(name)
+            .send()
+            .await
+            .expect("DescribeTargetGroups");
+        match out.target_groups() {
+            [tg] => tg.target_group_arn().expect("target group ARN").to_string(),
+            other => panic!(
+                "expected one target group named {name}, found {}",
+                other.len()
+            ),
+        }
+    }
+
+    /// Tags of a CloudFront distribution, as (key, value) pairs.
+    pub async fn distribution_tags(&self, arn: &str) -> Vec<(String, String)> {
+        let out = self
+            .cloudfront
+            .list_tags_for_resource()
+            .resource(arn)
+            .send()
+            .await
+            .expect("ListTagsForResource (CloudFront)");
+        out.tags()
+            .map(|t| t.items())
+            .unwrap_or_default()
+            .iter()
+            .map(|t| {
+                (
+                    t.key().to_string(),
+                    t.value().unwrap_or_default().to_string(),
+                )
+            })
+            .collect()
+    }
+
+    /// Tags of an ElastiCache resource, as (key, value) pairs.
+    pub async fn elasticache_tags(&self, arn: &str) -> Vec<(String, String)> {
+        let out = self
+            .elasticache
+            .list_tags_for_resource()
+            .resource_name(arn)
+            .send()
+            .await
+            .expect("ListTagsForResource (ElastiCache)");
+        out.tag_list()
+            .iter()
+            .map(|t| {
+                (
+                    t.key().unwrap_or_default().to_string(),
+                    t.value().unwrap_or_default().to_string(),
+                )
+            })
+            .collect()
+    }
+
+    /// Tags of a CloudWatch alarm, as (key, value) pairs.
+    pub async fn alarm_tags(&self, arn: &str) -> Vec<(String, String)> {
+        let out = self
+            .cloudwatch
+            .list_tags_for_resource()
+            .resource_arn(arn)
+            .send()
+            .await
+            .expect("ListTagsForResource (CloudWatch)");
+        out.tags()
+            .iter()
+            .map(|t| {
+                (
+                    t.key().unwrap_or_default().to_string(),
+                    t.value().unwrap_or_default().to_string(),
+                )
+            })
+            .collect()
+    }
+
+    /// Tags of a hosted zone, as (key, value) pairs.
+    pub async fn hosted_zone_tags(&self, zone_id: &str) -> Vec<(String, String)> {
+        let out = self
+            .route53
+            .list_tags_for_resource()
+            .resource_type(aws_sdk_route53::types::TagResourceType::Hostedzone)
+            .resource_id(zone_id)
+            .send()
+            .await
+            .expect("ListTagsForResource (Route53)");
+        out.resource_tag_set()
+            .map(|s| s.tags())
+            .unwrap_or_default()
+            .iter()
+            .map(|t| {
+                (
+                    t.key().unwrap_or_default().to_string(),
+                    t.value().unwrap_or_default().to_string(),
+                )
+            })
+            .collect()
+    }
+
+    /// The bucket's policy, parsed; `None` when it has none.
+    pub async fn bucket_policy(&self, bucket: &str) -> Option<serde_json::Value> {
+        let result = self.s3.get_bucket_policy().bucket(bucket).send().await;
+        match result {
+            Ok(out) => Some(
+                serde_json::from_str(out.policy().unwrap_or_default())
+                    .expect("the bucket policy is JSON"),
+            ),
+            Err(err) if err.code() == Some("NoSuchBucketPolicy") => None,
+            Err(err) => panic!("GetBucketPolicy {bucket}: {err:?}"),
+        }
     }
 
     /// Buckets tagged `modu:stack=<stack>`.
@@ -379,6 +886,117 @@ impl Aws {
         }
         ours
     }
+}
+
+/// `Z123` from `/hostedzone/Z123`.
+pub fn short_zone_id(id: &str) -> &str {
+    id.rsplit('/').next().unwrap_or(id)
+}
+
+/// A DNS name in the absolute, lowercase form Route53 answers with.
+pub fn absolute(name: &str) -> String {
+    format!("{}.", name.trim_end_matches('.')).to_ascii_lowercase()
+}
+
+/// Asserts the tags every modu resource carries: `modu:stack`, its
+/// `modu:component` (the resource's key in the stack) and the spec's `project` tag.
+#[track_caller]
+pub fn assert_stack_tags(what: &str, tags: &[(String, String)], spec: &Spec, component: &str) {
+    let get = |key: &str| tags.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
+    assert_eq!(
+        get("modu:stack"),
+        Some(spec.stack.as_str()),
+        "{what}: modu:stack tag; tags: {tags:?}"
+    );
+    assert_eq!(
+        get("modu:component"),
+        Some(component),
+        "{what}: modu:component tag; tags: {tags:?}"
+    );
+    assert_eq!(
+        get("project"),
+        Some(spec.project_tag.as_str()),
+        "{what}: spec tag `project`; tags: {tags:?}"
+    );
+}
+
+/// The part of an ELBv2 ARN CloudWatch names it by: `app/<name>/<id>` for a
+/// load balancer, `targetgroup/<name>/<id>` for a target group.
+pub fn cloudwatch_dimension(arn: &str) -> String {
+    let resource = arn
+        .splitn(6, ':')
+        .nth(5)
+        .expect("an ELBv2 ARN has six parts");
+    resource
+        .strip_prefix("loadbalancer/")
+        .unwrap_or(resource)
+        .to_string()
+}
+
+/// One metric line of a dashboard widget.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetricRow {
+    pub widget: String,
+    pub namespace: String,
+    pub metric: String,
+    pub dimensions: Vec<(String, String)>,
+    /// The trailing options object (`stat`, …), `Null` when absent.
+    pub options: serde_json::Value,
+}
+
+impl MetricRow {
+    pub fn dimension(&self, name: &str) -> Option<&str> {
+        self.dimensions
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Every metric line of every widget of a dashboard body. Lines are written
+/// out in full (`[namespace, metric, dim, value, …, {options}]`), as modu does.
+pub fn metric_rows(body: &serde_json::Value) -> Vec<MetricRow> {
+    let mut rows = Vec::new();
+    for widget in body["widgets"].as_array().expect("`widgets` is an array") {
+        let title = widget["properties"]["title"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        for line in widget["properties"]["metrics"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+        {
+            let items = line.as_array().expect("a metric line is an array");
+            let (options, names) = match items.last() {
+                Some(last) if last.is_object() => (last.clone(), &items[..items.len() - 1]),
+                _ => (serde_json::Value::Null, &items[..]),
+            };
+            let text: Vec<String> = names
+                .iter()
+                .map(|v| {
+                    v.as_str()
+                        .unwrap_or_else(|| panic!("metric line of {title}: {line}"))
+                        .to_string()
+                })
+                .collect();
+            assert!(
+                text.len() >= 2 && text.len().is_multiple_of(2),
+                "metric line of {title} is namespace, metric and dimension pairs: {line}"
+            );
+            rows.push(MetricRow {
+                widget: title.clone(),
+                namespace: text[0].clone(),
+                metric: text[1].clone(),
+                dimensions: text[2..]
+                    .chunks(2)
+                    .map(|pair| (pair[0].clone(), pair[1].clone()))
+                    .collect(),
+                options,
+            });
+        }
+    }
+    rows
 }
 
 pub fn tag_filter(stack: &str) -> aws_sdk_ec2::types::Filter {
@@ -522,7 +1140,49 @@ pub struct Spec {
     /// Content of the `user_data` file written next to the spec; `None` leaves
     /// the field out (modu then uses its default boot script).
     pub user_data: Option<String>,
+    /// The optional tiers; `None` leaves the section out of the file.
+    pub cdn: Option<CdnTier>,
+    pub cache: Option<CacheTier>,
+    pub dashboard: Option<DashboardTier>,
+    pub dns: Option<DnsTier>,
 }
+
+/// The `cdn` section.
+#[derive(Debug, Clone)]
+pub struct CdnTier {
+    pub enabled: bool,
+    pub price_class: String,
+}
+
+/// The `cache` section.
+#[derive(Debug, Clone)]
+pub struct CacheTier {
+    pub enabled: bool,
+    pub engine: String,
+    pub node_type: String,
+    pub replicas: u32,
+}
+
+/// The `dashboard` section.
+#[derive(Debug, Clone)]
+pub struct DashboardTier {
+    pub enabled: bool,
+    pub alarms: bool,
+}
+
+/// The `dns` section.
+#[derive(Debug, Clone)]
+pub struct DnsTier {
+    pub enabled: bool,
+    pub zone: String,
+    pub record: String,
+    pub target: String,
+    pub create_zone: bool,
+}
+
+/// The DNS zone and record of `Spec::full`.
+pub const ZONE: &str = "example.com";
+pub const RECORD: &str = "awstest.example.com";
 
 pub const USER_DATA: &str = "#!/bin/bash\necho 'modu test boot' > /var/tmp/modu-boot\n";
 
@@ -547,7 +1207,90 @@ impl Spec {
             desired: 2,
             cpu_target: 80,
             user_data: Some(USER_DATA.to_string()),
+            cdn: None,
+            cache: None,
+            dashboard: None,
+            dns: None,
         }
+    }
+
+    /// The whole reference architecture: every optional tier on, with
+    /// settings that differ from modu's defaults where that is possible, and
+    /// a hosted zone modu creates (`dns.create_zone`).
+    pub fn full(stack: &str) -> Spec {
+        Spec {
+            cpu_target: 65,
+            cdn: Some(CdnTier {
+                enabled: true,
+                price_class: "PriceClass_100".to_string(),
+            }),
+            cache: Some(CacheTier {
+                enabled: true,
+                engine: "valkey".to_string(),
+                node_type: "cache.t4g.small".to_string(),
+                replicas: 1,
+            }),
+            dashboard: Some(DashboardTier {
+                enabled: true,
+                alarms: true,
+            }),
+            dns: Some(DnsTier {
+                enabled: true,
+                zone: ZONE.to_string(),
+                record: RECORD.to_string(),
+                target: "cdn".to_string(),
+                create_zone: true,
+            }),
+            ..Spec::new(stack)
+        }
+    }
+
+    pub fn cdn_mut(&mut self) -> &mut CdnTier {
+        self.cdn.as_mut().expect("the spec has a cdn section")
+    }
+
+    pub fn cache_mut(&mut self) -> &mut CacheTier {
+        self.cache.as_mut().expect("the spec has a cache section")
+    }
+
+    pub fn dashboard_mut(&mut self) -> &mut DashboardTier {
+        self.dashboard
+            .as_mut()
+            .expect("the spec has a dashboard section")
+    }
+
+    pub fn dns_mut(&mut self) -> &mut DnsTier {
+        self.dns.as_mut().expect("the spec has a dns section")
+    }
+
+    /// The sections of the optional tiers, in the issue's format.
+    fn tiers_yaml(&self) -> String {
+        let mut yaml = String::new();
+        if let Some(cdn) = &self.cdn {
+            yaml.push_str(&format!(
+                "cdn:\n  enabled: {}\n  price_class: {}\n  aliases: []\n  certificate_arn: null\n",
+                cdn.enabled, cdn.price_class
+            ));
+        }
+        if let Some(cache) = &self.cache {
+            yaml.push_str(&format!(
+                "cache:\n  enabled: {}\n  engine: {}\n  node_type: {}\n  replicas: {}\n",
+                cache.enabled, cache.engine, cache.node_type, cache.replicas
+            ));
+        }
+        if let Some(dashboard) = &self.dashboard {
+            yaml.push_str(&format!(
+                "dashboard:\n  enabled: {}\n  alarms: {}\n",
+                dashboard.enabled, dashboard.alarms
+            ));
+        }
+        if let Some(dns) = &self.dns {
+            yaml.push_str(&format!(
+                "dns:\n  enabled: {}\n  zone: {}\n  record: {}\n  target: {}\n  create_zone: {}\n",
+                dns.enabled, dns.zone, dns.record, dns.target, dns.create_zone
+            ));
+        }
+        yaml
     }
 
     /// The bucket name `up` must create (`auto` = `<stack>-images-<account>`).
@@ -590,7 +1333,7 @@ compute:
   max: {max}
   desired: {desired}
   cpu_target: {cpu}
-{user_data}",
+{user_data}{tiers}",
             stack = self.stack,
             project = self.project_tag,
             bucket = self.bucket,
@@ -606,6 +1349,7 @@ compute:
             max = self.max,
             desired = self.desired,
             cpu = self.cpu_target,
+            tiers = self.tiers_yaml(),
         )
     }
 
