@@ -89,7 +89,17 @@ resume_id="$(curl -fsS "$base/api/resumes" -H "authorization: Bearer $token" \
     python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')"
 export BENCH_RESUME="$resume_id"
 
-echo "backend=$backend duration=${duration}s cores=$(nproc) $(wrk --version 2>&1 | head -1)"
+echo "backend=$backend duration=${duration}s cores=$(nproc) load=$(cut -d' ' -f1-3 /proc/loadavg) $(wrk --version 2>&1 | head -1)"
+# Saves are fsync-bound: say how fast this disk flushes right now.
+python3 - "$work/fsync-probe" <<'PY'
+import os, sys, time
+fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT)
+lat = []
+for _ in range(100):
+    t = time.perf_counter(); os.write(fd, b"x" * 4096); os.fsync(fd); lat.append((time.perf_counter() - t) * 1000)
+os.close(fd); os.remove(sys.argv[1]); lat.sort()
+print(f"disk: fsync of 4 KiB p50 {lat[50]:.2f} ms, p90 {lat[90]:.2f} ms")
+PY
 for workload in click read; do
     for c in $levels; do
         threads=2; [ "$c" -lt 2 ] && threads=1

@@ -112,6 +112,7 @@ pub struct LoadArgs {
     /// Allow a URL that is not this machine (127.0.0.0/8, ::1, localhost)
     #[arg(long)]
     pub allow_remote: bool,
+    /// The report on stdout: a table for people, or a JSON document
     #[arg(short, long, value_enum, default_value_t = OutputFormat::Table)]
     pub output: OutputFormat,
 }

@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::cli::{Cli, LoadArgs, OutputFormat, exit};
 use crate::error::Result;
-use crate::load::{self, Display, Options};
+use crate::load::{self, Options, ProgressMode};
 
 pub async fn run(_cli: &Cli, args: &LoadArgs) -> Result<ExitCode> {
     let options = Options {
@@ -36,7 +36,7 @@ pub async fn run(_cli: &Cli, args: &LoadArgs) -> Result<ExitCode> {
             }
         }
     });
-    let report = load::run(&options, interrupt, Display::for_stderr()).await;
+    let report = load::run(&options, interrupt, ProgressMode::for_stderr()).await;
     on_ctrl_c.abort();
     let report = report?;
     match args.output {

@@ -33,7 +33,7 @@ use reqwest::Client;
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
-pub use progress::Display;
+pub use progress::ProgressMode;
 pub use report::Report;
 pub use target::Target;
 
@@ -204,12 +204,12 @@ impl Options {
 pub async fn run(
     options: &Options,
     interrupt: CancellationToken,
-    display: Display,
+    progress: ProgressMode,
 ) -> Result<Report> {
     options.validate()?;
     let target = Target::parse(&options.url, options.allow_remote)?;
     let client = http_client(options)?;
-    let line = LiveLine::new(display);
+    let line = LiveLine::new(progress);
 
     let setup_started = Instant::now();
     let prepared = tokio::select! {

@@ -15,19 +15,19 @@ use super::stats::Live;
 
 /// How progress is shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Display {
+pub enum ProgressMode {
     Terminal,
     Plain,
     Silent,
 }
 
-impl Display {
+impl ProgressMode {
     /// The live line when stderr is a terminal, plain lines otherwise.
-    pub fn for_stderr() -> Display {
+    pub fn for_stderr() -> ProgressMode {
         if std::io::stderr().is_terminal() {
-            Display::Terminal
+            ProgressMode::Terminal
         } else {
-            Display::Plain
+            ProgressMode::Plain
         }
     }
 }
@@ -38,13 +38,13 @@ const PLAIN_TICK: Duration = Duration::from_secs(5);
 const RATE_WINDOW: usize = 4;
 
 pub(super) struct LiveLine {
-    display: Display,
+    mode: ProgressMode,
     bar: Option<ProgressBar>,
 }
 
 impl LiveLine {
-    pub fn new(display: Display) -> Self {
-        let bar = (display == Display::Terminal).then(|| {
+    pub fn new(mode: ProgressMode) -> Self {
+        let bar = (mode == ProgressMode::Terminal).then(|| {
             let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
             bar.set_style(
                 ProgressStyle::with_template("{spinner} {msg}")
@@ -54,14 +54,14 @@ impl LiveLine {
             bar.enable_steady_tick(Duration::from_millis(120));
             bar
         });
-        LiveLine { display, bar }
+        LiveLine { mode, bar }
     }
 
     /// A step of the setup phase.
     pub fn note(&self, message: &str) {
-        match (&self.bar, self.display) {
+        match (&self.bar, self.mode) {
             (Some(bar), _) => bar.set_message(message.to_string()),
-            (None, Display::Plain) => eprintln!("load: {message}"),
+            (None, ProgressMode::Plain) => eprintln!("load: {message}"),
             (None, _) => {}
         }
     }
@@ -69,7 +69,7 @@ impl LiveLine {
     /// Updates the line until `live` stops being measured (the handle is aborted).
     pub fn follow(&self, live: Arc<Live>, started: Instant, limit: Duration) -> JoinHandle<()> {
         let bar = self.bar.clone();
-        let display = self.display;
+        let mode = self.mode;
         tokio::spawn(async move {
             let tick = if bar.is_some() {
                 TERMINAL_TICK
@@ -100,9 +100,9 @@ impl LiveLine {
                     now.duration_since(started).as_secs_f64(),
                     limit.as_secs(),
                 );
-                match (&bar, display) {
+                match (&bar, mode) {
                     (Some(bar), _) => bar.set_message(line),
-                    (None, Display::Plain) if finished > 0 => eprintln!("load: {line}"),
+                    (None, ProgressMode::Plain) if finished > 0 => eprintln!("load: {line}"),
                     _ => {}
                 }
             }

@@ -138,10 +138,15 @@ fn histogram() -> Histogram<u64> {
     Histogram::new(3).expect("3 significant figures is a valid precision")
 }
 
-fn micros(elapsed: Duration) -> u64 {
-    u64::try_from(elapsed.as_micros())
+/// Records `elapsed` in microseconds. `record` grows the histogram as needed; its
+/// `saturating_record` would instead clamp to the current (initially tiny) range.
+fn record(histogram: &mut Histogram<u64>, elapsed: Duration) {
+    let micros = u64::try_from(elapsed.as_micros())
         .unwrap_or(u64::MAX)
-        .max(1)
+        .max(1);
+    if histogram.record(micros).is_err() {
+        histogram.saturating_record(micros);
+    }
 }
 
 impl Recorder {
@@ -180,7 +185,7 @@ impl Recorder {
         expected: bool,
         sample: impl FnOnce() -> String,
     ) {
-        self.latency[kind.index()].saturating_record(micros(elapsed));
+        record(&mut self.latency[kind.index()], elapsed);
         self.answered += 1;
         self.bytes_received += body_bytes;
         *self.statuses.entry(status).or_default() += 1;
@@ -213,7 +218,7 @@ impl Recorder {
     }
 
     pub fn click_finished(&mut self, elapsed: Duration, with_errors: bool) {
-        self.click_latency.saturating_record(micros(elapsed));
+        record(&mut self.click_latency, elapsed);
         if with_errors {
             self.clicks.with_errors += 1;
         } else {
@@ -324,6 +329,9 @@ mod tests {
         assert_eq!(a.error_samples[3].as_deref(), Some("first 500"));
         assert_eq!(a.error_samples[0].as_deref(), Some("refused"));
         assert_eq!(a.latency[0].len(), 3);
+        let max_ms = a.latency[0].max() as f64 / 1000.0;
+        assert!((3.99..=4.01).contains(&max_ms), "max {max_ms} ms");
+        assert!((1.99..=2.01).contains(&(a.latency[0].min() as f64 / 1000.0)));
         assert_eq!(a.error_count(), 3);
     }
 
