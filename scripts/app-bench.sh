@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Measures modu-app with wrk (until `modu load` exists): the "click" workload (POST
+# Measures modu-app with wrk (`modu load` runs the same workloads): the "click" workload (POST
 # of the resume form with two small JPEGs) and the "read" workload (list + detail),
 # each at concurrency 8, 32 and 128, on one backend, plus the app's peak RSS.
 #

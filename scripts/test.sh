@@ -21,11 +21,14 @@ if ! python3 -c 'import pytest' 2>/dev/null; then
     echo "installing pytest with pip"
     python3 -m pip install --quiet pytest
 fi
-# app/: dependencies of the resume service's tests go here.
+# app/: redis-server, PostgreSQL, Chromium and fonts are installed by scripts/app-test.sh.
 
 # --- checks --------------------------------------------------------------------
 cargo fmt --all --check
 cargo clippy --workspace --all-targets -- -D warnings
 # The emulator corrections must behave as AWS documents before the product is tested on them.
 python3 -m pytest -q scripts/test_moto_patches.py
-cargo nextest run --workspace
+cargo nextest run -p modu
+# The resume service (app/): its API suite on SQLite + disk and again on PostgreSQL + Redis +
+# S3 (moto), servers started by the harness on free loopback ports, then headless Chromium.
+scripts/app-test.sh

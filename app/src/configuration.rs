@@ -1,0 +1,89 @@
+//! Settings, read from flags or the matching environment variables. With none of
+//! them set the service runs alone: SQLite in WAL mode, images on local disk and an
+//! in-process cache, so `cargo run -p modu-app` just works.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::Parser;
+
+#[derive(Debug, Clone, Parser)]
+#[command(
+    name = "modu-app",
+    version,
+    about = "The resume web service provisioned by modu"
+)]
+pub struct Settings {
+    /// Address to listen on; port 0 picks a free port.
+    #[arg(long, env = "BIND", default_value = "127.0.0.1:8000")]
+    pub bind: SocketAddr,
+
+    /// `sqlite://PATH` or `postgres://…`.
+    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://data/modu.db")]
+    pub database_url: String,
+
+    /// Redis for sessions and the list cache, shared by every instance behind the load balancer.
+    #[arg(long, env = "REDIS_URL")]
+    pub redis_url: Option<String>,
+
+    /// Prefix of every Redis key, so several deployments (or tests) can share one server.
+    #[arg(long, env = "REDIS_PREFIX", default_value = "modu:")]
+    pub redis_prefix: String,
+
+    /// Store images in this S3 bucket (standard AWS settings; `AWS_ENDPOINT_URL` for an emulator).
+    #[arg(long, env = "S3_BUCKET")]
+    pub s3_bucket: Option<String>,
+
+    /// Address the bucket as `endpoint/bucket/key` (for endpoints without per-bucket DNS).
+    #[arg(long, env = "S3_FORCE_PATH_STYLE", default_value_t = false)]
+    pub s3_force_path_style: bool,
+
+    /// Directory for images when no bucket is set.
+    #[arg(long, env = "MEDIA_DIR", default_value = "data/media")]
+    pub media_dir: PathBuf,
+
+    /// Public base of image URLs, e.g. the CloudFront domain's `/media`; default: served by this process.
+    #[arg(long, env = "MEDIA_BASE_URL")]
+    pub media_base_url: Option<String>,
+
+    /// Largest accepted image, in MiB.
+    #[arg(long, env = "MAX_IMAGE_MB", default_value_t = 5,
+          value_parser = clap::value_parser!(u64).range(1..=1024))]
+    pub max_image_mb: u64,
+
+    /// Most images in one resume.
+    #[arg(long, env = "MAX_IMAGES", default_value_t = 10,
+          value_parser = clap::value_parser!(u16).range(0..=100))]
+    pub max_images: u16,
+
+    /// Database connections (PostgreSQL) or readers (SQLite, which always has one writer).
+    #[arg(long, env = "DB_POOL_SIZE", default_value_t = 16)]
+    pub db_pool_size: u32,
+
+    /// Seconds a request may take before it is answered 408.
+    #[arg(long, env = "REQUEST_TIMEOUT_SECS", default_value_t = 30)]
+    pub request_timeout_secs: u64,
+
+    /// Log filter in `RUST_LOG` syntax.
+    #[arg(long, env = "RUST_LOG", default_value = "info,sqlx=warn,aws=warn")]
+    pub log_filter: String,
+}
+
+impl Settings {
+    pub fn max_image_bytes(&self) -> usize {
+        (self.max_image_mb as usize).saturating_mul(1024 * 1024)
+    }
+
+    /// Whole request body limit for a resume upload: every image at its largest plus
+    /// room for the text fields and multipart framing.
+    pub fn max_body_bytes(&self) -> usize {
+        self.max_image_bytes()
+            .saturating_mul(usize::from(self.max_images.max(1)))
+            .saturating_add(1024 * 1024)
+    }
+
+    /// Defaults as if no flag or variable were given — a starting point for tests.
+    pub fn defaults() -> Self {
+        Settings::parse_from(["modu-app"])
+    }
+}

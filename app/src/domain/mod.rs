@@ -1,0 +1,19 @@
+//! Validated values. Each newtype has a `parse()` that is the only way to build it,
+//! so a value that exists is a value that was checked; parsing is pure (no I/O).
+
+mod image;
+mod resume_fields;
+mod task_ref;
+mod user_fields;
+
+pub use image::{ImageKind, SniffedImage};
+pub use resume_fields::{ApplicantName, Motivation};
+pub use task_ref::TaskRef;
+pub use user_fields::{Password, Username};
+
+/// Rejects control characters other than line breaks and tabs: they are never part of
+/// a name or a letter and they break logs and terminals.
+fn has_control_chars(s: &str, allow_newlines: bool) -> bool {
+    s.chars()
+        .any(|c| c.is_control() && !(allow_newlines && (c == '\n' || c == '\r' || c == '\t')))
+}

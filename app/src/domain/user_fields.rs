@@ -1,0 +1,95 @@
+//! Usernames and passwords as accepted at sign-up.
+
+use crate::Error;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Username(String);
+
+impl Username {
+    pub const MAX_CHARS: usize = 32;
+
+    /// 3 to 32 letters (any script), digits, `_`, `.` or `-`.
+    pub fn parse(raw: &str) -> Result<Self, Error> {
+        let len = raw.chars().count();
+        if raw.is_empty() {
+            return Err(Error::invalid("username", "username is required"));
+        }
+        if !(3..=Self::MAX_CHARS).contains(&len) {
+            return Err(Error::invalid(
+                "username",
+                "username must be 3 to 32 characters",
+            ));
+        }
+        if !raw
+            .chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, '_' | '.' | '-'))
+        {
+            return Err(Error::invalid(
+                "username",
+                "username may contain only letters, digits, '_', '.' and '-'",
+            ));
+        }
+        Ok(Username(raw.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A password as typed. Never logged: `Debug` hides it.
+#[derive(Clone)]
+pub struct Password(String);
+
+impl std::fmt::Debug for Password {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Password(***)")
+    }
+}
+
+impl Password {
+    /// 8 to 128 characters; the upper bound keeps hashing cost bounded.
+    pub fn parse(raw: &str) -> Result<Self, Error> {
+        let len = raw.chars().count();
+        if raw.is_empty() {
+            return Err(Error::invalid("password", "password is required"));
+        }
+        if !(8..=128).contains(&len) {
+            return Err(Error::invalid(
+                "password",
+                "password must be 8 to 128 characters",
+            ));
+        }
+        Ok(Password(raw.to_owned()))
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usernames() {
+        assert!(Username::parse("kim_01").is_ok());
+        assert!(Username::parse("김철수").is_ok());
+        assert!(Username::parse("ab").is_err());
+        assert!(Username::parse("a b c").is_err());
+        assert!(Username::parse("x'; DROP TABLE users;--").is_err());
+        assert!(Username::parse(&"a".repeat(33)).is_err());
+    }
+
+    #[test]
+    fn passwords() {
+        assert!(Password::parse("correct horse").is_ok());
+        assert!(Password::parse("short").is_err());
+        assert!(Password::parse(&"p".repeat(129)).is_err());
+        assert_eq!(
+            format!("{:?}", Password::parse("secret-pass").unwrap()),
+            "Password(***)"
+        );
+    }
+}

@@ -1,0 +1,150 @@
+//! The one error type of the service. Whatever the client did wrong becomes a 4xx
+//! with `{"error": "...", "field": "..."}`; whatever went wrong inside is logged with
+//! its cause and answered with a bare 500, so no detail leaks out.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Input that is well-formed but not acceptable (too long, unknown task, bad image…).
+    #[error("{message}")]
+    Invalid {
+        field: &'static str,
+        message: String,
+    },
+    /// A body that cannot be read at all (malformed multipart or JSON).
+    #[error("{message}")]
+    Malformed {
+        field: &'static str,
+        message: String,
+    },
+    #[error("{message}")]
+    TooLarge {
+        field: &'static str,
+        message: String,
+    },
+    #[error("{message}")]
+    Conflict {
+        field: &'static str,
+        message: String,
+    },
+    #[error("authentication required")]
+    Unauthorized,
+    #[error("bad username or password")]
+    BadCredentials,
+    #[error("only the owner may change this resume")]
+    Forbidden,
+    #[error("not found")]
+    NotFound,
+    #[error("no such endpoint")]
+    NoRoute,
+    #[error(transparent)]
+    Internal(#[from] Internal),
+}
+
+/// An internal failure with its cause, kept for the log only.
+#[derive(Debug, thiserror::Error)]
+#[error("{context}: {source}")]
+pub struct Internal {
+    context: &'static str,
+    source: Box<dyn std::error::Error + Send + Sync>,
+}
+
+impl Error {
+    pub fn invalid(field: &'static str, message: impl Into<String>) -> Self {
+        Error::Invalid {
+            field,
+            message: message.into(),
+        }
+    }
+
+    pub fn malformed(field: &'static str, message: impl Into<String>) -> Self {
+        Error::Malformed {
+            field,
+            message: message.into(),
+        }
+    }
+
+    pub fn too_large(field: &'static str, message: impl Into<String>) -> Self {
+        Error::TooLarge {
+            field,
+            message: message.into(),
+        }
+    }
+
+    pub fn internal(
+        context: &'static str,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        Error::Internal(Internal {
+            context,
+            source: source.into(),
+        })
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Error::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Error::Malformed { .. } => StatusCode::BAD_REQUEST,
+            Error::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Error::Conflict { .. } => StatusCode::CONFLICT,
+            Error::Unauthorized | Error::BadCredentials => StatusCode::UNAUTHORIZED,
+            Error::Forbidden => StatusCode::FORBIDDEN,
+            Error::NotFound | Error::NoRoute => StatusCode::NOT_FOUND,
+            Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn field(&self) -> Option<&'static str> {
+        match self {
+            Error::Invalid { field, .. }
+            | Error::Malformed { field, .. }
+            | Error::TooLarge { field, .. }
+            | Error::Conflict { field, .. } => Some(field),
+            Error::Unauthorized => Some("token"),
+            Error::BadCredentials => Some("password"),
+            Error::Forbidden | Error::NotFound => Some("id"),
+            Error::NoRoute => Some("path"),
+            Error::Internal(_) => None,
+        }
+    }
+}
+
+/// Shorthand for "this went wrong inside while doing X".
+pub trait Context<T> {
+    fn context(self, context: &'static str) -> Result<T, Error>;
+}
+
+impl<T, E> Context<T> for Result<T, E>
+where
+    E: std::error::Error + Send + Sync + 'static,
+{
+    fn context(self, context: &'static str) -> Result<T, Error> {
+        self.map_err(|e| Error::internal(context, e))
+    }
+}
+
+#[derive(Serialize)]
+struct Body<'a> {
+    error: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    field: Option<&'a str>,
+}
+
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        if let Error::Internal(e) = &self {
+            tracing::error!(error = %e, "internal error");
+            return status.into_response();
+        }
+        let body = Body {
+            error: self.to_string(),
+            field: self.field(),
+        };
+        (status, Json(body)).into_response()
+    }
+}

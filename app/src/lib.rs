@@ -1,0 +1,15 @@
+//! The resume service behind modu's architecture: sign up, log in, submit a resume
+//! with portfolio images, and list them — built to hold a spike of "save 10 times"
+//! clicks. `startup` wires the parts chosen by `configuration` together.
+
+pub mod configuration;
+pub mod db;
+pub mod domain;
+pub mod error;
+pub mod routes;
+pub mod startup;
+pub mod storage;
+pub mod telemetry;
+pub mod web;
+
+pub use error::Error;

@@ -1,0 +1,30 @@
+//! `modu-app`: the resume service. Parses its settings, sets up logging and serves
+//! until SIGTERM or Ctrl-C; everything else lives in the library so the tests can
+//! start the very same application on a random port.
+
+use clap::Parser;
+use modu_app::configuration::Settings;
+use modu_app::startup::Application;
+use modu_app::telemetry;
+
+#[tokio::main]
+async fn main() {
+    modu_app::startup::tune_allocator();
+    let settings = Settings::parse();
+    telemetry::init(&settings.log_filter, std::io::stdout);
+
+    let app = match Application::build(settings).await {
+        Ok(app) => app,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot start");
+            eprintln!("modu-app: cannot start: {e}");
+            std::process::exit(1);
+        }
+    };
+    tracing::info!(address = %app.address(), "listening");
+    if let Err(e) = app.run_until_stopped().await {
+        tracing::error!(error = %e, "server failed");
+        std::process::exit(1);
+    }
+    tracing::info!("stopped");
+}

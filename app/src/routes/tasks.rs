@@ -1,0 +1,10 @@
+//! The job categories a resume can apply for.
+
+use axum::Json;
+use axum::extract::State;
+
+use crate::startup::{AppState, Task};
+
+pub async fn list(State(state): State<AppState>) -> Json<Vec<Task>> {
+    Json(state.tasks.as_ref().clone())
+}

@@ -1,0 +1,274 @@
+//! Builds the application from its settings — database, image store, sessions and
+//! cache — binds the listener (port 0 picks a free one, which the tests rely on) and
+//! serves until SIGTERM, finishing in-flight requests first so a scale-in never cuts
+//! an upload short.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::http::{HeaderName, Request, StatusCode};
+use axum::serve::ListenerExt;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use tokio::net::{TcpListener, TcpSocket};
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::configuration::Settings;
+use crate::db::{Db, DbError};
+use crate::routes;
+use crate::storage::{Cache, DiskStore, ImageStore, S3Store, SessionStore};
+
+/// A job category, loaded once: the list is seeded by the migrations and never changes
+/// at run time.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Task {
+    pub id: i64,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub max_image_bytes: usize,
+    pub max_images: usize,
+    pub max_body_bytes: usize,
+}
+
+/// What every handler may use. Cheap to clone: everything inside is shared.
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Db,
+    pub images: Arc<dyn ImageStore>,
+    pub sessions: SessionStore,
+    pub cache: Cache,
+    pub redis: Option<ConnectionManager>,
+    pub tasks: Arc<Vec<Task>>,
+    pub limits: Limits,
+    /// Prefix of image URLs, without a trailing slash.
+    pub media_base_url: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error("loading job categories: {0}")]
+    Tasks(#[source] sqlx::Error),
+    #[error("connecting to Redis at REDIS_URL: {0}")]
+    Redis(#[source] redis::RedisError),
+    #[error("creating the media directory {path}: {source}")]
+    MediaDir {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("binding {address}: {source} (is another instance running? set BIND to another port)")]
+    Bind {
+        address: String,
+        source: std::io::Error,
+    },
+}
+
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    state: AppState,
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> Result<Self, StartError> {
+        let state = build_state(&settings).await?;
+        let router = routes::router(state.clone(), &settings);
+        let router = with_middleware(router, Duration::from_secs(settings.request_timeout_secs));
+        let listener = bind(settings.bind).map_err(|source| StartError::Bind {
+            address: settings.bind.to_string(),
+            source,
+        })?;
+        Ok(Application {
+            listener,
+            router,
+            state,
+        })
+    }
+
+    pub fn address(&self) -> std::net::SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until SIGTERM or Ctrl-C.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.run_until(shutdown_signal()).await
+    }
+
+    /// Serves until `stop` completes, then lets in-flight requests finish.
+    pub async fn run_until(
+        self,
+        stop: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        // Responses are written whole; Nagle's algorithm would only delay them.
+        let listener = self.listener.tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
+        axum::serve(listener, self.router)
+            .with_graceful_shutdown(stop)
+            .await
+    }
+}
+
+/// glibc raises its mmap threshold each time a large block is freed, so after the first
+/// password hash every later Argon2 buffer (19 MiB) is carved from the heap and stays
+/// resident: 32 sign-ups left about 380 MiB behind. A fixed threshold keeps large
+/// buffers in their own mappings, returned to the system when freed (55 MiB peak then).
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+pub fn tune_allocator() {
+    // SAFETY: mallopt only sets an allocator parameter; it takes the allocator's own lock.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+pub fn tune_allocator() {}
+
+/// A spike opens hundreds of connections at once; with a short accept backlog the
+/// kernel drops or resets the overflow before the server gets to accept them.
+const ACCEPT_BACKLOG: u32 = 4096;
+
+fn bind(address: std::net::SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if address.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(address)?;
+    socket.listen(ACCEPT_BACKLOG)
+}
+
+async fn build_state(settings: &Settings) -> Result<AppState, StartError> {
+    let db = Db::connect(&settings.database_url, settings.db_pool_size).await?;
+    db.migrate().await?;
+    let tasks: Vec<(i64, String)> = sqlx::query_as("SELECT id, name FROM tasks ORDER BY id")
+        .fetch_all(&db.read)
+        .await
+        .map_err(StartError::Tasks)?;
+    let tasks = tasks
+        .into_iter()
+        .map(|(id, name)| Task { id, name })
+        .collect();
+
+    let redis = match &settings.redis_url {
+        Some(url) => {
+            let client = redis::Client::open(url.as_str()).map_err(StartError::Redis)?;
+            // The client's default 500 ms response timeout turns a CPU-bound spike into
+            // 500s; Redis answers in microseconds, so a slow answer means a busy process,
+            // and the request deadline already bounds the wait.
+            let config = ConnectionManagerConfig::new()
+                .set_response_timeout(Some(Duration::from_secs(5)))
+                .set_connection_timeout(Some(Duration::from_secs(5)));
+            Some(
+                ConnectionManager::new_with_config(client, config)
+                    .await
+                    .map_err(StartError::Redis)?,
+            )
+        }
+        None => None,
+    };
+    let (sessions, cache) = match &redis {
+        Some(conn) => {
+            let prefix = settings.redis_prefix.clone();
+            (
+                SessionStore::Redis {
+                    conn: conn.clone(),
+                    prefix: prefix.clone(),
+                },
+                Cache::Redis {
+                    conn: conn.clone(),
+                    prefix,
+                },
+            )
+        }
+        None => (SessionStore::Database(db.clone()), Cache::local()),
+    };
+
+    let images: Arc<dyn ImageStore> = match &settings.s3_bucket {
+        Some(bucket) => Arc::new(S3Store::connect(bucket, settings.s3_force_path_style).await),
+        None => Arc::new(DiskStore::new(&settings.media_dir).map_err(|source| {
+            StartError::MediaDir {
+                path: settings.media_dir.display().to_string(),
+                source,
+            }
+        })?),
+    };
+    tracing::info!(
+        database = ?db.backend,
+        sessions = sessions.describe(),
+        cache = cache.describe(),
+        images = %images.describe(),
+        "configured"
+    );
+
+    let media_base_url = settings
+        .media_base_url
+        .clone()
+        .unwrap_or_else(|| "/media".to_owned())
+        .trim_end_matches('/')
+        .to_owned();
+    Ok(AppState {
+        db,
+        images,
+        sessions,
+        cache,
+        redis,
+        tasks: Arc::new(tasks),
+        limits: Limits {
+            max_image_bytes: settings.max_image_bytes(),
+            max_images: settings.max_images.into(),
+            max_body_bytes: settings.max_body_bytes(),
+        },
+        media_base_url,
+    })
+}
+
+/// Request ids (taken from `x-request-id` or made up, and echoed back), one log span
+/// per request carrying that id, and a deadline on every request.
+fn with_middleware(router: Router, timeout: Duration) -> Router {
+    let request_id = HeaderName::from_static("x-request-id");
+    router
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout))
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+            let id = req
+                .headers()
+                .get("x-request-id")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default();
+            tracing::info_span!("request", method = %req.method(), uri = %req.uri(), request_id = %id)
+        }))
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}

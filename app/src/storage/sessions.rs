@@ -1,0 +1,166 @@
+//! Login sessions. A token is 256 random bits, handed to the client once; only its
+//! SHA-256 is stored, so a leaked database or Redis dump holds no usable token.
+//! Sessions live in Redis when it is configured (every instance behind the load
+//! balancer then accepts them), else in the database.
+
+use redis::aio::ConnectionManager;
+use sha2::{Digest, Sha256};
+
+use crate::db::{Db, now_ms};
+use crate::error::{Context, Error};
+
+/// Sessions last a week.
+const TTL_SECS: u64 = 7 * 24 * 3600;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionUser {
+    pub user_id: i64,
+    pub username: String,
+}
+
+#[derive(Clone)]
+pub enum SessionStore {
+    Database(Db),
+    Redis {
+        conn: ConnectionManager,
+        prefix: String,
+    },
+}
+
+fn new_token() -> String {
+    hex::encode(rand::random::<[u8; 32]>())
+}
+
+/// `None` for anything that is not shaped like a token we issued, so garbage never
+/// reaches the store.
+fn token_hash(token: &str) -> Option<String> {
+    if token.len() != 64 || !token.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    Some(hex::encode(Sha256::digest(token.as_bytes())))
+}
+
+impl SessionStore {
+    pub fn describe(&self) -> &'static str {
+        match self {
+            SessionStore::Database(_) => "database",
+            SessionStore::Redis { .. } => "redis",
+        }
+    }
+
+    /// Starts a session and returns its token.
+    pub async fn create(&self, user: &SessionUser) -> Result<String, Error> {
+        let token = new_token();
+        let hash = token_hash(&token).expect("a fresh token is well-formed");
+        match self {
+            SessionStore::Database(db) => {
+                let now = now_ms();
+                sqlx::query(
+                    "INSERT INTO sessions (token_hash, user_id, created_at, expires_at) \
+                     VALUES ($1, $2, $3, $4)",
+                )
+                .bind(&hash)
+                .bind(user.user_id)
+                .bind(now)
+                .bind(now + (TTL_SECS as i64) * 1000)
+                .execute(&db.write)
+                .await
+                .context("storing a session")?;
+                // Redis expires sessions by itself; here a user's expired ones are
+                // swept whenever they log in again.
+                sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND expires_at <= $2")
+                    .bind(user.user_id)
+                    .bind(now)
+                    .execute(&db.write)
+                    .await
+                    .context("removing expired sessions")?;
+            }
+            SessionStore::Redis { conn, prefix } => {
+                let value = format!("{}\t{}", user.user_id, user.username);
+                redis::cmd("SET")
+                    .arg(format!("{prefix}session:{hash}"))
+                    .arg(value)
+                    .arg("EX")
+                    .arg(TTL_SECS)
+                    .query_async::<()>(&mut conn.clone())
+                    .await
+                    .context("storing a session in Redis")?;
+            }
+        }
+        Ok(token)
+    }
+
+    pub async fn lookup(&self, token: &str) -> Result<Option<SessionUser>, Error> {
+        let Some(hash) = token_hash(token) else {
+            return Ok(None);
+        };
+        match self {
+            SessionStore::Database(db) => {
+                let row: Option<(i64, String)> = sqlx::query_as(
+                    "SELECT s.user_id, u.username FROM sessions s \
+                     JOIN users u ON u.id = s.user_id \
+                     WHERE s.token_hash = $1 AND s.expires_at > $2",
+                )
+                .bind(&hash)
+                .bind(now_ms())
+                .fetch_optional(&db.read)
+                .await
+                .context("reading a session")?;
+                Ok(row.map(|(user_id, username)| SessionUser { user_id, username }))
+            }
+            SessionStore::Redis { conn, prefix } => {
+                let value: Option<String> = redis::cmd("GET")
+                    .arg(format!("{prefix}session:{hash}"))
+                    .query_async(&mut conn.clone())
+                    .await
+                    .context("reading a session from Redis")?;
+                Ok(value.and_then(|v| {
+                    let (id, name) = v.split_once('\t')?;
+                    Some(SessionUser {
+                        user_id: id.parse().ok()?,
+                        username: name.to_owned(),
+                    })
+                }))
+            }
+        }
+    }
+
+    /// Revoking an unknown token is not an error: logging out twice is fine.
+    pub async fn revoke(&self, token: &str) -> Result<(), Error> {
+        let Some(hash) = token_hash(token) else {
+            return Ok(());
+        };
+        match self {
+            SessionStore::Database(db) => {
+                sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
+                    .bind(&hash)
+                    .execute(&db.write)
+                    .await
+                    .context("revoking a session")?;
+            }
+            SessionStore::Redis { conn, prefix } => {
+                redis::cmd("DEL")
+                    .arg(format!("{prefix}session:{hash}"))
+                    .query_async::<()>(&mut conn.clone())
+                    .await
+                    .context("revoking a session in Redis")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_256_bit_hex_and_unique() {
+        let (a, b) = (new_token(), new_token());
+        assert_eq!(a.len(), 64);
+        assert_ne!(a, b);
+        assert!(token_hash(&a).is_some());
+        assert!(token_hash("not-a-token").is_none());
+        assert_ne!(token_hash(&a).unwrap(), a);
+    }
+}

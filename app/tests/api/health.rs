@@ -1,0 +1,78 @@
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use crate::helpers::{Backend, backend, spawn_app};
+
+#[tokio::test]
+async fn healthz_answers_ok() {
+    let app = spawn_app().await;
+    let resp = app.client.get(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn readyz_checks_every_part() {
+    let app = spawn_app().await;
+    let resp = app.client.get(app.url("/readyz")).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["database"], "ok");
+    assert_eq!(body["storage"], "ok");
+    let redis = if backend() == Backend::Postgres {
+        "ok"
+    } else {
+        "not configured"
+    };
+    assert_eq!(body["redis"], redis);
+}
+
+#[tokio::test]
+async fn request_ids_are_made_up_or_echoed() {
+    let app = spawn_app().await;
+    let resp = app.client.get(app.url("/healthz")).send().await.unwrap();
+    let made_up = resp.headers()["x-request-id"].to_str().unwrap().to_owned();
+    assert_eq!(made_up.len(), 36, "a UUID: {made_up}");
+
+    let resp = app
+        .client
+        .get(app.url("/healthz"))
+        .header("x-request-id", "abc-123")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.headers()["x-request-id"], "abc-123");
+}
+
+#[tokio::test]
+async fn unknown_paths_are_json_404s() {
+    let app = spawn_app().await;
+    let resp = app
+        .client
+        .get(app.url("/api/nothing-here"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["error"], "no such endpoint");
+    assert_eq!(body["field"], "path");
+}
+
+#[tokio::test]
+async fn sqlite_runs_in_wal_mode_with_full_synchronous_commits() {
+    if backend() != Backend::Sqlite {
+        return;
+    }
+    let app = spawn_app().await;
+    let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+        .fetch_one(&app.db.write)
+        .await
+        .unwrap();
+    assert_eq!(mode, "wal");
+    // 2 = FULL: every commit waits for the WAL to reach the disk.
+    let synchronous: i64 = sqlx::query_scalar("PRAGMA synchronous")
+        .fetch_one(&app.db.write)
+        .await
+        .unwrap();
+    assert_eq!(synchronous, 2);
+}
