@@ -8,6 +8,7 @@
 #   scripts/app-bench.sh postgres-disk   the same with images on local disk (without moto's limits)
 #
 # DURATION (seconds per run, default 10) and CONCURRENCY ("8 32 128") can be set.
+# LOADGEN=modu measures with the project's own `modu load` (release build) instead of wrk.
 # Everything listens on free loopback ports and is stopped at the end.
 set -euo pipefail
 
@@ -100,6 +101,18 @@ for _ in range(100):
 os.close(fd); os.remove(sys.argv[1]); lat.sort()
 print(f"disk: fsync of 4 KiB p50 {lat[50]:.2f} ms, p90 {lat[90]:.2f} ms")
 PY
+if [ "${LOADGEN:-wrk}" = modu ]; then
+    (cd "$here/.." && cargo build --release --quiet --bin modu)
+    for workload in click read; do
+        for c in $levels; do
+            echo "== modu load $workload c=$c"
+            "$target_dir/release/modu" load --url "$base" -w "$workload" -c "$c" -d "$duration" -o json |
+                python3 "$here/app-bench-summary.py" || true
+        done
+    done
+    echo "== app peak RSS: $(grep VmHWM "/proc/$app_pid/status" | awk '{print $2, $3}')"
+    exit 0
+fi
 for workload in click read; do
     for c in $levels; do
         threads=2; [ "$c" -lt 2 ] && threads=1

@@ -24,7 +24,7 @@ pub async fn run(cli: &Cli, args: &DownArgs) -> Result<ExitCode> {
     )
     .await?;
     let (summary, error) = engine::down(&cx, &graph).await;
-    print!("{}", summary.render());
+    crate::output::stdout(&summary.render());
     match error {
         Some(err) => Err(err),
         None => Ok(ExitCode::from(exit::OK)),

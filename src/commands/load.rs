@@ -40,8 +40,8 @@ pub async fn run(_cli: &Cli, args: &LoadArgs) -> Result<ExitCode> {
     on_ctrl_c.abort();
     let report = report?;
     match args.output {
-        OutputFormat::Table => print!("{}", report.to_table()),
-        OutputFormat::Json => println!("{}", report.to_json()),
+        OutputFormat::Table => crate::output::stdout(&report.to_table()),
+        OutputFormat::Json => crate::output::stdout(&format!("{}\n", report.to_json())),
     }
     let code = if report.errors.total == 0 {
         exit::OK

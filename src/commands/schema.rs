@@ -7,9 +7,9 @@ use crate::error::Result;
 
 pub fn run() -> Result<ExitCode> {
     let schema = crate::spec::json_schema();
-    println!(
-        "{}",
+    crate::output::stdout(&format!(
+        "{}\n",
         serde_json::to_string_pretty(&schema).unwrap_or_default()
-    );
+    ));
     Ok(ExitCode::from(exit::OK))
 }

@@ -15,8 +15,8 @@ pub async fn run(cli: &Cli, args: &StatusArgs) -> Result<ExitCode> {
     let cx = super::context(cli, spec, Arc::new(SilentProgress), false).await?;
     let status = engine::status(&cx, &graph).await?;
     match args.output {
-        OutputFormat::Table => print!("{}", status.to_table()),
-        OutputFormat::Json => println!("{}", status.to_json()),
+        OutputFormat::Table => crate::output::stdout(&status.to_table()),
+        OutputFormat::Json => crate::output::stdout(&format!("{}\n", status.to_json())),
     }
     let code = match (status.complete, status.healthy) {
         (true, true) => exit::OK,

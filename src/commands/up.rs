@@ -14,7 +14,7 @@ pub async fn run(cli: &Cli) -> Result<ExitCode> {
     let graph = Graph::new(resources::for_spec(&spec))?;
     let cx = super::context(cli, spec, Arc::from(progress_for_stderr()), false).await?;
     let (summary, error) = engine::up(&cx, &graph).await;
-    print!("{}", summary.render());
+    crate::output::stdout(&summary.render());
     match error {
         Some(err) => Err(err),
         None => Ok(ExitCode::from(exit::OK)),

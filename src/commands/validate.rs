@@ -11,11 +11,13 @@ pub fn run(cli: &Cli) -> Result<ExitCode> {
     let path = super::spec_path(cli);
     let spec = super::load_spec(cli)?;
     let graph = Graph::new(resources::for_spec(&spec))?;
-    println!(
-        "{}: ok (stack {}, {} resources)",
+    let wanted = (0..graph.len())
+        .filter(|&i| graph.node(i).wanted(&spec))
+        .count();
+    crate::output::stdout(&format!(
+        "{}: ok (stack {}, {wanted} resources)\n",
         path.display(),
-        spec.stack,
-        graph.len()
-    );
+        spec.stack
+    ));
     Ok(ExitCode::from(exit::OK))
 }

@@ -31,3 +31,11 @@ pub trait Progress: Send + Sync {
     /// The run is over; tidy the display before the summary is printed.
     fn finish(&self) {}
 }
+
+/// Writes a result to stdout. A closed pipe (`modu status -o json | head -1`) is not an
+/// error worth a panic: the reader has what it wanted.
+pub fn stdout(text: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+}
