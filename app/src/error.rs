@@ -39,6 +39,8 @@ pub enum Error {
     Forbidden,
     #[error("not found")]
     NotFound,
+    #[error("the request took longer than the server allows")]
+    TimedOut,
     #[error("no such endpoint")]
     NoRoute,
     #[error(transparent)]
@@ -94,6 +96,7 @@ impl Error {
             Error::Unauthorized | Error::BadCredentials => StatusCode::UNAUTHORIZED,
             Error::Forbidden => StatusCode::FORBIDDEN,
             Error::NotFound | Error::NoRoute => StatusCode::NOT_FOUND,
+            Error::TimedOut => StatusCode::REQUEST_TIMEOUT,
             Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -108,6 +111,7 @@ impl Error {
             Error::BadCredentials => Some("password"),
             Error::Forbidden | Error::NotFound => Some("id"),
             Error::NoRoute => Some("path"),
+            Error::TimedOut => Some("body"),
             Error::Internal(_) => None,
         }
     }

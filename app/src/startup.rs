@@ -242,6 +242,7 @@ fn with_middleware(router: Router, timeout: Duration) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
     router
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout))
+        .layer(axum::middleware::map_response(explain_timeout))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
             let id = req
@@ -252,6 +253,19 @@ fn with_middleware(router: Router, timeout: Duration) -> Router {
             tracing::info_span!("request", method = %req.method(), uri = %req.uri(), request_id = %id)
         }))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+}
+
+/// The timeout layer answers 408 with an empty body; clients get the usual JSON reason.
+async fn explain_timeout(response: axum::response::Response) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let empty = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .is_none();
+    if response.status() == StatusCode::REQUEST_TIMEOUT && empty {
+        return crate::error::Error::TimedOut.into_response();
+    }
+    response
 }
 
 async fn shutdown_signal() {

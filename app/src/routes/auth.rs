@@ -40,6 +40,7 @@ pub struct LoginBody {
 
 pub async fn signup(
     State(state): State<AppState>,
+    headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, Error> {
     let body: SignupBody = json_body(body)?;
@@ -77,11 +78,17 @@ pub async fn signup(
         username: username.as_str().to_owned(),
     };
     let token = state.sessions.create(&user).await?;
-    Ok(session_response(StatusCode::CREATED, &user, &token))
+    Ok(session_response(
+        StatusCode::CREATED,
+        &user,
+        &token,
+        &headers,
+    ))
 }
 
 pub async fn login(
     State(state): State<AppState>,
+    headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, Error> {
     let body: LoginBody = json_body(body)?;
@@ -111,7 +118,7 @@ pub async fn login(
     };
     let user = SessionUser { user_id, username };
     let token = state.sessions.create(&user).await?;
-    Ok(session_response(StatusCode::OK, &user, &token))
+    Ok(session_response(StatusCode::OK, &user, &token, &headers))
 }
 
 pub async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, Error> {
@@ -120,7 +127,10 @@ pub async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Result
         return Err(Error::Unauthorized);
     }
     state.sessions.revoke(&token).await?;
-    let clear = format!("{COOKIE_NAME}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0");
+    let clear = format!(
+        "{COOKIE_NAME}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0{}",
+        secure_attribute(&headers)
+    );
     Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, clear)]).into_response())
 }
 
@@ -135,9 +145,31 @@ fn username_taken() -> Error {
     }
 }
 
-fn session_response(status: StatusCode, user: &SessionUser, token: &str) -> Response {
-    let cookie =
-        format!("{COOKIE_NAME}={token}; HttpOnly; SameSite=Strict; Path=/; Max-Age=604800");
+/// `; Secure` when the viewer reached us over HTTPS: CloudFront and the load balancer say so
+/// in `X-Forwarded-Proto`, so the cookie is never sent back over plain HTTP there, while a
+/// local `http://127.0.0.1` session still works.
+fn secure_attribute(headers: &HeaderMap) -> &'static str {
+    let https = headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(',')
+                .next()
+                .is_some_and(|p| p.trim().eq_ignore_ascii_case("https"))
+        });
+    if https { "; Secure" } else { "" }
+}
+
+fn session_response(
+    status: StatusCode,
+    user: &SessionUser,
+    token: &str,
+    headers: &HeaderMap,
+) -> Response {
+    let cookie = format!(
+        "{COOKIE_NAME}={token}; HttpOnly; SameSite=Strict; Path=/; Max-Age=604800{}",
+        secure_attribute(headers)
+    );
     let body = json!({ "token": token, "username": user.username, "user_id": user.user_id });
     (status, [(header::SET_COOKIE, cookie)], Json(body)).into_response()
 }

@@ -14,6 +14,8 @@ async fn signup_returns_a_token_and_a_session_cookie() {
         cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
         "{cookie}"
     );
+    // Plain HTTP (a local run): no `Secure`, or the browser would drop the cookie.
+    assert!(!cookie.contains("Secure"), "{cookie}");
     let body: Value = resp.json().await.unwrap();
     let token = body["token"].as_str().unwrap();
     assert_eq!(token.len(), 64, "256 bits in hex");
@@ -30,6 +32,23 @@ async fn signup_returns_a_token_and_a_session_cookie() {
         .await
         .unwrap();
     assert_eq!(me["username"], "kim");
+}
+
+#[tokio::test]
+async fn behind_https_the_session_cookie_is_secure() {
+    let app = spawn_app().await;
+    let resp = app
+        .client
+        .post(app.url("/api/auth/signup"))
+        // What CloudFront and the load balancer add for a viewer on HTTPS.
+        .header("x-forwarded-proto", "https")
+        .json(&json!({"username": "lee", "password": PASSWORD, "password_confirm": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    let cookie = resp.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(cookie.contains("; Secure"), "{cookie}");
 }
 
 #[tokio::test]

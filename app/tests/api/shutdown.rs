@@ -80,13 +80,26 @@ async fn a_stalled_upload_is_cut_off_by_the_request_timeout() {
     stream.write_all(head.as_bytes()).await.unwrap();
     stream.write_all(&body[..body.len() / 2]).await.unwrap();
     // ...and the client never sends the rest.
-    let mut response = vec![0; 1024];
-    let n = tokio::time::timeout(Duration::from_secs(10), stream.read(&mut response))
-        .await
-        .expect("answered before the test's own deadline")
-        .unwrap();
-    let response = String::from_utf8_lossy(&response[..n]);
+    // Read until the JSON body has arrived (headers and body may come in separate reads).
+    let mut received = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !String::from_utf8_lossy(&received).ends_with('}') {
+        let mut chunk = vec![0; 4096];
+        let n = tokio::time::timeout_at(deadline, stream.read(&mut chunk))
+            .await
+            .expect("answered before the test's own deadline")
+            .unwrap();
+        if n == 0 {
+            break;
+        }
+        received.extend_from_slice(&chunk[..n]);
+    }
+    let response = String::from_utf8_lossy(&received);
     assert!(response.starts_with("HTTP/1.1 408"), "{response}");
+    assert!(
+        response.contains(r#""error":"the request took longer than the server allows""#),
+        "{response}"
+    );
     assert_eq!(app.count("resumes").await, 0);
     assert_eq!(app.count_objects().await, 0);
 }
