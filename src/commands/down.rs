@@ -5,14 +5,12 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use crate::cli::{Cli, DownArgs, exit};
-use crate::engine::{self, Graph};
+use crate::engine;
 use crate::error::{Error, Result};
 use crate::output::progress_for_stderr;
-use crate::resources;
 
 pub async fn run(cli: &Cli, args: &DownArgs) -> Result<ExitCode> {
-    let spec = super::load_spec(cli)?;
-    let graph = Graph::new(resources::for_spec(&spec))?;
+    let (spec, graph) = super::load_stack(cli)?;
     if !args.yes {
         confirm(&spec.stack, &spec.region, args.delete_data)?;
     }

@@ -16,9 +16,10 @@ use std::time::Duration;
 use crate::aws::wait::SystemClock;
 use crate::aws::{self, Connection};
 use crate::cli::{Cli, Command};
+use crate::engine::Graph;
 use crate::error::Result;
 use crate::output::Progress;
-use crate::resources::Context;
+use crate::resources::{self, Context};
 use crate::spec::{self, Spec};
 
 pub async fn run(cli: Cli) -> Result<ExitCode> {
@@ -47,6 +48,13 @@ fn load_spec(cli: &Cli) -> Result<Spec> {
         spec.region = region.clone();
     }
     Ok(spec)
+}
+
+/// The spec and the graph of every resource it can have.
+fn load_stack(cli: &Cli) -> Result<(Spec, Graph)> {
+    let spec = load_spec(cli)?;
+    let graph = Graph::new(resources::for_spec(&spec))?;
+    Ok((spec, graph))
 }
 
 /// Connects to AWS for `spec` and builds the context every resource works with.

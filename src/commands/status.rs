@@ -4,14 +4,12 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use crate::cli::{Cli, OutputFormat, StatusArgs, exit};
-use crate::engine::{self, Graph};
+use crate::engine;
 use crate::error::Result;
 use crate::output::SilentProgress;
-use crate::resources;
 
 pub async fn run(cli: &Cli, args: &StatusArgs) -> Result<ExitCode> {
-    let spec = super::load_spec(cli)?;
-    let graph = Graph::new(resources::for_spec(&spec))?;
+    let (spec, graph) = super::load_stack(cli)?;
     let cx = super::context(cli, spec, Arc::new(SilentProgress), false).await?;
     let status = engine::status(&cx, &graph).await?;
     match args.output {

@@ -4,14 +4,12 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use crate::cli::{Cli, exit};
-use crate::engine::{self, Graph};
+use crate::engine;
 use crate::error::Result;
 use crate::output::progress_for_stderr;
-use crate::resources;
 
 pub async fn run(cli: &Cli) -> Result<ExitCode> {
-    let spec = super::load_spec(cli)?;
-    let graph = Graph::new(resources::for_spec(&spec))?;
+    let (spec, graph) = super::load_stack(cli)?;
     let cx = super::context(cli, spec, Arc::from(progress_for_stderr()), false).await?;
     let (summary, error) = engine::up(&cx, &graph).await;
     crate::output::stdout(&summary.render());

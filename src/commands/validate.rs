@@ -3,14 +3,11 @@
 use std::process::ExitCode;
 
 use crate::cli::{Cli, exit};
-use crate::engine::Graph;
 use crate::error::Result;
-use crate::resources;
 
 pub fn run(cli: &Cli) -> Result<ExitCode> {
     let path = super::spec_path(cli);
-    let spec = super::load_spec(cli)?;
-    let graph = Graph::new(resources::for_spec(&spec))?;
+    let (spec, graph) = super::load_stack(cli)?;
     let wanted = (0..graph.len())
         .filter(|&i| graph.node(i).wanted(&spec))
         .count();

@@ -14,7 +14,7 @@ use aws_sdk_autoscaling::types::{
 use serde_json::json;
 
 use super::network::subnet_ids;
-use super::{Context, Deps, Found, Health, Resource, ensure_owned};
+use super::{Context, Deps, Found, Health, Resource, aws_int, ensure_owned};
 use crate::aws::errors::AwsContext;
 use crate::aws::tags;
 use crate::aws::wait::Poll;
@@ -26,10 +26,6 @@ const KIND: &str = "auto-scaling-group";
 /// The spec's `desired` as last applied.
 const DESIRED_TAG: &str = "modu:desired";
 const LAUNCH_VERSION: &str = "$Latest";
-
-fn to_i32(value: u32) -> i32 {
-    i32::try_from(value).unwrap_or(i32::MAX)
-}
 
 fn in_service(group: &AwsGroup) -> usize {
     group
@@ -146,13 +142,13 @@ impl Resource for AutoScalingGroup {
                     .version(LAUNCH_VERSION)
                     .build(),
             )
-            .min_size(to_i32(compute.min))
-            .max_size(to_i32(compute.max))
-            .desired_capacity(to_i32(compute.desired))
+            .min_size(aws_int(compute.min))
+            .max_size(aws_int(compute.max))
+            .desired_capacity(aws_int(compute.desired))
             .vpc_zone_identifier(subnet_ids(deps)?.join(","))
             .target_group_arns(deps.id("target-group")?)
             .health_check_type("ELB")
-            .health_check_grace_period(to_i32(compute.health_check_grace))
+            .health_check_grace_period(aws_int(compute.health_check_grace))
             .set_tags(Some(self.tags(cx, &name)))
             .send()
             .await
@@ -177,7 +173,7 @@ impl Resource for AutoScalingGroup {
             ));
         };
         let compute = &cx.spec.compute;
-        let (min, max) = (to_i32(compute.min), to_i32(compute.max));
+        let (min, max) = (aws_int(compute.min), aws_int(compute.max));
         let mut update = cx
             .clients
             .autoscaling
@@ -208,20 +204,20 @@ impl Resource for AutoScalingGroup {
         let current_desired = group.desired_capacity().unwrap_or_default();
         let spec_changed = last_applied != Some(compute.desired);
         let out_of_range = current_desired < min || current_desired > max;
-        if (spec_changed || out_of_range) && current_desired != to_i32(compute.desired) {
+        if (spec_changed || out_of_range) && current_desired != aws_int(compute.desired) {
             changes.push(format!("desired {current_desired} -> {}", compute.desired));
-            update = update.desired_capacity(to_i32(compute.desired));
+            update = update.desired_capacity(aws_int(compute.desired));
         }
         if group.health_check_type() != Some("ELB") {
             changes.push("health check type -> ELB".into());
             update = update.health_check_type("ELB");
         }
-        if group.health_check_grace_period() != Some(to_i32(compute.health_check_grace)) {
+        if group.health_check_grace_period() != Some(aws_int(compute.health_check_grace)) {
             changes.push(format!(
                 "health check grace -> {}s",
                 compute.health_check_grace
             ));
-            update = update.health_check_grace_period(to_i32(compute.health_check_grace));
+            update = update.health_check_grace_period(aws_int(compute.health_check_grace));
         }
         let template = deps.id("launch-template")?;
         let current_template = group.launch_template();

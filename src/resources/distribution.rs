@@ -17,7 +17,7 @@ use aws_sdk_cloudfront::types::{
 };
 use serde_json::{Value, json};
 
-use super::{Context, Deps, Found, Health, Resource};
+use super::{Context, Deps, Found, Health, Resource, unique_reference};
 use crate::aws::errors::{self, AwsContext, built};
 use crate::aws::tags;
 use crate::aws::wait::Poll;
@@ -219,6 +219,27 @@ impl Distribution {
                 .viewer_certificate(viewer_certificate)
                 .build(),
         )
+    }
+
+    /// Replaces the distribution's config; `etag` is the one read with the current config.
+    async fn update(
+        &self,
+        cx: &Context,
+        id: &str,
+        etag: String,
+        config: DistributionConfig,
+        action: &'static str,
+    ) -> Result<()> {
+        cx.clients
+            .cloudfront
+            .update_distribution()
+            .id(id)
+            .if_match(etag)
+            .distribution_config(config)
+            .send()
+            .await
+            .context(action, KIND, id)?;
+        Ok(())
     }
 
     async fn wait_deployed(&self, cx: &Context, id: &str) -> Result<()> {
@@ -435,15 +456,7 @@ impl Resource for Distribution {
 
     async fn create(&self, cx: &Context, deps: &Deps<'_>) -> Result<Found> {
         let name = comment(cx);
-        // A unique caller reference: re-creating after a delete must not be taken for a retry.
-        let reference = format!(
-            "{}-{}",
-            name,
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_millis())
-                .unwrap_or(0)
-        );
+        let reference = unique_reference(&name);
         let config = self.desired(cx, deps, &reference)?;
         let tag_items = tags::for_resource(&cx.spec, self.key(), &name)
             .into_iter()
@@ -479,15 +492,8 @@ impl Resource for Distribution {
         if changes.is_empty() {
             return Ok(changes);
         }
-        cx.clients
-            .cloudfront
-            .update_distribution()
-            .id(&found.id)
-            .if_match(etag)
-            .distribution_config(desired)
-            .send()
-            .await
-            .context("updating", KIND, &found.id)?;
+        self.update(cx, &found.id, etag, desired, "updating")
+            .await?;
         self.wait_deployed(cx, &found.id).await?;
         Ok(changes)
     }
@@ -538,15 +544,8 @@ impl Resource for Distribution {
         };
         if config.enabled() {
             config.enabled = false;
-            cx.clients
-                .cloudfront
-                .update_distribution()
-                .id(&found.id)
-                .if_match(etag)
-                .distribution_config(config)
-                .send()
-                .await
-                .context("disabling", KIND, &found.id)?;
+            self.update(cx, &found.id, etag, config, "disabling")
+                .await?;
         }
         self.wait_deployed(cx, &found.id).await?;
         let etag = cx

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use aws_sdk_route53::types::{HostedZone as AwsZone, HostedZoneConfig, Tag, TagResourceType};
 use serde_json::json;
 
-use super::{Context, Deps, Found, Health, OnDown, Resource};
+use super::{Context, Deps, Found, Health, OnDown, Resource, unique_reference};
 use crate::aws::errors::{self, AwsContext};
 use crate::aws::tags;
 use crate::error::{Error, Result};
@@ -174,14 +174,7 @@ impl Resource for HostedZone {
                 ),
             ));
         }
-        let reference = format!(
-            "modu-{}-{}",
-            cx.spec.stack,
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_millis())
-                .unwrap_or(0)
-        );
+        let reference = unique_reference(&format!("modu-{}", cx.spec.stack));
         let out = cx
             .clients
             .route53

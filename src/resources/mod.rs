@@ -193,6 +193,22 @@ impl Health {
     }
 }
 
+/// A spec number as the `i32` the AWS APIs take (validation keeps spec values far below
+/// `i32::MAX`; saturating keeps this total anyway).
+pub(crate) fn aws_int(value: u32) -> i32 {
+    i32::try_from(value).unwrap_or(i32::MAX)
+}
+
+/// A caller reference no earlier request used: AWS treats a repeated one as a retry of
+/// that request, which a re-create after a delete is not.
+pub(crate) fn unique_reference(prefix: &str) -> String {
+    let millis = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or(0);
+    format!("{prefix}-{millis}")
+}
+
 /// Refuses to manage `what` (a resource of the stack's name) when it lacks the stack's tag:
 /// modu adopts nothing it did not create.
 pub(crate) fn ensure_owned<'a>(

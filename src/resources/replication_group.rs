@@ -13,7 +13,7 @@ use serde_json::json;
 
 use super::cache_subnet_group::cache_tags;
 use super::security_group::REDIS_PORT;
-use super::{Context, Deps, Found, Health, Resource, ensure_owned};
+use super::{Context, Deps, Found, Health, Resource, aws_int, ensure_owned};
 use crate::aws::errors::{self, AwsContext};
 use crate::aws::wait::Poll;
 use crate::error::{Error, Result};
@@ -153,7 +153,7 @@ impl Resource for ReplicationGroup {
             ))
             .engine(cache.engine.aws_value())
             .cache_node_type(&cache.node_type)
-            .num_cache_clusters(1 + cache.replicas as i32)
+            .num_cache_clusters(aws_int(1 + cache.replicas))
             .automatic_failover_enabled(failover)
             .multi_az_enabled(failover)
             .at_rest_encryption_enabled(true)
@@ -206,7 +206,7 @@ impl Resource for ReplicationGroup {
         if cache.replicas > have_replicas {
             ec.increase_replica_count()
                 .replication_group_id(&found_now.id)
-                .new_replica_count(cache.replicas as i32)
+                .new_replica_count(aws_int(cache.replicas))
                 .apply_immediately(true)
                 .send()
                 .await
@@ -246,7 +246,7 @@ impl Resource for ReplicationGroup {
         if cache.replicas < have_replicas {
             ec.decrease_replica_count()
                 .replication_group_id(&found_now.id)
-                .new_replica_count(cache.replicas as i32)
+                .new_replica_count(aws_int(cache.replicas))
                 .apply_immediately(true)
                 .send()
                 .await

@@ -10,7 +10,7 @@ use aws_sdk_autoscaling::types::{
 };
 use serde_json::json;
 
-use super::{Context, Deps, Found, Health, Resource};
+use super::{Context, Deps, Found, Health, Resource, aws_int};
 use crate::aws::errors::AwsContext;
 use crate::error::Result;
 
@@ -43,9 +43,7 @@ impl ScalingPolicy {
             .auto_scaling_group_name(group)
             .policy_name(&name)
             .policy_type(POLICY_TYPE)
-            .estimated_instance_warmup(
-                i32::try_from(cx.spec.compute.health_check_grace).unwrap_or(i32::MAX),
-            )
+            .estimated_instance_warmup(aws_int(cx.spec.compute.health_check_grace))
             .target_tracking_configuration(
                 TargetTrackingConfiguration::builder()
                     .predefined_metric_specification(

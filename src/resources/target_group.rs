@@ -13,7 +13,7 @@ use aws_sdk_elasticloadbalancingv2::types::{
 };
 use serde_json::json;
 
-use super::{Context, Deps, Found, Health, Resource, ensure_owned};
+use super::{Context, Deps, Found, Health, Resource, aws_int, ensure_owned};
 use crate::aws::errors::{self, AwsContext};
 use crate::aws::tags;
 use crate::error::{Error, Result};
@@ -204,10 +204,6 @@ fn opt(value: Option<i32>) -> String {
     value.map(|v| v.to_string()).unwrap_or_default()
 }
 
-fn to_i32(value: u32) -> i32 {
-    i32::try_from(value).unwrap_or(i32::MAX)
-}
-
 #[async_trait]
 impl Resource for TargetGroup {
     fn key(&self) -> &'static str {
@@ -248,10 +244,10 @@ impl Resource for TargetGroup {
             .health_check_enabled(true)
             .health_check_protocol(ProtocolEnum::Http)
             .health_check_path(&hc.path)
-            .health_check_interval_seconds(to_i32(hc.interval))
-            .health_check_timeout_seconds(to_i32(hc.timeout))
-            .healthy_threshold_count(to_i32(hc.healthy_threshold))
-            .unhealthy_threshold_count(to_i32(hc.unhealthy_threshold))
+            .health_check_interval_seconds(aws_int(hc.interval))
+            .health_check_timeout_seconds(aws_int(hc.timeout))
+            .healthy_threshold_count(aws_int(hc.healthy_threshold))
+            .unhealthy_threshold_count(aws_int(hc.unhealthy_threshold))
             .matcher(Matcher::builder().http_code(&hc.matcher).build())
             .set_tags(Some(elb_tag_list(cx, self.key(), &name)))
             .send()
@@ -296,10 +292,10 @@ impl Resource for TargetGroup {
                 .modify_target_group()
                 .target_group_arn(&found.id)
                 .health_check_path(&hc.path)
-                .health_check_interval_seconds(to_i32(hc.interval))
-                .health_check_timeout_seconds(to_i32(hc.timeout))
-                .healthy_threshold_count(to_i32(hc.healthy_threshold))
-                .unhealthy_threshold_count(to_i32(hc.unhealthy_threshold))
+                .health_check_interval_seconds(aws_int(hc.interval))
+                .health_check_timeout_seconds(aws_int(hc.timeout))
+                .healthy_threshold_count(aws_int(hc.healthy_threshold))
+                .unhealthy_threshold_count(aws_int(hc.unhealthy_threshold))
                 .matcher(Matcher::builder().http_code(&hc.matcher).build())
                 .send()
                 .await
