@@ -64,6 +64,11 @@ pub struct Settings {
     #[arg(long, env = "REQUEST_TIMEOUT_SECS", default_value_t = 30)]
     pub request_timeout_secs: u64,
 
+    /// Seconds between sweeps of expired sessions from the database.
+    #[arg(long, env = "SESSION_SWEEP_SECS", default_value_t = 600,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub session_sweep_secs: u64,
+
     /// Log filter in `RUST_LOG` syntax.
     #[arg(long, env = "RUST_LOG", default_value = "info,sqlx=warn,aws=warn")]
     pub log_filter: String,

@@ -81,15 +81,25 @@ async fn insert_resume_rows(
     .bind(rows.now)
     .execute(&mut **tx)
     .await?;
-    for (position, img) in rows.images.iter().enumerate() {
+    insert_image_rows(tx, &rows.id, 0, &rows.images).await
+}
+
+/// Inserts a resume's image rows at positions `first_position`, `first_position + 1`, ….
+pub async fn insert_image_rows(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    resume_id: &str,
+    first_position: i64,
+    images: &[NewImageRow],
+) -> Result<(), sqlx::Error> {
+    for (offset, img) in (0..).zip(images) {
         sqlx::query(
             "INSERT INTO resume_images \
              (key, resume_id, position, content_type, width, height, size_bytes) \
              VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(&img.key)
-        .bind(&rows.id)
-        .bind(position as i64)
+        .bind(resume_id)
+        .bind(first_position + offset)
         .bind(img.content_type)
         .bind(img.width)
         .bind(img.height)
@@ -115,16 +125,30 @@ pub enum DbError {
     Migrate(#[source] sqlx::migrate::MigrateError),
 }
 
-const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "initial schema",
-    include_str!("../migrations/sqlite/0001_initial.sql"),
-)];
-const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "initial schema",
-    include_str!("../migrations/postgres/0001_initial.sql"),
-)];
+const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "initial schema",
+        include_str!("../migrations/sqlite/0001_initial.sql"),
+    ),
+    (
+        2,
+        "sessions by expiry",
+        include_str!("../migrations/sqlite/0002_sessions_expiry.sql"),
+    ),
+];
+const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "initial schema",
+        include_str!("../migrations/postgres/0001_initial.sql"),
+    ),
+    (
+        2,
+        "sessions by expiry",
+        include_str!("../migrations/postgres/0002_sessions_expiry.sql"),
+    ),
+];
 
 impl Db {
     pub async fn connect(url: &str, pool_size: u32) -> Result<Db, DbError> {

@@ -18,7 +18,7 @@ use tower_http::trace::TraceLayer;
 use crate::configuration::Settings;
 use crate::db::{Db, DbError};
 use crate::routes;
-use crate::storage::{Cache, DiskStore, ImageStore, S3Store, SessionStore};
+use crate::storage::{Cache, DiskStore, ImageStore, S3Store, SessionStore, sweep_forever};
 
 /// A job category, loaded once: the list is seeded by the migrations and never changes
 /// at run time.
@@ -73,6 +73,7 @@ pub struct Application {
     listener: TcpListener,
     router: Router,
     state: AppState,
+    session_sweep: Duration,
 }
 
 impl Application {
@@ -88,6 +89,7 @@ impl Application {
             listener,
             router,
             state,
+            session_sweep: Duration::from_secs(settings.session_sweep_secs),
         })
     }
 
@@ -115,9 +117,12 @@ impl Application {
         let listener = self.listener.tap_io(|tcp| {
             let _ = tcp.set_nodelay(true);
         });
-        axum::serve(listener, self.router)
+        let sweeper = tokio::spawn(sweep_forever(self.state.db.clone(), self.session_sweep));
+        let served = axum::serve(listener, self.router)
             .with_graceful_shutdown(stop)
-            .await
+            .await;
+        sweeper.abort();
+        served
     }
 }
 

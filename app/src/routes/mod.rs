@@ -11,7 +11,7 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::extract::DefaultBodyLimit;
 use axum::extract::rejection::BytesRejection;
-use axum::routing::{get, post};
+use axum::routing::{get, patch, post};
 use serde::de::DeserializeOwned;
 
 pub use auth::CurrentUser;
@@ -41,8 +41,9 @@ pub fn router(state: AppState, settings: &Settings) -> Router {
         .route(
             "/api/resumes/{id}",
             get(resumes::show)
-                .patch(resumes::update)
-                .delete(resumes::delete),
+                .delete(resumes::delete)
+                // An edit may add images, so it gets the upload limit too.
+                .merge(patch(resumes::update).layer(upload_limit)),
         )
         .route("/media/{*key}", get(media::show))
         .merge(web::router())

@@ -9,17 +9,17 @@
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::multipart::{Multipart, MultipartError, MultipartRejection};
-use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{FromRequest, Path, Query, Request, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::BytesMut;
+use http_body_util::{BodyExt, LengthLimitError, Limited};
 use serde::{Deserialize, Serialize};
 use sqlx::{AssertSqlSafe, Row};
 use uuid::Uuid;
 
 use super::{CurrentUser, json_body};
-use crate::db::{NewImageRow, NewResumeRows, now_ms};
+use crate::db::{NewImageRow, NewResumeRows, insert_image_rows, now_ms};
 use crate::domain::{ApplicantName, Motivation, SniffedImage, TaskRef};
 use crate::error::{Context, Error};
 use crate::startup::{AppState, Task};
@@ -29,6 +29,8 @@ const DEFAULT_PAGE: i64 = 20;
 const MAX_PAGE: i64 = 100;
 /// Text fields are short; anything longer is refused before it is buffered.
 const MAX_TEXT_FIELD_BYTES: usize = 16 * 1024;
+/// Image keys are `resumes/<uuid>/<uuid>.<ext>`; anything much longer is not one.
+const MAX_KEY_BYTES: usize = 256;
 
 #[derive(Debug, Serialize)]
 pub struct ResumeView {
@@ -45,6 +47,8 @@ pub struct ResumeView {
 #[derive(Debug, Serialize)]
 pub struct ImageView {
     pub url: String,
+    /// What an edit's `remove_image` names.
+    pub key: String,
     pub content_type: String,
     pub width: i64,
     pub height: i64,
@@ -76,15 +80,7 @@ pub async fn create(
     let form = read_form(&state, multipart).await?;
 
     let id = Uuid::now_v7().to_string();
-    let objects: Vec<NewObject> = form
-        .images
-        .iter()
-        .map(|img| NewObject {
-            key: format!("resumes/{id}/{}.{}", Uuid::new_v4(), img.kind.extension()),
-            content_type: img.kind.content_type(),
-            bytes: img.bytes.clone(),
-        })
-        .collect();
+    let objects = new_objects(&id, &form.images);
     let now = now_ms();
     let rows = resume_rows(&id, user.user_id, &form, &objects, now);
     let view = ResumeView {
@@ -98,6 +94,7 @@ pub async fn create(
             .zip(&form.images)
             .map(|(o, img)| ImageView {
                 url: format!("{}/{}", state.media_base_url, o.key),
+                key: o.key.clone(),
                 content_type: o.content_type.to_owned(),
                 width: img.width.into(),
                 height: img.height.into(),
@@ -146,18 +143,38 @@ fn resume_rows(
         name: form.name.as_str().to_owned(),
         motivation: form.motivation.as_str().to_owned(),
         now,
-        images: objects
-            .iter()
-            .zip(&form.images)
-            .map(|(obj, img)| NewImageRow {
-                key: obj.key.clone(),
-                content_type: obj.content_type,
-                width: img.width.into(),
-                height: img.height.into(),
-                size_bytes: img.bytes.len() as i64,
-            })
-            .collect(),
+        images: image_rows(objects, &form.images),
     }
+}
+
+/// Storage objects for a resume's new images, under fresh keys.
+fn new_objects(resume_id: &str, images: &[SniffedImage]) -> Vec<NewObject> {
+    images
+        .iter()
+        .map(|img| NewObject {
+            key: format!(
+                "resumes/{resume_id}/{}.{}",
+                Uuid::new_v4(),
+                img.kind.extension()
+            ),
+            content_type: img.kind.content_type(),
+            bytes: img.bytes.clone(),
+        })
+        .collect()
+}
+
+fn image_rows(objects: &[NewObject], images: &[SniffedImage]) -> Vec<NewImageRow> {
+    objects
+        .iter()
+        .zip(images)
+        .map(|(obj, img)| NewImageRow {
+            key: obj.key.clone(),
+            content_type: obj.content_type,
+            width: img.width.into(),
+            height: img.height.into(),
+            size_bytes: img.bytes.len() as i64,
+        })
+        .collect()
 }
 
 fn multipart_error(e: MultipartError) -> Error {
@@ -171,16 +188,31 @@ fn multipart_error(e: MultipartError) -> Error {
     }
 }
 
-/// Reads and validates the whole form; nothing is written until this succeeds.
-async fn read_form(state: &AppState, mut multipart: Multipart) -> Result<NewResume, Error> {
+/// The parts of a resume form as sent; which of them are required depends on whether
+/// the form creates a resume or edits one.
+#[derive(Default)]
+struct FormParts {
+    name: Option<String>,
+    motivation: Option<String>,
+    task: Option<String>,
+    images: Vec<SniffedImage>,
+    /// Edits only: keys of images to remove.
+    remove: Vec<String>,
+}
+
+/// Reads and checks the whole form; nothing is written until the caller has it all.
+async fn read_parts(
+    state: &AppState,
+    mut multipart: Multipart,
+    allow_remove: bool,
+) -> Result<FormParts, Error> {
     let limits = state.limits;
-    let (mut name, mut motivation, mut task) = (None, None, None);
-    let mut images = Vec::new();
+    let mut parts = FormParts::default();
     while let Some(mut field) = multipart.next_field().await.map_err(multipart_error)? {
         let field_name = field.name().unwrap_or_default().to_owned();
         let (slot, label, max) = match field_name.as_str() {
             "image" | "images" => {
-                if images.len() >= limits.max_images {
+                if parts.images.len() >= limits.max_images {
                     return Err(Error::invalid(
                         "image",
                         format!("at most {} images are allowed", limits.max_images),
@@ -201,12 +233,34 @@ async fn read_form(state: &AppState, mut multipart: Multipart) -> Result<NewResu
                 if bytes.is_empty() && field.file_name().is_none_or(str::is_empty) {
                     continue;
                 }
-                images.push(SniffedImage::parse(bytes)?);
+                parts.images.push(SniffedImage::parse(bytes)?);
                 continue;
             }
-            "name" => (&mut name, "name", ApplicantName::MAX_CHARS * 4),
-            "motivation" => (&mut motivation, "motivation", Motivation::MAX_CHARS * 4),
-            "task" | "task_id" => (&mut task, "task", 400),
+            "remove_image" if allow_remove => {
+                let bytes = read_field(&mut field, MAX_KEY_BYTES)
+                    .await?
+                    .ok_or_else(|| {
+                        Error::invalid(
+                            "remove_image",
+                            "remove_image is not an image of this resume",
+                        )
+                    })?;
+                let key = String::from_utf8(bytes.to_vec()).map_err(|_| {
+                    Error::invalid(
+                        "remove_image",
+                        "remove_image is not an image of this resume",
+                    )
+                })?;
+                parts.remove.push(key);
+                continue;
+            }
+            "name" => (&mut parts.name, "name", ApplicantName::MAX_CHARS * 4),
+            "motivation" => (
+                &mut parts.motivation,
+                "motivation",
+                Motivation::MAX_CHARS * 4,
+            ),
+            "task" | "task_id" => (&mut parts.task, "task", 400),
             other => {
                 return Err(Error::malformed(
                     "body",
@@ -224,14 +278,20 @@ async fn read_form(state: &AppState, mut multipart: Multipart) -> Result<NewResu
             return Err(Error::invalid(label, format!("{label} is given twice")));
         }
     }
-    let name = ApplicantName::parse(name.as_deref().unwrap_or_default())?;
-    let motivation = Motivation::parse(motivation.as_deref().unwrap_or_default())?;
-    let task = resolve_task(state, &TaskRef::parse(task.as_deref().unwrap_or_default())?)?;
+    Ok(parts)
+}
+
+/// A new resume's form: every text field is required.
+async fn read_form(state: &AppState, multipart: Multipart) -> Result<NewResume, Error> {
+    let parts = read_parts(state, multipart, false).await?;
+    let name = ApplicantName::parse(parts.name.as_deref().unwrap_or_default())?;
+    let motivation = Motivation::parse(parts.motivation.as_deref().unwrap_or_default())?;
+    let task = TaskRef::parse(parts.task.as_deref().unwrap_or_default())?;
     Ok(NewResume {
         name,
         motivation,
-        task,
-        images,
+        task: resolve_task(state, &task)?,
+        images: parts.images,
     })
 }
 
@@ -414,6 +474,7 @@ async fn attach_images(state: &AppState, items: &mut [ResumeView]) -> Result<(),
         if let Some(item) = items.iter_mut().find(|i| i.id == resume_id) {
             item.images.push(ImageView {
                 url: format!("{}/{}", state.media_base_url, key),
+                key: key.clone(),
                 content_type: row
                     .try_get("content_type")
                     .context("reading an image row")?,
@@ -461,58 +522,224 @@ pub struct UpdateBody {
     task: Option<serde_json::Value>,
 }
 
+/// What an edit asks for: new text fields, images to add, keys of images to remove.
+struct Changes {
+    name: Option<ApplicantName>,
+    motivation: Option<Motivation>,
+    task: Option<Task>,
+    add: Vec<SniffedImage>,
+    remove: Vec<String>,
+}
+
+/// An edit comes as JSON (text fields only) or, to add or remove images too, as the
+/// same multipart form that creates a resume, with any of its fields plus
+/// `remove_image` parts naming image keys.
+async fn read_changes(state: &AppState, request: Request) -> Result<Changes, Error> {
+    let multipart = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("multipart/form-data"));
+    let (name, motivation, task, add, remove) = if multipart {
+        let form = Multipart::from_request(request, state)
+            .await
+            .map_err(|e| Error::malformed("body", format!("malformed multipart body: {e}")))?;
+        let parts = read_parts(state, form, true).await?;
+        let task = parts.task.as_deref().map(TaskRef::parse).transpose()?;
+        (
+            parts.name,
+            parts.motivation,
+            task,
+            parts.images,
+            parts.remove,
+        )
+    } else {
+        let body = Limited::new(request.into_body(), super::JSON_BODY_LIMIT)
+            .collect()
+            .await
+            .map(|c| c.to_bytes());
+        let body: UpdateBody = match body {
+            Ok(bytes) => json_body(Ok(bytes))?,
+            Err(e) if e.is::<LengthLimitError>() => {
+                return Err(Error::too_large("body", "request body is too large"));
+            }
+            Err(_) => return Err(Error::malformed("body", "request body cannot be read")),
+        };
+        let task = match &body.task {
+            None => None,
+            Some(serde_json::Value::Number(n)) => Some(TaskRef::parse(&n.to_string())?),
+            Some(serde_json::Value::String(s)) => Some(TaskRef::parse(s)?),
+            Some(_) => return Err(Error::invalid("task", "task must be an id or a name")),
+        };
+        (body.name, body.motivation, task, Vec::new(), Vec::new())
+    };
+    let changes = Changes {
+        name: name.as_deref().map(ApplicantName::parse).transpose()?,
+        motivation: motivation.as_deref().map(Motivation::parse).transpose()?,
+        task: task.map(|t| resolve_task(state, &t)).transpose()?,
+        add,
+        remove,
+    };
+    if changes.name.is_none()
+        && changes.motivation.is_none()
+        && changes.task.is_none()
+        && changes.add.is_empty()
+        && changes.remove.is_empty()
+    {
+        return Err(Error::invalid(
+            "body",
+            "nothing to change: give name, motivation, task, image or remove_image",
+        ));
+    }
+    Ok(changes)
+}
+
 pub async fn update(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
     Path(id): Path<String>,
-    body: Result<Bytes, BytesRejection>,
+    request: Request,
 ) -> Result<Json<ResumeView>, Error> {
     let id = parse_id(&id)?;
-    let body: UpdateBody = json_body(body)?;
-    let name = body.name.as_deref().map(ApplicantName::parse).transpose()?;
-    let motivation = body
-        .motivation
-        .as_deref()
-        .map(Motivation::parse)
-        .transpose()?;
-    let task = match &body.task {
-        None => None,
-        Some(serde_json::Value::Number(n)) => Some(TaskRef::parse(&n.to_string())?),
-        Some(serde_json::Value::String(s)) => Some(TaskRef::parse(s)?),
-        Some(_) => return Err(Error::invalid("task", "task must be an id or a name")),
-    };
-    let task = task.map(|t| resolve_task(&state, &t)).transpose()?;
-    if name.is_none() && motivation.is_none() && task.is_none() {
-        return Err(Error::invalid(
-            "body",
-            "nothing to change: give name, motivation or task",
-        ));
-    }
-
+    // Ownership before the body: nobody's upload is read for someone else's resume.
     let current = load(&state, &id).await?;
     if current.owner_id != user.user_id {
         return Err(Error::Forbidden);
     }
-    let name = name.map_or(current.view.name.clone(), |n| n.as_str().to_owned());
-    let motivation = motivation.map_or(current.view.motivation.clone(), |m| m.as_str().to_owned());
-    let task_id = task.map_or(current.view.task.id, |t| t.id);
-    // The owner check is repeated in the WHERE clause so a concurrent change of
-    // ownership (there is none today) could never be overwritten.
-    sqlx::query(
+    let changes = read_changes(&state, request).await?;
+
+    let mut remove: Vec<String> = Vec::new();
+    for key in &changes.remove {
+        if !current.view.images.iter().any(|i| &i.key == key) {
+            return Err(Error::invalid(
+                "remove_image",
+                format!("{key:?} is not an image of this resume"),
+            ));
+        }
+        if !remove.contains(key) {
+            remove.push(key.clone());
+        }
+    }
+    let kept = current.view.images.len() - remove.len();
+    if kept + changes.add.len() > state.limits.max_images {
+        return Err(Error::invalid(
+            "image",
+            format!(
+                "a resume holds at most {} images; it has {kept} after the removals",
+                state.limits.max_images
+            ),
+        ));
+    }
+
+    let objects = new_objects(&id, &changes.add);
+    let edit = Edit {
+        id: id.clone(),
+        owner_id: user.user_id,
+        name: changes
+            .name
+            .map_or(current.view.name, |n| n.as_str().to_owned()),
+        motivation: changes
+            .motivation
+            .map_or(current.view.motivation, |m| m.as_str().to_owned()),
+        task_id: changes.task.map_or(current.view.task.id, |t| t.id),
+        add: image_rows(&objects, &changes.add),
+        remove,
+    };
+    // As with a new resume, the edit runs to its end even if the client goes away.
+    tokio::spawn(save_edit(state.clone(), objects, edit))
+        .await
+        .context("editing a resume")??;
+    Ok(Json(load(&state, &id).await?.view))
+}
+
+/// One edit of a resume, as it is written.
+struct Edit {
+    id: String,
+    owner_id: i64,
+    name: String,
+    motivation: String,
+    task_id: i64,
+    add: Vec<NewImageRow>,
+    remove: Vec<String>,
+}
+
+/// Stores the new images, then commits the edit; removed images leave storage only
+/// after the commit, and new ones are removed again if it fails, so a resume never
+/// points at a missing image.
+async fn save_edit(state: AppState, objects: Vec<NewObject>, edit: Edit) -> Result<(), Error> {
+    state
+        .images
+        .put_all(&objects)
+        .await
+        .context("storing images")?;
+    if let Err(e) = commit_edit(&state, &edit).await {
+        let keys: Vec<String> = objects.into_iter().map(|o| o.key).collect();
+        state.images.delete_all(&keys).await;
+        return Err(e);
+    }
+    invalidate(&state).await;
+    state.images.delete_all(&edit.remove).await;
+    Ok(())
+}
+
+async fn commit_edit(state: &AppState, edit: &Edit) -> Result<(), Error> {
+    let mut tx = state
+        .db
+        .write
+        .begin()
+        .await
+        .context("starting a transaction")?;
+    // The UPDATE comes first: on PostgreSQL it locks the row, so concurrent edits of
+    // one resume take turns and the image count below sees the other's commit.
+    let updated = sqlx::query(
         "UPDATE resumes SET name = $1, motivation = $2, task_id = $3, updated_at = $4 \
          WHERE id = $5 AND owner_id = $6",
     )
-    .bind(&name)
-    .bind(&motivation)
-    .bind(task_id)
+    .bind(&edit.name)
+    .bind(&edit.motivation)
+    .bind(edit.task_id)
     .bind(now_ms())
-    .bind(&id)
-    .bind(user.user_id)
-    .execute(&state.db.write)
+    .bind(&edit.id)
+    .bind(edit.owner_id)
+    .execute(&mut *tx)
     .await
     .context("updating a resume")?;
-    invalidate(&state).await;
-    Ok(Json(load(&state, &id).await?.view))
+    if updated.rows_affected() == 0 {
+        // Deleted since it was read.
+        return Err(Error::NotFound);
+    }
+    for key in &edit.remove {
+        sqlx::query("DELETE FROM resume_images WHERE key = $1 AND resume_id = $2")
+            .bind(key)
+            .bind(&edit.id)
+            .execute(&mut *tx)
+            .await
+            .context("removing an image row")?;
+    }
+    let next: i64 = sqlx::query_scalar(
+        "SELECT COALESCE(MAX(position) + 1, 0) FROM resume_images WHERE resume_id = $1",
+    )
+    .bind(&edit.id)
+    .fetch_one(&mut *tx)
+    .await
+    .context("counting a resume's images")?;
+    insert_image_rows(&mut tx, &edit.id, next, &edit.add)
+        .await
+        .context("adding image rows")?;
+    let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM resume_images WHERE resume_id = $1")
+        .bind(&edit.id)
+        .fetch_one(&mut *tx)
+        .await
+        .context("counting a resume's images")?;
+    if count > state.limits.max_images as i64 {
+        // A concurrent edit added images first.
+        return Err(Error::invalid(
+            "image",
+            format!("a resume holds at most {} images", state.limits.max_images),
+        ));
+    }
+    tx.commit().await.context("committing an edit")?;
+    Ok(())
 }
 
 pub async fn delete(

@@ -66,14 +66,6 @@ impl SessionStore {
                 .execute(&db.write)
                 .await
                 .context("storing a session")?;
-                // Redis expires sessions by itself; here a user's expired ones are
-                // swept whenever they log in again.
-                sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND expires_at <= $2")
-                    .bind(user.user_id)
-                    .bind(now)
-                    .execute(&db.write)
-                    .await
-                    .context("removing expired sessions")?;
             }
             SessionStore::Redis { conn, prefix } => {
                 let value = format!("{}\t{}", user.user_id, user.username);
@@ -147,6 +139,47 @@ impl SessionStore {
             }
         }
         Ok(())
+    }
+}
+
+/// Rows removed per statement while sweeping: SQLite has one writer, shared with the
+/// saves, so a sweep never holds it for long.
+const SWEEP_BATCH: i64 = 500;
+
+/// Deletes expired database sessions, a batch at a time; returns how many. Redis
+/// expires its sessions itself, but the table is swept whichever store is in use, so
+/// a deployment that moved its sessions to Redis leaves nothing behind.
+pub async fn sweep_expired(db: &Db) -> Result<u64, sqlx::Error> {
+    let mut removed = 0;
+    loop {
+        let done = sqlx::query(
+            "DELETE FROM sessions WHERE token_hash IN \
+             (SELECT token_hash FROM sessions WHERE expires_at <= $1 LIMIT $2)",
+        )
+        .bind(now_ms())
+        .bind(SWEEP_BATCH)
+        .execute(&db.write)
+        .await?
+        .rows_affected();
+        removed += done;
+        if done < SWEEP_BATCH as u64 {
+            return Ok(removed);
+        }
+    }
+}
+
+/// Sweeps expired sessions every `every`, for as long as the service runs.
+pub async fn sweep_forever(db: Db, every: std::time::Duration) {
+    // The first sweep waits a period too: a service starting up has better things to do.
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        match sweep_expired(&db).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(removed = n, "swept expired sessions"),
+            Err(e) => tracing::warn!(error = %e, "cannot sweep expired sessions"),
+        }
     }
 }
 

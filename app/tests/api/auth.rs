@@ -1,7 +1,9 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{PASSWORD, resume_form, spawn_app};
+use sqlx::AssertSqlSafe;
+
+use crate::helpers::{PASSWORD, TestApp, resume_form, spawn_app, spawn_app_with};
 
 #[tokio::test]
 async fn signup_returns_a_token_and_a_session_cookie() {
@@ -131,4 +133,71 @@ async fn logout_revokes_only_that_token() {
         StatusCode::UNAUTHORIZED
     );
     assert_eq!(me(b.to_owned()).await.unwrap().status(), StatusCode::OK);
+}
+
+/// Stores `n` sessions of `username` that expired a minute ago, as a week-old login
+/// would have left them.
+async fn expired_sessions(app: &TestApp, username: &str, n: usize) {
+    let user_id: i64 = sqlx::query_scalar("SELECT id FROM users WHERE username = $1")
+        .bind(username)
+        .fetch_one(&app.db.read)
+        .await
+        .unwrap();
+    let past = modu_app::db::now_ms() - 60_000;
+    for chunk in (0..n).collect::<Vec<_>>().chunks(100) {
+        let values: Vec<String> = chunk
+            .iter()
+            .map(|i| format!("('expired-{i:064}', {user_id}, {past}, {past})"))
+            .collect();
+        sqlx::query(AssertSqlSafe(format!(
+            "INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES {}",
+            values.join(", ")
+        )))
+        .execute(&app.db.write)
+        .await
+        .unwrap();
+    }
+}
+
+async fn expired_count(app: &TestApp) -> i64 {
+    sqlx::query_scalar("SELECT COUNT(*) FROM sessions WHERE expires_at <= $1")
+        .bind(modu_app::db::now_ms())
+        .fetch_one(&app.db.read)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn expired_sessions_are_swept_in_the_background_and_live_ones_kept() {
+    let app = spawn_app_with(|s| s.session_sweep_secs = 1).await;
+    let token = app.user("kim").await;
+    expired_sessions(&app, "kim", 3).await;
+    assert_eq!(expired_count(&app).await, 3);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while expired_count(&app).await > 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "expired sessions still there after 10 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let me = app
+        .client
+        .get(app.url("/api/auth/me"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_sweep_removes_every_expired_session_in_batches() {
+    let app = spawn_app().await;
+    app.user("kim").await;
+    expired_sessions(&app, "kim", 1_234).await;
+    let removed = modu_app::storage::sweep_expired(&app.db).await.unwrap();
+    assert_eq!(removed, 1_234);
+    assert_eq!(expired_count(&app).await, 0);
+    assert_eq!(modu_app::storage::sweep_expired(&app.db).await.unwrap(), 0);
 }

@@ -465,6 +465,164 @@ async fn updating_with_invalid_values() {
     .await;
 }
 
+/// A resume of kim's with two images, and its edit URL.
+async fn kims_resume(app: &TestApp) -> (String, serde_json::Value, String) {
+    let token = app.user("kim").await;
+    let body: serde_json::Value = app
+        .post_resume(Some(&token), resume_form())
+        .await
+        .json()
+        .await
+        .unwrap();
+    let url = app.url(&format!("/api/resumes/{}", body["id"].as_str().unwrap()));
+    (token, body, url)
+}
+
+async fn edit_refused(
+    app: &TestApp,
+    token: &str,
+    url: &str,
+    form: Form,
+    status: StatusCode,
+    field: &str,
+) {
+    refused(app, status, field, || async {
+        app.client
+            .patch(url)
+            .bearer_auth(token)
+            .multipart(form)
+            .send()
+            .await
+            .unwrap()
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn editing_with_an_image_of_another_resume_to_remove() {
+    let app = spawn_app().await;
+    let (token, _, url) = kims_resume(&app).await;
+    let other: serde_json::Value = app
+        .post_resume(Some(&token), resume_form())
+        .await
+        .json()
+        .await
+        .unwrap();
+    for key in [
+        other["images"][0]["key"].as_str().unwrap(),
+        "../../etc/passwd",
+        "",
+    ] {
+        let form = Form::new().text("remove_image", key.to_owned());
+        edit_refused(
+            &app,
+            &token,
+            &url,
+            form,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "remove_image",
+        )
+        .await;
+    }
+}
+
+#[tokio::test]
+async fn editing_past_the_image_limit() {
+    let app = spawn_app_with(|s| s.max_images = 3).await;
+    let (token, _, url) = kims_resume(&app).await;
+    let form = Form::new()
+        .part(
+            "image",
+            Part::bytes(small_jpeg()).file_name("x.jpg".to_owned()),
+        )
+        .part(
+            "image",
+            Part::bytes(small_jpeg()).file_name("y.jpg".to_owned()),
+        );
+    edit_refused(
+        &app,
+        &token,
+        &url,
+        form,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "image",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn editing_with_a_text_file_renamed_jpg_or_nothing_to_change() {
+    let app = spawn_app().await;
+    let (token, _, url) = kims_resume(&app).await;
+    let form = with_image(Form::new(), b"just text".to_vec(), "cv.jpg", "image/jpeg");
+    edit_refused(
+        &app,
+        &token,
+        &url,
+        form,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "image",
+    )
+    .await;
+    let form = Form::new().text("name", "n".repeat(51));
+    edit_refused(
+        &app,
+        &token,
+        &url,
+        form,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "name",
+    )
+    .await;
+    let form = Form::new().text("owner_id", "2");
+    edit_refused(&app, &token, &url, form, StatusCode::BAD_REQUEST, "body").await;
+    // A browser sends an empty file part for a file input left empty.
+    let form = Form::new().part("image", Part::bytes(Vec::new()).file_name(String::new()));
+    edit_refused(
+        &app,
+        &token,
+        &url,
+        form,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "body",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn editing_someone_elses_images() {
+    let app = spawn_app().await;
+    let (_, body, url) = kims_resume(&app).await;
+    let other = app.user("lee").await;
+    let form = Form::new()
+        .text(
+            "remove_image",
+            body["images"][0]["key"].as_str().unwrap().to_owned(),
+        )
+        .part(
+            "image",
+            Part::bytes(small_jpeg()).file_name("x.jpg".to_owned()),
+        );
+    edit_refused(&app, &other, &url, form, StatusCode::FORBIDDEN, "id").await;
+}
+
+#[tokio::test]
+async fn editing_with_an_oversized_json_body() {
+    let app = spawn_app().await;
+    let (token, _, url) = kims_resume(&app).await;
+    let huge = json!({ "motivation": "m".repeat(200 * 1024) });
+    refused(&app, StatusCode::PAYLOAD_TOO_LARGE, "body", || async {
+        app.client
+            .patch(&url)
+            .bearer_auth(&token)
+            .json(&huge)
+            .send()
+            .await
+            .unwrap()
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn listing_with_a_bad_cursor_or_limit() {
     let app = spawn_app().await;

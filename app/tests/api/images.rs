@@ -117,3 +117,51 @@ fn adler32(bytes: &[u8]) -> u32 {
     }
     (b << 16) | a
 }
+
+/// A two-colour GIF whose pixels are all colour 0, LZW-coded without compression (a
+/// clear code every two pixels keeps every code three bits wide).
+pub fn gif(width: u16, height: u16) -> Vec<u8> {
+    let mut out = b"GIF89a".to_vec();
+    out.extend_from_slice(&width.to_le_bytes());
+    out.extend_from_slice(&height.to_le_bytes());
+    out.extend_from_slice(&[0x80, 0, 0]); // a global table of 2 colours
+    out.extend_from_slice(&[0, 0, 0, 255, 255, 255]);
+    out.push(0x2C);
+    out.extend_from_slice(&[0, 0, 0, 0]);
+    out.extend_from_slice(&width.to_le_bytes());
+    out.extend_from_slice(&height.to_le_bytes());
+    out.push(0);
+    out.push(2); // minimum code size
+    let (clear, end) = (4u32, 5u32);
+    let pixels = usize::from(width) * usize::from(height);
+    let mut codes = Vec::new();
+    for pair in 0..pixels.div_ceil(2) {
+        codes.push(clear);
+        codes.push(0);
+        if pair * 2 + 1 < pixels {
+            codes.push(0);
+        }
+    }
+    codes.push(end);
+    let mut data = Vec::new();
+    let (mut acc, mut bits) = (0u32, 0);
+    for code in codes {
+        acc |= code << bits;
+        bits += 3;
+        while bits >= 8 {
+            data.push(acc as u8);
+            acc >>= 8;
+            bits -= 8;
+        }
+    }
+    if bits > 0 {
+        data.push(acc as u8);
+    }
+    for block in data.chunks(255) {
+        out.push(block.len() as u8);
+        out.extend_from_slice(block);
+    }
+    out.push(0);
+    out.push(0x3B);
+    out
+}

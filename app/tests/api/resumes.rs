@@ -1,7 +1,8 @@
 use reqwest::StatusCode;
+use reqwest::multipart::{Form, Part};
 use serde_json::{Value, json};
 
-use crate::helpers::{resume_form, small_jpeg, spawn_app, text_form, with_image};
+use crate::helpers::{resume_form, small_jpeg, spawn_app, spawn_app_with, text_form, with_image};
 use crate::images;
 
 #[tokio::test]
@@ -209,6 +210,115 @@ async fn the_owner_can_update_a_resume() {
     assert_eq!(body["motivation"], "새 동기");
     assert_eq!(body["task"]["id"], 5);
     assert_eq!(body["images"].as_array().unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn an_edit_adds_and_removes_images_and_storage_follows() {
+    let app = spawn_app().await;
+    let token = app.user("kim").await;
+    let body: Value = app
+        .post_resume(Some(&token), resume_form())
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = body["id"].as_str().unwrap();
+    let (first, second) = (&body["images"][0], &body["images"][1]);
+    let removed_url = first["url"].as_str().unwrap();
+    assert!(removed_url.ends_with(first["key"].as_str().unwrap()));
+
+    // Remove the first image, add a GIF, rename: one multipart PATCH.
+    let form = Form::new()
+        .text("name", "Kim Minji (edited)")
+        .text("remove_image", first["key"].as_str().unwrap().to_owned())
+        .part(
+            "image",
+            Part::bytes(images::gif(8, 6)).file_name("c.gif".to_owned()),
+        );
+    let resp = app
+        .client
+        .patch(app.url(&format!("/api/resumes/{id}")))
+        .bearer_auth(&token)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let edited: Value = resp.json().await.unwrap();
+    assert_eq!(edited["name"], "Kim Minji (edited)");
+    assert_eq!(edited["motivation"], body["motivation"]);
+    let images = edited["images"].as_array().unwrap();
+    assert_eq!(images.len(), 2);
+    // The kept image stays first; the new one follows it.
+    assert_eq!(images[0]["key"], second["key"]);
+    assert_eq!(images[1]["content_type"], "image/gif");
+    assert_eq!(images[1]["width"], 8);
+    let added = app
+        .client
+        .get(app.url(images[1]["url"].as_str().unwrap()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(added.status(), StatusCode::OK);
+    assert_eq!(added.bytes().await.unwrap().as_ref(), images::gif(8, 6));
+    let gone = app.client.get(app.url(removed_url)).send().await.unwrap();
+    assert_eq!(gone.status(), StatusCode::NOT_FOUND);
+    assert_eq!(app.count("resume_images").await, 2);
+    assert_eq!(app.count_objects().await, 2);
+
+    // Reading it back gives the same images, and a text-only multipart edit keeps them.
+    let form = Form::new().text("motivation", "새 동기");
+    let resp = app
+        .client
+        .patch(app.url(&format!("/api/resumes/{id}")))
+        .bearer_auth(&token)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let again: Value = resp.json().await.unwrap();
+    assert_eq!(again["motivation"], "새 동기");
+    assert_eq!(again["images"], edited["images"]);
+}
+
+#[tokio::test]
+async fn an_edit_can_fill_a_resume_up_to_the_image_limit() {
+    let app = spawn_app_with(|s| s.max_images = 3).await;
+    let token = app.user("kim").await;
+    let body: Value = app
+        .post_resume(Some(&token), resume_form())
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = body["id"].as_str().unwrap();
+    // Removing one makes room for two.
+    let form = Form::new()
+        .text(
+            "remove_image",
+            body["images"][0]["key"].as_str().unwrap().to_owned(),
+        )
+        .part(
+            "image",
+            Part::bytes(small_jpeg()).file_name("x.jpg".to_owned()),
+        )
+        .part(
+            "image",
+            Part::bytes(small_jpeg()).file_name("y.jpg".to_owned()),
+        );
+    let resp = app
+        .client
+        .patch(app.url(&format!("/api/resumes/{id}")))
+        .bearer_auth(&token)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let edited: Value = resp.json().await.unwrap();
+    assert_eq!(edited["images"].as_array().unwrap().len(), 3);
+    assert_eq!(app.count_objects().await, 3);
 }
 
 #[tokio::test]

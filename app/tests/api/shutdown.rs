@@ -103,3 +103,127 @@ async fn a_stalled_upload_is_cut_off_by_the_request_timeout() {
     assert_eq!(app.count("resumes").await, 0);
     assert_eq!(app.count_objects().await, 0);
 }
+
+/// The same, for the real binary and a real SIGTERM, as an Auto Scaling group's scale-in
+/// sends it: the listener closes at once, the upload in flight is answered 201 and is
+/// on disk, and the process exits 0.
+#[tokio::test]
+async fn the_binary_drains_on_sigterm_and_exits_cleanly() {
+    use tokio::io::AsyncBufReadExt;
+
+    let dir = std::env::temp_dir().join(format!("modu-sigterm-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let db_url = format!("sqlite://{}/modu.db", dir.display());
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_modu-app"))
+        .env_clear()
+        .env("BIND", "127.0.0.1:0")
+        .env("DATABASE_URL", &db_url)
+        .env("MEDIA_DIR", dir.join("media"))
+        .env("RUST_LOG", "info")
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("starting modu-app");
+    let pid = child.id().expect("a running child") as libc::pid_t;
+
+    // The address is in the "listening" log line; every line is kept for the end.
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let addr = tokio::time::timeout(Duration::from_secs(30), async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            let entry: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
+            if entry["fields"]["message"] == "listening" {
+                return entry["fields"]["address"].as_str().unwrap().to_owned();
+            }
+        }
+        panic!("modu-app exited before listening");
+    })
+    .await
+    .expect("listening within 30 s");
+    let log = tokio::spawn(async move {
+        let mut rest = Vec::new();
+        while let Ok(Some(line)) = lines.next_line().await {
+            rest.push(line);
+        }
+        rest
+    });
+
+    let client = reqwest::Client::new();
+    let signup: serde_json::Value = client
+        .post(format!("http://{addr}/api/auth/signup"))
+        .json(&serde_json::json!({
+            "username": "kim", "password": crate::helpers::PASSWORD,
+            "password_confirm": crate::helpers::PASSWORD
+        }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = signup["token"].as_str().unwrap();
+
+    let body = multipart_body("XBOUNDARYX");
+    let head = format!(
+        "POST /api/resumes HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: multipart/form-data; boundary=XBOUNDARYX\r\nContent-Length: {}\r\n\
+         Connection: close\r\n\r\n",
+        body.len()
+    );
+    let mut stream = TcpStream::connect(&addr).await.unwrap();
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let (first, rest) = body.split_at(body.len() / 2);
+    stream.write_all(first).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    // SAFETY: kill only sends a signal to the child this test started.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+    let refused = async {
+        for _ in 0..50 {
+            if TcpStream::connect(&addr).await.is_err() {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        false
+    };
+    assert!(refused.await, "new connections are refused while draining");
+
+    stream.write_all(rest).await.unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    assert!(response.starts_with("HTTP/1.1 201"), "{response}");
+
+    let status = tokio::time::timeout(Duration::from_secs(10), child.wait())
+        .await
+        .expect("exited within 10 s of finishing the upload")
+        .unwrap();
+    assert!(status.success(), "exit status {status}");
+    let log = log.await.unwrap();
+    assert!(
+        log.iter()
+            .any(|l| l.contains("finishing in-flight requests")),
+        "{log:?}"
+    );
+    assert!(log.iter().any(|l| l.contains("\"stopped\"")), "{log:?}");
+
+    // What was acknowledged is there after the process is gone.
+    let db = modu_app::db::Db::connect(&db_url, 1).await.unwrap();
+    let resumes: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM resumes")
+        .fetch_one(&db.read)
+        .await
+        .unwrap();
+    assert_eq!(resumes, 1);
+    let key: String = sqlx::query_scalar("SELECT key FROM resume_images")
+        .fetch_one(&db.read)
+        .await
+        .unwrap();
+    let store = modu_app::storage::DiskStore::new(dir.join("media")).unwrap();
+    use modu_app::storage::ImageStore;
+    let stored = store
+        .get(&key)
+        .await
+        .unwrap()
+        .expect("the image is on disk");
+    assert_eq!(stored.bytes.as_ref(), small_jpeg().as_slice());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
