@@ -18,27 +18,18 @@ levels="${CONCURRENCY:-8 32 128}"
 here="$(cd "$(dirname "$0")" && pwd)"
 app="$here/../app"
 bash "$here/app-test-deps.sh"
-pg_bin="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1 || true)"
-[ -n "$pg_bin" ] && export PATH="$PATH:$pg_bin"
+. "$here/services.sh"
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-wait_port() { for _ in $(seq 1 200); do (echo >"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done; echo "port $1 never opened" >&2; exit 1; }
-
-work="$(mktemp -d "${TMPDIR:-/tmp}/modu-app-bench.XXXXXX")"
-chmod 1777 "$work"
+SERVICES_DIR="$(mktemp -d "${TMPDIR:-/tmp}/modu-app-bench.XXXXXX")"
+work="$SERVICES_DIR"
 pids=()
 cleanup() {
     for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
     for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-    if [ -d "$work/pgdata" ]; then
-        runuser -u postgres -- pg_ctl stop -D "$work/pgdata" -m fast >/dev/null 2>&1 || pg_ctl stop -D "$work/pgdata" -m fast >/dev/null 2>&1 || true
-    fi
-    [ -f "$work/redis.pid" ] && kill "$(cat "$work/redis.pid")" 2>/dev/null || true
+    stop_services
     rm -rf "$work" 2>/dev/null || { sleep 1; rm -rf "$work" || true; }
 }
 trap cleanup EXIT
-
-as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
 
 env_vars=(RUST_LOG=warn)
 case "$backend" in
@@ -46,21 +37,11 @@ sqlite)
     env_vars+=(DATABASE_URL="sqlite://$work/modu.db" MEDIA_DIR="$work/media")
     ;;
 postgres | postgres-disk)
-    pg_port="$(free_port)"; redis_port="$(free_port)"; moto_port="$(free_port)"
-    as_pg initdb -U postgres --auth=trust -E UTF8 -D "$work/pgdata" >/dev/null
-    as_pg pg_ctl start -w -D "$work/pgdata" -l "$work/pg.log" \
-        -o "-p $pg_port -k $work -c listen_addresses=127.0.0.1 -c max_connections=200" >/dev/null
-    as_pg createdb -h 127.0.0.1 -p "$pg_port" -U postgres modu
-    redis-server --bind 127.0.0.1 --port "$redis_port" --save '' --appendonly no \
-        --daemonize yes --pidfile "$work/redis.pid" --logfile "$work/redis.log"
-    moto_server -H 127.0.0.1 -p "$moto_port" >"$work/moto.log" 2>&1 &
-    pids+=($!)
-    wait_port "$moto_port"; wait_port "$redis_port"
-    export AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=bench AWS_REGION=us-east-1
-    export AWS_ENDPOINT_URL="http://127.0.0.1:$moto_port"
-    python3 -c "import boto3; boto3.client('s3', endpoint_url='$AWS_ENDPOINT_URL').create_bucket(Bucket='modu-bench')"
-    env_vars+=(DATABASE_URL="postgres://postgres@127.0.0.1:$pg_port/modu" REDIS_URL="redis://127.0.0.1:$redis_port"
-        DB_POOL_SIZE=32)
+    start_postgres
+    start_redis
+    start_moto
+    make_bucket modu-bench
+    env_vars+=(DATABASE_URL="$PG_URL" REDIS_URL="$REDIS_URL" DB_POOL_SIZE=32)
     if [ "$backend" = postgres ]; then
         env_vars+=(S3_BUCKET=modu-bench S3_FORCE_PATH_STYLE=true)
     else

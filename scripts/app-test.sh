@@ -59,6 +59,8 @@ echo "== API tests: PostgreSQL, Redis, S3 (moto)" >&2
 MODU_TEST_BACKEND=postgres cargo nextest run --no-fail-fast
 
 if [ "$browser" = 1 ]; then
-    echo "== Browser test: headless Chromium" >&2
-    bash "$app/tests/browser/run.sh"
+    echo "== Browser test: headless Chromium, SQLite + disk" >&2
+    bash "$app/tests/browser/run.sh" sqlite
+    echo "== Browser test: headless Chromium, PostgreSQL + Redis + S3 (moto)" >&2
+    bash "$app/tests/browser/run.sh" postgres
 fi

@@ -1,12 +1,18 @@
 #!/usr/bin/env bash
-# Builds modu-app, starts it on a free loopback port with a throwaway SQLite database
-# and media directory, and runs the headless Chromium test against it. Screenshots go
-# to $ARTIFACT_DIR (default: tests/browser/artifacts).
+# Builds modu-app, starts it on a free loopback port and runs the headless Chromium
+# test against it. Screenshots go to $ARTIFACT_DIR (default: tests/browser/artifacts/BACKEND).
+#
+#   run.sh            SQLite + images on disk + in-process cache (no other service)
+#   run.sh postgres   PostgreSQL + Redis sessions and cache + images in S3 (moto),
+#                     each started here on a free loopback port and stopped at the end
 set -euo pipefail
 
+backend="${1:-sqlite}"
 here="$(cd "$(dirname "$0")" && pwd)"
 app="$(cd "$here/../.." && pwd)"
 command -v chromium >/dev/null || { echo "chromium is missing: run scripts/app-test-deps.sh" >&2; exit 1; }
+# shellcheck source=../../../scripts/services.sh
+. "$app/../scripts/services.sh"
 
 cd "$here"
 if [ ! -d node_modules/playwright-core ]; then
@@ -16,22 +22,39 @@ fi
 cd "$app"
 cargo build --quiet --bin modu-app
 target_dir="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')"
-port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
-data="$(mktemp -d "${TMPDIR:-/tmp}/modu-app-browser.XXXXXX")"
-
-BIND="127.0.0.1:$port" DATABASE_URL="sqlite://$data/modu.db" MEDIA_DIR="$data/media" RUST_LOG=warn \
-    "$target_dir/debug/modu-app" >"$data/app.log" 2>&1 &
-app_pid=$!
+port="$(free_port)"
+SERVICES_DIR="$(mktemp -d "${TMPDIR:-/tmp}/modu-app-browser.XXXXXX")"
+app_pid=
 cleanup() {
-    kill "$app_pid" 2>/dev/null && wait "$app_pid" 2>/dev/null || true
-    rm -rf "$data"
+    [ -n "$app_pid" ] && { kill "$app_pid" 2>/dev/null && wait "$app_pid" 2>/dev/null || true; }
+    stop_services
+    rm -rf "$SERVICES_DIR" 2>/dev/null || true
 }
 trap cleanup EXIT
 
+settings=(BIND="127.0.0.1:$port" RUST_LOG=warn)
+case "$backend" in
+sqlite)
+    settings+=(DATABASE_URL="sqlite://$SERVICES_DIR/modu.db" MEDIA_DIR="$SERVICES_DIR/media")
+    ;;
+postgres)
+    start_postgres
+    start_redis
+    start_moto
+    make_bucket modu-browser
+    settings+=(DATABASE_URL="$PG_URL" REDIS_URL="$REDIS_URL" S3_BUCKET=modu-browser S3_FORCE_PATH_STYLE=true)
+    ;;
+*) echo "usage: $0 [sqlite|postgres]" >&2; exit 2 ;;
+esac
+
+env "${settings[@]}" "$target_dir/debug/modu-app" >"$SERVICES_DIR/app.log" 2>&1 &
+app_pid=$!
 for _ in $(seq 1 100); do
-    curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break
+    curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break
     sleep 0.1
 done
 
 cd "$here"
-BASE_URL="http://127.0.0.1:$port" node --test resume.test.mjs
+echo "browser test on $backend: $(curl -fsS "http://127.0.0.1:$port/readyz")" >&2
+BASE_URL="http://127.0.0.1:$port" ARTIFACT_DIR="${ARTIFACT_DIR:-$here/artifacts/$backend}" \
+    node --test resume.test.mjs || { echo "--- app log" >&2; tail -50 "$SERVICES_DIR/app.log" >&2; exit 1; }
