@@ -179,15 +179,50 @@ function resumeCard(r) {
     h('div', { class: 'thumbs' }, r.images.map(img => h('a', { href: img.url, target: '_blank', rel: 'noopener' },
       h('img', { src: img.url, alt: `${img.width}×${img.height}`, loading: 'lazy', width: '72', height: '72' })))));
   if (state.me && state.me === r.owner) {
-    card.append(h('div', { class: 'buttons' }, h('button', {
-      class: 'secondary', type: 'button', onclick: async () => {
-        if (!confirm('Delete this resume?')) return;
-        const res = await api('DELETE', `/api/resumes/${r.id}`);
-        if (res.ok) card.remove();
-      },
-    }, 'Delete')));
+    card.append(h('div', { class: 'buttons' },
+      h('button', { class: 'secondary edit', type: 'button', onclick: () => openEditor(card, r) }, 'Edit'),
+      h('button', {
+        class: 'secondary', type: 'button', onclick: async () => {
+          if (!confirm('Delete this resume?')) return;
+          const res = await api('DELETE', `/api/resumes/${r.id}`);
+          if (res.ok) card.remove();
+        },
+      }, 'Delete')));
   }
   return card;
+}
+
+// Edits in place: text fields, images to remove (ticked) and images to add, sent as one
+// multipart PATCH; the card is redrawn from the answer.
+async function openEditor(card, r) {
+  if (card.querySelector('form.edit-form')) return;
+  const tasks = await loadTasks();
+  const form = h('form', { class: 'edit-form' },
+    h('label', {}, 'Name', h('input', { name: 'name', maxlength: '50', required: true, value: r.name }),
+      h('span', { class: 'error', 'data-for': 'name' })),
+    h('label', {}, 'Motivation', h('textarea', { name: 'motivation', maxlength: '2000', required: true }, r.motivation),
+      h('span', { class: 'error', 'data-for': 'motivation' })),
+    h('label', {}, 'Job category',
+      h('select', { name: 'task' }, tasks.map(t => h('option', { value: String(t.id), selected: t.id === r.task.id }, t.name))),
+      h('span', { class: 'error', 'data-for': 'task' })),
+    h('div', { class: 'thumbs' }, r.images.map(img => h('label', { class: 'remove' },
+      h('img', { src: img.url, alt: `${img.width}×${img.height}`, width: '72', height: '72' }),
+      h('span', {}, h('input', { type: 'checkbox', name: 'remove_image', value: img.key }), ' Remove')))),
+    h('span', { class: 'error', 'data-for': 'remove_image' }),
+    h('label', {}, 'Add images', h('input', { name: 'image', type: 'file', accept: 'image/jpeg,image/png,image/webp,image/gif', multiple: true }),
+      h('span', { class: 'error', 'data-for': 'image' })),
+    h('span', { class: 'error', 'data-for': 'body' }),
+    h('span', { class: 'error', 'data-for': 'form' }),
+    h('div', { class: 'buttons' },
+      h('button', { class: 'primary', type: 'submit' }, 'Save changes'),
+      h('button', { class: 'secondary', type: 'button', onclick: () => form.remove() }, 'Cancel')));
+  form.addEventListener('submit', async ev => {
+    ev.preventDefault();
+    const res = await api('PATCH', `/api/resumes/${r.id}`, new FormData(form));
+    if (!res.ok) return showErrors(form, res.data);
+    card.replaceWith(resumeCard(res.data));
+  });
+  card.append(form);
 }
 
 async function listView() {

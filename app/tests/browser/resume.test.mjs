@@ -1,6 +1,7 @@
 // A person's path through the page in real headless Chromium, on a phone-sized
 // screen: sign up, log out, log in, submit a resume with two images, find it in the
-// list with its thumbnails, then "Save 10 times". Leaves screenshots as artifacts.
+// list with its thumbnails, edit it (rename, swap an image), then "Save 10 times".
+// Leaves screenshots as artifacts.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
@@ -72,6 +73,27 @@ test('sign up, log in, submit a resume with two images and see it listed', { tim
     const sizes = await card.locator('.thumbs img').evaluateAll(imgs => imgs.map(i => [i.naturalWidth, i.naturalHeight]));
     assert.deepEqual(sizes, [[64, 48], [48, 64]]);
     await page.screenshot({ path: join(ARTIFACT_DIR, 'resume-list.png'), fullPage: true });
+
+    // Edit it: rename, remove the first image, add a third; the card is redrawn.
+    await card.locator('button.edit').click();
+    const editor = card.locator('form.edit-form');
+    await editor.waitFor();
+    await editor.locator('input[name=name]').fill('김민지 (수정)');
+    await editor.locator('input[name=remove_image]').first().check();
+    await editor.locator('input[name=image]').setInputFiles([
+      { name: 'portfolio-3.jpg', mimeType: 'image/jpeg', buffer: jpeg(40, 30) },
+    ]);
+    await page.screenshot({ path: join(ARTIFACT_DIR, 'resume-edit.png'), fullPage: true });
+    await editor.locator('button[type=submit]').click();
+    const edited = page.locator('article.resume', { hasText: '김민지 (수정)' }).first();
+    await edited.waitFor();
+    await page.waitForFunction(() => {
+      const card = [...document.querySelectorAll('article.resume')].find(a => a.textContent.includes('(수정)'));
+      const imgs = card ? [...card.querySelectorAll('.thumbs img')] : [];
+      return imgs.length === 2 && imgs.every(i => i.complete && i.naturalWidth > 0);
+    });
+    const after = await edited.locator('.thumbs img').evaluateAll(imgs => imgs.map(i => [i.naturalWidth, i.naturalHeight]));
+    assert.deepEqual(after, [[48, 64], [40, 30]]);
 
     await page.goto(`${BASE_URL}/#/new`);
     await page.fill('#resume-form input[name=name]', 'Ten saves');
