@@ -635,13 +635,9 @@ pub async fn update(
     let edit = Edit {
         id: id.clone(),
         owner_id: user.user_id,
-        name: changes
-            .name
-            .map_or(current.view.name, |n| n.as_str().to_owned()),
-        motivation: changes
-            .motivation
-            .map_or(current.view.motivation, |m| m.as_str().to_owned()),
-        task_id: changes.task.map_or(current.view.task.id, |t| t.id),
+        name: changes.name.map(|n| n.as_str().to_owned()),
+        motivation: changes.motivation.map(|m| m.as_str().to_owned()),
+        task_id: changes.task.map(|t| t.id),
         add: image_rows(&objects, &changes.add),
         remove,
     };
@@ -652,13 +648,14 @@ pub async fn update(
     Ok(Json(load(&state, &id).await?.view))
 }
 
-/// One edit of a resume, as it is written.
+/// One edit of a resume, as it is written. Fields left `None` keep their stored value,
+/// so two edits of different fields never undo each other.
 struct Edit {
     id: String,
     owner_id: i64,
-    name: String,
-    motivation: String,
-    task_id: i64,
+    name: Option<String>,
+    motivation: Option<String>,
+    task_id: Option<i64>,
     add: Vec<NewImageRow>,
     remove: Vec<String>,
 }
@@ -692,8 +689,8 @@ async fn commit_edit(state: &AppState, edit: &Edit) -> Result<(), Error> {
     // The UPDATE comes first: on PostgreSQL it locks the row, so concurrent edits of
     // one resume take turns and the image count below sees the other's commit.
     let updated = sqlx::query(
-        "UPDATE resumes SET name = $1, motivation = $2, task_id = $3, updated_at = $4 \
-         WHERE id = $5 AND owner_id = $6",
+        "UPDATE resumes SET name = COALESCE($1, name), motivation = COALESCE($2, motivation), \
+         task_id = COALESCE($3, task_id), updated_at = $4 WHERE id = $5 AND owner_id = $6",
     )
     .bind(&edit.name)
     .bind(&edit.motivation)

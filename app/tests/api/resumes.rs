@@ -283,6 +283,47 @@ async fn an_edit_adds_and_removes_images_and_storage_follows() {
 }
 
 #[tokio::test]
+async fn concurrent_edits_of_different_fields_both_stick() {
+    let app = spawn_app().await;
+    let token = app.user("kim").await;
+    for _ in 0..5 {
+        let body: Value = app
+            .post_resume(Some(&token), resume_form())
+            .await
+            .json()
+            .await
+            .unwrap();
+        let url = app.url(&format!("/api/resumes/{}", body["id"].as_str().unwrap()));
+        let edit = |patch: Value| {
+            app.client
+                .patch(&url)
+                .bearer_auth(&token)
+                .json(&patch)
+                .send()
+        };
+        let (a, b) = tokio::join!(
+            edit(json!({ "name": "New name" })),
+            edit(json!({ "motivation": "New motivation" }))
+        );
+        assert_eq!(a.unwrap().status(), StatusCode::OK);
+        assert_eq!(b.unwrap().status(), StatusCode::OK);
+        let now: Value = app
+            .client
+            .get(&url)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(
+            (&now["name"], &now["motivation"]),
+            (&json!("New name"), &json!("New motivation"))
+        );
+    }
+}
+
+#[tokio::test]
 async fn an_edit_can_fill_a_resume_up_to_the_image_limit() {
     let app = spawn_app_with(|s| s.max_images = 3).await;
     let token = app.user("kim").await;
