@@ -3,7 +3,7 @@
 
 mod support;
 
-use support::{Aws, Emulator, Spec, arg, describe_calls, modu};
+use support::{Aws, Emulator, Spec, arg, describe_calls, expect_no_change, modu};
 
 #[tokio::test]
 async fn down_removes_the_stack_and_spares_another_stack() {
@@ -74,15 +74,12 @@ async fn down_removes_the_stack_and_spares_another_stack() {
     .expect_success();
 
     // A second `down` has nothing to do.
-    let mark = emulator.mark();
-    let again = modu(&emulator, &["down", "-f", arg(&doomed_file), "--yes"]).await;
-    again.expect_success();
-    let mutating = emulator.mutating_calls_since(mark);
-    assert!(
-        mutating.is_empty(),
-        "the second down changed: {}\n{again}",
-        describe_calls(&mutating)
-    );
+    expect_no_change(
+        &emulator,
+        &["down", "-f", arg(&doomed_file), "--yes"],
+        "the second down",
+    )
+    .await;
 
     // `--delete-data` empties the bucket and deletes it.
     let purge = modu(

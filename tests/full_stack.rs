@@ -15,7 +15,7 @@ use aws_sdk_route53::types::{
 use serde_json::Value;
 use support::{
     Aws, Call, Emulator, MetricRow, RECORD, Spec, ZONE, absolute, arg, assert_stack_tags,
-    cloudwatch_dimension, describe_calls, metric_rows, modu,
+    cloudwatch_dimension, describe_calls, expect_no_change, metric_rows, modu,
 };
 
 /// AWS managed cache policy "CachingDisabled".
@@ -92,28 +92,6 @@ async fn origin_access_control(
         .expect("the origin access control's config")
         .clone();
     (id, config)
-}
-
-async fn security_group_id(aws: &Aws, name: &str) -> String {
-    let out = aws
-        .ec2
-        .describe_security_groups()
-        .filters(
-            aws_sdk_ec2::types::Filter::builder()
-                .name("group-name")
-                .values(name)
-                .build(),
-        )
-        .send()
-        .await
-        .expect("DescribeSecurityGroups");
-    match out.security_groups() {
-        [sg] => sg.group_id().expect("group id").to_string(),
-        other => panic!(
-            "expected one security group named {name}, found {}",
-            other.len()
-        ),
-    }
 }
 
 /// The member of the replication group that is its primary.
@@ -398,7 +376,7 @@ async fn full_stack_up_creates_every_resource_with_the_spec_settings() {
         &spec,
         "cache",
     );
-    let cache_sg = security_group_id(&aws, "edge-cache").await;
+    let cache_sg = aws.security_group_id("edge-cache").await;
     for member in group.member_clusters() {
         let out = aws
             .elasticache
@@ -615,15 +593,12 @@ async fn second_up_is_a_no_op_and_edits_converge_in_place() {
         .await
         .expect_success();
 
-    let mark = emulator.mark();
-    let again = modu(&emulator, &["up", "-f", arg(&file)]).await;
-    again.expect_success();
-    let mutating = emulator.mutating_calls_since(mark);
-    assert!(
-        mutating.is_empty(),
-        "an unchanged full stack changed: {}\n{again}",
-        describe_calls(&mutating)
-    );
+    expect_no_change(
+        &emulator,
+        &["up", "-f", arg(&file)],
+        "an unchanged full stack",
+    )
+    .await;
 
     // Price class: the same distribution is updated.
     let before = distribution(&aws, "conv").await;
@@ -735,15 +710,7 @@ async fn second_up_is_a_no_op_and_edits_converge_in_place() {
     }
 
     // The converged stack is stable.
-    let mark = emulator.mark();
-    let again = modu(&emulator, &["up", "-f", arg(&file)]).await;
-    again.expect_success();
-    let mutating = emulator.mutating_calls_since(mark);
-    assert!(
-        mutating.is_empty(),
-        "the converged stack changed: {}\n{again}",
-        describe_calls(&mutating)
-    );
+    expect_no_change(&emulator, &["up", "-f", arg(&file)], "the converged stack").await;
 
     // The zone was modu's, so `down` removes it too.
     let down = modu(
@@ -974,17 +941,10 @@ async fn down_removes_every_tier_and_spares_another_full_stack() {
     .expect_success();
 
     // A second `down` has nothing left to do.
-    let mark = emulator.mark();
-    let again = modu(
+    expect_no_change(
         &emulator,
         &["down", "-f", arg(&doomed_file), "--yes", "--delete-data"],
+        "the second down",
     )
     .await;
-    again.expect_success();
-    let mutating = emulator.mutating_calls_since(mark);
-    assert!(
-        mutating.is_empty(),
-        "the second down changed: {}\n{again}",
-        describe_calls(&mutating)
-    );
 }

@@ -64,22 +64,6 @@ async fn status_json(emulator: &Emulator, file: &str, code: i32) -> (Run, Value)
     (run, doc)
 }
 
-async fn security_group_id(aws: &Aws, name: &str) -> String {
-    let out = aws
-        .ec2
-        .describe_security_groups()
-        .filters(
-            aws_sdk_ec2::types::Filter::builder()
-                .name("group-name")
-                .values(name)
-                .build(),
-        )
-        .send()
-        .await
-        .expect("DescribeSecurityGroups");
-    out.security_groups()[0].group_id().unwrap().to_string()
-}
-
 #[tokio::test]
 async fn status_reports_every_resource_of_a_deployed_stack() {
     let emulator = Emulator::start();
@@ -143,7 +127,7 @@ async fn status_reports_every_resource_of_a_deployed_stack() {
         assert_eq!(resource(&doc, key)["name"], name);
         assert_eq!(
             resource(&doc, key)["id"],
-            security_group_id(&aws, name).await.as_str()
+            aws.security_group_id(name).await.as_str()
         );
     }
     let names = [

@@ -9,7 +9,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 use support::{
-    Aws, Emulator, RECORD, Run, Spec, ZONE, absolute, arg, describe_calls, metric_rows, modu,
+    Aws, Emulator, RECORD, Run, Spec, ZONE, absolute, arg, describe_calls, expect_no_change,
+    metric_rows, modu,
 };
 
 /// The resource keys of the compute tier, always present.
@@ -250,15 +251,12 @@ async fn switching_a_tier_off_removes_it() {
     status.expect_success();
     assert_eq!(keys(&doc), key_set(&CORE_KEYS), "{status}");
     assert_eq!(aws.tagged_with_stack("shrink").await.len(), 12);
-    let mark = emulator.mark();
-    let again = modu(&emulator, &["up", "-f", arg(&file)]).await;
-    again.expect_success();
-    let mutating = emulator.mutating_calls_since(mark);
-    assert!(
-        mutating.is_empty(),
-        "the compute-only stack changed: {}\n{again}",
-        describe_calls(&mutating)
-    );
+    expect_no_change(
+        &emulator,
+        &["up", "-f", arg(&file)],
+        "the compute-only stack",
+    )
+    .await;
 }
 
 #[tokio::test]

@@ -7,8 +7,8 @@ mod support;
 use std::collections::BTreeSet;
 
 use aws_sdk_autoscaling::types::AutoScalingGroup;
-use aws_sdk_ec2::types::{IpPermission, SecurityGroup};
-use support::{Aws, Emulator, Spec, USER_DATA, arg, describe_calls, modu};
+use aws_sdk_ec2::types::IpPermission;
+use support::{Aws, Emulator, Spec, USER_DATA, arg, describe_calls, expect_no_change, modu};
 
 /// One ingress rule, flattened: (protocol, from port, to port, source).
 type Rule = (String, i32, i32, String);
@@ -107,28 +107,6 @@ async fn elbv2_tags(aws: &Aws, arn: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-async fn security_group(aws: &Aws, name: &str) -> SecurityGroup {
-    let out = aws
-        .ec2
-        .describe_security_groups()
-        .filters(
-            aws_sdk_ec2::types::Filter::builder()
-                .name("group-name")
-                .values(name)
-                .build(),
-        )
-        .send()
-        .await
-        .expect("DescribeSecurityGroups");
-    match out.security_groups() {
-        [sg] => sg.clone(),
-        other => panic!(
-            "expected one security group named {name}, found {}",
-            other.len()
-        ),
-    }
-}
-
 async fn auto_scaling_group(aws: &Aws, name: &str) -> AutoScalingGroup {
     let out = aws
         .autoscaling
@@ -199,9 +177,9 @@ async fn up_creates_every_resource_with_the_spec_settings() {
     let vpc = default_vpc(&aws).await;
 
     // Security groups: exactly the rules of the issue, nothing more.
-    let lb_sg = security_group(&aws, "uptest-lb").await;
-    let app_sg = security_group(&aws, "uptest-app").await;
-    let cache_sg = security_group(&aws, "uptest-cache").await;
+    let lb_sg = aws.security_group("uptest-lb").await;
+    let app_sg = aws.security_group("uptest-app").await;
+    let cache_sg = aws.security_group("uptest-cache").await;
     let lb_sg_id = lb_sg.group_id().unwrap().to_string();
     let app_sg_id = app_sg.group_id().unwrap().to_string();
     for sg in [&lb_sg, &app_sg, &cache_sg] {
@@ -770,14 +748,5 @@ async fn changed_sizes_and_cpu_target_are_updated_in_place() {
     );
 
     // And the converged stack is stable again.
-    let mark = emulator.mark();
-    modu(&emulator, &["up", "-f", arg(&file)])
-        .await
-        .expect_success();
-    let mutating = emulator.mutating_calls_since(mark);
-    assert!(
-        mutating.is_empty(),
-        "up after the update changed: {}",
-        describe_calls(&mutating)
-    );
+    expect_no_change(&emulator, &["up", "-f", arg(&file)], "up after the update").await;
 }

@@ -200,6 +200,34 @@ pub struct Aws {
 }
 
 impl Aws {
+    /// The one security group named `name`.
+    pub async fn security_group(&self, name: &str) -> aws_sdk_ec2::types::SecurityGroup {
+        let out = self
+            .ec2
+            .describe_security_groups()
+            .filters(
+                aws_sdk_ec2::types::Filter::builder()
+                    .name("group-name")
+                    .values(name)
+                    .build(),
+            )
+            .send()
+            .await
+            .expect("DescribeSecurityGroups");
+        match out.security_groups() {
+            [sg] => sg.clone(),
+            other => panic!(
+                "expected one security group named {name}, found {}",
+                other.len()
+            ),
+        }
+    }
+
+    pub async fn security_group_id(&self, name: &str) -> String {
+        let sg = self.security_group(name).await;
+        sg.group_id().expect("group id").to_string()
+    }
+
     pub async fn new(emulator: &Emulator) -> Aws {
         let config = sdk_config(emulator).await;
         let s3_config = aws_sdk_s3::config::Builder::from(&config)
@@ -1056,6 +1084,21 @@ impl fmt::Display for Run {
 
 /// Runs the real `modu` binary against the emulator, without a terminal and
 /// with static test credentials; no profile or config file of the machine is read.
+/// Runs `modu ARGS`, expects it to succeed without one mutating AWS call, and returns
+/// the run: what a converged stack (or a finished `down`) must do when run again.
+pub async fn expect_no_change(emulator: &Emulator, args: &[&str], what: &str) -> Run {
+    let mark = emulator.mark();
+    let run = modu(emulator, args).await;
+    run.expect_success();
+    let mutating = emulator.mutating_calls_since(mark);
+    assert!(
+        mutating.is_empty(),
+        "{what} changed: {}\n{run}",
+        describe_calls(&mutating)
+    );
+    run
+}
+
 pub async fn modu(emulator: &Emulator, args: &[&str]) -> Run {
     run_modu(Some(emulator.url()), args).await
 }

@@ -367,38 +367,17 @@ async fn editing_or_deleting_someone_elses_resume() {
     let app = spawn_app().await;
     let owner = app.user("kim").await;
     let other = app.user("lee").await;
-    let resp = app.post_resume(Some(&owner), resume_form()).await;
-    let body: serde_json::Value = resp.json().await.unwrap();
-    let url = app.url(&format!("/api/resumes/{}", body["id"].as_str().unwrap()));
+    let id = app.resume(&owner).await["id"].as_str().unwrap().to_owned();
 
-    refused(&app, StatusCode::FORBIDDEN, "id", || async {
-        app.client
-            .patch(&url)
-            .bearer_auth(&other)
-            .json(&json!({ "name": "Mine now" }))
-            .send()
-            .await
-            .unwrap()
+    refused(&app, StatusCode::FORBIDDEN, "id", || {
+        app.edit_json(&other, &id, json!({ "name": "Mine now" }))
     })
     .await;
-    refused(&app, StatusCode::FORBIDDEN, "id", || async {
-        app.client
-            .delete(&url)
-            .bearer_auth(&other)
-            .send()
-            .await
-            .unwrap()
+    refused(&app, StatusCode::FORBIDDEN, "id", || {
+        app.delete_resume(&other, &id)
     })
     .await;
-    let now: serde_json::Value = app
-        .client
-        .get(&url)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let now = app.get_json(&format!("/api/resumes/{id}")).await;
     assert_eq!(now["name"], "Kim Minji");
 }
 
@@ -407,24 +386,12 @@ async fn editing_or_deleting_a_missing_resume() {
     let app = spawn_app().await;
     let token = app.user("kim").await;
     for id in ["01900000-0000-7000-8000-000000000000", "not-a-uuid"] {
-        let url = app.url(&format!("/api/resumes/{id}"));
-        refused(&app, StatusCode::NOT_FOUND, "id", || async {
-            app.client
-                .patch(&url)
-                .bearer_auth(&token)
-                .json(&json!({ "name": "x" }))
-                .send()
-                .await
-                .unwrap()
+        refused(&app, StatusCode::NOT_FOUND, "id", || {
+            app.edit_json(&token, id, json!({ "name": "x" }))
         })
         .await;
-        refused(&app, StatusCode::NOT_FOUND, "id", || async {
-            app.client
-                .delete(&url)
-                .bearer_auth(&token)
-                .send()
-                .await
-                .unwrap()
+        refused(&app, StatusCode::NOT_FOUND, "id", || {
+            app.delete_resume(&token, id)
         })
         .await;
     }
@@ -433,94 +400,50 @@ async fn editing_or_deleting_a_missing_resume() {
 #[tokio::test]
 async fn updating_with_invalid_values() {
     let app = spawn_app().await;
-    let token = app.user("kim").await;
-    let resp = app.post_resume(Some(&token), resume_form()).await;
-    let body: serde_json::Value = resp.json().await.unwrap();
-    let url = app.url(&format!("/api/resumes/{}", body["id"].as_str().unwrap()));
+    let (token, id, _) = kims_resume(&app).await;
     for (patch, field) in [
         (json!({ "name": "n".repeat(51) }), "name"),
         (json!({ "task": 42 }), "task"),
         (json!({}), "body"),
     ] {
-        refused(&app, StatusCode::UNPROCESSABLE_ENTITY, field, || async {
-            app.client
-                .patch(&url)
-                .bearer_auth(&token)
-                .json(&patch)
-                .send()
-                .await
-                .unwrap()
+        refused(&app, StatusCode::UNPROCESSABLE_ENTITY, field, || {
+            app.edit_json(&token, &id, patch)
         })
         .await;
     }
-    refused(&app, StatusCode::BAD_REQUEST, "body", || async {
-        app.client
-            .patch(&url)
-            .bearer_auth(&token)
-            .json(&json!({ "owner_id": 2 }))
-            .send()
-            .await
-            .unwrap()
+    refused(&app, StatusCode::BAD_REQUEST, "body", || {
+        app.edit_json(&token, &id, json!({ "owner_id": 2 }))
     })
     .await;
 }
 
-/// A resume of kim's with two images, and its edit URL.
-async fn kims_resume(app: &TestApp) -> (String, serde_json::Value, String) {
+/// kim's token, and the id and body of a resume of kim's with two images.
+async fn kims_resume(app: &TestApp) -> (String, String, serde_json::Value) {
     let token = app.user("kim").await;
-    let body: serde_json::Value = app
-        .post_resume(Some(&token), resume_form())
-        .await
-        .json()
-        .await
-        .unwrap();
-    let url = app.url(&format!("/api/resumes/{}", body["id"].as_str().unwrap()));
-    (token, body, url)
+    let body = app.resume(&token).await;
+    (token, body["id"].as_str().unwrap().to_owned(), body)
 }
 
-async fn edit_refused(
-    app: &TestApp,
-    token: &str,
-    url: &str,
-    form: Form,
-    status: StatusCode,
-    field: &str,
-) {
-    refused(app, status, field, || async {
-        app.client
-            .patch(url)
-            .bearer_auth(token)
-            .multipart(form)
-            .send()
-            .await
-            .unwrap()
-    })
-    .await;
+fn jpeg_part(file_name: &str) -> Part {
+    Part::bytes(small_jpeg()).file_name(file_name.to_owned())
 }
 
 #[tokio::test]
 async fn editing_with_an_image_of_another_resume_to_remove() {
     let app = spawn_app().await;
-    let (token, _, url) = kims_resume(&app).await;
-    let other: serde_json::Value = app
-        .post_resume(Some(&token), resume_form())
-        .await
-        .json()
-        .await
-        .unwrap();
+    let (token, id, _) = kims_resume(&app).await;
+    let other = app.resume(&token).await;
     for key in [
         other["images"][0]["key"].as_str().unwrap(),
         "../../etc/passwd",
         "",
     ] {
         let form = Form::new().text("remove_image", key.to_owned());
-        edit_refused(
+        refused(
             &app,
-            &token,
-            &url,
-            form,
             StatusCode::UNPROCESSABLE_ENTITY,
             "remove_image",
+            || app.edit_form(&token, &id, form),
         )
         .await;
     }
@@ -529,96 +452,72 @@ async fn editing_with_an_image_of_another_resume_to_remove() {
 #[tokio::test]
 async fn editing_past_the_image_limit() {
     let app = spawn_app_with(|s| s.max_images = 3).await;
-    let (token, _, url) = kims_resume(&app).await;
+    let (token, id, _) = kims_resume(&app).await;
     let form = Form::new()
-        .part(
-            "image",
-            Part::bytes(small_jpeg()).file_name("x.jpg".to_owned()),
-        )
-        .part(
-            "image",
-            Part::bytes(small_jpeg()).file_name("y.jpg".to_owned()),
-        );
-    edit_refused(
-        &app,
-        &token,
-        &url,
-        form,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "image",
-    )
+        .part("image", jpeg_part("x.jpg"))
+        .part("image", jpeg_part("y.jpg"));
+    refused(&app, StatusCode::UNPROCESSABLE_ENTITY, "image", || {
+        app.edit_form(&token, &id, form)
+    })
     .await;
 }
 
 #[tokio::test]
 async fn editing_with_a_text_file_renamed_jpg_or_nothing_to_change() {
     let app = spawn_app().await;
-    let (token, _, url) = kims_resume(&app).await;
-    let form = with_image(Form::new(), b"just text".to_vec(), "cv.jpg", "image/jpeg");
-    edit_refused(
-        &app,
-        &token,
-        &url,
-        form,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "image",
-    )
-    .await;
-    let form = Form::new().text("name", "n".repeat(51));
-    edit_refused(
-        &app,
-        &token,
-        &url,
-        form,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "name",
-    )
-    .await;
-    let form = Form::new().text("owner_id", "2");
-    edit_refused(&app, &token, &url, form, StatusCode::BAD_REQUEST, "body").await;
-    // A browser sends an empty file part for a file input left empty.
-    let form = Form::new().part("image", Part::bytes(Vec::new()).file_name(String::new()));
-    edit_refused(
-        &app,
-        &token,
-        &url,
-        form,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "body",
-    )
-    .await;
+    let (token, id, _) = kims_resume(&app).await;
+    let cases = [
+        (
+            with_image(Form::new(), b"just text".to_vec(), "cv.jpg", "image/jpeg"),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "image",
+        ),
+        (
+            Form::new().text("name", "n".repeat(51)),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "name",
+        ),
+        (
+            Form::new().text("owner_id", "2"),
+            StatusCode::BAD_REQUEST,
+            "body",
+        ),
+        // A browser sends an empty file part for a file input left empty.
+        (
+            Form::new().part("image", Part::bytes(Vec::new()).file_name(String::new())),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "body",
+        ),
+    ];
+    for (form, status, field) in cases {
+        refused(&app, status, field, || app.edit_form(&token, &id, form)).await;
+    }
 }
 
 #[tokio::test]
 async fn editing_someone_elses_images() {
     let app = spawn_app().await;
-    let (_, body, url) = kims_resume(&app).await;
+    let (_, id, body) = kims_resume(&app).await;
     let other = app.user("lee").await;
     let form = Form::new()
         .text(
             "remove_image",
             body["images"][0]["key"].as_str().unwrap().to_owned(),
         )
-        .part(
-            "image",
-            Part::bytes(small_jpeg()).file_name("x.jpg".to_owned()),
-        );
-    edit_refused(&app, &other, &url, form, StatusCode::FORBIDDEN, "id").await;
+        .part("image", jpeg_part("x.jpg"));
+    refused(&app, StatusCode::FORBIDDEN, "id", || {
+        app.edit_form(&other, &id, form)
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn editing_with_an_oversized_json_body() {
     let app = spawn_app().await;
-    let (token, _, url) = kims_resume(&app).await;
+    let (token, id, _) = kims_resume(&app).await;
     let huge = json!({ "motivation": "m".repeat(200 * 1024) });
-    refused(&app, StatusCode::PAYLOAD_TOO_LARGE, "body", || async {
-        app.client
-            .patch(&url)
-            .bearer_auth(&token)
-            .json(&huge)
-            .send()
-            .await
-            .unwrap()
+    refused(&app, StatusCode::PAYLOAD_TOO_LARGE, "body", || {
+        app.edit_json(&token, &id, huge)
     })
     .await;
 }

@@ -249,6 +249,50 @@ impl TestApp {
         body["token"].as_str().unwrap().to_owned()
     }
 
+    /// Saves `resume_form()` (two images) as the token's user: the created resume.
+    pub async fn resume(&self, token: &str) -> Value {
+        let resp = self.post_resume(Some(token), resume_form()).await;
+        assert_eq!(resp.status(), StatusCode::CREATED);
+        resp.json().await.unwrap()
+    }
+
+    /// `GET` a path as JSON.
+    pub async fn get_json(&self, path: &str) -> Value {
+        let resp = self.client.get(self.url(path)).send().await.unwrap();
+        resp.json().await.unwrap()
+    }
+
+    /// `PATCH /api/resumes/{id}` with a JSON body (text fields only).
+    pub async fn edit_json(&self, token: &str, id: &str, body: Value) -> Response {
+        self.client
+            .patch(self.url(&format!("/api/resumes/{id}")))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// `PATCH /api/resumes/{id}` with a multipart form (text fields, `image`, `remove_image`).
+    pub async fn edit_form(&self, token: &str, id: &str, form: Form) -> Response {
+        self.client
+            .patch(self.url(&format!("/api/resumes/{id}")))
+            .bearer_auth(token)
+            .multipart(form)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn delete_resume(&self, token: &str, id: &str) -> Response {
+        self.client
+            .delete(self.url(&format!("/api/resumes/{id}")))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+    }
+
     pub async fn post_resume(&self, token: Option<&str>, form: Form) -> Response {
         let mut req = self.client.post(self.url("/api/resumes")).multipart(form);
         if let Some(token) = token {

@@ -73,15 +73,7 @@ async fn sql_looking_and_unicode_input_is_stored_verbatim() {
         .unwrap()
         .to_owned();
 
-    let got: Value = app
-        .client
-        .get(app.url(&format!("/api/resumes/{id}")))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let got = app.get_json(&format!("/api/resumes/{id}")).await;
     assert_eq!(got["name"], name);
     assert_eq!(got["motivation"], motivation);
     assert_eq!(got["task"]["id"], 4);
@@ -98,15 +90,7 @@ async fn the_list_is_newest_first_and_paginates_by_cursor() {
             .await;
         assert_eq!(resp.status(), StatusCode::CREATED);
     }
-    let page: Value = app
-        .client
-        .get(app.url("/api/resumes?limit=3"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let page = app.get_json("/api/resumes?limit=3").await;
     let names: Vec<&str> = page["items"]
         .as_array()
         .unwrap()
@@ -118,15 +102,9 @@ async fn the_list_is_newest_first_and_paginates_by_cursor() {
     assert_eq!(page["items"][0]["task"]["name"], "영업/마케팅");
     let cursor = page["next_cursor"].as_str().unwrap();
 
-    let page: Value = app
-        .client
-        .get(app.url(&format!("/api/resumes?limit=3&cursor={cursor}")))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let page = app
+        .get_json(&format!("/api/resumes?limit=3&cursor={cursor}"))
+        .await;
     let names: Vec<&str> = page["items"]
         .as_array()
         .unwrap()
@@ -142,47 +120,24 @@ async fn the_cached_list_sees_every_write() {
     let app = spawn_app().await;
     let token = app.user("kim").await;
     let list = || async {
-        let page: Value = app
-            .client
-            .get(app.url("/api/resumes"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let page = app.get_json("/api/resumes").await;
         page["items"].as_array().unwrap().clone()
     };
     assert!(list().await.is_empty());
     assert!(list().await.is_empty(), "served from the cache");
 
-    let resp = app.post_resume(Some(&token), resume_form()).await;
-    let id = resp.json::<Value>().await.unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = app.resume(&token).await["id"].as_str().unwrap().to_owned();
     let items = list().await;
     assert_eq!(items.len(), 1);
     assert_eq!(items[0]["images"].as_array().unwrap().len(), 2);
 
     let resp = app
-        .client
-        .patch(app.url(&format!("/api/resumes/{id}")))
-        .bearer_auth(&token)
-        .json(&json!({ "name": "Renamed" }))
-        .send()
-        .await
-        .unwrap();
+        .edit_json(&token, &id, json!({ "name": "Renamed" }))
+        .await;
     assert_eq!(resp.status(), StatusCode::OK);
     assert_eq!(list().await[0]["name"], "Renamed");
 
-    let resp = app
-        .client
-        .delete(app.url(&format!("/api/resumes/{id}")))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+    let resp = app.delete_resume(&token, &id).await;
     assert_eq!(resp.status(), StatusCode::NO_CONTENT);
     assert!(list().await.is_empty());
 }
@@ -191,19 +146,14 @@ async fn the_cached_list_sees_every_write() {
 async fn the_owner_can_update_a_resume() {
     let app = spawn_app().await;
     let token = app.user("kim").await;
-    let resp = app.post_resume(Some(&token), resume_form()).await;
-    let id = resp.json::<Value>().await.unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = app.resume(&token).await["id"].as_str().unwrap().to_owned();
     let resp = app
-        .client
-        .patch(app.url(&format!("/api/resumes/{id}")))
-        .bearer_auth(&token)
-        .json(&json!({ "motivation": "새 동기", "task": "경영지원" }))
-        .send()
-        .await
-        .unwrap();
+        .edit_json(
+            &token,
+            &id,
+            json!({ "motivation": "새 동기", "task": "경영지원" }),
+        )
+        .await;
     assert_eq!(resp.status(), StatusCode::OK);
     let body: Value = resp.json().await.unwrap();
     assert_eq!(body["name"], "Kim Minji");
@@ -216,12 +166,7 @@ async fn the_owner_can_update_a_resume() {
 async fn an_edit_adds_and_removes_images_and_storage_follows() {
     let app = spawn_app().await;
     let token = app.user("kim").await;
-    let body: Value = app
-        .post_resume(Some(&token), resume_form())
-        .await
-        .json()
-        .await
-        .unwrap();
+    let body = app.resume(&token).await;
     let id = body["id"].as_str().unwrap();
     let (first, second) = (&body["images"][0], &body["images"][1]);
     let removed_url = first["url"].as_str().unwrap();
@@ -235,14 +180,7 @@ async fn an_edit_adds_and_removes_images_and_storage_follows() {
             "image",
             Part::bytes(images::gif(8, 6)).file_name("c.gif".to_owned()),
         );
-    let resp = app
-        .client
-        .patch(app.url(&format!("/api/resumes/{id}")))
-        .bearer_auth(&token)
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
+    let resp = app.edit_form(&token, id, form).await;
     assert_eq!(resp.status(), StatusCode::OK);
     let edited: Value = resp.json().await.unwrap();
     assert_eq!(edited["name"], "Kim Minji (edited)");
@@ -268,14 +206,7 @@ async fn an_edit_adds_and_removes_images_and_storage_follows() {
 
     // Reading it back gives the same images, and a text-only multipart edit keeps them.
     let form = Form::new().text("motivation", "새 동기");
-    let resp = app
-        .client
-        .patch(app.url(&format!("/api/resumes/{id}")))
-        .bearer_auth(&token)
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
+    let resp = app.edit_form(&token, id, form).await;
     assert_eq!(resp.status(), StatusCode::OK);
     let again: Value = resp.json().await.unwrap();
     assert_eq!(again["motivation"], "새 동기");
@@ -287,12 +218,7 @@ async fn concurrent_edits_of_different_fields_both_stick() {
     let app = spawn_app().await;
     let token = app.user("kim").await;
     for _ in 0..5 {
-        let body: Value = app
-            .post_resume(Some(&token), resume_form())
-            .await
-            .json()
-            .await
-            .unwrap();
+        let body = app.resume(&token).await;
         let url = app.url(&format!("/api/resumes/{}", body["id"].as_str().unwrap()));
         let edit = |patch: Value| {
             app.client
@@ -327,12 +253,7 @@ async fn concurrent_edits_of_different_fields_both_stick() {
 async fn an_edit_can_fill_a_resume_up_to_the_image_limit() {
     let app = spawn_app_with(|s| s.max_images = 3).await;
     let token = app.user("kim").await;
-    let body: Value = app
-        .post_resume(Some(&token), resume_form())
-        .await
-        .json()
-        .await
-        .unwrap();
+    let body = app.resume(&token).await;
     let id = body["id"].as_str().unwrap();
     // Removing one makes room for two.
     let form = Form::new()
@@ -348,14 +269,7 @@ async fn an_edit_can_fill_a_resume_up_to_the_image_limit() {
             "image",
             Part::bytes(small_jpeg()).file_name("y.jpg".to_owned()),
         );
-    let resp = app
-        .client
-        .patch(app.url(&format!("/api/resumes/{id}")))
-        .bearer_auth(&token)
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
+    let resp = app.edit_form(&token, id, form).await;
     assert_eq!(resp.status(), StatusCode::OK);
     let edited: Value = resp.json().await.unwrap();
     assert_eq!(edited["images"].as_array().unwrap().len(), 3);
@@ -374,13 +288,7 @@ async fn deleting_a_resume_removes_its_images_from_storage() {
     let url = body["images"][0]["url"].as_str().unwrap().to_owned();
     assert_eq!(app.count_objects().await, 4);
 
-    let resp = app
-        .client
-        .delete(app.url(&format!("/api/resumes/{id}")))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+    let resp = app.delete_resume(&token, id).await;
     assert_eq!(resp.status(), StatusCode::NO_CONTENT);
     assert_eq!(app.count("resumes").await, 1);
     assert_eq!(app.count("resume_images").await, 2);
@@ -401,15 +309,7 @@ async fn deleting_a_resume_removes_its_images_from_storage() {
 #[tokio::test]
 async fn job_categories_are_seeded() {
     let app = spawn_app().await;
-    let tasks: Value = app
-        .client
-        .get(app.url("/api/tasks"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let tasks = app.get_json("/api/tasks").await;
     let names: Vec<&str> = tasks
         .as_array()
         .unwrap()
@@ -435,12 +335,7 @@ async fn image_urls_use_the_media_base_url_when_set() {
     })
     .await;
     let token = app.user("kim").await;
-    let body: Value = app
-        .post_resume(Some(&token), resume_form())
-        .await
-        .json()
-        .await
-        .unwrap();
+    let body = app.resume(&token).await;
     let url = body["images"][0]["url"].as_str().unwrap();
     assert!(
         url.starts_with("https://d111.cloudfront.example/media/resumes/"),
