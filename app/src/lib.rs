@@ -8,6 +8,7 @@ pub mod domain;
 pub mod error;
 pub mod routes;
 pub mod startup;
+pub mod state;
 pub mod storage;
 pub mod telemetry;
 pub mod web;

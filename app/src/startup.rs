@@ -17,37 +17,10 @@ use tower_http::trace::TraceLayer;
 
 use crate::configuration::Settings;
 use crate::db::{Db, DbError};
+use crate::domain::Task;
 use crate::routes;
+use crate::state::{AppState, Limits};
 use crate::storage::{Cache, DiskStore, ImageStore, S3Store, SessionStore, sweep_forever};
-
-/// A job category, loaded once: the list is seeded by the migrations and never changes
-/// at run time.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct Task {
-    pub id: i64,
-    pub name: String,
-}
-
-#[derive(Debug, Clone, Copy)]
-pub struct Limits {
-    pub max_image_bytes: usize,
-    pub max_images: usize,
-    pub max_body_bytes: usize,
-}
-
-/// What every handler may use. Cheap to clone: everything inside is shared.
-#[derive(Clone)]
-pub struct AppState {
-    pub db: Db,
-    pub images: Arc<dyn ImageStore>,
-    pub sessions: SessionStore,
-    pub cache: Cache,
-    pub redis: Option<ConnectionManager>,
-    pub tasks: Arc<Vec<Task>>,
-    pub limits: Limits,
-    /// Prefix of image URLs, without a trailing slash.
-    pub media_base_url: String,
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {

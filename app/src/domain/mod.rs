@@ -3,12 +3,12 @@
 
 mod image;
 mod resume_fields;
-mod task_ref;
+mod task;
 mod user_fields;
 
 pub use image::{ImageKind, SniffedImage};
 pub use resume_fields::{ApplicantName, Motivation};
-pub use task_ref::TaskRef;
+pub use task::{Task, TaskRef};
 pub use user_fields::{Password, Username};
 
 /// Rejects control characters other than line breaks and tabs: they are never part of

@@ -20,7 +20,7 @@ use super::json_body;
 use crate::db::now_ms;
 use crate::domain::{Password, Username};
 use crate::error::{Context, Error};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::storage::SessionUser;
 
 pub const COOKIE_NAME: &str = "modu_session";

@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 
 use crate::Error;
 use crate::error::Context;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 pub async fn show(
     State(state): State<AppState>,

@@ -18,7 +18,7 @@ pub use auth::CurrentUser;
 
 use crate::Error;
 use crate::configuration::Settings;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::web;
 
 /// Bodies of JSON requests are small; uploads get their own, larger limit.

@@ -20,9 +20,9 @@ use uuid::Uuid;
 
 use super::{CurrentUser, json_body};
 use crate::db::{NewImageRow, NewResumeRows, insert_image_rows, now_ms};
-use crate::domain::{ApplicantName, Motivation, SniffedImage, TaskRef};
+use crate::domain::{ApplicantName, Motivation, SniffedImage, Task, TaskRef};
 use crate::error::{Context, Error};
-use crate::startup::{AppState, Task};
+use crate::state::AppState;
 use crate::storage::NewObject;
 
 const DEFAULT_PAGE: i64 = 20;

@@ -3,7 +3,8 @@
 use axum::Json;
 use axum::extract::State;
 
-use crate::startup::{AppState, Task};
+use crate::domain::Task;
+use crate::state::AppState;
 
 pub async fn list(State(state): State<AppState>) -> Json<Vec<Task>> {
     Json(state.tasks.as_ref().clone())

@@ -1,6 +1,15 @@
-//! How a client names a job category: by numeric id or by its exact name.
+//! Job categories: the `Task` a resume applies for, and `TaskRef`, how a client names
+//! one (by numeric id or by its exact name).
 
 use crate::Error;
+
+/// A job category. The list is seeded by the migrations and never changes at run
+/// time, so it is loaded once at start.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Task {
+    pub id: i64,
+    pub name: String,
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TaskRef {

@@ -1,0 +1,36 @@
+//! What every handler may use: the shared parts chosen at start (database, image
+//! store, sessions, cache), the job categories and the upload limits. `startup`
+//! builds it from the settings; `routes` only read it, so neither depends on the other
+//! through it.
+
+use std::sync::Arc;
+
+use redis::aio::ConnectionManager;
+
+use crate::db::Db;
+use crate::domain::Task;
+use crate::storage::{Cache, ImageStore, SessionStore};
+
+/// Upload limits, derived once from the settings.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub max_image_bytes: usize,
+    pub max_images: usize,
+    /// The largest request body that can carry `max_images` images of the largest size.
+    pub max_body_bytes: usize,
+}
+
+/// Cheap to clone: everything inside is shared.
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Db,
+    pub images: Arc<dyn ImageStore>,
+    pub sessions: SessionStore,
+    pub cache: Cache,
+    /// For `/readyz`; sessions and cache hold their own handles.
+    pub redis: Option<ConnectionManager>,
+    pub tasks: Arc<Vec<Task>>,
+    pub limits: Limits,
+    /// Prefix of image URLs, without a trailing slash.
+    pub media_base_url: String,
+}
