@@ -11,6 +11,5 @@ pub mod startup;
 pub mod state;
 pub mod storage;
 pub mod telemetry;
-pub mod web;
 
 pub use error::Error;

@@ -52,7 +52,7 @@ pub struct Application {
 impl Application {
     pub async fn build(settings: Settings) -> Result<Self, StartError> {
         let state = build_state(&settings).await?;
-        let router = routes::router(state.clone(), &settings);
+        let router = routes::router(state.clone());
         let router = with_middleware(router, Duration::from_secs(settings.request_timeout_secs));
         let listener = bind(settings.bind).map_err(|source| StartError::Bind {
             address: settings.bind.to_string(),

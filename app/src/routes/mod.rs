@@ -1,11 +1,14 @@
-//! The HTTP surface: one file per resource. JSON bodies are read by `json_body`, not
-//! by axum's `Json`, so that a malformed body gets the service's JSON error shape.
+//! The HTTP surface: one file per resource, and `web` for the page itself. Handlers
+//! read `AppState` and never reach into `startup`, which builds this router and wraps
+//! it in the middleware. JSON bodies are read by `json_body`, not by axum's `Json`, so
+//! that a malformed body gets the service's JSON error shape.
 
 mod auth;
 mod health;
 mod media;
 mod resumes;
 mod tasks;
+mod web;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -17,15 +20,14 @@ use serde::de::DeserializeOwned;
 pub use auth::CurrentUser;
 
 use crate::Error;
-use crate::configuration::Settings;
 use crate::state::AppState;
-use crate::web;
 
 /// Bodies of JSON requests are small; uploads get their own, larger limit.
 const JSON_BODY_LIMIT: usize = 64 * 1024;
 
-pub fn router(state: AppState, settings: &Settings) -> Router {
-    let upload_limit = DefaultBodyLimit::max(settings.max_body_bytes());
+/// Every route of the service, with its body limits; `startup` adds the middleware.
+pub fn router(state: AppState) -> Router {
+    let upload_limit = DefaultBodyLimit::max(state.limits.max_body_bytes);
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))

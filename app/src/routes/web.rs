@@ -9,9 +9,9 @@ use axum::routing::get;
 
 use crate::state::AppState;
 
-const INDEX_HTML: &str = include_str!("../web/index.html");
-const APP_JS: &str = include_str!("../web/app.js");
-const STYLE_CSS: &str = include_str!("../web/style.css");
+const INDEX_HTML: &str = include_str!("../../web/index.html");
+const APP_JS: &str = include_str!("../../web/app.js");
+const STYLE_CSS: &str = include_str!("../../web/style.css");
 
 /// Assets change only with the binary; a short cache keeps deploys visible quickly.
 const CACHE: &str = "public, max-age=300";
