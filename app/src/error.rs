@@ -7,6 +7,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
+use crate::domain::ValidationError;
+
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// Input that is well-formed but not acceptable (too long, unknown task, bad image…).
@@ -113,6 +115,16 @@ impl Error {
             Error::NoRoute => Some("path"),
             Error::TimedOut => Some("body"),
             Error::Internal(_) => None,
+        }
+    }
+}
+
+/// A value the domain refused is the client's to fix: 422, naming the field.
+impl From<ValidationError> for Error {
+    fn from(e: ValidationError) -> Self {
+        Error::Invalid {
+            field: e.field,
+            message: e.message,
         }
     }
 }

@@ -3,7 +3,7 @@
 //! decode to sane dimensions, and the file must end the way that format ends (which
 //! catches uploads cut short).
 
-use crate::Error;
+use super::ValidationError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ImageKind {
@@ -80,18 +80,18 @@ pub struct SniffedImage {
 impl SniffedImage {
     pub const MAX_DIMENSION: usize = 20_000;
 
-    pub fn parse(bytes: bytes::Bytes) -> Result<Self, Error> {
+    pub fn parse(bytes: bytes::Bytes) -> Result<Self, ValidationError> {
         if bytes.is_empty() {
-            return Err(Error::invalid("image", "image is empty"));
+            return Err(ValidationError::new("image", "image is empty"));
         }
         let kind = ImageKind::sniff(&bytes).ok_or_else(|| {
-            Error::invalid(
+            ValidationError::new(
                 "image",
                 "not an image: only JPEG, PNG, WebP and GIF are accepted",
             )
         })?;
         let size = imagesize::blob_size(&bytes).map_err(|_| {
-            Error::invalid(
+            ValidationError::new(
                 "image",
                 format!("{} header cannot be decoded", kind_name(kind)),
             )
@@ -101,10 +101,13 @@ impl SniffedImage {
             || size.width > Self::MAX_DIMENSION
             || size.height > Self::MAX_DIMENSION
         {
-            return Err(Error::invalid("image", "image dimensions are out of range"));
+            return Err(ValidationError::new(
+                "image",
+                "image dimensions are out of range",
+            ));
         }
         if !kind.is_complete(&bytes) {
-            return Err(Error::invalid(
+            return Err(ValidationError::new(
                 "image",
                 format!("{} is truncated", kind_name(kind)),
             ));
@@ -154,7 +157,7 @@ mod tests {
         b
     }
 
-    fn parse(bytes: Vec<u8>) -> Result<SniffedImage, Error> {
+    fn parse(bytes: Vec<u8>) -> Result<SniffedImage, ValidationError> {
         SniffedImage::parse(bytes::Bytes::from(bytes))
     }
 

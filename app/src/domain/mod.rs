@@ -1,11 +1,14 @@
 //! Validated values. Each newtype has a `parse()` that is the only way to build it,
-//! so a value that exists is a value that was checked; parsing is pure (no I/O).
+//! so a value that exists is a value that was checked; parsing is pure (no I/O) and
+//! refuses with the one domain error, `ValidationError`, which knows nothing of HTTP.
 
+mod error;
 mod image;
 mod resume_fields;
 mod task;
 mod user_fields;
 
+pub use error::ValidationError;
 pub use image::{ImageKind, SniffedImage};
 pub use resume_fields::{ApplicantName, Motivation};
 pub use task::{Task, TaskRef};

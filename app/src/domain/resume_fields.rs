@@ -1,8 +1,7 @@
 //! The text fields of a resume. Lengths count characters, not bytes, so Korean text
 //! has the same limits as Latin text; content is otherwise stored verbatim.
 
-use super::has_control_chars;
-use crate::Error;
+use super::{ValidationError, has_control_chars};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApplicantName(String);
@@ -10,15 +9,18 @@ pub struct ApplicantName(String);
 impl ApplicantName {
     pub const MAX_CHARS: usize = 50;
 
-    pub fn parse(raw: &str) -> Result<Self, Error> {
+    pub fn parse(raw: &str) -> Result<Self, ValidationError> {
         if raw.trim().is_empty() {
-            return Err(Error::invalid("name", "name is required"));
+            return Err(ValidationError::new("name", "name is required"));
         }
         if raw.chars().count() > Self::MAX_CHARS {
-            return Err(Error::invalid("name", "name must be at most 50 characters"));
+            return Err(ValidationError::new(
+                "name",
+                "name must be at most 50 characters",
+            ));
         }
         if has_control_chars(raw, false) {
-            return Err(Error::invalid(
+            return Err(ValidationError::new(
                 "name",
                 "name must not contain control characters",
             ));
@@ -37,18 +39,18 @@ pub struct Motivation(String);
 impl Motivation {
     pub const MAX_CHARS: usize = 2000;
 
-    pub fn parse(raw: &str) -> Result<Self, Error> {
+    pub fn parse(raw: &str) -> Result<Self, ValidationError> {
         if raw.trim().is_empty() {
-            return Err(Error::invalid("motivation", "motivation is required"));
+            return Err(ValidationError::new("motivation", "motivation is required"));
         }
         if raw.chars().count() > Self::MAX_CHARS {
-            return Err(Error::invalid(
+            return Err(ValidationError::new(
                 "motivation",
                 "motivation must be at most 2000 characters",
             ));
         }
         if has_control_chars(raw, true) {
-            return Err(Error::invalid(
+            return Err(ValidationError::new(
                 "motivation",
                 "motivation must not contain control characters",
             ));

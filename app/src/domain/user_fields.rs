@@ -1,6 +1,6 @@
 //! Usernames and passwords as accepted at sign-up.
 
-use crate::Error;
+use super::ValidationError;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Username(String);
@@ -9,13 +9,13 @@ impl Username {
     pub const MAX_CHARS: usize = 32;
 
     /// 3 to 32 letters (any script), digits, `_`, `.` or `-`.
-    pub fn parse(raw: &str) -> Result<Self, Error> {
+    pub fn parse(raw: &str) -> Result<Self, ValidationError> {
         let len = raw.chars().count();
         if raw.is_empty() {
-            return Err(Error::invalid("username", "username is required"));
+            return Err(ValidationError::new("username", "username is required"));
         }
         if !(3..=Self::MAX_CHARS).contains(&len) {
-            return Err(Error::invalid(
+            return Err(ValidationError::new(
                 "username",
                 "username must be 3 to 32 characters",
             ));
@@ -24,7 +24,7 @@ impl Username {
             .chars()
             .all(|c| c.is_alphanumeric() || matches!(c, '_' | '.' | '-'))
         {
-            return Err(Error::invalid(
+            return Err(ValidationError::new(
                 "username",
                 "username may contain only letters, digits, '_', '.' and '-'",
             ));
@@ -49,13 +49,13 @@ impl std::fmt::Debug for Password {
 
 impl Password {
     /// 8 to 128 characters; the upper bound keeps hashing cost bounded.
-    pub fn parse(raw: &str) -> Result<Self, Error> {
+    pub fn parse(raw: &str) -> Result<Self, ValidationError> {
         let len = raw.chars().count();
         if raw.is_empty() {
-            return Err(Error::invalid("password", "password is required"));
+            return Err(ValidationError::new("password", "password is required"));
         }
         if !(8..=128).contains(&len) {
-            return Err(Error::invalid(
+            return Err(ValidationError::new(
                 "password",
                 "password must be 8 to 128 characters",
             ));

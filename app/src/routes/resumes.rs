@@ -290,7 +290,7 @@ async fn read_form(state: &AppState, multipart: Multipart) -> Result<NewResume, 
     Ok(NewResume {
         name,
         motivation,
-        task: resolve_task(state, &task)?,
+        task: task.resolve(&state.tasks)?,
         images: parts.images,
     })
 }
@@ -308,18 +308,6 @@ async fn read_field(
         buf.extend_from_slice(&chunk);
     }
     Ok(Some(buf.freeze()))
-}
-
-fn resolve_task(state: &AppState, task: &TaskRef) -> Result<Task, Error> {
-    state
-        .tasks
-        .iter()
-        .find(|t| match task {
-            TaskRef::Id(id) => t.id == *id,
-            TaskRef::Name(name) => t.name == *name,
-        })
-        .cloned()
-        .ok_or_else(|| Error::invalid("task", "unknown task"))
 }
 
 async fn invalidate(state: &AppState) {
@@ -576,7 +564,7 @@ async fn read_changes(state: &AppState, request: Request) -> Result<Changes, Err
     let changes = Changes {
         name: name.as_deref().map(ApplicantName::parse).transpose()?,
         motivation: motivation.as_deref().map(Motivation::parse).transpose()?,
-        task: task.map(|t| resolve_task(state, &t)).transpose()?,
+        task: task.map(|t| t.resolve(&state.tasks)).transpose()?,
         add,
         remove,
     };
