@@ -16,8 +16,7 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::configuration::Settings;
-use crate::db::{Db, DbError};
-use crate::domain::Task;
+use crate::db::{self, Db, DbError};
 use crate::routes;
 use crate::state::{AppState, Limits};
 use crate::storage::{Cache, DiskStore, ImageStore, S3Store, SessionStore, sweep_forever};
@@ -132,14 +131,7 @@ fn bind(address: std::net::SocketAddr) -> std::io::Result<TcpListener> {
 async fn build_state(settings: &Settings) -> Result<AppState, StartError> {
     let db = Db::connect(&settings.database_url, settings.db_pool_size).await?;
     db.migrate().await?;
-    let tasks: Vec<(i64, String)> = sqlx::query_as("SELECT id, name FROM tasks ORDER BY id")
-        .fetch_all(&db.read)
-        .await
-        .map_err(StartError::Tasks)?;
-    let tasks = tasks
-        .into_iter()
-        .map(|(id, name)| Task { id, name })
-        .collect();
+    let tasks = db::tasks::all(&db).await.map_err(StartError::Tasks)?;
 
     let redis = match &settings.redis_url {
         Some(url) => {

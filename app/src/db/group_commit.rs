@@ -19,7 +19,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use sqlx::{Any, AssertSqlSafe, Transaction};
 
-use super::{NewResumeRows, insert_resume_rows};
+use super::resumes::{NewResumeRows, insert_rows};
 
 const MAX_GROUP: usize = 256;
 const QUEUE: usize = 4096;
@@ -166,7 +166,7 @@ async fn commit_one_by_one(pool: &AnyPool, group: &mut Vec<Job>) {
         let mut tx = pool.begin().await?;
         for job in group.iter() {
             sqlx::query("SAVEPOINT save").execute(&mut *tx).await?;
-            match insert_resume_rows(&mut tx, &job.rows).await {
+            match insert_rows(&mut tx, &job.rows).await {
                 Ok(()) => {
                     sqlx::query("RELEASE save").execute(&mut *tx).await?;
                     outcomes.push(Ok(()));
@@ -198,7 +198,8 @@ async fn commit_one_by_one(pool: &AnyPool, group: &mut Vec<Job>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::db::{Db, NewImageRow};
+    use crate::db::Db;
+    use crate::db::resumes::NewImageRow;
 
     async fn temp_db() -> (Db, std::path::PathBuf) {
         let dir = std::env::temp_dir().join(format!("modu-group-{}", uuid::Uuid::new_v4()));

@@ -17,7 +17,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::json_body;
-use crate::db::now_ms;
+use crate::db::{self, now_ms};
 use crate::domain::{Password, Username};
 use crate::error::{Context, Error};
 use crate::state::AppState;
@@ -49,29 +49,15 @@ pub async fn signup(
     if body.password_confirm.as_deref() != Some(password.expose()) {
         return Err(Error::invalid("password_confirm", "passwords do not match"));
     }
-    let taken: Option<i64> = sqlx::query_scalar("SELECT id FROM users WHERE username = $1")
-        .bind(username.as_str())
-        .fetch_optional(&state.db.read)
-        .await
-        .context("checking a username")?;
-    if taken.is_some() {
+    if db::users::is_taken(&state.db, username.as_str()).await? {
         return Err(username_taken());
     }
 
     let hash = hash_password(password).await?;
-    let inserted: Result<i64, sqlx::Error> = sqlx::query_scalar(
-        "INSERT INTO users (username, password_hash, created_at) VALUES ($1, $2, $3) RETURNING id",
-    )
-    .bind(username.as_str())
-    .bind(&hash)
-    .bind(now_ms())
-    .fetch_one(&state.db.write)
-    .await;
-    let user_id = match inserted {
-        Ok(id) => id,
-        // Two sign-ups with one name racing past the check above.
-        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => return Err(username_taken()),
-        Err(e) => return Err(Error::internal("creating a user", e)),
+    // `None` also when two sign-ups with one name raced past the check above.
+    let Some(user_id) = db::users::insert(&state.db, username.as_str(), &hash, now_ms()).await?
+    else {
+        return Err(username_taken());
     };
     let user = SessionUser {
         user_id,
@@ -100,16 +86,11 @@ pub async fn login(
     if password.is_empty() || password.len() > 1024 {
         return Err(Error::invalid("password", "password is required"));
     }
-    let row: Option<(i64, String)> =
-        sqlx::query_as("SELECT id, password_hash FROM users WHERE username = $1")
-            .bind(&username)
-            .fetch_optional(&state.db.read)
-            .await
-            .context("reading a user")?;
+    let credentials = db::users::credentials(&state.db, &username).await?;
     // Verify against a dummy hash for unknown users too, so timing does not reveal
     // which usernames exist.
-    let (user_id, hash) = match row {
-        Some((id, hash)) => (Some(id), hash),
+    let (user_id, hash) = match credentials {
+        Some(c) => (Some(c.user_id), c.password_hash),
         None => (None, String::new()),
     };
     let ok = verify_password(password, hash).await?;

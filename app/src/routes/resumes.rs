@@ -5,6 +5,9 @@
 //! durably, then writes the resume and its image rows in one transaction. If the
 //! transaction fails the stored images are removed, so nothing is ever half-saved;
 //! the 201 is sent only after both the commit and the images are durable.
+//!
+//! The statements themselves are in `db::resumes`; this file decides what is asked,
+//! in which order, and how the answer looks.
 
 use axum::Json;
 use axum::body::Bytes;
@@ -15,11 +18,13 @@ use axum::response::{IntoResponse, Response};
 use bytes::BytesMut;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use serde::{Deserialize, Serialize};
-use sqlx::{AssertSqlSafe, Row};
 use uuid::Uuid;
 
 use super::{CurrentUser, json_body};
-use crate::db::{NewImageRow, NewResumeRows, insert_image_rows, now_ms};
+use crate::db::resumes::{
+    EditOutcome, ImageRow, NewImageRow, NewResumeRows, ResumeEdit, ResumeRow,
+};
+use crate::db::{self, now_ms};
 use crate::domain::{ApplicantName, Motivation, SniffedImage, Task, TaskRef};
 use crate::error::{Context, Error};
 use crate::state::AppState;
@@ -120,7 +125,7 @@ async fn save(state: AppState, objects: Vec<NewObject>, rows: NewResumeRows) -> 
         .put_all(&objects)
         .await
         .context("storing images")?;
-    if let Err(e) = state.db.insert_resume(rows).await {
+    if let Err(e) = db::resumes::insert(&state.db, rows).await {
         let keys: Vec<String> = objects.into_iter().map(|o| o.key).collect();
         state.images.delete_all(&keys).await;
         return Err(Error::internal("saving a resume", e));
@@ -354,36 +359,13 @@ pub async fn list(
         }
     };
 
-    let rows = match &cursor {
-        None => {
-            sqlx::query(AssertSqlSafe(format!(
-                "{SELECT_RESUMES} ORDER BY r.id DESC LIMIT $1"
-            )))
-            .bind(limit + 1)
-            .fetch_all(&state.db.read)
-            .await
-        }
-        Some(c) => {
-            sqlx::query(AssertSqlSafe(format!(
-                "{SELECT_RESUMES} WHERE r.id < $1 ORDER BY r.id DESC LIMIT $2"
-            )))
-            .bind(c)
-            .bind(limit + 1)
-            .fetch_all(&state.db.read)
-            .await
-        }
-    }
-    .context("listing resumes")?;
-    let mut items = rows
-        .iter()
-        .map(|r| resume_from_row(&state, r))
-        .collect::<Result<Vec<_>, _>>()?;
-    let next_cursor = if items.len() as i64 > limit {
-        items.truncate(limit as usize);
-        items.last().map(|r| r.id.clone())
-    } else {
-        None
-    };
+    let page = db::resumes::newest_first(&state.db, cursor.as_deref(), limit).await?;
+    let next_cursor = page.next_cursor;
+    let mut items: Vec<ResumeView> = page
+        .rows
+        .into_iter()
+        .map(|r| owned_from_row(&state, r).view)
+        .collect();
     attach_images(&state, &mut items).await?;
 
     let page =
@@ -400,75 +382,48 @@ fn json_bytes(page: Bytes) -> Response {
     ([(header::CONTENT_TYPE, "application/json")], page).into_response()
 }
 
-const SELECT_RESUMES: &str = "SELECT r.id, r.owner_id, u.username, r.task_id, r.name, r.motivation, \
-     r.created_at, r.updated_at FROM resumes r JOIN users u ON u.id = r.owner_id";
-
 struct Owned {
     owner_id: i64,
     view: ResumeView,
 }
 
-fn resume_from_row(state: &AppState, row: &sqlx::any::AnyRow) -> Result<ResumeView, Error> {
-    Ok(owned_from_row(state, row)?.view)
-}
-
-fn owned_from_row(state: &AppState, row: &sqlx::any::AnyRow) -> Result<Owned, Error> {
-    let task_id: i64 = row.try_get("task_id").context("reading a resume")?;
+fn owned_from_row(state: &AppState, row: ResumeRow) -> Owned {
     let task = state
         .tasks
         .iter()
-        .find(|t| t.id == task_id)
+        .find(|t| t.id == row.task_id)
         .cloned()
         .unwrap_or(Task {
-            id: task_id,
+            id: row.task_id,
             name: String::new(),
         });
-    Ok(Owned {
-        owner_id: row.try_get("owner_id").context("reading a resume")?,
+    Owned {
+        owner_id: row.owner_id,
         view: ResumeView {
-            id: row.try_get("id").context("reading a resume")?,
-            owner: row.try_get("username").context("reading a resume")?,
-            name: row.try_get("name").context("reading a resume")?,
-            motivation: row.try_get("motivation").context("reading a resume")?,
+            id: row.id,
+            owner: row.owner,
+            name: row.name,
+            motivation: row.motivation,
             task,
             images: Vec::new(),
-            created_at: row.try_get("created_at").context("reading a resume")?,
-            updated_at: row.try_get("updated_at").context("reading a resume")?,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
         },
-    })
+    }
 }
 
 async fn attach_images(state: &AppState, items: &mut [ResumeView]) -> Result<(), Error> {
-    if items.is_empty() {
-        return Ok(());
-    }
-    let placeholders: Vec<String> = (1..=items.len()).map(|i| format!("${i}")).collect();
-    let sql = format!(
-        "SELECT key, resume_id, content_type, width, height, size_bytes FROM resume_images \
-         WHERE resume_id IN ({}) ORDER BY resume_id, position",
-        placeholders.join(", ")
-    );
-    let mut query = sqlx::query(AssertSqlSafe(sql));
-    for item in items.iter() {
-        query = query.bind(item.id.clone());
-    }
-    let rows = query
-        .fetch_all(&state.db.read)
-        .await
-        .context("listing images")?;
+    let ids: Vec<&str> = items.iter().map(|i| i.id.as_str()).collect();
+    let rows: Vec<ImageRow> = db::resumes::images_of(&state.db, &ids).await?;
     for row in rows {
-        let resume_id: String = row.try_get("resume_id").context("reading an image row")?;
-        let key: String = row.try_get("key").context("reading an image row")?;
-        if let Some(item) = items.iter_mut().find(|i| i.id == resume_id) {
+        if let Some(item) = items.iter_mut().find(|i| i.id == row.resume_id) {
             item.images.push(ImageView {
-                url: format!("{}/{}", state.media_base_url, key),
-                key: key.clone(),
-                content_type: row
-                    .try_get("content_type")
-                    .context("reading an image row")?,
-                width: row.try_get("width").context("reading an image row")?,
-                height: row.try_get("height").context("reading an image row")?,
-                size_bytes: row.try_get("size_bytes").context("reading an image row")?,
+                url: format!("{}/{}", state.media_base_url, row.key),
+                key: row.key,
+                content_type: row.content_type,
+                width: row.width,
+                height: row.height,
+                size_bytes: row.size_bytes,
             });
         }
     }
@@ -483,13 +438,10 @@ fn parse_id(raw: &str) -> Result<String, Error> {
 }
 
 async fn load(state: &AppState, id: &str) -> Result<Owned, Error> {
-    let row = sqlx::query(AssertSqlSafe(format!("{SELECT_RESUMES} WHERE r.id = $1")))
-        .bind(id)
-        .fetch_optional(&state.db.read)
-        .await
-        .context("reading a resume")?
+    let row = db::resumes::find(&state.db, id)
+        .await?
         .ok_or(Error::NotFound)?;
-    let mut owned = owned_from_row(state, &row)?;
+    let mut owned = owned_from_row(state, row);
     attach_images(state, std::slice::from_mut(&mut owned.view)).await?;
     Ok(owned)
 }
@@ -620,7 +572,7 @@ pub async fn update(
     }
 
     let objects = new_objects(&id, &changes.add);
-    let edit = Edit {
+    let edit = ResumeEdit {
         id: id.clone(),
         owner_id: user.user_id,
         name: changes.name.map(|n| n.as_str().to_owned()),
@@ -636,22 +588,14 @@ pub async fn update(
     Ok(Json(load(&state, &id).await?.view))
 }
 
-/// One edit of a resume, as it is written. Fields left `None` keep their stored value,
-/// so two edits of different fields never undo each other.
-struct Edit {
-    id: String,
-    owner_id: i64,
-    name: Option<String>,
-    motivation: Option<String>,
-    task_id: Option<i64>,
-    add: Vec<NewImageRow>,
-    remove: Vec<String>,
-}
-
 /// Stores the new images, then commits the edit; removed images leave storage only
 /// after the commit, and new ones are removed again if it fails, so a resume never
 /// points at a missing image.
-async fn save_edit(state: AppState, objects: Vec<NewObject>, edit: Edit) -> Result<(), Error> {
+async fn save_edit(
+    state: AppState,
+    objects: Vec<NewObject>,
+    edit: ResumeEdit,
+) -> Result<(), Error> {
     state
         .images
         .put_all(&objects)
@@ -667,64 +611,18 @@ async fn save_edit(state: AppState, objects: Vec<NewObject>, edit: Edit) -> Resu
     Ok(())
 }
 
-async fn commit_edit(state: &AppState, edit: &Edit) -> Result<(), Error> {
-    let mut tx = state
-        .db
-        .write
-        .begin()
-        .await
-        .context("starting a transaction")?;
-    // The UPDATE comes first: on PostgreSQL it locks the row, so concurrent edits of
-    // one resume take turns and the image count below sees the other's commit.
-    let updated = sqlx::query(
-        "UPDATE resumes SET name = COALESCE($1, name), motivation = COALESCE($2, motivation), \
-         task_id = COALESCE($3, task_id), updated_at = $4 WHERE id = $5 AND owner_id = $6",
-    )
-    .bind(&edit.name)
-    .bind(&edit.motivation)
-    .bind(edit.task_id)
-    .bind(now_ms())
-    .bind(&edit.id)
-    .bind(edit.owner_id)
-    .execute(&mut *tx)
-    .await
-    .context("updating a resume")?;
-    if updated.rows_affected() == 0 {
+async fn commit_edit(state: &AppState, edit: &ResumeEdit) -> Result<(), Error> {
+    let max_images = state.limits.max_images;
+    match db::resumes::update(&state.db, edit, max_images).await? {
+        EditOutcome::Committed => Ok(()),
         // Deleted since it was read.
-        return Err(Error::NotFound);
-    }
-    for key in &edit.remove {
-        sqlx::query("DELETE FROM resume_images WHERE key = $1 AND resume_id = $2")
-            .bind(key)
-            .bind(&edit.id)
-            .execute(&mut *tx)
-            .await
-            .context("removing an image row")?;
-    }
-    let next: i64 = sqlx::query_scalar(
-        "SELECT COALESCE(MAX(position) + 1, 0) FROM resume_images WHERE resume_id = $1",
-    )
-    .bind(&edit.id)
-    .fetch_one(&mut *tx)
-    .await
-    .context("counting a resume's images")?;
-    insert_image_rows(&mut tx, &edit.id, next, &edit.add)
-        .await
-        .context("adding image rows")?;
-    let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM resume_images WHERE resume_id = $1")
-        .bind(&edit.id)
-        .fetch_one(&mut *tx)
-        .await
-        .context("counting a resume's images")?;
-    if count > state.limits.max_images as i64 {
+        EditOutcome::Gone => Err(Error::NotFound),
         // A concurrent edit added images first.
-        return Err(Error::invalid(
+        EditOutcome::TooManyImages => Err(Error::invalid(
             "image",
-            format!("a resume holds at most {} images", state.limits.max_images),
-        ));
+            format!("a resume holds at most {max_images} images"),
+        )),
     }
-    tx.commit().await.context("committing an edit")?;
-    Ok(())
 }
 
 pub async fn delete(
@@ -737,30 +635,7 @@ pub async fn delete(
     if current.owner_id != user.user_id {
         return Err(Error::Forbidden);
     }
-    let mut tx = state
-        .db
-        .write
-        .begin()
-        .await
-        .context("starting a transaction")?;
-    let keys: Vec<String> =
-        sqlx::query_scalar("SELECT key FROM resume_images WHERE resume_id = $1")
-            .bind(&id)
-            .fetch_all(&mut *tx)
-            .await
-            .context("listing a resume's images")?;
-    sqlx::query("DELETE FROM resume_images WHERE resume_id = $1")
-        .bind(&id)
-        .execute(&mut *tx)
-        .await
-        .context("deleting image rows")?;
-    sqlx::query("DELETE FROM resumes WHERE id = $1 AND owner_id = $2")
-        .bind(&id)
-        .bind(user.user_id)
-        .execute(&mut *tx)
-        .await
-        .context("deleting a resume")?;
-    tx.commit().await.context("committing a delete")?;
+    let keys = db::resumes::delete(&state.db, &id, user.user_id).await?;
     invalidate(&state).await;
     // After the commit: a failed object delete leaves an unreferenced object (logged),
     // never a resume pointing at a missing image.

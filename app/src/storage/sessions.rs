@@ -55,17 +55,8 @@ impl SessionStore {
         match self {
             SessionStore::Database(db) => {
                 let now = now_ms();
-                sqlx::query(
-                    "INSERT INTO sessions (token_hash, user_id, created_at, expires_at) \
-                     VALUES ($1, $2, $3, $4)",
-                )
-                .bind(&hash)
-                .bind(user.user_id)
-                .bind(now)
-                .bind(now + (TTL_SECS as i64) * 1000)
-                .execute(&db.write)
-                .await
-                .context("storing a session")?;
+                let expires_at = now + (TTL_SECS as i64) * 1000;
+                crate::db::sessions::insert(db, &hash, user.user_id, now, expires_at).await?;
             }
             SessionStore::Redis { conn, prefix } => {
                 let value = format!("{}\t{}", user.user_id, user.username);
@@ -88,17 +79,11 @@ impl SessionStore {
         };
         match self {
             SessionStore::Database(db) => {
-                let row: Option<(i64, String)> = sqlx::query_as(
-                    "SELECT s.user_id, u.username FROM sessions s \
-                     JOIN users u ON u.id = s.user_id \
-                     WHERE s.token_hash = $1 AND s.expires_at > $2",
-                )
-                .bind(&hash)
-                .bind(now_ms())
-                .fetch_optional(&db.read)
-                .await
-                .context("reading a session")?;
-                Ok(row.map(|(user_id, username)| SessionUser { user_id, username }))
+                let row = crate::db::sessions::find(db, &hash, now_ms()).await?;
+                Ok(row.map(|r| SessionUser {
+                    user_id: r.user_id,
+                    username: r.username,
+                }))
             }
             SessionStore::Redis { conn, prefix } => {
                 let value: Option<String> = redis::cmd("GET")
@@ -123,13 +108,7 @@ impl SessionStore {
             return Ok(());
         };
         match self {
-            SessionStore::Database(db) => {
-                sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
-                    .bind(&hash)
-                    .execute(&db.write)
-                    .await
-                    .context("revoking a session")?;
-            }
+            SessionStore::Database(db) => crate::db::sessions::delete(db, &hash).await?,
             SessionStore::Redis { conn, prefix } => {
                 redis::cmd("DEL")
                     .arg(format!("{prefix}session:{hash}"))
@@ -152,15 +131,7 @@ const SWEEP_BATCH: i64 = 500;
 pub async fn sweep_expired(db: &Db) -> Result<u64, sqlx::Error> {
     let mut removed = 0;
     loop {
-        let done = sqlx::query(
-            "DELETE FROM sessions WHERE token_hash IN \
-             (SELECT token_hash FROM sessions WHERE expires_at <= $1 LIMIT $2)",
-        )
-        .bind(now_ms())
-        .bind(SWEEP_BATCH)
-        .execute(&db.write)
-        .await?
-        .rows_affected();
+        let done = crate::db::sessions::delete_expired(db, now_ms(), SWEEP_BATCH).await?;
         removed += done;
         if done < SWEEP_BATCH as u64 {
             return Ok(removed);

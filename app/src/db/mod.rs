@@ -16,8 +16,18 @@
 //! the WAL before the transaction returns; `NORMAL` would be faster but could lose the
 //! last commits on power loss, which would break "a 201 means saved". Resume saves,
 //! the hot write, share those fsyncs through `group_commit`.
+//!
+//! Every SQL statement of the service lives under this module, one file per table
+//! group: `users`, `sessions`, `tasks` and `resumes` (with their images). Handlers
+//! call these functions and never write SQL; a missing row or a refused write comes
+//! back as a value (`Option`, an outcome enum), a failure as an internal error
+//! naming what was being done.
 
 mod group_commit;
+pub mod resumes;
+pub mod sessions;
+pub mod tasks;
+pub mod users;
 
 pub use group_commit::{GroupCommit, GroupCommitError};
 
@@ -43,126 +53,6 @@ pub struct Db {
     group_commit: Option<GroupCommit>,
 }
 
-/// The rows of one new resume, written together or not at all.
-#[derive(Debug, Clone)]
-pub struct NewResumeRows {
-    pub id: String,
-    pub owner_id: i64,
-    pub task_id: i64,
-    pub name: String,
-    pub motivation: String,
-    pub now: i64,
-    pub images: Vec<NewImageRow>,
-}
-
-#[derive(Debug, Clone)]
-pub struct NewImageRow {
-    pub key: String,
-    pub content_type: &'static str,
-    pub width: i64,
-    pub height: i64,
-    pub size_bytes: i64,
-}
-
-async fn insert_resume_rows(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    rows: &NewResumeRows,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO resumes (id, owner_id, task_id, name, motivation, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
-    )
-    .bind(&rows.id)
-    .bind(rows.owner_id)
-    .bind(rows.task_id)
-    .bind(&rows.name)
-    .bind(&rows.motivation)
-    .bind(rows.now)
-    .bind(rows.now)
-    .execute(&mut **tx)
-    .await?;
-    insert_image_rows(tx, &rows.id, 0, &rows.images).await
-}
-
-/// Inserts a resume's image rows at positions `first_position`, `first_position + 1`, ….
-pub async fn insert_image_rows(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    resume_id: &str,
-    first_position: i64,
-    images: &[NewImageRow],
-) -> Result<(), sqlx::Error> {
-    for (offset, img) in (0..).zip(images) {
-        sqlx::query(
-            "INSERT INTO resume_images \
-             (key, resume_id, position, content_type, width, height, size_bytes) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(&img.key)
-        .bind(resume_id)
-        .bind(first_position + offset)
-        .bind(img.content_type)
-        .bind(img.width)
-        .bind(img.height)
-        .bind(img.size_bytes)
-        .execute(&mut **tx)
-        .await?;
-    }
-    Ok(())
-}
-
-/// PostgreSQL: a resume and its image rows in one statement — a data-modifying CTE,
-/// atomic as every statement is — so a save is one round trip to the server instead
-/// of five (BEGIN, three INSERTs, COMMIT). SQLite has no INSERT inside WITH; it gets
-/// the same effect from the group commit.
-fn insert_resume_statement(
-    rows: &NewResumeRows,
-) -> sqlx::query::Query<'static, sqlx::Any, sqlx::any::AnyArguments> {
-    const INSERT_RESUME: &str = "INSERT INTO resumes \
-        (id, owner_id, task_id, name, motivation, created_at, updated_at) \
-        VALUES ($1, $2, $3, $4, $5, $6, $6)";
-    let sql = if rows.images.is_empty() {
-        INSERT_RESUME.to_owned()
-    } else {
-        let values: Vec<String> = (0..rows.images.len())
-            .map(|i| {
-                let p = 7 + i * 5;
-                format!(
-                    "(${}::text, {i}::bigint, ${}::text, ${}::bigint, ${}::bigint, ${}::bigint)",
-                    p,
-                    p + 1,
-                    p + 2,
-                    p + 3,
-                    p + 4
-                )
-            })
-            .collect();
-        format!(
-            "WITH resume AS ({INSERT_RESUME}) \
-             INSERT INTO resume_images \
-             (key, resume_id, position, content_type, width, height, size_bytes) \
-             SELECT v.key, $1, v.position, v.content_type, v.width, v.height, v.size_bytes \
-             FROM (VALUES {}) AS v (key, position, content_type, width, height, size_bytes)",
-            values.join(", ")
-        )
-    };
-    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(rows.id.clone())
-        .bind(rows.owner_id)
-        .bind(rows.task_id)
-        .bind(rows.name.clone())
-        .bind(rows.motivation.clone())
-        .bind(rows.now);
-    for img in &rows.images {
-        query = query
-            .bind(img.key.clone())
-            .bind(img.content_type)
-            .bind(img.width)
-            .bind(img.height)
-            .bind(img.size_bytes);
-    }
-    query
-}
-
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
     #[error("unsupported DATABASE_URL {0:?}: use sqlite://PATH or postgres://…")]
@@ -182,24 +72,24 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
         1,
         "initial schema",
-        include_str!("../migrations/sqlite/0001_initial.sql"),
+        include_str!("../../migrations/sqlite/0001_initial.sql"),
     ),
     (
         2,
         "sessions by expiry",
-        include_str!("../migrations/sqlite/0002_sessions_expiry.sql"),
+        include_str!("../../migrations/sqlite/0002_sessions_expiry.sql"),
     ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
         1,
         "initial schema",
-        include_str!("../migrations/postgres/0001_initial.sql"),
+        include_str!("../../migrations/postgres/0001_initial.sql"),
     ),
     (
         2,
         "sessions by expiry",
-        include_str!("../migrations/postgres/0002_sessions_expiry.sql"),
+        include_str!("../../migrations/postgres/0002_sessions_expiry.sql"),
     ),
 ];
 
@@ -301,15 +191,6 @@ impl Db {
             .collect();
         let migrator = Migrator::with_migrations(migrations);
         migrator.run(&self.write).await.map_err(DbError::Migrate)
-    }
-
-    /// Inserts a resume and its image rows atomically; returns once they are durable.
-    pub async fn insert_resume(&self, rows: NewResumeRows) -> Result<(), GroupCommitError> {
-        if let Some(group) = &self.group_commit {
-            return group.insert(rows).await;
-        }
-        insert_resume_statement(&rows).execute(&self.write).await?;
-        Ok(())
     }
 
     pub async fn ping(&self) -> Result<(), sqlx::Error> {
