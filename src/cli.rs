@@ -40,8 +40,16 @@ pub struct GlobalArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Show what `up` would change, changing nothing
+    ///
+    /// Exit codes: 0 success (with --detailed-exitcode: no changes), 2 changes pending (with
+    /// --detailed-exitcode), 1 error.
+    Plan(PlanArgs),
     /// Create what is missing and converge what drifted from the spec
-    Up,
+    ///
+    /// Shows the plan first, then applies exactly that plan. Deleting or replacing anything
+    /// asks first on a terminal; without one it needs --yes.
+    Up(UpArgs),
     /// Delete everything the stack owns, in reverse dependency order
     Down(DownArgs),
     /// Show every resource of the stack and whether it is healthy
@@ -62,6 +70,22 @@ pub enum Command {
     /// Exit codes: 0 every request answered as expected, 5 the run was reported but some
     /// requests failed, 1 error (nothing measured).
     Load(LoadArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    #[arg(short, long, value_enum, default_value_t = OutputFormat::Table)]
+    pub output: OutputFormat,
+    /// Exit 2 when the plan changes anything, 0 when it changes nothing
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct UpArgs {
+    /// Apply deletions and replacements without asking
+    #[arg(short = 'y', long)]
+    pub yes: bool,
 }
 
 #[derive(Debug, Args)]
@@ -128,6 +152,8 @@ pub mod exit {
     pub const OK: u8 = 0;
     /// Any error: bad spec, AWS error, timeout, refused confirmation.
     pub const FAILURE: u8 = 1;
+    /// `plan --detailed-exitcode`: the plan changes something.
+    pub const CHANGES_PENDING: u8 = 2;
     /// `status`: some resources of the stack do not exist.
     pub const INCOMPLETE: u8 = 3;
     /// `status`: everything exists but something is unhealthy.

@@ -1,7 +1,7 @@
 //! modu: converge AWS to a YAML stack spec, and tear it down again.
 //!
 //! The folders follow the data: `spec` (YAML → validated model, pure) → `engine` (runs the
-//! dependency graph for up/down/status) → `resources` (one file per AWS kind behind one
+//! dependency graph for plan/up/down/status) → `resources` (one file per AWS kind behind one
 //! small trait) → `aws` (clients, error helpers, polling, tags); `output` renders progress
 //! and results; `commands` wires one subcommand each.
 
@@ -16,6 +16,7 @@ pub mod engine;
 pub mod error;
 pub mod load;
 pub mod output;
+pub mod plan;
 pub mod resources;
 pub mod spec;
 pub mod telemetry;

@@ -116,12 +116,49 @@ where
     }
 }
 
+/// Not-found and delete-of-missing as values, over the SDK's modelled error codes, so a
+/// resource file says once which codes mean "not there".
+pub trait Absent<T> {
+    /// `Ok(None)` when AWS answered one of `not_found`; other errors name the action.
+    fn or_absent(
+        self,
+        not_found: &[&str],
+        action: &'static str,
+        kind: &'static str,
+        name: &str,
+    ) -> Result<Option<T>, Error>;
+
+    /// A delete of something already gone is success.
+    fn or_gone(self, not_found: &[&str], kind: &'static str, name: &str) -> Result<(), Error>;
+}
+
+impl<T, E, R> Absent<T> for Result<T, SdkError<E, R>>
+where
+    E: ProvideErrorMetadata + StdError + 'static,
+    R: std::fmt::Debug + 'static,
+{
+    fn or_absent(
+        self,
+        not_found: &[&str],
+        action: &'static str,
+        kind: &'static str,
+        name: &str,
+    ) -> Result<Option<T>, Error> {
+        match self {
+            Err(err) if is_code(&err, not_found) => Ok(None),
+            other => other.map(Some).context(action, kind, name),
+        }
+    }
+
+    fn or_gone(self, not_found: &[&str], kind: &'static str, name: &str) -> Result<(), Error> {
+        self.or_absent(not_found, "deleting", kind, name)
+            .map(|_| ())
+    }
+}
+
 /// Unwraps an SDK builder whose required fields modu always sets.
 pub fn built<T>(
     result: Result<T, aws_smithy_types::error::operation::BuildError>,
 ) -> Result<T, Error> {
-    result.map_err(|err| Error::Precondition {
-        message: format!("internal: incomplete AWS request: {err}"),
-        help: Some("this is a bug in modu; please report it".into()),
-    })
+    result.map_err(|err| Error::internal(format!("incomplete AWS request: {err}")))
 }

@@ -20,6 +20,19 @@ pub fn for_resource(spec: &Spec, component: &str, name: &str) -> BTreeMap<String
     tags
 }
 
+/// [`for_resource`] as one SDK's tag type, built by `tag` (each service has its own).
+pub fn sdk<T>(
+    spec: &Spec,
+    component: &str,
+    name: &str,
+    tag: impl Fn(String, String) -> T,
+) -> Vec<T> {
+    for_resource(spec, component, name)
+        .into_iter()
+        .map(|(k, v)| tag(k, v))
+        .collect()
+}
+
 /// True when `tags` (as key/value pairs) mark the resource as this stack's.
 pub fn owned_by<'a>(tags: impl IntoIterator<Item = (&'a str, &'a str)>, stack: &str) -> bool {
     tags.into_iter().any(|(k, v)| k == STACK && v == stack)

@@ -3,6 +3,7 @@
 
 mod down;
 mod load;
+mod plan;
 mod schema;
 mod status;
 mod up;
@@ -23,13 +24,35 @@ use crate::resources::{self, Context};
 use crate::spec::{self, Spec};
 
 pub async fn run(cli: Cli) -> Result<ExitCode> {
+    let result = dispatch(&cli).await;
+    // A script that asked for JSON gets its error as JSON on stdout too.
+    if let Err(err) = &result
+        && json_output(&cli)
+    {
+        crate::output::stdout(&format!("{:#}\n", err.to_json()));
+    }
+    result
+}
+
+fn json_output(cli: &Cli) -> bool {
+    use crate::cli::OutputFormat::Json;
     match &cli.command {
-        Command::Up => up::run(&cli).await,
-        Command::Down(args) => down::run(&cli, args).await,
-        Command::Status(args) => status::run(&cli, args).await,
-        Command::Validate => validate::run(&cli),
+        Command::Plan(args) => args.output == Json,
+        Command::Status(args) => args.output == Json,
+        Command::Load(args) => args.output == Json,
+        _ => false,
+    }
+}
+
+async fn dispatch(cli: &Cli) -> Result<ExitCode> {
+    match &cli.command {
+        Command::Plan(args) => plan::run(cli, args).await,
+        Command::Up(args) => up::run(cli, args).await,
+        Command::Down(args) => down::run(cli, args).await,
+        Command::Status(args) => status::run(cli, args).await,
+        Command::Validate => validate::run(cli),
         Command::Schema => schema::run(),
-        Command::Load(args) => load::run(&cli, args).await,
+        Command::Load(args) => load::run(cli, args).await,
     }
 }
 
@@ -70,13 +93,13 @@ async fn context(
         endpoint_url: cli.global.endpoint_url.clone(),
     };
     let (clients, account_id) = aws::connect(&connection).await?;
-    Ok(Context {
-        spec: Arc::new(spec),
+    Ok(Context::new(
+        spec,
         clients,
         account_id,
-        clock: Arc::new(SystemClock),
-        timeout: Duration::from_secs(cli.global.timeout),
+        Arc::new(SystemClock),
+        Duration::from_secs(cli.global.timeout),
         progress,
         delete_data,
-    })
+    ))
 }

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use crate::error::{Error, Result};
-use crate::resources::Resource;
+use crate::resources::{Key, Resource};
 
 /// Which way work flows: creation follows dependencies, deletion runs against them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,9 +26,7 @@ impl Graph {
     /// Builds the graph; unknown dependencies, duplicate keys and cycles are bugs in a
     /// resource definition and are reported as such.
     pub fn new(nodes: Vec<Box<dyn Resource>>) -> Result<Self> {
-        let bug = |message: String| {
-            Error::precondition(message, "this is a bug in modu; please report it")
-        };
+        let bug = Error::internal;
         let mut index = HashMap::new();
         for (i, node) in nodes.iter().enumerate() {
             if index.insert(node.key(), i).is_some() {
@@ -40,7 +38,7 @@ impl Graph {
         for (i, node) in nodes.iter().enumerate() {
             let mut deps = Vec::new();
             for key in node.depends_on() {
-                let &j = index.get(key).ok_or_else(|| {
+                let &j = index.get(&key).ok_or_else(|| {
                     bug(format!("{} depends on unknown resource {key}", node.key()))
                 })?;
                 deps.push(j);
@@ -57,7 +55,7 @@ impl Graph {
             let Some(i) = next else {
                 let stuck: Vec<&str> = (0..nodes.len())
                     .filter(|&i| !placed[i])
-                    .map(|i| nodes[i].key())
+                    .map(|i| nodes[i].key().as_str())
                     .collect();
                 return Err(bug(format!("dependency cycle among {}", stuck.join(", "))));
             };
@@ -87,6 +85,11 @@ impl Graph {
         self.nodes[i].as_ref()
     }
 
+    /// The node whose key is `key`.
+    pub fn index_of(&self, key: Key) -> Option<usize> {
+        self.nodes.iter().position(|n| n.key() == key)
+    }
+
     /// Node indices in dependency order.
     pub fn order(&self) -> &[usize] {
         &self.order
@@ -106,44 +109,47 @@ mod tests {
     use super::*;
     use crate::engine::testing::FakeResource;
 
-    fn graph(spec: &[(&'static str, &[&'static str])]) -> Result<Graph> {
+    const A: Key = Key::Network;
+    const B: Key = Key::SgLb;
+    const C: Key = Key::SgApp;
+    const D: Key = Key::Bucket;
+
+    fn graph(spec: &[(Key, &[Key])]) -> Result<Graph> {
         Graph::new(
             spec.iter()
-                .map(|(k, d)| Box::new(FakeResource::new(k, d)) as Box<dyn Resource>)
+                .map(|(k, d)| Box::new(FakeResource::new(*k, d)) as Box<dyn Resource>)
                 .collect(),
         )
     }
 
     fn keys(g: &Graph) -> Vec<&str> {
-        g.order().iter().map(|&i| g.node(i).key()).collect()
+        g.order()
+            .iter()
+            .map(|&i| g.node(i).key().as_str())
+            .collect()
     }
 
     #[test]
     fn orders_dependencies_first() {
-        let g = graph(&[("c", &["b"]), ("b", &["a"]), ("a", &[]), ("d", &[])]).unwrap();
-        assert_eq!(keys(&g), vec!["a", "b", "c", "d"]);
-        let pos = |k| keys(&g).iter().position(|x| *x == k).unwrap();
-        assert!(pos("a") < pos("b") && pos("b") < pos("c"));
+        let g = graph(&[(C, &[B]), (B, &[A]), (A, &[]), (D, &[])]).unwrap();
+        assert_eq!(keys(&g), vec!["network", "sg-lb", "sg-app", "bucket"]);
     }
 
     #[test]
     fn reverse_direction_waits_for_dependents() {
-        let g = graph(&[("a", &[]), ("b", &["a"]), ("c", &["a"])]).unwrap();
+        let g = graph(&[(A, &[]), (B, &[A]), (C, &[A])]).unwrap();
         assert_eq!(g.before(0, Direction::Reverse), &[1, 2]);
         assert_eq!(g.before(1, Direction::Forward), &[0]);
     }
 
     #[test]
     fn rejects_cycles_unknown_and_duplicate_keys() {
-        let cycle = graph(&[("a", &["b"]), ("b", &["a"])])
-            .err()
-            .unwrap()
-            .to_string();
+        let cycle = graph(&[(A, &[B]), (B, &[A])]).err().unwrap().to_string();
         assert!(cycle.contains("cycle"), "{cycle}");
-        let unknown = graph(&[("a", &["zz"])]).err().unwrap().to_string();
-        assert!(unknown.contains("unknown resource zz"), "{unknown}");
-        let dup = graph(&[("a", &[]), ("a", &[])]).err().unwrap().to_string();
-        assert!(dup.contains("share the key a"), "{dup}");
+        let unknown = graph(&[(A, &[D])]).err().unwrap().to_string();
+        assert!(unknown.contains("unknown resource bucket"), "{unknown}");
+        let dup = graph(&[(A, &[]), (A, &[])]).err().unwrap().to_string();
+        assert!(dup.contains("share the key network"), "{dup}");
     }
 
     #[test]

@@ -1,9 +1,11 @@
-//! Runs the stack graph: `up` converges, `down` deletes in reverse, `status` describes.
+//! Runs the stack graph: `plan` observes and diffs, `up` applies a plan, `down` deletes in
+//! reverse, `status` describes.
 //!
 //! The engine knows resources only through the [`Resource`] trait. Independent resources
-//! run concurrently; a resource starts once everything before it (its dependencies for
-//! `up`, its dependents for `down`) has finished, and is skipped if any of those failed.
+//! run concurrently; a resource starts once everything before it (its dependencies going
+//! forward, its dependents going back) has finished, and is skipped if any of those failed.
 //! Failures do not stop unrelated branches: every error is collected and reported at the end.
+//! `up` applies exactly the plan it was given: nothing is compared a second time.
 
 pub mod graph;
 #[cfg(test)]
@@ -19,32 +21,37 @@ pub use graph::{Direction, Graph};
 
 use crate::error::{Error, Result};
 use crate::output::{Outcome, Phase, ResourceStatus, RunRow, StackStatus, Summary};
-use crate::resources::{Context, Deps, Found, OnDown, Resource};
+use crate::plan::{Action, Plan, PlanRow};
+use crate::resources::{Change, Context, Deps, Found, Key, Known, Observed, OnDown, Resource};
 
-type FoundMap = BTreeMap<&'static str, Found>;
+type KnownMap = BTreeMap<Key, Known>;
 
-/// What one resource's step produced.
-struct Step {
-    found: Option<Found>,
+/// What one resource's step produced: what its dependents may know of it, and the outcome.
+struct Step<P> {
+    known: Option<Known>,
     outcome: Outcome,
+    payload: P,
 }
 
 /// Everything a walk over the graph produced, by node index.
-struct Walk {
-    found: FoundMap,
+struct Walk<P> {
+    known: KnownMap,
     outcomes: Vec<Outcome>,
+    payloads: Vec<Option<P>>,
     errors: Vec<Error>,
 }
 
 /// Walks the graph in `direction`, starting each node once all nodes before it have finished.
-async fn walk<'a, F>(graph: &'a Graph, direction: Direction, mut start: F) -> Walk
+async fn walk<'a, P, F>(graph: &'a Graph, direction: Direction, mut start: F) -> Walk<P>
 where
-    F: FnMut(usize, FoundMap) -> BoxFuture<'a, Result<Step>>,
+    P: Send + 'a,
+    F: FnMut(usize, KnownMap) -> BoxFuture<'a, Result<Step<P>>>,
 {
     let n = graph.len();
     let mut outcomes: Vec<Option<Outcome>> = vec![None; n];
+    let mut payloads: Vec<Option<P>> = (0..n).map(|_| None).collect();
     let mut started = vec![false; n];
-    let mut found = FoundMap::new();
+    let mut known = KnownMap::new();
     let mut errors = Vec::new();
     let mut running = FuturesUnordered::new();
 
@@ -75,7 +82,7 @@ where
                     outcomes[i] = Some(Outcome::Skipped);
                     continue;
                 }
-                let step = start(i, found.clone());
+                let step = start(i, known.clone());
                 running.push(async move { (i, step.await) });
             }
         }
@@ -84,10 +91,11 @@ where
         };
         match result {
             Ok(step) => {
-                if let Some(f) = step.found {
-                    found.insert(graph.node(i).key(), f);
+                if let Some(k) = step.known {
+                    known.insert(graph.node(i).key(), k);
                 }
                 outcomes[i] = Some(step.outcome);
+                payloads[i] = Some(step.payload);
             }
             Err(err) => {
                 outcomes[i] = Some(Outcome::Failed(err.to_string()));
@@ -96,22 +104,27 @@ where
         }
     }
     Walk {
-        found,
+        known,
         outcomes: outcomes
             .into_iter()
             .map(|o| o.unwrap_or(Outcome::Skipped))
             .collect(),
+        payloads,
         errors,
     }
 }
 
+fn deps<'a>(node: &dyn Resource, known: &'a KnownMap) -> Deps<'a> {
+    Deps::new(node.key(), node.depends_on(), known)
+}
+
 fn report(cx: &Context, node: &dyn Resource, phase: Phase) {
     cx.progress
-        .update(node.key(), node.kind(), &node.name(cx), phase);
+        .update(node.key().as_str(), node.kind(), &node.name(cx), phase);
 }
 
 /// Reports the end of a step on the resource's progress line.
-fn finish(cx: &Context, node: &dyn Resource, result: &Result<Step>) {
+fn finish<P>(cx: &Context, node: &dyn Resource, result: &Result<Step<P>>) {
     let phase = match result {
         Ok(step) => Phase::Done(step.outcome.label()),
         Err(err) => Phase::Failed(err.to_string()),
@@ -119,32 +132,169 @@ fn finish(cx: &Context, node: &dyn Resource, result: &Result<Step>) {
     report(cx, node, phase);
 }
 
-/// Looks every resource up, in dependency order, without changing anything.
-async fn discover(cx: &Context, graph: &Graph) -> Walk {
-    walk(graph, Direction::Forward, |i, found| {
+/// What observing one resource found.
+enum Seen {
+    Absent,
+    /// It exists; `changes` is its diff against the spec (empty when not asked for, or
+    /// when the resource is not wanted).
+    Exists {
+        observed: Observed,
+        changes: Vec<Change>,
+    },
+    /// A resource of its name exists but is not the stack's.
+    Foreign(Error),
+}
+
+/// Observes every resource in dependency order, changing nothing; with `diff`, also
+/// compares each wanted one with the spec. A dependency that is absent but wanted is
+/// `Pending` for its dependents, so their diffs show `(known after up)`.
+async fn observe(cx: &Context, graph: &Graph, diff: bool) -> Walk<Seen> {
+    cx.forget_reads();
+    walk(graph, Direction::Forward, |i, known| {
         let node = graph.node(i);
         Box::pin(async move {
-            let deps = Deps::new(&found);
-            let existing = node.find(cx, &deps).await?;
-            let outcome = if existing.is_some() {
-                Outcome::Unchanged
+            let deps = deps(node, &known);
+            let wanted = node.wanted(&cx.spec);
+            let observed = match node.observe(cx, &deps).await {
+                Ok(observed) => observed,
+                Err(err @ Error::NotOwned { .. }) => {
+                    return Ok(Step {
+                        known: wanted.then_some(Known::Pending),
+                        outcome: Outcome::Unchanged,
+                        payload: Seen::Foreign(err),
+                    });
+                }
+                Err(err) => return Err(err),
+            };
+            let Some(observed) = observed else {
+                return Ok(Step {
+                    known: wanted.then_some(Known::Pending),
+                    outcome: Outcome::Absent,
+                    payload: Seen::Absent,
+                });
+            };
+            let changes = if diff && wanted {
+                node.diff(cx, &deps, &observed)?
             } else {
-                Outcome::Absent
+                Vec::new()
+            };
+            // A replaced resource gets a new id: its dependents see it as planned.
+            let known = if changes.iter().any(|c| c.replace) {
+                Known::Pending
+            } else {
+                Known::Exists(observed.found.clone())
             };
             Ok(Step {
-                found: existing,
-                outcome,
+                known: Some(known),
+                outcome: Outcome::Unchanged,
+                payload: Seen::Exists { observed, changes },
             })
         })
     })
     .await
 }
 
+/// What `up` will do to one resource.
+enum Planned {
+    /// Not wanted and absent: not shown.
+    Hidden,
+    Create,
+    Keep(Observed),
+    Update(Observed, Vec<Change>),
+    Replace(Observed, Vec<Change>),
+    Delete(Observed),
+}
+
+impl Planned {
+    fn action(&self) -> Option<Action> {
+        Some(match self {
+            Planned::Hidden => return None,
+            Planned::Create => Action::Create,
+            Planned::Keep(_) => Action::NoChange,
+            Planned::Update(..) => Action::Update,
+            Planned::Replace(..) => Action::Replace,
+            Planned::Delete(_) => Action::Delete,
+        })
+    }
+}
+
+/// A plan for one stack: what `up` will do, resource by resource, with what it observed.
+pub struct StackPlan {
+    steps: Vec<Planned>,
+    /// Rows and counts for people and scripts.
+    pub view: Plan,
+}
+
+/// Observes the stack and decides, for every resource, what `up` would do. Makes no
+/// mutating call. Fails when anything could not be observed or is not the stack's.
+pub async fn plan(cx: &Context, graph: &Graph) -> Result<StackPlan> {
+    let observed = observe(cx, graph, true).await;
+    let mut errors = observed.errors;
+    let mut steps = Vec::with_capacity(graph.len());
+    for (i, seen) in observed.payloads.into_iter().enumerate() {
+        let wanted = graph.node(i).wanted(&cx.spec);
+        let step = match seen {
+            None => Planned::Hidden,
+            Some(Seen::Foreign(err)) => {
+                if wanted {
+                    errors.push(err);
+                }
+                Planned::Hidden
+            }
+            Some(Seen::Absent) if wanted => Planned::Create,
+            Some(Seen::Absent) => Planned::Hidden,
+            Some(Seen::Exists { observed, .. }) if !wanted => Planned::Delete(observed),
+            Some(Seen::Exists { observed, changes }) if changes.is_empty() => {
+                Planned::Keep(observed)
+            }
+            Some(Seen::Exists { observed, changes }) if changes.iter().any(|c| c.replace) => {
+                Planned::Replace(observed, changes)
+            }
+            Some(Seen::Exists { observed, changes }) => Planned::Update(observed, changes),
+        };
+        steps.push(step);
+    }
+    if let Some(err) = Error::from_many(errors) {
+        return Err(err);
+    }
+    let rows = graph
+        .order()
+        .iter()
+        .filter_map(|&i| {
+            let node = graph.node(i);
+            let step = &steps[i];
+            let fields = match step {
+                Planned::Update(_, changes) | Planned::Replace(_, changes) => changes.clone(),
+                _ => Vec::new(),
+            };
+            Some(PlanRow {
+                key: node.key().as_str().into(),
+                kind: node.kind().into(),
+                name: node.name(cx),
+                action: step.action()?,
+                fields,
+            })
+        })
+        .collect();
+    Ok(StackPlan {
+        steps,
+        view: Plan::new(rows),
+    })
+}
+
+fn change_lines(changes: &[Change]) -> Vec<String> {
+    changes
+        .iter()
+        .map(|c| format!("{}: {} → {}", c.field, c.from, c.to))
+        .collect()
+}
+
 fn summary(
     cx: &Context,
     graph: &Graph,
     command: &'static str,
-    walk: &Walk,
+    outcomes: &[Outcome],
+    known: &KnownMap,
     started: Instant,
 ) -> Summary {
     let rows = graph
@@ -153,10 +303,10 @@ fn summary(
         .map(|&i| {
             let node = graph.node(i);
             RunRow {
-                key: node.key().into(),
+                key: node.key().as_str().into(),
                 kind: node.kind().into(),
                 name: node.name(cx),
-                outcome: walk.outcomes[i].clone(),
+                outcome: outcomes[i].clone(),
             }
         })
         .collect();
@@ -165,166 +315,204 @@ fn summary(
         stack: cx.spec.stack.clone(),
         rows,
         elapsed: cx.clock.now().saturating_duration_since(started),
-        outputs: stack_outputs(cx, graph, &walk.found),
+        outputs: stack_outputs(cx, graph, known),
     }
 }
 
-fn stack_outputs(cx: &Context, graph: &Graph, found: &FoundMap) -> BTreeMap<String, String> {
+fn stack_outputs(cx: &Context, graph: &Graph, known: &KnownMap) -> BTreeMap<String, String> {
     graph
         .order()
         .iter()
         .map(|&i| graph.node(i))
-        .filter_map(|node| found.get(node.key()).map(|f| node.stack_outputs(cx, f)))
+        .filter_map(|node| match known.get(&node.key()) {
+            Some(Known::Exists(found)) => Some(node.stack_outputs(cx, found)),
+            _ => None,
+        })
         .flatten()
         .map(|(k, v)| (k.to_string(), v))
         .collect()
 }
 
-/// Creates what is missing and converges what exists; a stack that matches the spec
-/// costs read calls only. Resources of a tier that was switched off are deleted afterwards,
-/// in reverse order, once everything that used them has converged without them.
-pub async fn up(cx: &Context, graph: &Graph) -> (Summary, Option<Error>) {
+/// Carries out `plan`: creates, updates and replaces in dependency order, then deletes what
+/// is no longer wanted in reverse order, once everything that used it has moved on.
+pub async fn apply(cx: &Context, graph: &Graph, plan: StackPlan) -> (Summary, Option<Error>) {
     let started = cx.clock.now();
+    let steps = &plan.steps;
     for &i in graph.order() {
-        if graph.node(i).wanted(&cx.spec) {
+        if matches!(
+            steps[i],
+            Planned::Create | Planned::Update(..) | Planned::Replace(..)
+        ) {
             report(cx, graph.node(i), Phase::Queued);
         }
     }
-    let converged = walk(graph, Direction::Forward, |i, found| {
+    let forward = walk(graph, Direction::Forward, |i, known| {
         let node = graph.node(i);
         Box::pin(async move {
-            let deps = Deps::new(&found);
-            if !node.wanted(&cx.spec) {
-                let existing = node.find(cx, &deps).await?;
-                return Ok(Step {
-                    found: existing,
+            let deps = deps(node, &known);
+            match &steps[i] {
+                Planned::Hidden => Ok(Step {
+                    known: None,
                     outcome: Outcome::Absent,
-                });
-            }
-            report(cx, node, Phase::Checking);
-            let result = async {
-                match node.find(cx, &deps).await? {
-                    None => {
-                        report(cx, node, Phase::Working("creating".into()));
-                        let created = node.create(cx, &deps).await?;
+                    payload: (),
+                }),
+                Planned::Keep(observed) | Planned::Delete(observed) => Ok(Step {
+                    known: Some(Known::Exists(observed.found.clone())),
+                    outcome: Outcome::Unchanged,
+                    payload: (),
+                }),
+                Planned::Create => {
+                    report(cx, node, Phase::Working("creating".into()));
+                    let result = node.create(cx, &deps).await.map(|found| Step {
+                        known: Some(Known::Exists(found)),
+                        outcome: Outcome::Created,
+                        payload: (),
+                    });
+                    finish(cx, node, &result);
+                    result
+                }
+                Planned::Update(observed, changes) => {
+                    report(cx, node, Phase::Working("updating".into()));
+                    let result = node
+                        .apply(cx, &deps, observed, changes)
+                        .await
+                        .map(|()| Step {
+                            known: Some(Known::Exists(observed.found.clone())),
+                            outcome: Outcome::Updated(change_lines(changes)),
+                            payload: (),
+                        });
+                    finish(cx, node, &result);
+                    result
+                }
+                Planned::Replace(observed, changes) => {
+                    report(cx, node, Phase::Working("replacing: deleting".into()));
+                    let result = async {
+                        node.delete(cx, &observed.found).await?;
+                        report(cx, node, Phase::Working("replacing: creating".into()));
+                        let found = node.create(cx, &deps).await?;
                         Ok(Step {
-                            found: Some(created),
-                            outcome: Outcome::Created,
+                            known: Some(Known::Exists(found)),
+                            outcome: Outcome::Replaced(change_lines(changes)),
+                            payload: (),
                         })
                     }
-                    Some(existing) => {
-                        let changes = node.converge(cx, &deps, &existing).await?;
-                        if changes.is_empty() {
-                            return Ok(Step {
-                                found: Some(existing),
-                                outcome: Outcome::Unchanged,
-                            });
-                        }
-                        // Dependents later in this run must see the new outputs (a new
-                        // replica's id, a new version), so read the resource back.
-                        let updated = node.find(cx, &deps).await?.unwrap_or(existing);
-                        Ok(Step {
-                            found: Some(updated),
-                            outcome: Outcome::Updated(changes),
-                        })
-                    }
+                    .await;
+                    finish(cx, node, &result);
+                    result
                 }
             }
-            .await;
-            finish(cx, node, &result);
-            result
         })
     })
     .await;
-    let mut errors = converged.errors;
-    let found = converged.found;
-    let outcomes = converged.outcomes;
-    // Second pass, in reverse: delete what exists but is no longer wanted. Other nodes pass
-    // through as `Unchanged` here (their real outcome is the first pass's), so an earlier
-    // failure does not block an unrelated removal.
-    let removed = walk(graph, Direction::Reverse, |i, _| {
+    let mut errors = forward.errors;
+    let outcomes = forward.outcomes;
+    // Second pass, in reverse: delete what is no longer wanted. Other nodes pass through
+    // (their real outcome is the first pass's), so an earlier failure does not block an
+    // unrelated removal.
+    let backward = walk(graph, Direction::Reverse, |i, _| {
         let node = graph.node(i);
-        let existing = found.get(node.key()).cloned();
-        let remove = !node.wanted(&cx.spec) && outcomes[i] == Outcome::Absent;
+        let known = forward.known.get(&node.key()).cloned();
         Box::pin(async move {
-            match existing {
-                Some(existing) if remove => {
+            match &steps[i] {
+                Planned::Delete(observed) => {
                     report(
                         cx,
                         node,
                         Phase::Working("deleting (tier switched off)".into()),
                     );
-                    let result = node.delete(cx, &existing).await.map(|()| Step {
-                        found: None,
+                    let result = node.delete(cx, &observed.found).await.map(|()| Step {
+                        known: None,
                         outcome: Outcome::Deleted,
+                        payload: (),
                     });
                     finish(cx, node, &result);
                     result
                 }
-                existing => Ok(Step {
-                    found: existing,
+                _ => Ok(Step {
+                    known,
                     outcome: Outcome::Unchanged,
+                    payload: (),
                 }),
             }
         })
     })
     .await;
     cx.progress.finish();
-    errors.extend(removed.errors);
-    let merged = outcomes
+    errors.extend(backward.errors);
+    let merged: Vec<Outcome> = outcomes
         .into_iter()
-        .zip(removed.outcomes)
+        .zip(backward.outcomes)
         .map(|(first, second)| match second {
             Outcome::Deleted | Outcome::Failed(_) => second,
             _ => first,
         })
         .collect();
-    let walk = Walk {
-        found: removed.found,
-        outcomes: merged,
-        errors: Vec::new(),
-    };
-    let mut summary = summary(cx, graph, "up", &walk, started);
+    let mut summary = summary(cx, graph, "up", &merged, &backward.known, started);
     // Resources of a tier that is off and was already absent are not worth a line.
     summary.rows.retain(|row| row.outcome != Outcome::Absent);
     (summary, Error::from_many(errors))
 }
 
+/// Plans and applies in one go, without asking (the command asks in between).
+pub async fn up(cx: &Context, graph: &Graph) -> (Summary, Option<Error>) {
+    match plan(cx, graph).await {
+        Ok(plan) => apply(cx, graph, plan).await,
+        Err(err) => {
+            let started = cx.clock.now();
+            let outcomes = vec![Outcome::Skipped; graph.len()];
+            let mut summary = summary(cx, graph, "up", &outcomes, &KnownMap::new(), started);
+            summary.rows.clear();
+            (summary, Some(err))
+        }
+    }
+}
+
 /// Deletes everything the stack owns, dependents first; resources that hold data or are
-/// shared are kept and say why.
+/// shared are kept and say why; same-named resources that are not the stack's are left alone.
 pub async fn down(cx: &Context, graph: &Graph) -> (Summary, Option<Error>) {
     let started = cx.clock.now();
-    let discovered = discover(cx, graph).await;
+    let discovered = observe(cx, graph, false).await;
     let mut errors = discovered.errors;
-    let existing = discovered.found;
+    let seen = &discovered.payloads;
+    let lookups = &discovered.outcomes;
     let walk = walk(graph, Direction::Reverse, |i, _| {
         let node = graph.node(i);
-        let current = existing.get(node.key()).cloned();
-        let lookup_failed = matches!(discovered.outcomes[i], Outcome::Failed(_));
         Box::pin(async move {
-            let result = match current {
+            let result = match (&lookups[i], &seen[i]) {
                 // Its lookup error is already collected; dependencies stay untouched.
-                _ if lookup_failed => Ok(Step {
-                    found: None,
+                (Outcome::Failed(_) | Outcome::Skipped, _) => Ok(Step {
+                    known: None,
                     outcome: Outcome::Failed("could not be looked up".into()),
+                    payload: (),
                 }),
-                None => Ok(Step {
-                    found: None,
-                    outcome: Outcome::Absent,
+                (_, Some(Seen::Foreign(err))) => Ok(Step {
+                    known: None,
+                    outcome: Outcome::Kept(format!("left alone: {err}")),
+                    payload: (),
                 }),
-                Some(found) => match node.on_down(cx, &found) {
-                    OnDown::Keep(why) => Ok(Step {
-                        found: Some(found),
-                        outcome: Outcome::Kept(why.into()),
-                    }),
-                    OnDown::Delete => {
-                        report(cx, node, Phase::Working("deleting".into()));
-                        node.delete(cx, &found).await.map(|()| Step {
-                            found: None,
-                            outcome: Outcome::Deleted,
-                        })
+                (_, Some(Seen::Exists { observed, .. })) => {
+                    let found: &Found = &observed.found;
+                    match node.on_down(cx, found) {
+                        OnDown::Keep(why) => Ok(Step {
+                            known: Some(Known::Exists(found.clone())),
+                            outcome: Outcome::Kept(why.into()),
+                            payload: (),
+                        }),
+                        OnDown::Delete => {
+                            report(cx, node, Phase::Working("deleting".into()));
+                            node.delete(cx, found).await.map(|()| Step {
+                                known: None,
+                                outcome: Outcome::Deleted,
+                                payload: (),
+                            })
+                        }
                     }
-                },
+                }
+                _ => Ok(Step {
+                    known: None,
+                    outcome: Outcome::Absent,
+                    payload: (),
+                }),
             };
             finish(cx, node, &result);
             result
@@ -332,48 +520,55 @@ pub async fn down(cx: &Context, graph: &Graph) -> (Summary, Option<Error>) {
     })
     .await;
     cx.progress.finish();
-    let summary = summary(cx, graph, "down", &walk, started);
+    let summary = summary(cx, graph, "down", &walk.outcomes, &walk.known, started);
     errors.extend(walk.errors);
     (summary, Error::from_many(errors))
 }
 
-/// Looks up and describes every resource, changing nothing.
+/// Looks up and describes every resource, with the fields that drifted from the spec,
+/// changing nothing.
 pub async fn status(cx: &Context, graph: &Graph) -> Result<StackStatus> {
-    let discovered = discover(cx, graph).await;
-    if let Some(err) = Error::from_many(discovered.errors) {
+    let observed = observe(cx, graph, true).await;
+    if let Some(err) = Error::from_many(observed.errors) {
         return Err(err);
     }
-    let found = &discovered.found;
-    let deps = Deps::new(found);
-    let deps = &deps;
+    let known = &observed.known;
+    let seen = &observed.payloads;
     let rows = futures::future::join_all(graph.order().iter().map(|&i| async move {
         let node = graph.node(i);
-        let base = |exists: bool, id: Option<String>| ResourceStatus {
-            key: node.key().into(),
+        let base = |exists: bool, id: Option<String>, state: String| ResourceStatus {
+            key: node.key().as_str().into(),
             kind: node.kind().into(),
             name: node.name(cx),
             id,
             exists,
             healthy: false,
-            state: "missing".into(),
+            state,
+            drift: Vec::new(),
             details: serde_json::Value::Null,
         };
-        match found.get(node.key()) {
-            None if !node.wanted(&cx.spec) => Ok(None),
-            None => Ok(Some(base(false, None))),
-            Some(f) if !node.wanted(&cx.spec) => Ok(Some(ResourceStatus {
-                state: "exists, but its tier is switched off (run `modu up` to remove it)".into(),
-                ..base(true, Some(f.id.clone()))
-            })),
-            Some(f) => {
-                let health = node.health(cx, deps, f).await?;
+        let wanted = node.wanted(&cx.spec);
+        match &seen[i] {
+            Some(Seen::Exists { observed, changes }) => {
+                let id = Some(observed.found.id.clone());
+                if !wanted {
+                    return Ok(Some(base(
+                        true,
+                        id,
+                        "exists, but its tier is switched off (run `modu up` to remove it)".into(),
+                    )));
+                }
+                let health = node.health(cx, &deps(node, known), observed).await?;
                 Ok(Some(ResourceStatus {
                     healthy: health.healthy,
-                    state: health.state,
                     details: health.details,
-                    ..base(true, Some(f.id.clone()))
+                    drift: changes.clone(),
+                    ..base(true, id, health.state)
                 }))
             }
+            Some(Seen::Foreign(err)) if wanted => Ok(Some(base(false, None, err.to_string()))),
+            _ if wanted => Ok(Some(base(false, None, "missing".into()))),
+            _ => Ok(None),
         }
     }))
     .await
@@ -391,6 +586,6 @@ pub async fn status(cx: &Context, graph: &Graph) -> Result<StackStatus> {
         complete,
         healthy,
         resources: rows,
-        outputs: stack_outputs(cx, graph, found),
+        outputs: stack_outputs(cx, graph, known),
     })
 }

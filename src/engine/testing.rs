@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 
 use crate::error::{Error, Result};
-use crate::resources::{Context, Deps, Found, Health, Resource};
+use crate::resources::{Change, Context, Deps, Diff, Found, Health, Key, Observed, Resource};
 use crate::spec::Spec;
 
 /// Shared state of the fake cloud: which keys exist, and every call made, in order.
@@ -18,9 +18,9 @@ pub struct FakeCloud {
 }
 
 pub struct FakeResource {
-    key: &'static str,
-    deps: Vec<&'static str>,
-    /// The "spec" value; converge updates the cloud's value when it differs.
+    key: Key,
+    deps: Vec<Key>,
+    /// The "spec" value; a diff reports it when the cloud's value differs.
     pub wanted: u32,
     /// Whether the spec asks for it at all (a tier switched on).
     pub enabled: bool,
@@ -28,16 +28,11 @@ pub struct FakeResource {
 }
 
 impl FakeResource {
-    pub fn new(key: &'static str, deps: &[&'static str]) -> Self {
+    pub fn new(key: Key, deps: &[Key]) -> Self {
         Self::in_cloud(key, deps, Arc::default(), 1)
     }
 
-    pub fn in_cloud(
-        key: &'static str,
-        deps: &[&'static str],
-        cloud: Arc<Mutex<FakeCloud>>,
-        wanted: u32,
-    ) -> Self {
+    pub fn in_cloud(key: Key, deps: &[Key], cloud: Arc<Mutex<FakeCloud>>, wanted: u32) -> Self {
         FakeResource {
             enabled: true,
             key,
@@ -52,10 +47,7 @@ impl FakeResource {
         let entry = format!("{call} {}", self.key);
         cloud.calls.push(entry.clone());
         if cloud.fail_on.as_deref() == Some(entry.as_str()) {
-            return Err(Error::precondition(
-                format!("injected failure: {entry}"),
-                "test",
-            ));
+            return Err(Error::fixable(format!("injected failure: {entry}"), "test"));
         }
         Ok(())
     }
@@ -63,7 +55,7 @@ impl FakeResource {
 
 #[async_trait]
 impl Resource for FakeResource {
-    fn key(&self) -> &'static str {
+    fn key(&self) -> Key {
         self.key
     }
     fn kind(&self) -> &'static str {
@@ -72,7 +64,7 @@ impl Resource for FakeResource {
     fn name(&self, _cx: &Context) -> String {
         format!("fake-{}", self.key)
     }
-    fn depends_on(&self) -> Vec<&'static str> {
+    fn depends_on(&self) -> Vec<Key> {
         self.deps.clone()
     }
 
@@ -80,54 +72,76 @@ impl Resource for FakeResource {
         self.enabled
     }
 
-    async fn find(&self, _cx: &Context, _deps: &Deps<'_>) -> Result<Option<Found>> {
+    async fn observe(&self, _cx: &Context, _deps: &Deps<'_>) -> Result<Option<Observed>> {
         self.record("find")?;
         let cloud = self.cloud.lock().unwrap();
         Ok(cloud
             .existing
-            .get(self.key)
-            .map(|_| Found::new(format!("id-{}", self.key))))
+            .get(self.key.as_str())
+            .map(|value| Observed::new(Found::new(format!("id-{}", self.key)), *value)))
+    }
+
+    fn diff(&self, _cx: &Context, deps: &Deps<'_>, observed: &Observed) -> Result<Vec<Change>> {
+        for dep in &self.deps {
+            if deps.present(*dep)? {
+                deps.id(*dep)?;
+            }
+        }
+        let mut diff = Diff::new();
+        diff.field("value", observed.live::<u32>()?, &self.wanted);
+        Ok(diff.into_changes())
+    }
+
+    async fn apply(
+        &self,
+        _cx: &Context,
+        _deps: &Deps<'_>,
+        _observed: &Observed,
+        _changes: &[Change],
+    ) -> Result<()> {
+        self.record("update")?;
+        self.cloud
+            .lock()
+            .unwrap()
+            .existing
+            .insert(self.key.as_str().into(), self.wanted);
+        Ok(())
     }
 
     async fn create(&self, _cx: &Context, deps: &Deps<'_>) -> Result<Found> {
         for dep in &self.deps {
-            deps.id(dep)?;
+            let id = deps.id(*dep)?;
+            assert_ne!(
+                id,
+                crate::resources::KNOWN_AFTER_UP,
+                "created before its dependency"
+            );
         }
         self.record("create")?;
         self.cloud
             .lock()
             .unwrap()
             .existing
-            .insert(self.key.into(), self.wanted);
+            .insert(self.key.as_str().into(), self.wanted);
         Ok(Found::new(format!("id-{}", self.key)))
     }
 
-    async fn converge(
+    async fn health(
         &self,
         _cx: &Context,
         _deps: &Deps<'_>,
-        _found: &Found,
-    ) -> Result<Vec<String>> {
-        let current = self.cloud.lock().unwrap().existing.get(self.key).copied();
-        if current == Some(self.wanted) {
-            return Ok(Vec::new());
-        }
-        self.record("update")?;
-        self.cloud
-            .lock()
-            .unwrap()
-            .existing
-            .insert(self.key.into(), self.wanted);
-        Ok(vec![format!("value -> {}", self.wanted)])
-    }
-
-    async fn health(&self, _cx: &Context, _deps: &Deps<'_>, _found: &Found) -> Result<Health> {
+        _observed: &Observed,
+    ) -> Result<Health> {
         Ok(Health::ok("fine", serde_json::json!({})))
     }
 
     async fn delete(&self, _cx: &Context, _found: &Found) -> Result<()> {
         self.record("delete")?;
-        self.cloud.lock().unwrap().existing.remove(self.key);
+        self.cloud
+            .lock()
+            .unwrap()
+            .existing
+            .remove(self.key.as_str());
         Ok(())
     }
 }
@@ -143,15 +157,15 @@ pub fn context() -> Context {
         std::path::Path::new("test.yaml"),
     )
     .expect("the test spec is valid");
-    Context {
-        spec: Arc::new(spec),
-        clients: crate::aws::Clients::new(&config),
-        account_id: "123456789012".into(),
-        clock: crate::aws::wait::testing::FakeClock::new(),
-        timeout: std::time::Duration::from_secs(60),
-        progress: Arc::new(crate::output::SilentProgress),
-        delete_data: false,
-    }
+    Context::new(
+        spec,
+        crate::aws::Clients::new(&config),
+        "123456789012".into(),
+        crate::aws::wait::testing::FakeClock::new(),
+        std::time::Duration::from_secs(60),
+        Arc::new(crate::output::SilentProgress),
+        false,
+    )
 }
 
 #[cfg(test)]
@@ -160,15 +174,20 @@ mod tests {
     use crate::engine::{Graph, down, status, up};
     use crate::output::Outcome;
 
+    const NET: Key = Key::Network;
+    const SG: Key = Key::SgLb;
+    const LB: Key = Key::LoadBalancer;
+    const BUCKET: Key = Key::Bucket;
+
     fn stack(cloud: &Arc<Mutex<FakeCloud>>, wanted: u32) -> Graph {
-        let node = |k, d: &[&'static str]| {
+        let node = |k, d: &[Key]| {
             Box::new(FakeResource::in_cloud(k, d, cloud.clone(), wanted)) as Box<dyn Resource>
         };
         Graph::new(vec![
-            node("net", &[]),
-            node("sg", &["net"]),
-            node("lb", &["sg"]),
-            node("bucket", &[]),
+            node(NET, &[]),
+            node(SG, &[NET]),
+            node(LB, &[SG]),
+            node(BUCKET, &[]),
         ])
         .unwrap()
     }
@@ -194,7 +213,10 @@ mod tests {
         assert!(summary.rows.iter().all(|r| r.outcome == Outcome::Created));
         let created = mutations(&cloud);
         let pos = |c: &str| created.iter().position(|x| x == c).unwrap();
-        assert!(pos("create net") < pos("create sg") && pos("create sg") < pos("create lb"));
+        assert!(
+            pos("create network") < pos("create sg-lb")
+                && pos("create sg-lb") < pos("create load-balancer")
+        );
 
         cloud.lock().unwrap().calls.clear();
         let (summary, err) = up(&cx, &graph).await;
@@ -223,7 +245,7 @@ mod tests {
     async fn a_failure_skips_dependents_but_not_independent_branches() {
         let cx = context();
         let cloud: Arc<Mutex<FakeCloud>> = Arc::default();
-        cloud.lock().unwrap().fail_on = Some("create sg".into());
+        cloud.lock().unwrap().fail_on = Some("create sg-lb".into());
         let (summary, err) = up(&cx, &stack(&cloud, 1)).await;
         assert!(err.unwrap().to_string().contains("injected failure"));
         let outcome = |k: &str| {
@@ -235,8 +257,8 @@ mod tests {
                 .outcome
                 .clone()
         };
-        assert!(matches!(outcome("sg"), Outcome::Failed(_)));
-        assert_eq!(outcome("lb"), Outcome::Skipped);
+        assert!(matches!(outcome("sg-lb"), Outcome::Failed(_)));
+        assert_eq!(outcome("load-balancer"), Outcome::Skipped);
         assert_eq!(outcome("bucket"), Outcome::Created);
     }
 
@@ -252,7 +274,10 @@ mod tests {
         assert!(summary.rows.iter().all(|r| r.outcome == Outcome::Deleted));
         let deleted = mutations(&cloud);
         let pos = |c: &str| deleted.iter().position(|x| x == c).unwrap();
-        assert!(pos("delete lb") < pos("delete sg") && pos("delete sg") < pos("delete net"));
+        assert!(
+            pos("delete load-balancer") < pos("delete sg-lb")
+                && pos("delete sg-lb") < pos("delete network")
+        );
 
         cloud.lock().unwrap().calls.clear();
         let (summary, err) = down(&cx, &graph).await;
@@ -268,17 +293,17 @@ mod tests {
         up(&cx, &stack(&cloud, 1)).await;
         cloud.lock().unwrap().calls.clear();
 
-        let node = |k, d: &[&'static str], enabled| {
+        let node = |k, d: &[Key], enabled| {
             let mut r = FakeResource::in_cloud(k, d, cloud.clone(), 1);
             r.enabled = enabled;
             Box::new(r) as Box<dyn Resource>
         };
         // `sg` is switched off; `lb` (which depends on it) stays and converges first.
         let graph = Graph::new(vec![
-            node("net", &[], true),
-            node("sg", &["net"], false),
-            node("lb", &["sg"], true),
-            node("bucket", &[], true),
+            node(NET, &[], true),
+            node(SG, &[NET], false),
+            node(LB, &[SG], true),
+            node(BUCKET, &[], true),
         ])
         .unwrap();
         let (summary, err) = up(&cx, &graph).await;
@@ -290,16 +315,16 @@ mod tests {
                 .find(|r| r.key == k)
                 .map(|r| r.outcome.clone())
         };
-        assert_eq!(outcome("sg"), Some(Outcome::Deleted));
-        assert_eq!(outcome("lb"), Some(Outcome::Unchanged));
-        assert_eq!(mutations(&cloud), vec!["delete sg".to_string()]);
+        assert_eq!(outcome("sg-lb"), Some(Outcome::Deleted));
+        assert_eq!(outcome("load-balancer"), Some(Outcome::Unchanged));
+        assert_eq!(mutations(&cloud), vec!["delete sg-lb".to_string()]);
 
         // Once gone, it no longer shows up anywhere.
         let (summary, _) = up(&cx, &graph).await;
-        assert!(summary.rows.iter().all(|r| r.key != "sg"));
+        assert!(summary.rows.iter().all(|r| r.key != "sg-lb"));
         let report = status(&cx, &graph).await.unwrap();
         assert!(report.complete && report.healthy);
-        assert!(report.resources.iter().all(|r| r.key != "sg"));
+        assert!(report.resources.iter().all(|r| r.key != "sg-lb"));
     }
 
     #[tokio::test]
@@ -308,16 +333,20 @@ mod tests {
         let cloud: Arc<Mutex<FakeCloud>> = Arc::default();
         let graph = stack(&cloud, 1);
         up(&cx, &graph).await;
-        cloud.lock().unwrap().existing.remove("lb");
+        cloud.lock().unwrap().existing.remove("load-balancer");
         let report = status(&cx, &graph).await.unwrap();
         assert!(!report.complete && !report.healthy);
-        let lb = report.resources.iter().find(|r| r.key == "lb").unwrap();
+        let lb = report
+            .resources
+            .iter()
+            .find(|r| r.key == "load-balancer")
+            .unwrap();
         assert!(!lb.exists && lb.id.is_none());
         assert!(
             report
                 .resources
                 .iter()
-                .filter(|r| r.key != "lb")
+                .filter(|r| r.key != "load-balancer")
                 .all(|r| r.exists && r.healthy)
         );
     }

@@ -149,7 +149,7 @@ impl Options {
             if ok {
                 Ok(())
             } else {
-                Err(Error::precondition(message, help))
+                Err(Error::fixable(message, help))
             }
         };
         check(
@@ -214,7 +214,7 @@ pub async fn run(
     let setup_started = Instant::now();
     let prepared = tokio::select! {
         biased;
-        () = interrupt.cancelled() => Err(Error::precondition(
+        () = interrupt.cancelled() => Err(Error::fixable(
             "interrupted during setup; nothing was measured",
             "run it again and let the setup (sign-ups) finish",
         )),
@@ -255,7 +255,7 @@ pub async fn run(
     ticker.abort();
     line.finish();
     if let Some(e) = crashed {
-        return Err(Error::precondition(
+        return Err(Error::fixable(
             format!("a virtual user stopped unexpectedly: {e}"),
             "this is a bug in modu load; please report it with the command line used",
         ));
@@ -281,7 +281,7 @@ fn http_client(options: &Options) -> Result<Client> {
         .user_agent(concat!("modu-load/", env!("CARGO_PKG_VERSION")))
         .build()
         .map_err(|e| {
-            Error::precondition(
+            Error::fixable(
                 format!("cannot build the HTTP client: {}", describe_error(&e)),
                 "this is a bug in modu load; please report it",
             )
@@ -373,7 +373,7 @@ async fn image_pool(options: &Options, seed: u64) -> Result<Vec<Bytes>> {
     })
     .await
     .map_err(|e| {
-        Error::precondition(
+        Error::fixable(
             format!("making the images failed: {e}"),
             "this is a bug in modu load; please report it with --image-bytes",
         )

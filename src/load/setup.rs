@@ -56,13 +56,13 @@ impl Setup<'_> {
             return Err(unexpected(&format!("GET {url}"), status, &body));
         }
         let tasks: Vec<Task> = serde_json::from_slice(&body).map_err(|e| {
-            Error::precondition(
+            Error::fixable(
                 format!("GET {url} did not answer a list of tasks: {e}"),
                 "check that --url points at the resume service (modu-app)",
             )
         })?;
         if tasks.is_empty() {
-            return Err(Error::precondition(
+            return Err(Error::fixable(
                 format!("GET {url} answered no tasks, so no resume can be submitted"),
                 "the service seeds its job categories in its migrations; check its database",
             ));
@@ -103,13 +103,13 @@ impl Setup<'_> {
             return Err(unexpected(&action, status, &body));
         }
         let token: Token = serde_json::from_slice(&body).map_err(|e| {
-            Error::precondition(
+            Error::fixable(
                 format!("{action}: the answer has no token: {e}"),
                 "check that --url points at the resume service (modu-app)",
             )
         })?;
         HeaderValue::from_str(&format!("Bearer {}", token.token)).map_err(|_| {
-            Error::precondition(
+            Error::fixable(
                 format!("{action}: the token is not a valid header value"),
                 "check that --url points at the resume service (modu-app)",
             )
@@ -124,7 +124,7 @@ impl Setup<'_> {
             return Err(unexpected(&format!("GET {url}"), status, &body));
         }
         let page: Page = serde_json::from_slice(&body).map_err(|e| {
-            Error::precondition(
+            Error::fixable(
                 format!("GET {url} did not answer a page of resumes: {e}"),
                 "check that --url points at the resume service (modu-app)",
             )
@@ -163,7 +163,7 @@ impl Setup<'_> {
         request: reqwest::RequestBuilder,
     ) -> Result<(StatusCode, bytes::Bytes)> {
         let unreachable = |e: reqwest::Error| {
-            Error::precondition(
+            Error::fixable(
                 format!(
                     "cannot reach the service at {}: {}",
                     self.target.base(),
@@ -185,7 +185,7 @@ fn unexpected(action: &str, status: StatusCode, body: &[u8]) -> Error {
         Ok(api) => api.error,
         Err(_) => snippet(body),
     };
-    Error::precondition(
+    Error::fixable(
         format!("{action}: the service answered {status}: {said}"),
         "check that --url points at the resume service (modu-app), and read its log",
     )

@@ -17,23 +17,22 @@ pub struct Target {
 impl Target {
     pub fn parse(raw: &str, allow_remote: bool) -> Result<Target> {
         let example = "give the service's base URL, e.g. --url http://127.0.0.1:8000";
-        let mut base = Url::parse(raw).map_err(|e| {
-            Error::precondition(format!("--url {raw:?} is not a URL: {e}"), example)
-        })?;
+        let mut base = Url::parse(raw)
+            .map_err(|e| Error::fixable(format!("--url {raw:?} is not a URL: {e}"), example))?;
         if !matches!(base.scheme(), "http" | "https") {
-            return Err(Error::precondition(
+            return Err(Error::fixable(
                 format!("--url {raw:?} is not an http:// or https:// URL"),
                 example,
             ));
         }
         let Some(host) = base.host_str().map(str::to_owned) else {
-            return Err(Error::precondition(
+            return Err(Error::fixable(
                 format!("--url {raw:?} has no host"),
                 example,
             ));
         };
         if !allow_remote && !is_loopback(&host) {
-            return Err(Error::precondition(
+            return Err(Error::fixable(
                 format!(
                     "refusing to send load to {raw}: {host} is not a loopback address \
                      (127.0.0.0/8, ::1 or localhost)"
@@ -119,8 +118,7 @@ mod tests {
 
     #[test]
     fn the_refusal_says_how_to_proceed() {
-        let Error::Precondition { help, .. } =
-            Target::parse("http://example.com", false).unwrap_err()
+        let Error::Fixable { help, .. } = Target::parse("http://example.com", false).unwrap_err()
         else {
             panic!("a precondition error");
         };

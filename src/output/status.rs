@@ -9,12 +9,16 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::resources::Change;
+
 /// What happened to one resource during `up` or `down`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "outcome", content = "detail", rename_all = "snake_case")]
 pub enum Outcome {
     Created,
     Updated(Vec<String>),
+    /// Deleted and created again (AWS cannot change those fields in place).
+    Replaced(Vec<String>),
     Unchanged,
     Deleted,
     /// `down` found nothing to delete.
@@ -31,6 +35,7 @@ impl Outcome {
         match self {
             Outcome::Created => "created".into(),
             Outcome::Updated(changes) => format!("updated: {}", changes.join("; ")),
+            Outcome::Replaced(changes) => format!("replaced: {}", changes.join("; ")),
             Outcome::Unchanged => "unchanged".into(),
             Outcome::Deleted => "deleted".into(),
             Outcome::Absent => "already absent".into(),
@@ -86,6 +91,10 @@ impl Summary {
         };
         push(self.count(|o| *o == Outcome::Created), "created");
         push(self.count(|o| matches!(o, Outcome::Updated(_))), "updated");
+        push(
+            self.count(|o| matches!(o, Outcome::Replaced(_))),
+            "replaced",
+        );
         push(self.count(|o| *o == Outcome::Unchanged), "unchanged");
         push(self.count(|o| *o == Outcome::Deleted), "deleted");
         push(self.count(|o| *o == Outcome::Absent), "already absent");
@@ -106,7 +115,11 @@ impl Summary {
         for row in &self.rows {
             if matches!(
                 row.outcome,
-                Outcome::Updated(_) | Outcome::Kept(_) | Outcome::Failed(_) | Outcome::Skipped
+                Outcome::Updated(_)
+                    | Outcome::Replaced(_)
+                    | Outcome::Kept(_)
+                    | Outcome::Failed(_)
+                    | Outcome::Skipped
             ) {
                 let _ = writeln!(out, "  {} {}: {}", row.kind, row.name, row.outcome.label());
             }
@@ -128,6 +141,8 @@ pub struct ResourceStatus {
     pub exists: bool,
     pub healthy: bool,
     pub state: String,
+    /// Settings that differ from the spec (what `modu up` would change).
+    pub drift: Vec<Change>,
     pub details: serde_json::Value,
 }
 
@@ -151,8 +166,8 @@ impl StackStatus {
 
     /// An aligned table, one row per resource, then the outputs.
     pub fn to_table(&self) -> String {
-        let header = ["KIND", "NAME", "ID", "STATE"];
-        let rows: Vec<[String; 4]> = self
+        let header = ["KIND", "NAME", "ID", "DRIFT", "STATE"];
+        let rows: Vec<[String; 5]> = self
             .resources
             .iter()
             .map(|r| {
@@ -163,10 +178,20 @@ impl StackStatus {
                 } else {
                     format!("UNHEALTHY: {}", r.state)
                 };
+                let drift = if r.drift.is_empty() {
+                    "-".to_string()
+                } else {
+                    r.drift
+                        .iter()
+                        .map(|c| c.field.as_str())
+                        .collect::<Vec<_>>()
+                        .join(",")
+                };
                 [
                     r.kind.clone(),
                     r.name.clone(),
                     r.id.as_deref().map(short_id).unwrap_or_else(|| "-".into()),
+                    drift,
                     state,
                 ]
             })
@@ -178,22 +203,24 @@ impl StackStatus {
             }
         }
         let mut out = String::new();
-        let line = |cells: [&str; 4], out: &mut String| {
+        let line = |cells: [&str; 5], out: &mut String| {
             let _ = writeln!(
                 out,
-                "{:<w0$}  {:<w1$}  {:<w2$}  {}",
+                "{:<w0$}  {:<w1$}  {:<w2$}  {:<w3$}  {}",
                 cells[0],
                 cells[1],
                 cells[2],
                 cells[3],
+                cells[4],
                 w0 = widths[0],
                 w1 = widths[1],
-                w2 = widths[2]
+                w2 = widths[2],
+                w3 = widths[3]
             );
         };
         line(header, &mut out);
         for row in &rows {
-            line([&row[0], &row[1], &row[2], &row[3]], &mut out);
+            line([&row[0], &row[1], &row[2], &row[3], &row[4]], &mut out);
         }
         let verdict = match (self.complete, self.healthy) {
             (true, true) => "complete and healthy",
@@ -243,6 +270,7 @@ mod tests {
                     exists: true,
                     healthy: true,
                     state: "active".into(),
+                    drift: vec![Change::new("subnets", "a", "a,b")],
                     details: serde_json::json!({}),
                 },
                 ResourceStatus {
@@ -253,6 +281,7 @@ mod tests {
                     exists: false,
                     healthy: false,
                     state: "missing".into(),
+                    drift: Vec::new(),
                     details: serde_json::json!({}),
                 },
             ],
@@ -264,9 +293,9 @@ mod tests {
     fn table_aligns_columns_and_flags_missing_rows() {
         let table = status().to_table();
         let expected = "\
-KIND                NAME     ID      STATE
-load-balancer       web-lb   arn:lb  active
-auto-scaling-group  web-asg  -       MISSING
+KIND                NAME     ID      DRIFT    STATE
+load-balancer       web-lb   arn:lb  subnets  active
+auto-scaling-group  web-asg  -       -        MISSING
 
 stack web in us-east-1: incomplete: resources are missing (run `modu up`)
 load_balancer_url: http://lb/
@@ -298,6 +327,7 @@ load_balancer_url: http://lb/
         assert_eq!(doc["complete"], false);
         assert_eq!(doc["resources"][0]["id"], "arn:lb");
         assert_eq!(doc["resources"][1]["id"], serde_json::Value::Null);
+        assert_eq!(doc["resources"][0]["drift"][0]["field"], "subnets");
         assert_eq!(doc["outputs"]["load_balancer_url"], "http://lb/");
     }
 

@@ -1,16 +1,21 @@
 //! The stack's CloudWatch alarms: load balancer 5xx rate, unhealthy hosts for two periods,
 //! and cache CPU. Managed as one set so switching the cache off removes just its alarm.
+//!
+//! `DescribeAlarms` returns no tags, so the ownership marker is the description's ending
+//! (`[modu:stack=<stack>]`); a same-named alarm without it is refused.
 
 use std::collections::BTreeMap;
+use std::fmt;
 
 use async_trait::async_trait;
 use aws_sdk_cloudwatch::types::{
     ComparisonOperator, Dimension, Metric, MetricAlarm, MetricDataQuery, MetricStat, Statistic, Tag,
 };
-use serde_json::{Value, json};
+use serde_json::json;
 
-use super::dashboard::arn_dimension;
-use super::{Context, Deps, Found, Health, Resource};
+use super::shared::cloudwatch::arn_dimension;
+use super::toolkit::refuse_unless;
+use super::{Change, Context, Deps, Diff, Found, Health, Key, Observed, Outputs, Resource};
 use crate::aws::errors::AwsContext;
 use crate::aws::tags;
 use crate::error::Result;
@@ -21,38 +26,153 @@ pub struct Alarms;
 const KIND: &str = "alarms";
 const ELB: &str = "AWS/ApplicationELB";
 
-/// An input of a metric-math alarm: (query id, namespace, metric, dimensions).
-type MathInput = (
-    &'static str,
-    &'static str,
-    &'static str,
-    Vec<(&'static str, String)>,
-);
+/// One metric with its dimensions, in the order AWS stores them.
+#[derive(Debug, Clone, PartialEq)]
+struct MetricRef {
+    namespace: String,
+    name: String,
+    dimensions: Vec<(String, String)>,
+}
 
-/// A single-metric alarm's input: (namespace, metric, dimensions, statistic).
-type SingleMetric = (
-    &'static str,
-    &'static str,
-    Vec<(&'static str, String)>,
-    Statistic,
-);
+impl MetricRef {
+    fn new(namespace: &str, name: &str, dimensions: &[(&str, &str)]) -> Self {
+        MetricRef {
+            namespace: namespace.into(),
+            name: name.into(),
+            dimensions: dimensions
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        }
+    }
+
+    fn of(namespace: Option<&str>, name: Option<&str>, dimensions: &[Dimension]) -> Self {
+        MetricRef {
+            namespace: namespace.unwrap_or_default().into(),
+            name: name.unwrap_or_default().into(),
+            dimensions: dimensions
+                .iter()
+                .map(|d| {
+                    (
+                        d.name().unwrap_or_default().to_string(),
+                        d.value().unwrap_or_default().to_string(),
+                    )
+                })
+                .collect(),
+        }
+    }
+
+    fn sdk_dimensions(&self) -> Vec<Dimension> {
+        self.dimensions
+            .iter()
+            .map(|(n, v)| Dimension::builder().name(n).value(v).build())
+            .collect()
+    }
+}
+
+impl fmt::Display for MetricRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let dims: Vec<String> = self
+            .dimensions
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        write!(f, "{}/{}[{}]", self.namespace, self.name, dims.join(","))
+    }
+}
+
+/// What an alarm watches.
+#[derive(Debug, Clone, PartialEq)]
+enum Input {
+    Single {
+        metric: MetricRef,
+        statistic: String,
+    },
+    /// Sums of several metrics combined by one expression.
+    Math {
+        queries: Vec<(String, MetricRef)>,
+        expression: String,
+    },
+}
+
+/// An alarm's definition, as modu compares it.
+#[derive(Debug, Clone, PartialEq)]
+struct Shape {
+    input: Input,
+    period: i32,
+    evaluation_periods: i32,
+    threshold: f64,
+}
+
+impl fmt::Display for Shape {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.input {
+            Input::Single { metric, statistic } => write!(f, "{statistic} of {metric}")?,
+            Input::Math { expression, .. } => write!(f, "{expression}")?,
+        }
+        write!(
+            f,
+            " > {} for {}×{}s",
+            self.threshold, self.evaluation_periods, self.period
+        )
+    }
+}
+
+fn shape_of(alarm: &MetricAlarm) -> Shape {
+    let input = if alarm.metrics().is_empty() {
+        Input::Single {
+            metric: MetricRef::of(alarm.namespace(), alarm.metric_name(), alarm.dimensions()),
+            statistic: alarm
+                .statistic()
+                .map(|s| s.as_str().to_string())
+                .unwrap_or_default(),
+        }
+    } else {
+        Input::Math {
+            queries: alarm
+                .metrics()
+                .iter()
+                .filter_map(|q| {
+                    let metric = q.metric_stat()?.metric()?;
+                    Some((
+                        q.id().unwrap_or_default().to_string(),
+                        MetricRef::of(
+                            metric.namespace(),
+                            metric.metric_name(),
+                            metric.dimensions(),
+                        ),
+                    ))
+                })
+                .collect(),
+            expression: alarm
+                .metrics()
+                .iter()
+                .find_map(|q| q.expression())
+                .unwrap_or_default()
+                .to_string(),
+        }
+    };
+    let period = match &input {
+        Input::Single { .. } => alarm.period(),
+        Input::Math { .. } => alarm
+            .metrics()
+            .iter()
+            .find_map(|q| q.metric_stat().and_then(|s| s.period())),
+    };
+    Shape {
+        input,
+        period: period.unwrap_or_default(),
+        evaluation_periods: alarm.evaluation_periods().unwrap_or_default(),
+        threshold: alarm.threshold().unwrap_or_default(),
+    }
+}
 
 /// One alarm as modu wants it.
 #[derive(Debug, Clone)]
 struct Want {
     name: String,
     description: &'static str,
-    /// Either a single metric (namespace, metric, dimensions, statistic)…
-    metric: Option<SingleMetric>,
-    /// …or metric math: (id, namespace, metric, dimensions) inputs and one expression.
-    math: Option<(Vec<MathInput>, &'static str)>,
-    period: i32,
-    evaluation_periods: i32,
-    threshold: f64,
-}
-
-fn dimension(name: &str, value: &str) -> Dimension {
-    Dimension::builder().name(name).value(value).build()
+    shape: Shape,
 }
 
 fn names(stack: &str) -> [String; 3] {
@@ -63,147 +183,201 @@ fn names(stack: &str) -> [String; 3] {
     ]
 }
 
-impl Want {
-    /// The comparable form of what AWS stores.
-    fn fingerprint(&self) -> Value {
-        match (&self.metric, &self.math) {
-            (Some((ns, metric, dims, stat)), _) => json!({
-                "metric": [ns, metric, dims, stat.as_str()],
-                "period": self.period, "evaluation_periods": self.evaluation_periods, "threshold": self.threshold,
-            }),
-            (_, Some((inputs, expression))) => json!({
-                "math": [inputs, expression],
-                "period": self.period, "evaluation_periods": self.evaluation_periods, "threshold": self.threshold,
-            }),
-            _ => Value::Null,
-        }
-    }
+fn marker(stack: &str) -> String {
+    format!("[modu:stack={stack}]")
 }
 
-fn fingerprint_of(alarm: &MetricAlarm) -> Value {
-    let dims = |d: &[Dimension]| -> Vec<(String, String)> {
-        d.iter()
-            .map(|d| {
-                (
-                    d.name().unwrap_or_default().to_string(),
-                    d.value().unwrap_or_default().to_string(),
-                )
-            })
-            .collect()
-    };
-    if alarm.metrics().is_empty() {
-        json!({
-            "metric": [alarm.namespace(), alarm.metric_name(), dims(alarm.dimensions()), alarm.statistic().map(|s| s.as_str())],
-            "period": alarm.period(), "evaluation_periods": alarm.evaluation_periods(), "threshold": alarm.threshold(),
-        })
-    } else {
-        let inputs: Vec<Value> = alarm
-            .metrics()
-            .iter()
-            .filter_map(|q| {
-                let stat = q.metric_stat()?;
-                let metric = stat.metric()?;
-                Some(json!([
-                    q.id(),
-                    metric.namespace(),
-                    metric.metric_name(),
-                    dims(metric.dimensions())
-                ]))
-            })
-            .collect();
-        let expression = alarm.metrics().iter().find_map(|q| q.expression());
-        let period = alarm
-            .metrics()
-            .iter()
-            .find_map(|q| q.metric_stat().map(|s| s.period()));
-        json!({
-            "math": [inputs, expression],
-            "period": period.flatten(), "evaluation_periods": alarm.evaluation_periods(), "threshold": alarm.threshold(),
-        })
+/// The alarms as AWS has them, by name: their shape and state.
+type Live = BTreeMap<String, (Shape, String)>;
+
+fn diff_alarms(live: &Live, wants: &[Want]) -> Vec<Change> {
+    let mut diff = Diff::new();
+    for want in wants {
+        let current = live
+            .get(&want.name)
+            .map(|(shape, _)| shape.to_string())
+            .unwrap_or_else(|| "(none)".into());
+        diff.field(&want.name, &current, &want.shape.to_string());
     }
+    for (name, (shape, _)) in live {
+        if !wants.iter().any(|w| &w.name == name) {
+            diff.field(name, &shape.to_string(), &"(none)".to_string());
+        }
+    }
+    diff.into_changes()
 }
 
 impl Alarms {
     fn desired(&self, cx: &Context, deps: &Deps<'_>) -> Result<Vec<Want>> {
         let [rate, hosts, cache_cpu] = names(&cx.spec.stack);
-        let lb = arn_dimension(deps.id("load-balancer")?).to_string();
-        let tg = arn_dimension(deps.id("target-group")?).to_string();
+        let lb = arn_dimension(deps.id(Key::LoadBalancer)?).to_string();
+        let tg = arn_dimension(deps.id(Key::TargetGroup)?).to_string();
+        let on_lb = |metric: &str| MetricRef::new(ELB, metric, &[("LoadBalancer", &lb)]);
         let mut wants = vec![
             Want {
                 name: rate,
                 description: "More than 5% of requests answered 5xx (targets or load balancer) for 3 minutes",
-                metric: None,
-                math: Some((
-                    vec![
-                        (
-                            "target5xx",
-                            ELB,
-                            "HTTPCode_Target_5XX_Count",
-                            vec![("LoadBalancer", lb.clone())],
-                        ),
-                        (
-                            "elb5xx",
-                            ELB,
-                            "HTTPCode_ELB_5XX_Count",
-                            vec![("LoadBalancer", lb.clone())],
-                        ),
-                        (
-                            "requests",
-                            ELB,
-                            "RequestCount",
-                            vec![("LoadBalancer", lb.clone())],
-                        ),
-                    ],
-                    "100 * (FILL(target5xx, 0) + FILL(elb5xx, 0)) / MAX([requests, 1])",
-                )),
-                period: 60,
-                evaluation_periods: 3,
-                threshold: 5.0,
+                shape: Shape {
+                    input: Input::Math {
+                        queries: vec![
+                            ("target5xx".into(), on_lb("HTTPCode_Target_5XX_Count")),
+                            ("elb5xx".into(), on_lb("HTTPCode_ELB_5XX_Count")),
+                            ("requests".into(), on_lb("RequestCount")),
+                        ],
+                        expression:
+                            "100 * (FILL(target5xx, 0) + FILL(elb5xx, 0)) / MAX([requests, 1])"
+                                .into(),
+                    },
+                    period: 60,
+                    evaluation_periods: 3,
+                    threshold: 5.0,
+                },
             },
             Want {
                 name: hosts,
                 description: "At least one target unhealthy for two consecutive minutes",
-                metric: Some((
-                    ELB,
-                    "UnHealthyHostCount",
-                    vec![("TargetGroup", tg), ("LoadBalancer", lb)],
-                    Statistic::Maximum,
-                )),
-                math: None,
-                period: 60,
-                evaluation_periods: 2,
-                threshold: 0.0,
+                shape: Shape {
+                    input: Input::Single {
+                        metric: MetricRef::new(
+                            ELB,
+                            "UnHealthyHostCount",
+                            &[("TargetGroup", &tg), ("LoadBalancer", &lb)],
+                        ),
+                        statistic: Statistic::Maximum.as_str().into(),
+                    },
+                    period: 60,
+                    evaluation_periods: 2,
+                    threshold: 0.0,
+                },
             },
         ];
         if cx.spec.cache.is_some()
-            && let Some(cache) = deps.get("cache")
+            && let Some(members) = deps.cache_members()?
         {
-            let primary = cache
-                .output("members")
-                .unwrap_or_default()
-                .split(',')
-                .next()
-                .unwrap_or_default()
-                .to_string();
+            let primary = members.first().copied().unwrap_or_default();
             wants.push(Want {
                 name: cache_cpu,
                 description: "Cache primary above 75% CPU for 10 minutes",
-                metric: Some((
-                    "AWS/ElastiCache",
-                    "CPUUtilization",
-                    vec![("CacheClusterId", primary)],
-                    Statistic::Average,
-                )),
-                math: None,
-                period: 300,
-                evaluation_periods: 2,
-                threshold: 75.0,
+                shape: Shape {
+                    input: Input::Single {
+                        metric: MetricRef::new(
+                            "AWS/ElastiCache",
+                            "CPUUtilization",
+                            &[("CacheClusterId", primary)],
+                        ),
+                        statistic: Statistic::Average.as_str().into(),
+                    },
+                    period: 300,
+                    evaluation_periods: 2,
+                    threshold: 75.0,
+                },
             });
         }
         Ok(wants)
     }
 
-    async fn existing(&self, cx: &Context) -> Result<BTreeMap<String, MetricAlarm>> {
+    async fn put(&self, cx: &Context, want: &Want) -> Result<()> {
+        let tags = tags::sdk(&cx.spec, self.key().as_str(), &want.name, |k, v| {
+            Tag::builder().key(k).value(v).build()
+        });
+        let shape = &want.shape;
+        let mut request = cx
+            .clients
+            .cloudwatch
+            .put_metric_alarm()
+            .alarm_name(&want.name)
+            .alarm_description(format!("{} {}", want.description, marker(&cx.spec.stack)))
+            .evaluation_periods(shape.evaluation_periods)
+            .threshold(shape.threshold)
+            .comparison_operator(ComparisonOperator::GreaterThanThreshold)
+            .treat_missing_data("notBreaching")
+            .set_tags(Some(tags));
+        match &shape.input {
+            Input::Single { metric, statistic } => {
+                request = request
+                    .namespace(&metric.namespace)
+                    .metric_name(&metric.name)
+                    .set_dimensions(Some(metric.sdk_dimensions()))
+                    .statistic(Statistic::from(statistic.as_str()))
+                    .period(shape.period);
+            }
+            Input::Math {
+                queries,
+                expression,
+            } => {
+                for (id, metric) in queries {
+                    let stat = MetricStat::builder()
+                        .metric(
+                            Metric::builder()
+                                .namespace(&metric.namespace)
+                                .metric_name(&metric.name)
+                                .set_dimensions(Some(metric.sdk_dimensions()))
+                                .build(),
+                        )
+                        .period(shape.period)
+                        .stat("Sum")
+                        .build();
+                    request = request.metrics(
+                        MetricDataQuery::builder()
+                            .id(id)
+                            .return_data(false)
+                            .metric_stat(stat)
+                            .build(),
+                    );
+                }
+                request = request.metrics(
+                    MetricDataQuery::builder()
+                        .id("rate")
+                        .expression(expression)
+                        .label("5xx rate (%)")
+                        .return_data(true)
+                        .build(),
+                );
+            }
+        }
+        request.send().await.context("writing", KIND, &want.name)?;
+        Ok(())
+    }
+
+    async fn delete_named(&self, cx: &Context, names: Vec<String>) -> Result<()> {
+        if names.is_empty() {
+            return Ok(());
+        }
+        let label = names.join(",");
+        cx.clients
+            .cloudwatch
+            .delete_alarms()
+            .set_alarm_names(Some(names))
+            .send()
+            .await
+            .context("deleting", KIND, &label)?;
+        Ok(())
+    }
+}
+
+fn found(names: Vec<String>) -> Found {
+    Found::new(names.join(",")).with(Outputs::Alarms { names })
+}
+
+#[async_trait]
+impl Resource for Alarms {
+    fn key(&self) -> Key {
+        Key::Alarms
+    }
+    fn kind(&self) -> &'static str {
+        KIND
+    }
+    fn name(&self, cx: &Context) -> String {
+        format!("{}-*", cx.spec.stack)
+    }
+    fn depends_on(&self) -> Vec<Key> {
+        vec![Key::LoadBalancer, Key::TargetGroup, Key::Cache]
+    }
+    fn wanted(&self, spec: &Spec) -> bool {
+        spec.dashboard.as_ref().is_some_and(|d| d.alarms)
+    }
+
+    async fn observe(&self, cx: &Context, _deps: &Deps<'_>) -> Result<Option<Observed>> {
         let ours = names(&cx.spec.stack);
         let out = cx
             .clients
@@ -212,103 +386,63 @@ impl Alarms {
             .set_alarm_names(Some(ours.to_vec()))
             .send()
             .await
-            .context("listing", KIND, &format!("{}-*", cx.spec.stack))?;
-        Ok(out
-            .metric_alarms()
-            .iter()
-            .filter_map(|a| Some((a.alarm_name()?.to_string(), a.clone())))
-            .filter(|(name, _)| ours.contains(name))
-            .collect())
-    }
-
-    async fn put(&self, cx: &Context, want: &Want) -> Result<()> {
-        let tags: Vec<Tag> = tags::for_resource(&cx.spec, self.key(), &want.name)
-            .into_iter()
-            .map(|(k, v)| Tag::builder().key(k).value(v).build())
-            .collect();
-        let mut request = cx
-            .clients
-            .cloudwatch
-            .put_metric_alarm()
-            .alarm_name(&want.name)
-            .alarm_description(want.description)
-            .evaluation_periods(want.evaluation_periods)
-            .threshold(want.threshold)
-            .comparison_operator(ComparisonOperator::GreaterThanThreshold)
-            .treat_missing_data("notBreaching")
-            .set_tags(Some(tags));
-        if let Some((namespace, metric, dims, stat)) = &want.metric {
-            request = request
-                .namespace(*namespace)
-                .metric_name(*metric)
-                .set_dimensions(Some(dims.iter().map(|(n, v)| dimension(n, v)).collect()))
-                .statistic(stat.clone())
-                .period(want.period);
+            .context("listing", KIND, &self.name(cx))?;
+        let marker = marker(&cx.spec.stack);
+        let mut live = Live::new();
+        for alarm in out.metric_alarms() {
+            let Some(name) = alarm.alarm_name().filter(|n| ours.iter().any(|o| o == n)) else {
+                continue;
+            };
+            refuse_unless(
+                cx,
+                alarm
+                    .alarm_description()
+                    .is_some_and(|d| d.ends_with(&marker)),
+                format!("alarm {name}"),
+                format!(
+                    "rename or delete it; modu marks its own by ending the description with `{marker}`"
+                ),
+            )?;
+            let state = alarm
+                .state_value()
+                .map(|s| s.as_str().to_string())
+                .unwrap_or_else(|| "UNKNOWN".into());
+            live.insert(name.to_string(), (shape_of(alarm), state));
         }
-        if let Some((inputs, expression)) = &want.math {
-            for (id, namespace, metric, dims) in inputs {
-                request = request.metrics(
-                    MetricDataQuery::builder()
-                        .id(*id)
-                        .return_data(false)
-                        .metric_stat(
-                            MetricStat::builder()
-                                .metric(
-                                    Metric::builder()
-                                        .namespace(*namespace)
-                                        .metric_name(*metric)
-                                        .set_dimensions(Some(
-                                            dims.iter().map(|(n, v)| dimension(n, v)).collect(),
-                                        ))
-                                        .build(),
-                                )
-                                .period(want.period)
-                                .stat("Sum")
-                                .build(),
-                        )
-                        .build(),
-                );
-            }
-            request = request.metrics(
-                MetricDataQuery::builder()
-                    .id("rate")
-                    .expression(*expression)
-                    .label("5xx rate (%)")
-                    .return_data(true)
-                    .build(),
-            );
-        }
-        request.send().await.context("writing", KIND, &want.name)?;
-        Ok(())
-    }
-}
-
-#[async_trait]
-impl Resource for Alarms {
-    fn key(&self) -> &'static str {
-        "alarms"
-    }
-    fn kind(&self) -> &'static str {
-        KIND
-    }
-    fn name(&self, cx: &Context) -> String {
-        format!("{}-*", cx.spec.stack)
-    }
-    fn depends_on(&self) -> Vec<&'static str> {
-        vec!["load-balancer", "target-group", "cache"]
-    }
-    fn wanted(&self, spec: &Spec) -> bool {
-        spec.dashboard.as_ref().is_some_and(|d| d.alarms)
-    }
-
-    async fn find(&self, cx: &Context, _deps: &Deps<'_>) -> Result<Option<Found>> {
-        let existing = self.existing(cx).await?;
-        if existing.is_empty() {
+        if live.is_empty() {
             return Ok(None);
         }
-        Ok(Some(Found::new(
-            existing.keys().cloned().collect::<Vec<_>>().join(","),
+        Ok(Some(Observed::new(
+            found(live.keys().cloned().collect()),
+            live,
         )))
+    }
+
+    fn diff(&self, cx: &Context, deps: &Deps<'_>, observed: &Observed) -> Result<Vec<Change>> {
+        Ok(diff_alarms(observed.live()?, &self.desired(cx, deps)?))
+    }
+
+    async fn apply(
+        &self,
+        cx: &Context,
+        deps: &Deps<'_>,
+        observed: &Observed,
+        changes: &[Change],
+    ) -> Result<()> {
+        let live: &Live = observed.live()?;
+        let wants = self.desired(cx, deps)?;
+        for want in wants
+            .iter()
+            .filter(|w| changes.iter().any(|c| c.field == w.name))
+        {
+            self.put(cx, want).await?;
+        }
+        let extra = live
+            .keys()
+            .filter(|n| !wants.iter().any(|w| &&w.name == n))
+            .cloned()
+            .collect();
+        self.delete_named(cx, extra).await
     }
 
     async fn create(&self, cx: &Context, deps: &Deps<'_>) -> Result<Found> {
@@ -316,56 +450,14 @@ impl Resource for Alarms {
         for want in &wants {
             self.put(cx, want).await?;
         }
-        Ok(Found::new(
-            wants
-                .iter()
-                .map(|w| w.name.clone())
-                .collect::<Vec<_>>()
-                .join(","),
-        ))
+        Ok(found(wants.into_iter().map(|w| w.name).collect()))
     }
 
-    async fn converge(&self, cx: &Context, deps: &Deps<'_>, _found: &Found) -> Result<Vec<String>> {
-        let wants = self.desired(cx, deps)?;
-        let existing = self.existing(cx).await?;
-        let mut changes = Vec::new();
-        for want in &wants {
-            let same = existing
-                .get(&want.name)
-                .is_some_and(|a| fingerprint_of(a) == want.fingerprint());
-            if !same {
-                self.put(cx, want).await?;
-                changes.push(format!("{} written", want.name));
-            }
-        }
-        let extra: Vec<String> = existing
-            .keys()
-            .filter(|n| !wants.iter().any(|w| &&w.name == n))
-            .cloned()
-            .collect();
-        if !extra.is_empty() {
-            cx.clients
-                .cloudwatch
-                .delete_alarms()
-                .set_alarm_names(Some(extra.clone()))
-                .send()
-                .await
-                .context("deleting", KIND, &extra.join(","))?;
-            changes.extend(extra.into_iter().map(|n| format!("{n} deleted")));
-        }
-        Ok(changes)
-    }
-
-    async fn health(&self, cx: &Context, _deps: &Deps<'_>, _found: &Found) -> Result<Health> {
-        let existing = self.existing(cx).await?;
-        let states: BTreeMap<&str, &str> = existing
+    async fn health(&self, _cx: &Context, _deps: &Deps<'_>, observed: &Observed) -> Result<Health> {
+        let live: &Live = observed.live()?;
+        let states: BTreeMap<&str, &str> = live
             .iter()
-            .map(|(n, a)| {
-                (
-                    n.as_str(),
-                    a.state_value().map(|s| s.as_str()).unwrap_or("UNKNOWN"),
-                )
-            })
+            .map(|(n, (_, state))| (n.as_str(), state.as_str()))
             .collect();
         let firing: Vec<&str> = states
             .iter()
@@ -384,22 +476,66 @@ impl Resource for Alarms {
     }
 
     async fn delete(&self, cx: &Context, found: &Found) -> Result<()> {
-        let names: Vec<String> = found
-            .id
-            .split(',')
-            .filter(|n| !n.is_empty())
-            .map(String::from)
-            .collect();
-        if names.is_empty() {
+        let Outputs::Alarms { names } = &found.outputs else {
             return Ok(());
+        };
+        self.delete_named(cx, names.clone()).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shape(threshold: f64) -> Shape {
+        Shape {
+            input: Input::Single {
+                metric: MetricRef::new(ELB, "UnHealthyHostCount", &[("TargetGroup", "tg")]),
+                statistic: "Maximum".into(),
+            },
+            period: 60,
+            evaluation_periods: 2,
+            threshold,
         }
-        cx.clients
-            .cloudwatch
-            .delete_alarms()
-            .set_alarm_names(Some(names))
-            .send()
-            .await
-            .context("deleting", KIND, &found.id)?;
-        Ok(())
+    }
+
+    fn want(name: &str, threshold: f64) -> Want {
+        Want {
+            name: name.into(),
+            description: "d",
+            shape: shape(threshold),
+        }
+    }
+
+    #[test]
+    fn matching_alarms_need_nothing() {
+        let live = Live::from([("web-unhealthy-hosts".into(), (shape(0.0), "OK".into()))]);
+        assert!(diff_alarms(&live, &[want("web-unhealthy-hosts", 0.0)]).is_empty());
+    }
+
+    #[test]
+    fn a_new_threshold_a_missing_alarm_and_an_extra_one_are_named() {
+        let live = Live::from([
+            ("web-unhealthy-hosts".into(), (shape(0.0), "OK".into())),
+            ("web-cache-cpu".into(), (shape(75.0), "OK".into())),
+        ]);
+        let changes = diff_alarms(
+            &live,
+            &[
+                want("web-unhealthy-hosts", 1.0),
+                want("web-alb-5xx-rate", 5.0),
+            ],
+        );
+        let fields: Vec<&str> = changes.iter().map(|c| c.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            vec!["web-unhealthy-hosts", "web-alb-5xx-rate", "web-cache-cpu"]
+        );
+        assert_eq!(
+            changes[0].to,
+            "Maximum of AWS/ApplicationELB/UnHealthyHostCount[TargetGroup=tg] > 1 for 2×60s"
+        );
+        assert_eq!(changes[1].from, "(none)");
+        assert_eq!(changes[2].to, "(none)");
     }
 }

@@ -5,7 +5,7 @@
 //! when the spec's `desired` itself changed (remembered in the `modu:desired` tag) or when it
 //! falls outside min..max; otherwise every `up` would undo a scale-out in the middle of a spike.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use async_trait::async_trait;
 use aws_sdk_autoscaling::types::{
@@ -13,8 +13,10 @@ use aws_sdk_autoscaling::types::{
 };
 use serde_json::json;
 
-use super::network::subnet_ids;
-use super::{Context, Deps, Found, Health, Resource, aws_int, ensure_owned};
+use super::{
+    Change, Context, Deps, Diff, Found, Health, Key, Observed, Outputs, Resource, aws_int,
+    ensure_owned, touches,
+};
 use crate::aws::errors::AwsContext;
 use crate::aws::tags;
 use crate::aws::wait::Poll;
@@ -35,6 +37,147 @@ fn in_service(group: &AwsGroup) -> usize {
         .count()
 }
 
+/// The group as AWS has it: what modu owns, and what `status` shows.
+#[derive(Debug, Clone, PartialEq)]
+struct Live {
+    min: i32,
+    max: i32,
+    desired: i32,
+    /// The spec's `desired` when modu last set it (the `modu:desired` tag).
+    last_applied_desired: Option<i32>,
+    health_check_type: String,
+    health_check_grace: i32,
+    launch_template: String,
+    launch_version: String,
+    subnets: BTreeSet<String>,
+    target_groups: Vec<String>,
+    tags: BTreeMap<String, String>,
+    in_service: usize,
+    instances: usize,
+    status: Option<String>,
+}
+
+/// The group as the spec asks for it.
+#[derive(Debug, Clone, PartialEq)]
+struct Want {
+    min: i32,
+    max: i32,
+    desired: i32,
+    health_check_grace: i32,
+    launch_template: String,
+    subnets: BTreeSet<String>,
+    target_group: String,
+    tags: BTreeMap<String, String>,
+}
+
+fn live_of(group: &AwsGroup) -> Live {
+    let tags: BTreeMap<String, String> = group
+        .tags()
+        .iter()
+        .map(|t| {
+            (
+                t.key().unwrap_or_default().to_string(),
+                t.value().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    let template = group.launch_template();
+    Live {
+        min: group.min_size().unwrap_or_default(),
+        max: group.max_size().unwrap_or_default(),
+        desired: group.desired_capacity().unwrap_or_default(),
+        last_applied_desired: tags.get(DESIRED_TAG).and_then(|v| v.parse().ok()),
+        health_check_type: group.health_check_type().unwrap_or_default().to_string(),
+        health_check_grace: group.health_check_grace_period().unwrap_or_default(),
+        launch_template: template
+            .and_then(|t| t.launch_template_id())
+            .unwrap_or_default()
+            .to_string(),
+        launch_version: template
+            .and_then(|t| t.version())
+            .unwrap_or_default()
+            .to_string(),
+        subnets: group
+            .vpc_zone_identifier()
+            .unwrap_or_default()
+            .split(',')
+            .filter(|s| !s.is_empty())
+            .map(String::from)
+            .collect(),
+        target_groups: group.target_group_arns().to_vec(),
+        tags,
+        in_service: in_service(group),
+        instances: group.instances().len(),
+        status: group.status().map(String::from),
+    }
+}
+
+/// The tags (with the `modu:desired` bookmark) the group should carry, by key.
+fn wanted_tags(cx: &Context, name: &str) -> BTreeMap<String, String> {
+    let mut wanted = tags::for_resource(&cx.spec, Key::Asg.as_str(), name);
+    wanted.insert(DESIRED_TAG.into(), cx.spec.compute.desired.to_string());
+    wanted
+}
+
+/// Tags whose value differs from what is wanted, by key.
+fn stale_tags<'a>(live: &Live, want: &'a Want) -> BTreeMap<&'a str, &'a str> {
+    tags::missing(&want.tags, &live.tags)
+}
+
+fn diff_group(live: &Live, want: &Want) -> Vec<Change> {
+    let mut diff = Diff::new();
+    diff.field("min", &live.min, &want.min);
+    diff.field("max", &live.max, &want.max);
+    // Never undo a scale-out: only a changed spec value or an out-of-range capacity resets it.
+    let spec_changed = live.last_applied_desired != Some(want.desired);
+    let out_of_range = live.desired < want.min || live.desired > want.max;
+    if spec_changed || out_of_range {
+        diff.field("desired", &live.desired, &want.desired);
+    }
+    diff.field("health_check_type", live.health_check_type.as_str(), "ELB");
+    diff.field(
+        "health_check_grace",
+        &live.health_check_grace,
+        &want.health_check_grace,
+    );
+    diff.field(
+        "launch_template",
+        &format!("{} {}", live.launch_template, live.launch_version),
+        &format!("{} {LAUNCH_VERSION}", want.launch_template),
+    );
+    let show = |s: &BTreeSet<String>| s.iter().cloned().collect::<Vec<_>>();
+    diff.list("subnets", &show(&live.subnets), &show(&want.subnets));
+    if !live.target_groups.contains(&want.target_group) {
+        let mut attached = live.target_groups.clone();
+        attached.push(want.target_group.clone());
+        diff.list("target_groups", &live.target_groups, &attached);
+    }
+    let stale = stale_tags(live, want);
+    // The `modu:desired` bookmark moves with a desired change listed above.
+    let only_bookmark = stale.keys().all(|k| *k == DESIRED_TAG);
+    let mut changes = diff.into_changes();
+    let moves_with_desired = only_bookmark && touches(&changes, "desired");
+    if !stale.is_empty() && !moves_with_desired {
+        let show = |pairs: Vec<String>| pairs.join(",");
+        changes.push(Change::new(
+            "tags",
+            show(
+                stale
+                    .keys()
+                    .map(|k| {
+                        format!(
+                            "{k}={}",
+                            live.tags.get(*k).map(String::as_str).unwrap_or("(none)")
+                        )
+                    })
+                    .collect(),
+            ),
+            show(stale.iter().map(|(k, v)| format!("{k}={v}")).collect()),
+        ));
+    }
+    changes
+}
+
 impl AutoScalingGroup {
     async fn describe(&self, cx: &Context, name: &str) -> Result<Option<AwsGroup>> {
         let out = cx
@@ -52,29 +195,40 @@ impl AutoScalingGroup {
             .next())
     }
 
-    fn tags(&self, cx: &Context, name: &str) -> Vec<Tag> {
-        let mut list: Vec<Tag> = tags::for_resource(&cx.spec, self.key(), name)
-            .into_iter()
+    fn want(&self, cx: &Context, deps: &Deps<'_>) -> Result<Want> {
+        let compute = &cx.spec.compute;
+        Ok(Want {
+            min: aws_int(compute.min),
+            max: aws_int(compute.max),
+            desired: aws_int(compute.desired),
+            health_check_grace: aws_int(compute.health_check_grace),
+            launch_template: deps.id(Key::LaunchTemplate)?.to_string(),
+            subnets: deps.subnets()?.into_iter().map(String::from).collect(),
+            target_group: deps.id(Key::TargetGroup)?.to_string(),
+            tags: wanted_tags(cx, &self.name(cx)),
+        })
+    }
+
+    fn sdk_tags(&self, name: &str, tags: &BTreeMap<&str, &str>) -> Vec<Tag> {
+        tags.iter()
             .map(|(k, v)| {
                 Tag::builder()
                     .resource_id(name)
                     .resource_type("auto-scaling-group")
-                    .key(k)
-                    .value(v)
-                    .propagate_at_launch(true)
+                    .key(*k)
+                    .value(*v)
+                    // The bookmark is the group's own business, not the instances'.
+                    .propagate_at_launch(*k != DESIRED_TAG)
                     .build()
             })
-            .collect();
-        list.push(
-            Tag::builder()
-                .resource_id(name)
-                .resource_type("auto-scaling-group")
-                .key(DESIRED_TAG)
-                .value(cx.spec.compute.desired.to_string())
-                .propagate_at_launch(false)
-                .build(),
-        );
-        list
+            .collect()
+    }
+
+    fn template(id: &str) -> LaunchTemplateSpecification {
+        LaunchTemplateSpecification::builder()
+            .launch_template_id(id)
+            .version(LAUNCH_VERSION)
+            .build()
     }
 
     async fn wait_in_service(&self, cx: &Context, name: &str, want: usize) -> Result<()> {
@@ -93,10 +247,19 @@ impl AutoScalingGroup {
     }
 }
 
+fn found(name: &str, group: &AwsGroup) -> Found {
+    Found::new(name).with(Outputs::Arn {
+        arn: group
+            .auto_scaling_group_arn()
+            .unwrap_or_default()
+            .to_string(),
+    })
+}
+
 #[async_trait]
 impl Resource for AutoScalingGroup {
-    fn key(&self) -> &'static str {
-        "asg"
+    fn key(&self) -> Key {
+        Key::Asg
     }
     fn kind(&self) -> &'static str {
         KIND
@@ -104,13 +267,18 @@ impl Resource for AutoScalingGroup {
     fn name(&self, cx: &Context) -> String {
         format!("{}-asg", cx.spec.stack)
     }
-    fn depends_on(&self) -> Vec<&'static str> {
+    fn depends_on(&self) -> Vec<Key> {
         // After the listener: instances should register with a target group that already
         // receives traffic, so their first health checks are meaningful.
-        vec!["network", "launch-template", "target-group", "listener"]
+        vec![
+            Key::Network,
+            Key::LaunchTemplate,
+            Key::TargetGroup,
+            Key::Listener,
+        ]
     }
 
-    async fn find(&self, cx: &Context, _deps: &Deps<'_>) -> Result<Option<Found>> {
+    async fn observe(&self, cx: &Context, _deps: &Deps<'_>) -> Result<Option<Observed>> {
         let name = self.name(cx);
         let Some(group) = self.describe(cx, &name).await? else {
             return Ok(None);
@@ -123,207 +291,131 @@ impl Resource for AutoScalingGroup {
                 .iter()
                 .map(|t| (t.key().unwrap_or_default(), t.value().unwrap_or_default())),
         )?;
-        Ok(Some(Found::new(&name).with(
-            "arn",
-            group.auto_scaling_group_arn().unwrap_or_default(),
-        )))
+        Ok(Some(Observed::new(found(&name, &group), live_of(&group))))
     }
 
-    async fn create(&self, cx: &Context, deps: &Deps<'_>) -> Result<Found> {
-        let name = self.name(cx);
-        let compute = &cx.spec.compute;
-        cx.clients
-            .autoscaling
-            .create_auto_scaling_group()
-            .auto_scaling_group_name(&name)
-            .launch_template(
-                LaunchTemplateSpecification::builder()
-                    .launch_template_id(deps.id("launch-template")?)
-                    .version(LAUNCH_VERSION)
-                    .build(),
-            )
-            .min_size(aws_int(compute.min))
-            .max_size(aws_int(compute.max))
-            .desired_capacity(aws_int(compute.desired))
-            .vpc_zone_identifier(subnet_ids(deps)?.join(","))
-            .target_group_arns(deps.id("target-group")?)
-            .health_check_type("ELB")
-            .health_check_grace_period(aws_int(compute.health_check_grace))
-            .set_tags(Some(self.tags(cx, &name)))
-            .send()
-            .await
-            .context("creating", KIND, &name)?;
-        self.wait_in_service(cx, &name, compute.desired as usize)
-            .await?;
-        let found = self.find(cx, deps).await?;
-        found.ok_or_else(|| {
-            Error::precondition(
-                format!("auto scaling group {name} vanished after creation"),
-                "run `modu up` again",
-            )
-        })
+    fn diff(&self, cx: &Context, deps: &Deps<'_>, observed: &Observed) -> Result<Vec<Change>> {
+        Ok(diff_group(observed.live()?, &self.want(cx, deps)?))
     }
 
-    async fn converge(&self, cx: &Context, deps: &Deps<'_>, found: &Found) -> Result<Vec<String>> {
-        let name = self.name(cx);
-        let Some(group) = self.describe(cx, &name).await? else {
-            return Err(Error::precondition(
-                format!("auto scaling group {name} disappeared while converging"),
-                "run `modu up` again",
-            ));
-        };
-        let compute = &cx.spec.compute;
-        let (min, max) = (aws_int(compute.min), aws_int(compute.max));
+    async fn apply(
+        &self,
+        cx: &Context,
+        deps: &Deps<'_>,
+        observed: &Observed,
+        changes: &[Change],
+    ) -> Result<()> {
+        let name = &observed.found.id;
+        let live: &Live = observed.live()?;
+        let want = self.want(cx, deps)?;
         let mut update = cx
             .clients
             .autoscaling
             .update_auto_scaling_group()
-            .auto_scaling_group_name(&name);
-        let mut changes = Vec::new();
-
-        if group.min_size() != Some(min) {
-            changes.push(format!(
-                "min {} -> {min}",
-                group.min_size().unwrap_or_default()
-            ));
-            update = update.min_size(min);
+            .auto_scaling_group_name(name);
+        let mut any = false;
+        let mut set = |field: &str| {
+            let hit = touches(changes, field);
+            any |= hit;
+            hit
+        };
+        if set("min") {
+            update = update.min_size(want.min);
         }
-        if group.max_size() != Some(max) {
-            changes.push(format!(
-                "max {} -> {max}",
-                group.max_size().unwrap_or_default()
-            ));
-            update = update.max_size(max);
+        if set("max") {
+            update = update.max_size(want.max);
         }
-        let last_applied = group
-            .tags()
-            .iter()
-            .find(|t| t.key() == Some(DESIRED_TAG))
-            .and_then(|t| t.value())
-            .and_then(|v| v.parse::<u32>().ok());
-        let current_desired = group.desired_capacity().unwrap_or_default();
-        let spec_changed = last_applied != Some(compute.desired);
-        let out_of_range = current_desired < min || current_desired > max;
-        if (spec_changed || out_of_range) && current_desired != aws_int(compute.desired) {
-            changes.push(format!("desired {current_desired} -> {}", compute.desired));
-            update = update.desired_capacity(aws_int(compute.desired));
+        if set("desired") {
+            update = update.desired_capacity(want.desired);
         }
-        if group.health_check_type() != Some("ELB") {
-            changes.push("health check type -> ELB".into());
+        if set("health_check_type") {
             update = update.health_check_type("ELB");
         }
-        if group.health_check_grace_period() != Some(aws_int(compute.health_check_grace)) {
-            changes.push(format!(
-                "health check grace -> {}s",
-                compute.health_check_grace
-            ));
-            update = update.health_check_grace_period(aws_int(compute.health_check_grace));
+        if set("health_check_grace") {
+            update = update.health_check_grace_period(want.health_check_grace);
         }
-        let template = deps.id("launch-template")?;
-        let current_template = group.launch_template();
-        if current_template.and_then(|t| t.launch_template_id()) != Some(template)
-            || current_template.and_then(|t| t.version()) != Some(LAUNCH_VERSION)
-        {
-            changes.push("launch template".into());
-            update = update.launch_template(
-                LaunchTemplateSpecification::builder()
-                    .launch_template_id(template)
-                    .version(LAUNCH_VERSION)
-                    .build(),
-            );
+        if set("launch_template") {
+            update = update.launch_template(Self::template(&want.launch_template));
         }
-        let want_subnets: BTreeSet<&str> = subnet_ids(deps)?.into_iter().collect();
-        let have_subnets: BTreeSet<&str> = group
-            .vpc_zone_identifier()
-            .unwrap_or_default()
-            .split(',')
-            .filter(|s| !s.is_empty())
-            .collect();
-        if want_subnets != have_subnets {
-            changes.push("subnets".into());
+        if set("subnets") {
             update = update
-                .vpc_zone_identifier(want_subnets.iter().copied().collect::<Vec<_>>().join(","));
+                .vpc_zone_identifier(want.subnets.iter().cloned().collect::<Vec<_>>().join(","));
         }
-        if !changes.is_empty() {
-            update.send().await.context("updating", KIND, &name)?;
+        if any {
+            update.send().await.context("updating", KIND, name)?;
         }
-
-        let target_group = deps.id("target-group")?;
-        if !group
-            .target_group_arns()
-            .iter()
-            .any(|arn| arn == target_group)
-        {
+        if touches(changes, "target_groups") {
             cx.clients
                 .autoscaling
                 .attach_load_balancer_target_groups()
-                .auto_scaling_group_name(&name)
-                .target_group_arns(target_group)
+                .auto_scaling_group_name(name)
+                .target_group_arns(&want.target_group)
                 .send()
                 .await
-                .context("attaching the target group to", KIND, &name)?;
-            changes.push("target group attached".into());
+                .context("attaching the target group to", KIND, name)?;
         }
-
-        let current_tags: std::collections::BTreeMap<String, String> = group
-            .tags()
-            .iter()
-            .map(|t| {
-                (
-                    t.key().unwrap_or_default().to_string(),
-                    t.value().unwrap_or_default().to_string(),
-                )
-            })
-            .collect();
-        let stale: Vec<Tag> = self
-            .tags(cx, &name)
-            .into_iter()
-            .filter(|t| {
-                current_tags
-                    .get(t.key().unwrap_or_default())
-                    .map(String::as_str)
-                    != t.value()
-            })
-            .collect();
+        let stale = stale_tags(live, &want);
         if !stale.is_empty() {
-            // The `modu:desired` bookmark usually moves with a desired change listed above.
-            if changes.is_empty() || stale.iter().any(|t| t.key() != Some(DESIRED_TAG)) {
-                changes.push("tags".into());
-            }
             cx.clients
                 .autoscaling
                 .create_or_update_tags()
-                .set_tags(Some(stale))
+                .set_tags(Some(self.sdk_tags(name, &stale)))
                 .send()
                 .await
-                .context("tagging", KIND, &found.id)?;
+                .context("tagging", KIND, name)?;
         }
-        Ok(changes)
+        Ok(())
     }
 
-    async fn health(&self, cx: &Context, _deps: &Deps<'_>, found: &Found) -> Result<Health> {
-        let Some(group) = self.describe(cx, &found.id).await? else {
-            return Ok(Health {
-                healthy: false,
-                state: "gone".into(),
-                details: json!({}),
-            });
-        };
-        let ready = in_service(&group);
-        let min = group.min_size().unwrap_or_default();
-        let max = group.max_size().unwrap_or_default();
-        let desired = group.desired_capacity().unwrap_or_default();
+    async fn create(&self, cx: &Context, deps: &Deps<'_>) -> Result<Found> {
+        let name = self.name(cx);
+        let want = self.want(cx, deps)?;
+        let all_tags: BTreeMap<&str, &str> = want
+            .tags
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        cx.clients
+            .autoscaling
+            .create_auto_scaling_group()
+            .auto_scaling_group_name(&name)
+            .launch_template(Self::template(&want.launch_template))
+            .min_size(want.min)
+            .max_size(want.max)
+            .desired_capacity(want.desired)
+            .vpc_zone_identifier(want.subnets.iter().cloned().collect::<Vec<_>>().join(","))
+            .target_group_arns(&want.target_group)
+            .health_check_type("ELB")
+            .health_check_grace_period(want.health_check_grace)
+            .set_tags(Some(self.sdk_tags(&name, &all_tags)))
+            .send()
+            .await
+            .context("creating", KIND, &name)?;
+        self.wait_in_service(cx, &name, cx.spec.compute.desired as usize)
+            .await?;
+        let group = self.describe(cx, &name).await?.ok_or(Error::Disappeared {
+            kind: KIND,
+            name: name.clone(),
+        })?;
+        Ok(found(&name, &group))
+    }
+
+    async fn health(&self, _cx: &Context, _deps: &Deps<'_>, observed: &Observed) -> Result<Health> {
+        let live: &Live = observed.live()?;
         Ok(Health {
-            healthy: ready as i32 >= min && group.status().is_none(),
-            state: format!("{ready} in service of min {min}/max {max} (desired {desired})"),
+            healthy: live.in_service as i32 >= live.min && live.status.is_none(),
+            state: format!(
+                "{} in service of min {}/max {} (desired {})",
+                live.in_service, live.min, live.max, live.desired
+            ),
             details: json!({
-                "in_service": ready,
-                "instances": group.instances().len(),
-                "min": min,
-                "max": max,
-                "desired": desired,
-                "target_group_arns": group.target_group_arns(),
-                "health_check_type": group.health_check_type(),
+                "in_service": live.in_service,
+                "instances": live.instances,
+                "min": live.min,
+                "max": live.max,
+                "desired": live.desired,
+                "target_group_arns": live.target_groups,
+                "health_check_type": live.health_check_type,
             }),
         })
     }
@@ -362,12 +454,107 @@ impl Resource for AutoScalingGroup {
             .send()
             .await
             .context("deleting", KIND, name)?;
-        cx.wait_for(self, "to be deleted", || async {
-            Ok(match self.describe(cx, name).await? {
-                None => Poll::Ready(()),
-                Some(group) => Poll::Pending(group.status().unwrap_or("deleting").to_string()),
-            })
+        cx.wait_gone(self, || async {
+            Ok(self
+                .describe(cx, name)
+                .await?
+                .map(|group| group.status().unwrap_or("deleting").to_string()))
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn want() -> Want {
+        Want {
+            min: 2,
+            max: 10,
+            desired: 2,
+            health_check_grace: 120,
+            launch_template: "lt-1".into(),
+            subnets: ["s-a".to_string(), "s-b".to_string()].into(),
+            target_group: "arn:tg".into(),
+            tags: BTreeMap::from([
+                ("modu:stack".to_string(), "web".to_string()),
+                (DESIRED_TAG.to_string(), "2".to_string()),
+            ]),
+        }
+    }
+
+    fn live() -> Live {
+        Live {
+            min: 2,
+            max: 10,
+            desired: 2,
+            last_applied_desired: Some(2),
+            health_check_type: "ELB".into(),
+            health_check_grace: 120,
+            launch_template: "lt-1".into(),
+            launch_version: LAUNCH_VERSION.into(),
+            subnets: ["s-a".to_string(), "s-b".to_string()].into(),
+            target_groups: vec!["arn:tg".into()],
+            tags: want().tags,
+            in_service: 2,
+            instances: 2,
+            status: None,
+        }
+    }
+
+    fn fields(changes: &[Change]) -> Vec<&str> {
+        changes.iter().map(|c| c.field.as_str()).collect()
+    }
+
+    #[test]
+    fn a_matching_group_needs_nothing() {
+        assert!(diff_group(&live(), &want()).is_empty());
+    }
+
+    #[test]
+    fn a_scale_out_is_never_undone() {
+        let mut scaled = live();
+        scaled.desired = 7;
+        assert!(diff_group(&scaled, &want()).is_empty());
+    }
+
+    #[test]
+    fn a_changed_spec_desired_resets_capacity_and_moves_the_bookmark() {
+        let mut scaled = live();
+        scaled.desired = 7;
+        let mut want = want();
+        want.desired = 3;
+        want.tags.insert(DESIRED_TAG.into(), "3".into());
+        let changes = diff_group(&scaled, &want);
+        assert_eq!(changes, vec![Change::new("desired", 7, 3)]);
+    }
+
+    #[test]
+    fn capacity_outside_new_bounds_is_brought_back() {
+        let mut want = want();
+        want.min = 3;
+        want.max = 4;
+        let mut scaled = live();
+        scaled.desired = 7;
+        assert_eq!(
+            fields(&diff_group(&scaled, &want)),
+            vec!["min", "max", "desired"]
+        );
+    }
+
+    #[test]
+    fn template_subnets_target_group_and_tags_are_each_a_change() {
+        let mut want = want();
+        want.launch_template = "lt-2".into();
+        want.subnets.insert("s-c".into());
+        want.target_group = "arn:tg2".into();
+        want.tags.insert("team".into(), "a".into());
+        let changes = diff_group(&live(), &want);
+        assert_eq!(
+            fields(&changes),
+            vec!["launch_template", "subnets", "target_groups", "tags"]
+        );
+        assert_eq!(changes[3].to, "team=a");
     }
 }

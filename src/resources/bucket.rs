@@ -14,8 +14,11 @@ use aws_sdk_s3::types::{
 };
 use serde_json::json;
 
-use super::{Context, Deps, Found, Health, OnDown, Resource};
-use crate::aws::errors::{self, AwsContext, built};
+use super::toolkit::refuse_unless;
+use super::{
+    Change, Context, Deps, Diff, Found, Health, Key, Observed, OnDown, Outputs, Resource, touches,
+};
+use crate::aws::errors::{self, Absent, AwsContext, built};
 use crate::aws::tags;
 use crate::error::{Error, Result};
 use crate::spec::BucketRef;
@@ -24,67 +27,121 @@ pub struct Bucket;
 
 const KIND: &str = "bucket";
 
+fn found(name: &str) -> Found {
+    Found::new(name).with(Outputs::Arn {
+        arn: format!("arn:aws:s3:::{name}"),
+    })
+}
+
+/// What modu owns on the bucket, as AWS has it.
+#[derive(Debug, Clone, PartialEq)]
+struct Live {
+    tags: BTreeMap<String, String>,
+    private: bool,
+    encrypted: bool,
+}
+
+/// What differs between the bucket and the spec's tags, privacy and encryption.
+fn diff_live(live: &Live, desired_tags: &BTreeMap<String, String>) -> Vec<Change> {
+    let mut diff = Diff::new();
+    let missing = tags::missing(desired_tags, &live.tags);
+    if !missing.is_empty() {
+        let show = |pairs: Vec<String>| pairs.join(",");
+        diff.push(Change::new(
+            "tags",
+            show(
+                missing
+                    .keys()
+                    .map(|k| {
+                        format!(
+                            "{k}={}",
+                            live.tags.get(*k).map(String::as_str).unwrap_or("(none)")
+                        )
+                    })
+                    .collect(),
+            ),
+            show(missing.iter().map(|(k, v)| format!("{k}={v}")).collect()),
+        ));
+    }
+    diff.field("public_access_blocked", &live.private, &true);
+    diff.field("default_encryption", &live.encrypted, &true);
+    diff.into_changes()
+}
+
 impl Bucket {
-    async fn current_tags(&self, cx: &Context, name: &str) -> Result<BTreeMap<String, String>> {
+    /// The bucket's tags; `None` when the bucket does not exist.
+    async fn current_tags(
+        &self,
+        cx: &Context,
+        name: &str,
+    ) -> Result<Option<BTreeMap<String, String>>> {
         let result = cx.clients.s3.get_bucket_tagging().bucket(name).send().await;
         match result {
-            Err(err) if errors::is_code(&err, &["NoSuchTagSet", "NoSuchTagSetError"]) => {
-                Ok(BTreeMap::new())
+            Err(err)
+                if errors::is_code(&err, &["NoSuchBucket"])
+                    || errors::status(&err) == Some(404) =>
+            {
+                Ok(None)
             }
-            other => Ok(other
-                .context("reading tags of", KIND, name)?
-                .tag_set()
-                .iter()
-                .map(|t| (t.key().to_string(), t.value().to_string()))
-                .collect()),
+            Err(err) if errors::is_code(&err, &["NoSuchTagSet", "NoSuchTagSetError"]) => {
+                Ok(Some(BTreeMap::new()))
+            }
+            Err(err) if errors::status(&err) == Some(403) => Err(Error::fixable(
+                format!("bucket {name} exists and belongs to another AWS account"),
+                "bucket names are global: choose another `storage.bucket` in the spec (or `auto`)",
+            )),
+            other => Ok(Some(
+                other
+                    .context("reading tags of", KIND, name)?
+                    .tag_set()
+                    .iter()
+                    .map(|t| (t.key().to_string(), t.value().to_string()))
+                    .collect(),
+            )),
         }
     }
 
     async fn is_private(&self, cx: &Context, name: &str) -> Result<bool> {
-        let result = cx
+        let out = cx
             .clients
             .s3
             .get_public_access_block()
             .bucket(name)
             .send()
-            .await;
-        match result {
-            Err(err) if errors::is_code(&err, &["NoSuchPublicAccessBlockConfiguration"]) => {
-                Ok(false)
-            }
-            other => {
-                let out = other.context("reading public access block of", KIND, name)?;
-                Ok(out.public_access_block_configuration().is_some_and(|c| {
-                    c.block_public_acls() == Some(true)
-                        && c.ignore_public_acls() == Some(true)
-                        && c.block_public_policy() == Some(true)
-                        && c.restrict_public_buckets() == Some(true)
-                }))
-            }
-        }
+            .await
+            .or_absent(
+                &["NoSuchPublicAccessBlockConfiguration"],
+                "reading public access block of",
+                KIND,
+                name,
+            )?;
+        Ok(out
+            .and_then(|o| o.public_access_block_configuration)
+            .is_some_and(|c| {
+                c.block_public_acls() == Some(true)
+                    && c.ignore_public_acls() == Some(true)
+                    && c.block_public_policy() == Some(true)
+                    && c.restrict_public_buckets() == Some(true)
+            }))
     }
 
     async fn is_encrypted(&self, cx: &Context, name: &str) -> Result<bool> {
-        let result = cx
+        let out = cx
             .clients
             .s3
             .get_bucket_encryption()
             .bucket(name)
             .send()
-            .await;
-        match result {
-            Err(err)
-                if errors::is_code(&err, &["ServerSideEncryptionConfigurationNotFoundError"]) =>
-            {
-                Ok(false)
-            }
-            other => {
-                let out = other.context("reading encryption of", KIND, name)?;
-                Ok(out
-                    .server_side_encryption_configuration()
-                    .is_some_and(|c| !c.rules().is_empty()))
-            }
-        }
+            .await
+            .or_absent(
+                &["ServerSideEncryptionConfigurationNotFoundError"],
+                "reading encryption of",
+                KIND,
+                name,
+            )?;
+        Ok(out
+            .and_then(|o| o.server_side_encryption_configuration)
+            .is_some_and(|c| !c.rules().is_empty()))
     }
 
     async fn block_public_access(&self, cx: &Context, name: &str) -> Result<()> {
@@ -204,8 +261,8 @@ impl Bucket {
 
 #[async_trait]
 impl Resource for Bucket {
-    fn key(&self) -> &'static str {
-        "bucket"
+    fn key(&self) -> Key {
+        Key::Bucket
     }
     fn kind(&self) -> &'static str {
         KIND
@@ -216,43 +273,59 @@ impl Resource for Bucket {
             BucketRef::Named(name) => name.clone(),
         }
     }
-    fn depends_on(&self) -> Vec<&'static str> {
+    fn depends_on(&self) -> Vec<Key> {
         Vec::new()
     }
 
-    async fn find(&self, cx: &Context, _deps: &Deps<'_>) -> Result<Option<Found>> {
+    async fn observe(&self, cx: &Context, _deps: &Deps<'_>) -> Result<Option<Observed>> {
         let name = self.name(cx);
-        let result = cx.clients.s3.head_bucket().bucket(&name).send().await;
-        if let Err(err) = &result {
-            match errors::status(err) {
-                Some(404) => return Ok(None),
-                Some(403) => {
-                    return Err(Error::precondition(
-                        format!("bucket {name} exists and belongs to another AWS account"),
-                        "bucket names are global: choose another `storage.bucket` in the spec (or `auto`)",
-                    ));
-                }
-                _ => {}
-            }
+        let Some(current) = self.current_tags(cx, &name).await? else {
+            return Ok(None);
+        };
+        refuse_unless(
+            cx,
+            current.get(tags::STACK) == Some(&cx.spec.stack),
+            format!("bucket {name}"),
+            format!(
+                "choose another `storage.bucket`, or tag the bucket `{}={}` to let modu manage it",
+                tags::STACK,
+                cx.spec.stack
+            ),
+        )?;
+        let live = Live {
+            tags: current,
+            private: self.is_private(cx, &name).await?,
+            encrypted: self.is_encrypted(cx, &name).await?,
+        };
+        Ok(Some(Observed::new(found(&name), live)))
+    }
+
+    fn diff(&self, cx: &Context, _deps: &Deps<'_>, observed: &Observed) -> Result<Vec<Change>> {
+        let desired = tags::for_resource(&cx.spec, self.key().as_str(), &observed.found.id);
+        Ok(diff_live(observed.live()?, &desired))
+    }
+
+    async fn apply(
+        &self,
+        cx: &Context,
+        _deps: &Deps<'_>,
+        observed: &Observed,
+        changes: &[Change],
+    ) -> Result<()> {
+        let name = &observed.found.id;
+        let live: &Live = observed.live()?;
+        if touches(changes, "tags") {
+            let mut merged = live.tags.clone();
+            merged.extend(tags::for_resource(&cx.spec, self.key().as_str(), name));
+            self.put_tags(cx, name, &merged).await?;
         }
-        result.context("looking up", KIND, &name)?;
-        let current = self.current_tags(cx, &name).await?;
-        if current.get(tags::STACK) != Some(&cx.spec.stack) {
-            return Err(Error::precondition(
-                format!(
-                    "bucket {name} exists in this account but is not part of stack {}",
-                    cx.spec.stack
-                ),
-                format!(
-                    "choose another `storage.bucket`, or tag the bucket `{}={}` to let modu manage it",
-                    tags::STACK,
-                    cx.spec.stack
-                ),
-            ));
+        if touches(changes, "public_access_blocked") {
+            self.block_public_access(cx, name).await?;
         }
-        Ok(Some(
-            Found::new(&name).with("arn", format!("arn:aws:s3:::{name}")),
-        ))
+        if touches(changes, "default_encryption") {
+            self.encrypt(cx, name).await?;
+        }
+        Ok(())
     }
 
     async fn create(&self, cx: &Context, _deps: &Deps<'_>) -> Result<Found> {
@@ -270,53 +343,34 @@ impl Resource for Bucket {
         if let Err(err) = &result
             && errors::is_code(err, &["BucketAlreadyExists"])
         {
-            return Err(Error::precondition(
+            return Err(Error::fixable(
                 format!("bucket name {name} is already taken by another AWS account"),
                 "bucket names are global: choose another `storage.bucket` in the spec (or `auto`)",
             ));
         }
         result.context("creating", KIND, &name)?;
-        self.put_tags(cx, &name, &tags::for_resource(&cx.spec, self.key(), &name))
-            .await?;
+        self.put_tags(
+            cx,
+            &name,
+            &tags::for_resource(&cx.spec, self.key().as_str(), &name),
+        )
+        .await?;
         self.block_public_access(cx, &name).await?;
         self.encrypt(cx, &name).await?;
-        Ok(Found::new(&name).with("arn", format!("arn:aws:s3:::{name}")))
+        Ok(found(&name))
     }
 
-    async fn converge(&self, cx: &Context, _deps: &Deps<'_>, found: &Found) -> Result<Vec<String>> {
-        let name = &found.id;
-        let mut changes = Vec::new();
-        let current = self.current_tags(cx, name).await?;
-        let desired = tags::for_resource(&cx.spec, self.key(), name);
-        if !tags::missing(&desired, &current).is_empty() {
-            let mut merged = current.clone();
-            merged.extend(desired);
-            self.put_tags(cx, name, &merged).await?;
-            changes.push("tags".to_string());
-        }
-        if !self.is_private(cx, name).await? {
-            self.block_public_access(cx, name).await?;
-            changes.push("public access blocked".to_string());
-        }
-        if !self.is_encrypted(cx, name).await? {
-            self.encrypt(cx, name).await?;
-            changes.push("default encryption".to_string());
-        }
-        Ok(changes)
-    }
-
-    async fn health(&self, cx: &Context, _deps: &Deps<'_>, found: &Found) -> Result<Health> {
-        let private = self.is_private(cx, &found.id).await?;
-        let encrypted = self.is_encrypted(cx, &found.id).await?;
-        let state = match (private, encrypted) {
+    async fn health(&self, _cx: &Context, _deps: &Deps<'_>, observed: &Observed) -> Result<Health> {
+        let live: &Live = observed.live()?;
+        let state = match (live.private, live.encrypted) {
             (true, true) => "private, encrypted".to_string(),
             (false, _) => "PUBLIC ACCESS NOT BLOCKED".to_string(),
             (true, false) => "private, NOT ENCRYPTED".to_string(),
         };
         Ok(Health {
-            healthy: private && encrypted,
+            healthy: live.private && live.encrypted,
             state,
-            details: json!({ "public_access_blocked": private, "default_encryption": encrypted }),
+            details: json!({ "public_access_blocked": live.private, "default_encryption": live.encrypted }),
         })
     }
 
@@ -324,11 +378,13 @@ impl Resource for Bucket {
         let name = &found.id;
         let count = self.empty(cx, name).await?;
         tracing::info!(bucket = %name, objects = count, "emptied bucket");
-        let result = cx.clients.s3.delete_bucket().bucket(name).send().await;
-        match result {
-            Err(err) if errors::is_code(&err, &["NoSuchBucket"]) => Ok(()),
-            other => other.map(|_| ()).context("deleting", KIND, name),
-        }
+        cx.clients
+            .s3
+            .delete_bucket()
+            .bucket(name)
+            .send()
+            .await
+            .or_gone(&["NoSuchBucket"], KIND, name)
     }
 
     fn on_down(&self, cx: &Context, _found: &Found) -> OnDown {
@@ -341,5 +397,44 @@ impl Resource for Bucket {
 
     fn stack_outputs(&self, _cx: &Context, found: &Found) -> Vec<(&'static str, String)> {
         vec![("bucket", found.id.clone())]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn live(private: bool, encrypted: bool) -> Live {
+        Live {
+            tags: BTreeMap::from([("modu:stack".to_string(), "web".to_string())]),
+            private,
+            encrypted,
+        }
+    }
+
+    #[test]
+    fn a_private_encrypted_tagged_bucket_needs_nothing() {
+        let want = BTreeMap::from([("modu:stack".to_string(), "web".to_string())]);
+        assert!(diff_live(&live(true, true), &want).is_empty());
+    }
+
+    #[test]
+    fn missing_privacy_encryption_and_tags_are_each_a_change() {
+        let want = BTreeMap::from([
+            ("modu:stack".to_string(), "web".to_string()),
+            ("team".to_string(), "a".to_string()),
+        ]);
+        let changes = diff_live(&live(false, false), &want);
+        let fields: Vec<&str> = changes.iter().map(|c| c.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            vec!["tags", "public_access_blocked", "default_encryption"]
+        );
+        assert_eq!(changes[0].from, "team=(none)");
+        assert_eq!(changes[0].to, "team=a");
+        assert_eq!(
+            (changes[1].from.as_str(), changes[1].to.as_str()),
+            ("false", "true")
+        );
     }
 }

@@ -1,4 +1,7 @@
 //! The ElastiCache subnet group: the stack's subnets, for the replication group.
+//!
+//! Its ownership marker is its description (`modu stack <stack>`), which the describe call
+//! returns, so no tag read is needed; a same-named group without it is refused.
 
 use std::collections::BTreeSet;
 
@@ -6,59 +9,76 @@ use async_trait::async_trait;
 use aws_sdk_elasticache::types::{CacheSubnetGroup as AwsGroup, Tag};
 use serde_json::json;
 
-use super::network::subnet_ids;
-use super::{Context, Deps, Found, Health, Resource};
-use crate::aws::errors::{self, AwsContext};
+use super::toolkit::refuse_unless;
+use super::{Change, Context, Deps, Diff, Found, Health, Key, Observed, Outputs, Resource};
+use crate::aws::errors::{Absent, AwsContext};
 use crate::aws::tags;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::spec::Spec;
 
 pub struct CacheSubnetGroup;
 
 const KIND: &str = "cache-subnet-group";
+const NOT_FOUND: &[&str] = &["CacheSubnetGroupNotFoundFault"];
 
-/// ElastiCache tags for a resource of the stack (shared with the replication group).
-pub(super) fn cache_tags(cx: &Context, component: &str, name: &str) -> Vec<Tag> {
-    tags::for_resource(&cx.spec, component, name)
-        .into_iter()
-        .map(|(k, v)| Tag::builder().key(k).value(v).build())
-        .collect()
+fn description(stack: &str) -> String {
+    format!("modu stack {stack}")
 }
 
-fn subnets_of(group: &AwsGroup) -> BTreeSet<String> {
-    group
+/// The subnets and VPC as AWS has them.
+#[derive(Debug, Clone, PartialEq)]
+struct Live {
+    subnets: Vec<String>,
+    vpc: String,
+}
+
+fn live_of(group: &AwsGroup) -> Live {
+    let subnets: BTreeSet<String> = group
         .subnets()
         .iter()
         .filter_map(|s| s.subnet_identifier())
         .map(String::from)
-        .collect()
+        .collect();
+    Live {
+        subnets: subnets.into_iter().collect(),
+        vpc: group.vpc_id().unwrap_or_default().to_string(),
+    }
+}
+
+fn wanted_subnets(deps: &Deps<'_>) -> Result<Vec<String>> {
+    let set: BTreeSet<String> = deps.subnets()?.into_iter().map(String::from).collect();
+    Ok(set.into_iter().collect())
+}
+
+fn found(name: &str, group: &AwsGroup) -> Found {
+    Found::new(name).with(Outputs::Arn {
+        arn: group.arn().unwrap_or_default().to_string(),
+    })
 }
 
 impl CacheSubnetGroup {
     async fn describe(&self, cx: &Context, name: &str) -> Result<Option<AwsGroup>> {
-        let result = cx
+        Ok(cx
             .clients
             .elasticache
             .describe_cache_subnet_groups()
             .cache_subnet_group_name(name)
             .send()
-            .await;
-        match result {
-            Err(err) if errors::is_code(&err, &["CacheSubnetGroupNotFoundFault"]) => Ok(None),
-            other => Ok(other
-                .context("looking up", KIND, name)?
-                .cache_subnet_groups
-                .unwrap_or_default()
-                .into_iter()
-                .next()),
-        }
+            .await
+            .or_absent(NOT_FOUND, "looking up", KIND, name)?
+            .and_then(|out| {
+                out.cache_subnet_groups
+                    .unwrap_or_default()
+                    .into_iter()
+                    .next()
+            }))
     }
 }
 
 #[async_trait]
 impl Resource for CacheSubnetGroup {
-    fn key(&self) -> &'static str {
-        "cache-subnets"
+    fn key(&self) -> Key {
+        Key::CacheSubnets
     }
     fn kind(&self) -> &'static str {
         KIND
@@ -66,19 +86,53 @@ impl Resource for CacheSubnetGroup {
     fn name(&self, cx: &Context) -> String {
         format!("{}-cache", cx.spec.stack)
     }
-    fn depends_on(&self) -> Vec<&'static str> {
-        vec!["network"]
+    fn depends_on(&self) -> Vec<Key> {
+        vec![Key::Network]
     }
     fn wanted(&self, spec: &Spec) -> bool {
         spec.cache.is_some()
     }
 
-    async fn find(&self, cx: &Context, _deps: &Deps<'_>) -> Result<Option<Found>> {
+    async fn observe(&self, cx: &Context, _deps: &Deps<'_>) -> Result<Option<Observed>> {
         let name = self.name(cx);
-        Ok(self
-            .describe(cx, &name)
-            .await?
-            .map(|g| Found::new(&name).with("arn", g.arn().unwrap_or_default())))
+        let Some(group) = self.describe(cx, &name).await? else {
+            return Ok(None);
+        };
+        refuse_unless(
+            cx,
+            group.cache_subnet_group_description() == Some(description(&cx.spec.stack).as_str()),
+            format!("cache subnet group {name}"),
+            format!(
+                "delete or rename it; modu marks its own with the description `{}`",
+                description(&cx.spec.stack)
+            ),
+        )?;
+        Ok(Some(Observed::new(found(&name, &group), live_of(&group))))
+    }
+
+    fn diff(&self, _cx: &Context, deps: &Deps<'_>, observed: &Observed) -> Result<Vec<Change>> {
+        let live: &Live = observed.live()?;
+        let mut diff = Diff::new();
+        diff.list("subnets", &live.subnets, &wanted_subnets(deps)?);
+        Ok(diff.into_changes())
+    }
+
+    async fn apply(
+        &self,
+        cx: &Context,
+        deps: &Deps<'_>,
+        observed: &Observed,
+        _changes: &[Change],
+    ) -> Result<()> {
+        cx.clients
+            .elasticache
+            .modify_cache_subnet_group()
+            .cache_subnet_group_name(&observed.found.id)
+            .set_subnet_ids(Some(wanted_subnets(deps)?))
+            .send()
+            .await
+            .context("updating the subnets of", KIND, &observed.found.id)?;
+        Ok(())
     }
 
     async fn create(&self, cx: &Context, deps: &Deps<'_>) -> Result<Found> {
@@ -88,11 +142,14 @@ impl Resource for CacheSubnetGroup {
             .elasticache
             .create_cache_subnet_group()
             .cache_subnet_group_name(&name)
-            .cache_subnet_group_description(format!("modu stack {}", cx.spec.stack))
-            .set_subnet_ids(Some(
-                subnet_ids(deps)?.into_iter().map(String::from).collect(),
-            ))
-            .set_tags(Some(cache_tags(cx, self.key(), &name)))
+            .cache_subnet_group_description(description(&cx.spec.stack))
+            .set_subnet_ids(Some(wanted_subnets(deps)?))
+            .set_tags(Some(tags::sdk(
+                &cx.spec,
+                self.key().as_str(),
+                &name,
+                |k, v| Tag::builder().key(k).value(v).build(),
+            )))
             .send()
             .await
             .context("creating", KIND, &name)?;
@@ -100,58 +157,31 @@ impl Resource for CacheSubnetGroup {
             .cache_subnet_group()
             .and_then(|g| g.arn())
             .unwrap_or_default();
-        Ok(Found::new(&name).with("arn", arn))
+        Ok(Found::new(&name).with(Outputs::Arn { arn: arn.into() }))
     }
 
-    async fn converge(&self, cx: &Context, deps: &Deps<'_>, found: &Found) -> Result<Vec<String>> {
-        let Some(group) = self.describe(cx, &found.id).await? else {
-            return Err(Error::precondition(
-                format!("cache subnet group {} disappeared", found.id),
-                "run `modu up` again",
-            ));
-        };
-        let want: BTreeSet<String> = subnet_ids(deps)?.into_iter().map(String::from).collect();
-        if subnets_of(&group) == want {
-            return Ok(Vec::new());
-        }
-        cx.clients
-            .elasticache
-            .modify_cache_subnet_group()
-            .cache_subnet_group_name(&found.id)
-            .set_subnet_ids(Some(want.into_iter().collect()))
-            .send()
-            .await
-            .context("updating the subnets of", KIND, &found.id)?;
-        Ok(vec!["subnets".into()])
-    }
-
-    async fn health(&self, cx: &Context, _deps: &Deps<'_>, found: &Found) -> Result<Health> {
-        let Some(group) = self.describe(cx, &found.id).await? else {
-            return Ok(Health {
-                healthy: false,
-                state: "gone".into(),
-                details: json!({}),
-            });
-        };
-        let subnets = subnets_of(&group);
+    async fn health(&self, _cx: &Context, _deps: &Deps<'_>, observed: &Observed) -> Result<Health> {
+        let live: &Live = observed.live()?;
         Ok(Health::ok(
-            format!("{} subnets", subnets.len()),
-            json!({ "subnets": subnets, "vpc_id": group.vpc_id() }),
+            format!("{} subnets", live.subnets.len()),
+            json!({ "subnets": live.subnets, "vpc_id": live.vpc }),
         ))
     }
 
     async fn delete(&self, cx: &Context, found: &Found) -> Result<()> {
         // The replication group releases the subnet group only once it is fully gone.
-        cx.retry_while(
+        cx.retry_on(
             self,
+            "CacheSubnetGroupInUse",
             "to be released by the replication group",
-            |err| matches!(err, Error::Aws { code: Some(code), .. } if code == "CacheSubnetGroupInUse"),
             || async {
-                let result = cx.clients.elasticache.delete_cache_subnet_group().cache_subnet_group_name(&found.id).send().await;
-                match result {
-                    Err(err) if errors::is_code(&err, &["CacheSubnetGroupNotFoundFault"]) => Ok(()),
-                    other => other.map(|_| ()).context("deleting", KIND, &found.id),
-                }
+                cx.clients
+                    .elasticache
+                    .delete_cache_subnet_group()
+                    .cache_subnet_group_name(&found.id)
+                    .send()
+                    .await
+                    .or_gone(NOT_FOUND, KIND, &found.id)
             },
         )
         .await

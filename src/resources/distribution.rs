@@ -11,14 +11,19 @@
 use async_trait::async_trait;
 use aws_sdk_cloudfront::types::{
     Aliases, AllowedMethods, CacheBehavior, CacheBehaviors, CachedMethods, CustomOriginConfig,
-    DefaultCacheBehavior, DistributionConfig, DistributionConfigWithTags, HttpVersion, Method,
-    MinimumProtocolVersion, Origin, OriginProtocolPolicy, Origins, PriceClass as AwsPriceClass,
-    S3OriginConfig, SslSupportMethod, Tag, Tags, ViewerCertificate, ViewerProtocolPolicy,
+    DefaultCacheBehavior, DistributionConfig, DistributionConfigWithTags, DistributionSummary,
+    HttpVersion, Method, MinimumProtocolVersion, Origin, OriginProtocolPolicy, Origins,
+    PriceClass as AwsPriceClass, S3OriginConfig, SslSupportMethod, Tag, Tags, ViewerCertificate,
+    ViewerProtocolPolicy,
 };
 use serde_json::{Value, json};
 
-use super::{Context, Deps, Found, Health, Resource, unique_reference};
-use crate::aws::errors::{self, AwsContext, built};
+use super::toolkit::is_code;
+use super::{
+    Change, Context, Deps, Found, Health, Key, Observed, Outputs, Resource, ensure_owned,
+    unique_reference,
+};
+use crate::aws::errors::{Absent, AwsContext, built};
 use crate::aws::tags;
 use crate::aws::wait::Poll;
 use crate::error::{Error, Result};
@@ -72,25 +77,38 @@ fn methods(all: bool) -> Result<AllowedMethods> {
     )
 }
 
-/// A path behaviour: (pattern, origin, all methods?, cache policy, origin request policy).
-type Route = (
-    &'static str,
-    &'static str,
-    bool,
-    &'static str,
-    Option<&'static str>,
-);
+/// A path behaviour.
+struct Route {
+    pattern: &'static str,
+    origin: &'static str,
+    /// Every method (the API), or only GET and HEAD (cached content).
+    all_methods: bool,
+    cache_policy: &'static str,
+    origin_request_policy: Option<&'static str>,
+}
 
 const ROUTES: [Route; 3] = [
-    (
-        "/api/*",
-        LB_ORIGIN,
-        true,
-        CACHING_DISABLED,
-        Some(ALL_VIEWER),
-    ),
-    ("/static/*", LB_ORIGIN, false, CACHING_OPTIMIZED, None),
-    ("/media/*", MEDIA_ORIGIN, false, CACHING_OPTIMIZED, None),
+    Route {
+        pattern: "/api/*",
+        origin: LB_ORIGIN,
+        all_methods: true,
+        cache_policy: CACHING_DISABLED,
+        origin_request_policy: Some(ALL_VIEWER),
+    },
+    Route {
+        pattern: "/static/*",
+        origin: LB_ORIGIN,
+        all_methods: false,
+        cache_policy: CACHING_OPTIMIZED,
+        origin_request_policy: None,
+    },
+    Route {
+        pattern: "/media/*",
+        origin: MEDIA_ORIGIN,
+        all_methods: false,
+        cache_policy: CACHING_OPTIMIZED,
+        origin_request_policy: None,
+    },
 ];
 
 impl Distribution {
@@ -100,12 +118,11 @@ impl Distribution {
         deps: &Deps<'_>,
         caller_reference: &str,
     ) -> Result<DistributionConfig> {
-        let cdn = cx.spec.cdn.as_ref().ok_or_else(|| {
-            Error::precondition(
-                "internal: distribution asked for without a cdn section",
-                "report this bug",
-            )
-        })?;
+        let cdn = cx
+            .spec
+            .cdn
+            .as_ref()
+            .ok_or_else(|| Error::internal("distribution asked for without a cdn section"))?;
         let lb = &cx.spec.load_balancer;
         let (policy, http_port, https_port) = match lb.certificate_arn {
             Some(_) => (OriginProtocolPolicy::HttpsOnly, 80, i32::from(lb.port)),
@@ -114,7 +131,7 @@ impl Distribution {
         let lb_origin = built(
             Origin::builder()
                 .id(LB_ORIGIN)
-                .domain_name(deps.output("load-balancer", "dns_name")?)
+                .domain_name(deps.load_balancer_dns()?.0)
                 .custom_origin_config(built(
                     CustomOriginConfig::builder()
                         .http_port(http_port)
@@ -124,14 +141,14 @@ impl Distribution {
                 )?)
                 .build(),
         )?;
-        let bucket = deps.id("bucket")?;
+        let bucket = deps.id(Key::Bucket)?;
         let media_origin = built(
             Origin::builder()
                 .id(MEDIA_ORIGIN)
                 .domain_name(format!("{bucket}.s3.{}.amazonaws.com", cx.spec.region))
                 // With an origin access control the legacy identity must be empty.
                 .s3_origin_config(S3OriginConfig::builder().origin_access_identity("").build())
-                .origin_access_control_id(deps.id("cdn-oac")?)
+                .origin_access_control_id(deps.id(Key::CdnOac)?)
                 .build(),
         )?;
         let default_behavior = built(
@@ -146,15 +163,17 @@ impl Distribution {
         )?;
         let behaviors = ROUTES
             .iter()
-            .map(|(pattern, origin, all, cache, request)| {
+            .map(|route| {
                 built(
                     CacheBehavior::builder()
-                        .path_pattern(*pattern)
-                        .target_origin_id(*origin)
+                        .path_pattern(route.pattern)
+                        .target_origin_id(route.origin)
                         .viewer_protocol_policy(ViewerProtocolPolicy::RedirectToHttps)
-                        .allowed_methods(methods(*all)?)
-                        .cache_policy_id(*cache)
-                        .set_origin_request_policy_id(request.map(str::to_string))
+                        .allowed_methods(methods(route.all_methods)?)
+                        .cache_policy_id(route.cache_policy)
+                        .set_origin_request_policy_id(
+                            route.origin_request_policy.map(str::to_string),
+                        )
                         .compress(true)
                         .build(),
                 )
@@ -275,20 +294,56 @@ impl Distribution {
             .await
             .context("reading the config of", KIND, id)?;
         let etag = out.e_tag().unwrap_or_default().to_string();
-        let config = out.distribution_config.ok_or_else(|| {
-            Error::precondition(
-                format!("distribution {id} has no config"),
-                "check it in the CloudFront console",
-            )
+        let config = out.distribution_config.ok_or(Error::Disappeared {
+            kind: KIND,
+            name: id.to_string(),
         })?;
         Ok((config, etag))
     }
 }
 
-/// The parts of a distribution config modu owns, in comparable form.
-fn fingerprint(config: &DistributionConfig) -> Value {
-    let origins: Vec<Value> = config
-        .origins()
+/// The parts of a distribution modu owns, borrowed from a config or a list summary (which
+/// carries the same fields, so observing needs no extra read).
+struct Parts<'a> {
+    enabled: bool,
+    price_class: Option<&'a AwsPriceClass>,
+    aliases: Option<&'a Aliases>,
+    certificate: Option<&'a ViewerCertificate>,
+    origins: Option<&'a Origins>,
+    default_behavior: Option<&'a DefaultCacheBehavior>,
+    behaviors: Option<&'a CacheBehaviors>,
+}
+
+impl<'a> Parts<'a> {
+    fn of_config(c: &'a DistributionConfig) -> Self {
+        Parts {
+            enabled: c.enabled(),
+            price_class: c.price_class(),
+            aliases: c.aliases(),
+            certificate: c.viewer_certificate(),
+            origins: c.origins(),
+            default_behavior: c.default_cache_behavior(),
+            behaviors: c.cache_behaviors(),
+        }
+    }
+
+    fn of_summary(s: &'a DistributionSummary) -> Self {
+        Parts {
+            enabled: s.enabled(),
+            price_class: Some(s.price_class()),
+            aliases: s.aliases(),
+            certificate: s.viewer_certificate(),
+            origins: s.origins(),
+            default_behavior: s.default_cache_behavior(),
+            behaviors: s.cache_behaviors(),
+        }
+    }
+}
+
+/// The parts of a distribution modu owns, in comparable form.
+fn fingerprint(parts: &Parts<'_>) -> Value {
+    let origins: Vec<Value> = parts
+        .origins
         .map(|o| o.items())
         .unwrap_or_default()
         .iter()
@@ -312,7 +367,7 @@ fn fingerprint(config: &DistributionConfig) -> Value {
         items.sort_unstable();
         items.join(",")
     };
-    let default = config.default_cache_behavior().map(|b| {
+    let default = parts.default_behavior.map(|b| {
         json!({
             "origin": b.target_origin_id(),
             "viewer": b.viewer_protocol_policy().as_str(),
@@ -321,8 +376,8 @@ fn fingerprint(config: &DistributionConfig) -> Value {
             "request": b.origin_request_policy_id().filter(|p| !p.is_empty()),
         })
     });
-    let behaviors: Vec<Value> = config
-        .cache_behaviors()
+    let behaviors: Vec<Value> = parts
+        .behaviors
         .map(|b| b.items())
         .unwrap_or_default()
         .iter()
@@ -337,8 +392,8 @@ fn fingerprint(config: &DistributionConfig) -> Value {
             })
         })
         .collect();
-    let mut aliases: Vec<&str> = config
-        .aliases()
+    let mut aliases: Vec<&str> = parts
+        .aliases
         .map(|a| a.items())
         .unwrap_or_default()
         .iter()
@@ -346,40 +401,76 @@ fn fingerprint(config: &DistributionConfig) -> Value {
         .collect();
     aliases.sort_unstable();
     json!({
-        "enabled": config.enabled(),
-        "price_class": config.price_class().map(|p| p.as_str()),
+        "enabled": parts.enabled,
+        "price_class": parts.price_class.map(|p| p.as_str()),
         "aliases": aliases,
-        "certificate": config.viewer_certificate().and_then(|v| v.acm_certificate_arn()).filter(|a| !a.is_empty()),
+        "certificate": parts.certificate.and_then(|v| v.acm_certificate_arn()).filter(|a| !a.is_empty()),
         "origins": origins,
         "default_behavior": default,
         "behaviors": behaviors,
     })
 }
 
-/// Names of the top-level fingerprint fields that differ.
-fn differences(current: &Value, desired: &Value) -> Vec<String> {
+/// A fingerprint value as one line: plain for scalars and lists of scalars, JSON otherwise.
+fn show(value: Option<&Value>) -> String {
+    match value {
+        None | Some(Value::Null) => "(none)".into(),
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Array(items)) if items.iter().all(|v| !v.is_object() && !v.is_array()) => {
+            if items.is_empty() {
+                "(none)".into()
+            } else {
+                items
+                    .iter()
+                    .map(|v| {
+                        v.as_str()
+                            .map(str::to_string)
+                            .unwrap_or_else(|| v.to_string())
+                    })
+                    .collect::<Vec<_>>()
+                    .join(",")
+            }
+        }
+        Some(other) => other.to_string(),
+    }
+}
+
+/// The top-level fingerprint fields that differ, current → wanted.
+fn differences(current: &Value, desired: &Value) -> Vec<Change> {
     let (Some(current), Some(desired)) = (current.as_object(), desired.as_object()) else {
-        return vec!["config".into()];
+        return vec![Change::new(
+            "config",
+            show(Some(current)),
+            show(Some(desired)),
+        )];
     };
     desired
         .iter()
         .filter(|(k, v)| current.get(*k) != Some(v))
-        .map(|(k, v)| match k.as_str() {
-            "price_class" | "enabled" => format!(
-                "{k} -> {}",
-                v.as_str()
-                    .map(str::to_string)
-                    .unwrap_or_else(|| v.to_string())
-            ),
-            _ => k.replace('_', " "),
-        })
+        .map(|(k, v)| Change::new(k.as_str(), show(current.get(k)), show(Some(v))))
         .collect()
+}
+
+/// The distribution as observed: its fingerprint and what `status` shows.
+#[derive(Debug, Clone)]
+struct Live {
+    fingerprint: Value,
+    status: String,
+    enabled: bool,
+    price_class: String,
+}
+
+fn found(id: &str, arn: &str, domain_name: &str) -> Found {
+    Found::new(id).with(Outputs::Distribution {
+        arn: arn.to_string(),
+        domain_name: domain_name.to_string(),
+    })
 }
 
 #[async_trait]
 impl Resource for Distribution {
-    fn key(&self) -> &'static str {
-        "cdn"
+    fn key(&self) -> Key {
+        Key::Cdn
     }
     fn kind(&self) -> &'static str {
         KIND
@@ -387,81 +478,101 @@ impl Resource for Distribution {
     fn name(&self, cx: &Context) -> String {
         comment(cx)
     }
-    fn depends_on(&self) -> Vec<&'static str> {
-        vec!["load-balancer", "listener", "bucket", "cdn-oac"]
+    fn depends_on(&self) -> Vec<Key> {
+        vec![Key::LoadBalancer, Key::Listener, Key::Bucket, Key::CdnOac]
     }
     fn wanted(&self, spec: &Spec) -> bool {
         spec.cdn.is_some()
     }
 
-    async fn find(&self, cx: &Context, _deps: &Deps<'_>) -> Result<Option<Found>> {
+    async fn observe(&self, cx: &Context, _deps: &Deps<'_>) -> Result<Option<Observed>> {
         let wanted = comment(cx);
-        let mut marker: Option<String> = None;
-        loop {
-            let out = cx
-                .clients
-                .cloudfront
-                .list_distributions()
-                .set_marker(marker.clone())
-                .send()
-                .await
-                .context("listing", KIND, &wanted)?;
-            let Some(list) = out.distribution_list() else {
-                return Ok(None);
-            };
-            if let Some(summary) = list.items().iter().find(|d| d.comment() == wanted) {
-                let tags_out = cx
-                    .clients
-                    .cloudfront
-                    .list_tags_for_resource()
-                    .resource(summary.arn())
-                    .send()
-                    .await
-                    .context("reading tags of", KIND, summary.id())?;
-                let owned = tags::owned_by(
-                    tags_out
-                        .tags()
-                        .map(|t| t.items())
-                        .unwrap_or_default()
-                        .iter()
-                        .map(|t| (t.key(), t.value().unwrap_or_default())),
-                    &cx.spec.stack,
-                );
-                if !owned {
-                    return Err(Error::precondition(
-                        format!(
-                            "distribution {} is labelled {wanted} but is not tagged as part of stack {}",
-                            summary.id(),
-                            cx.spec.stack
-                        ),
-                        format!(
-                            "tag it `{}={}` to let modu manage it, or change its comment",
-                            tags::STACK,
-                            cx.spec.stack
-                        ),
-                    ));
-                }
-                return Ok(Some(
-                    Found::new(summary.id())
-                        .with("arn", summary.arn())
-                        .with("domain_name", summary.domain_name()),
-                ));
-            }
-            match list.next_marker() {
-                Some(next) if list.is_truncated() => marker = Some(next.to_string()),
-                _ => return Ok(None),
+        let mut pages = cx
+            .clients
+            .cloudfront
+            .list_distributions()
+            .into_paginator()
+            .send();
+        let mut hit = None;
+        while let Some(page) = pages.next().await {
+            let page = page.context("listing", KIND, &wanted)?;
+            if let Some(summary) = page
+                .distribution_list()
+                .map(|l| l.items())
+                .unwrap_or_default()
+                .iter()
+                .find(|d| d.comment() == wanted)
+            {
+                hit = Some(summary.clone());
+                break;
             }
         }
+        let Some(summary) = hit else {
+            return Ok(None);
+        };
+        let tags_out = cx
+            .clients
+            .cloudfront
+            .list_tags_for_resource()
+            .resource(summary.arn())
+            .send()
+            .await
+            .context("reading tags of", KIND, summary.id())?;
+        ensure_owned(
+            cx,
+            format!("distribution {} (labelled {wanted})", summary.id()),
+            tags_out
+                .tags()
+                .map(|t| t.items())
+                .unwrap_or_default()
+                .iter()
+                .map(|t| (t.key(), t.value().unwrap_or_default())),
+        )?;
+        let live = Live {
+            fingerprint: fingerprint(&Parts::of_summary(&summary)),
+            status: summary.status().to_string(),
+            enabled: summary.enabled(),
+            price_class: summary.price_class().as_str().to_string(),
+        };
+        Ok(Some(Observed::new(
+            found(summary.id(), summary.arn(), summary.domain_name()),
+            live,
+        )))
+    }
+
+    fn diff(&self, cx: &Context, deps: &Deps<'_>, observed: &Observed) -> Result<Vec<Change>> {
+        let live: &Live = observed.live()?;
+        // The caller reference is not compared; any value builds the wanted config.
+        let desired = self.desired(cx, deps, "")?;
+        Ok(differences(
+            &live.fingerprint,
+            &fingerprint(&Parts::of_config(&desired)),
+        ))
+    }
+
+    async fn apply(
+        &self,
+        cx: &Context,
+        deps: &Deps<'_>,
+        observed: &Observed,
+        _changes: &[Change],
+    ) -> Result<()> {
+        let id = &observed.found.id;
+        let (current, etag) = self.config(cx, id).await?;
+        let desired = self.desired(cx, deps, current.caller_reference())?;
+        self.update(cx, id, etag, desired, "updating").await?;
+        self.wait_deployed(cx, id).await
     }
 
     async fn create(&self, cx: &Context, deps: &Deps<'_>) -> Result<Found> {
         let name = comment(cx);
         let reference = unique_reference(&name);
         let config = self.desired(cx, deps, &reference)?;
-        let tag_items = tags::for_resource(&cx.spec, self.key(), &name)
-            .into_iter()
-            .map(|(k, v)| built(Tag::builder().key(k).value(v).build()))
-            .collect::<Result<Vec<_>>>()?;
+        let tag_items = tags::sdk(&cx.spec, self.key().as_str(), &name, |k, v| {
+            built(Tag::builder().key(k).value(v).build())
+        })
+        .into_iter()
+        .collect::<Result<Vec<_>>>()?;
         let out = cx
             .clients
             .cloudfront
@@ -475,71 +586,44 @@ impl Resource for Distribution {
             .send()
             .await
             .context("creating", KIND, &name)?;
-        let distribution = out.distribution().ok_or_else(|| {
-            Error::precondition("CloudFront returned no distribution", "run `modu up` again")
+        let distribution = out.distribution().ok_or(Error::Disappeared {
+            kind: KIND,
+            name: name.clone(),
         })?;
-        let found = Found::new(distribution.id())
-            .with("arn", distribution.arn())
-            .with("domain_name", distribution.domain_name());
+        let created = found(
+            distribution.id(),
+            distribution.arn(),
+            distribution.domain_name(),
+        );
         self.wait_deployed(cx, distribution.id()).await?;
-        Ok(found)
+        Ok(created)
     }
 
-    async fn converge(&self, cx: &Context, deps: &Deps<'_>, found: &Found) -> Result<Vec<String>> {
-        let (current, etag) = self.config(cx, &found.id).await?;
-        let desired = self.desired(cx, deps, current.caller_reference())?;
-        let changes = differences(&fingerprint(&current), &fingerprint(&desired));
-        if changes.is_empty() {
-            return Ok(changes);
-        }
-        self.update(cx, &found.id, etag, desired, "updating")
-            .await?;
-        self.wait_deployed(cx, &found.id).await?;
-        Ok(changes)
-    }
-
-    async fn health(&self, cx: &Context, _deps: &Deps<'_>, found: &Found) -> Result<Health> {
-        let out = cx
-            .clients
-            .cloudfront
-            .get_distribution()
-            .id(&found.id)
-            .send()
-            .await
-            .context("reading", KIND, &found.id)?;
-        let Some(d) = out.distribution() else {
-            return Ok(Health {
-                healthy: false,
-                state: "gone".into(),
-                details: json!({}),
-            });
+    async fn health(&self, _cx: &Context, _deps: &Deps<'_>, observed: &Observed) -> Result<Health> {
+        let live: &Live = observed.live()?;
+        let domain = match &observed.found.outputs {
+            Outputs::Distribution { domain_name, .. } => domain_name.as_str(),
+            _ => "",
         };
-        let enabled = d
-            .distribution_config()
-            .map(|c| c.enabled())
-            .unwrap_or(false);
         Ok(Health {
-            healthy: d.status() == "Deployed" && enabled,
+            healthy: live.status == "Deployed" && live.enabled,
             state: format!(
-                "{}{}, {}",
-                d.status(),
-                if enabled { "" } else { " (disabled)" },
-                d.domain_name()
+                "{}{}, {domain}",
+                live.status,
+                if live.enabled { "" } else { " (disabled)" },
             ),
             details: json!({
-                "status": d.status(),
-                "domain_name": d.domain_name(),
-                "enabled": enabled,
-                "price_class": d.distribution_config().and_then(|c| c.price_class()).map(|p| p.as_str()),
+                "status": live.status,
+                "domain_name": domain,
+                "enabled": live.enabled,
+                "price_class": live.price_class,
             }),
         })
     }
 
     async fn delete(&self, cx: &Context, found: &Found) -> Result<()> {
         let (mut config, etag) = match self.config(cx, &found.id).await {
-            Err(Error::Aws {
-                code: Some(code), ..
-            }) if code == "NoSuchDistribution" => return Ok(()),
+            Err(err) if is_code(&err, "NoSuchDistribution") => return Ok(()),
             other => other?,
         };
         if config.enabled() {
@@ -559,23 +643,21 @@ impl Resource for Distribution {
             .e_tag()
             .unwrap_or_default()
             .to_string();
-        let result = cx
-            .clients
+        cx.clients
             .cloudfront
             .delete_distribution()
             .id(&found.id)
             .if_match(etag)
             .send()
-            .await;
-        match result {
-            Err(err) if errors::is_code(&err, &["NoSuchDistribution"]) => Ok(()),
-            other => other.map(|_| ()).context("deleting", KIND, &found.id),
-        }
+            .await
+            .or_gone(&["NoSuchDistribution"], KIND, &found.id)
     }
 
     fn stack_outputs(&self, _cx: &Context, found: &Found) -> Vec<(&'static str, String)> {
-        let domain = found.output("domain_name").unwrap_or_default();
-        vec![("cdn_url", format!("https://{domain}/"))]
+        let Outputs::Distribution { domain_name, .. } = &found.outputs else {
+            return Vec::new();
+        };
+        vec![("cdn_url", format!("https://{domain_name}/"))]
     }
 }
 
@@ -584,14 +666,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn differences_name_the_changed_fields() {
+    fn differences_name_the_changed_fields_with_both_values() {
         let a = json!({"price_class": "PriceClass_100", "aliases": [], "enabled": true});
         let b = json!({"price_class": "PriceClass_200", "aliases": ["x"], "enabled": true});
         assert_eq!(
             differences(&a, &b),
             vec![
-                "aliases".to_string(),
-                "price_class -> PriceClass_200".to_string()
+                Change::new("aliases", "(none)", "x"),
+                Change::new("price_class", "PriceClass_100", "PriceClass_200"),
             ]
         );
         assert!(differences(&b, &b).is_empty());

@@ -9,14 +9,14 @@ use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use aws_sdk_route53::types::{
-    AliasTarget, Change, ChangeAction, ChangeBatch, ChangeStatus, ResourceRecord,
+    AliasTarget, Change as Route53Change, ChangeAction, ChangeBatch, ChangeStatus, ResourceRecord,
     ResourceRecordSet, RrType,
 };
 use serde_json::json;
 
 use super::distribution::CLOUDFRONT_HOSTED_ZONE_ID;
-use super::hosted_zone::{HostedZone, absolute, short_zone_id};
-use super::{Context, Deps, Found, Health, Resource};
+use super::shared::route53::{absolute, all_zones, short_zone_id};
+use super::{Change, Context, Deps, Diff, Found, Health, Key, Observed, Outputs, Resource};
 use crate::aws::errors::{AwsContext, built};
 use crate::aws::wait::Poll;
 use crate::error::{Error, Result};
@@ -82,14 +82,15 @@ fn fingerprint(set: &ResourceRecordSet) -> String {
 impl DnsRecord {
     /// The record sets modu wants at the name, by type.
     fn desired(&self, cx: &Context, deps: &Deps<'_>, name: &str) -> Result<AtName> {
-        let dns =
-            cx.spec.dns.as_ref().ok_or_else(|| {
-                Error::precondition("internal: no dns section", "report this bug")
-            })?;
+        let dns = cx
+            .spec
+            .dns
+            .as_ref()
+            .ok_or_else(|| Error::internal("dns record asked for without a dns section"))?;
         let mut sets = AtName::new();
         let to_cdn = dns.target == DnsTarget::Cdn && cx.spec.cdn.is_some();
         if to_cdn {
-            let domain = deps.output("cdn", "domain_name")?;
+            let (_, domain) = deps.distribution()?;
             sets.insert(
                 "A".into(),
                 alias(RrType::A, name, CLOUDFRONT_HOSTED_ZONE_ID, domain, false)?,
@@ -99,8 +100,7 @@ impl DnsRecord {
                 alias(RrType::Aaaa, name, CLOUDFRONT_HOSTED_ZONE_ID, domain, false)?,
             );
         } else {
-            let zone = deps.output("load-balancer", "hosted_zone_id")?;
-            let domain = deps.output("load-balancer", "dns_name")?;
+            let (domain, zone) = deps.load_balancer_dns()?;
             sets.insert("A".into(), alias(RrType::A, name, zone, domain, true)?);
         }
         sets.insert(
@@ -140,37 +140,12 @@ impl DnsRecord {
             .collect())
     }
 
-    /// Refuses a name whose records exist without this stack's marker.
-    fn check_owner(&self, cx: &Context, name: &str, sets: &AtName) -> Result<()> {
-        let relevant = sets
-            .keys()
-            .any(|t| matches!(t.as_str(), "A" | "AAAA" | "CNAME" | "TXT"));
-        match owner(sets) {
-            Some(stack) if stack == cx.spec.stack => Ok(()),
-            Some(other) => Err(Error::precondition(
-                format!(
-                    "{name} belongs to modu stack {other}, not {}",
-                    cx.spec.stack
-                ),
-                "choose another `dns.record`, or remove it from the other stack first",
-            )),
-            None if relevant => Err(Error::precondition(
-                format!(
-                    "{name} already has {} records that are not managed by modu; refusing to overwrite them",
-                    sets.keys().cloned().collect::<Vec<_>>().join("/")
-                ),
-                "choose another `dns.record`, or delete those records yourself if they are unused",
-            )),
-            None => Ok(()),
-        }
-    }
-
-    async fn apply(
+    async fn change(
         &self,
         cx: &Context,
         zone: &str,
         name: &str,
-        changes: Vec<Change>,
+        changes: Vec<Route53Change>,
     ) -> Result<()> {
         if changes.is_empty() {
             return Ok(());
@@ -215,52 +190,104 @@ impl DnsRecord {
         .await
     }
 
-    /// Upserts what differs and deletes alias types no longer wanted.
+    /// Upserts what differs and deletes alias types no longer wanted, marker first.
     async fn converge_sets(
         &self,
         cx: &Context,
-        deps: &Deps<'_>,
         zone: &str,
         name: &str,
-    ) -> Result<Vec<String>> {
-        let current = self.at_name(cx, zone, name).await?;
-        self.check_owner(cx, name, &current)?;
-        let desired = self.desired(cx, deps, name)?;
+        current: &AtName,
+        desired: &AtName,
+    ) -> Result<()> {
         let mut changes = Vec::new();
-        let mut described = Vec::new();
-        for (kind, set) in &desired {
+        for (kind, set) in desired {
             if current.get(kind).map(fingerprint) != Some(fingerprint(set)) {
-                changes.push(built(
-                    Change::builder()
-                        .action(ChangeAction::Upsert)
-                        .resource_record_set(set.clone())
-                        .build(),
-                )?);
-                described.push(format!("{kind} -> {}", fingerprint(set)));
+                changes.push(record_change(ChangeAction::Upsert, set)?);
             }
         }
-        for (kind, set) in &current {
+        for (kind, set) in current {
             if matches!(kind.as_str(), "A" | "AAAA") && !desired.contains_key(kind) {
-                changes.push(built(
-                    Change::builder()
-                        .action(ChangeAction::Delete)
-                        .resource_record_set(set.clone())
-                        .build(),
-                )?);
-                described.push(format!("{kind} removed"));
+                changes.push(record_change(ChangeAction::Delete, set)?);
             }
         }
         // Ownership first, so a half-applied batch never leaves records without a marker.
         changes.sort_by_key(|c| c.resource_record_set().map(|s| s.r#type() != &RrType::Txt));
-        self.apply(cx, zone, name, changes).await?;
-        Ok(described)
+        self.change(cx, zone, name, changes).await
     }
+}
+
+fn record_change(action: ChangeAction, set: &ResourceRecordSet) -> Result<Route53Change> {
+    built(
+        Route53Change::builder()
+            .action(action)
+            .resource_record_set(set.clone())
+            .build(),
+    )
+}
+
+/// Refuses a name whose records exist without this stack's marker.
+fn check_owner(cx: &Context, name: &str, sets: &AtName) -> Result<()> {
+    let relevant = sets
+        .keys()
+        .any(|t| matches!(t.as_str(), "A" | "AAAA" | "CNAME" | "TXT"));
+    match owner(sets) {
+        Some(stack) if stack == cx.spec.stack => Ok(()),
+        Some(other) => Err(Error::NotOwned {
+            what: format!("{name} (it belongs to modu stack {other})"),
+            stack: cx.spec.stack.clone(),
+            help: Some(
+                "choose another `dns.record`, or remove it from the other stack first".into(),
+            ),
+        }),
+        None if relevant => Err(Error::NotOwned {
+            what: format!(
+                "{name} with {} records not managed by modu",
+                sets.keys().cloned().collect::<Vec<_>>().join("/")
+            ),
+            stack: cx.spec.stack.clone(),
+            help: Some(
+                "choose another `dns.record`, or delete those records yourself if they are unused"
+                    .into(),
+            ),
+        }),
+        None => Ok(()),
+    }
+}
+
+/// The record sets at a name, what modu compares and changes.
+#[derive(Debug, Clone)]
+struct Live {
+    zone: String,
+    sets: AtName,
+}
+
+fn diff_sets(live: &AtName, desired: &AtName) -> Vec<Change> {
+    let mut diff = Diff::new();
+    for (kind, set) in desired {
+        let current = live
+            .get(kind)
+            .map(fingerprint)
+            .unwrap_or_else(|| "(none)".into());
+        diff.field(kind, &current, &fingerprint(set));
+    }
+    for kind in live.keys() {
+        if matches!(kind.as_str(), "A" | "AAAA") && !desired.contains_key(kind) {
+            diff.field(kind, &fingerprint(&live[kind]), &"(none)".to_string());
+        }
+    }
+    diff.into_changes()
+}
+
+fn found(name: &str, zone: &str) -> Found {
+    Found::new(name.trim_end_matches('.')).with(Outputs::InZone {
+        zone_id: zone.to_string(),
+    })
 }
 
 #[async_trait]
 impl Resource for DnsRecord {
-    fn key(&self) -> &'static str {
-        "dns-record"
+    fn key(&self) -> Key {
+        Key::DnsRecord
     }
     fn kind(&self) -> &'static str {
         KIND
@@ -272,18 +299,18 @@ impl Resource for DnsRecord {
             .map(|d| d.record.clone())
             .unwrap_or_else(|| "(dns off)".into())
     }
-    fn depends_on(&self) -> Vec<&'static str> {
-        vec!["dns-zone", "load-balancer", "cdn"]
+    fn depends_on(&self) -> Vec<Key> {
+        vec![Key::DnsZone, Key::LoadBalancer, Key::Cdn]
     }
     fn wanted(&self, spec: &Spec) -> bool {
         spec.dns.is_some()
     }
 
-    async fn find(&self, cx: &Context, deps: &Deps<'_>) -> Result<Option<Found>> {
+    async fn observe(&self, cx: &Context, deps: &Deps<'_>) -> Result<Option<Observed>> {
         let Some(dns) = &cx.spec.dns else {
             // `dns` left the spec: look for this stack's marker in every zone.
             let marker = ownership_value(&cx.spec.stack);
-            for zone in HostedZone::all(cx).await? {
+            for zone in all_zones(cx).await? {
                 let zone_id = short_zone_id(zone.id()).to_string();
                 let out = cx
                     .clients
@@ -298,43 +325,68 @@ impl Resource for DnsRecord {
                         && s.resource_records().iter().any(|r| r.value() == marker)
                 });
                 if let Some(set) = hit {
-                    return Ok(Some(
-                        Found::new(set.name().trim_end_matches('.')).with("zone_id", zone_id),
-                    ));
+                    let name = set.name().to_string();
+                    let sets = self.at_name(cx, &zone_id, &name).await?;
+                    let live = Live {
+                        zone: zone_id.clone(),
+                        sets,
+                    };
+                    return Ok(Some(Observed::new(found(&name, &zone_id), live)));
                 }
             }
             return Ok(None);
         };
-        let Some(zone) = deps.get("dns-zone") else {
+        let Some(zone) = deps.get(Key::DnsZone)? else {
             return Ok(None);
         };
-        let current = self.at_name(cx, &zone.id, &dns.record).await?;
-        // Records without this stack's marker are not ours: absent for `down` and `status`;
-        // `up` then tries to create and refuses in `check_owner`, changing nothing.
-        if owner(&current).as_deref() != Some(cx.spec.stack.as_str()) {
+        let sets = self.at_name(cx, &zone.id, &dns.record).await?;
+        check_owner(cx, &dns.record, &sets)?;
+        if owner(&sets).is_none() {
             return Ok(None);
         }
-        Ok(Some(
-            Found::new(dns.record.trim_end_matches('.')).with("zone_id", &zone.id),
-        ))
+        let live = Live {
+            zone: zone.id.clone(),
+            sets,
+        };
+        Ok(Some(Observed::new(found(&dns.record, &zone.id), live)))
+    }
+
+    fn diff(&self, cx: &Context, deps: &Deps<'_>, observed: &Observed) -> Result<Vec<Change>> {
+        let live: &Live = observed.live()?;
+        let desired = self.desired(cx, deps, &self.name(cx))?;
+        Ok(diff_sets(&live.sets, &desired))
+    }
+
+    async fn apply(
+        &self,
+        cx: &Context,
+        deps: &Deps<'_>,
+        observed: &Observed,
+        _changes: &[Change],
+    ) -> Result<()> {
+        let live: &Live = observed.live()?;
+        let name = self.name(cx);
+        let desired = self.desired(cx, deps, &name)?;
+        self.converge_sets(cx, &live.zone, &name, &live.sets, &desired)
+            .await
     }
 
     async fn create(&self, cx: &Context, deps: &Deps<'_>) -> Result<Found> {
         let name = self.name(cx);
-        let zone = deps.id("dns-zone")?;
-        self.converge_sets(cx, deps, zone, &name).await?;
-        Ok(Found::new(name.trim_end_matches('.')).with("zone_id", zone))
+        let zone = deps.id(Key::DnsZone)?;
+        // Read again right before writing: nothing of that name may have appeared meanwhile.
+        let current = self.at_name(cx, zone, &name).await?;
+        check_owner(cx, &name, &current)?;
+        let desired = self.desired(cx, deps, &name)?;
+        self.converge_sets(cx, zone, &name, &current, &desired)
+            .await?;
+        Ok(found(&name, zone))
     }
 
-    async fn converge(&self, cx: &Context, deps: &Deps<'_>, found: &Found) -> Result<Vec<String>> {
-        let zone = deps.id("dns-zone")?;
-        self.converge_sets(cx, deps, zone, &found.id).await
-    }
-
-    async fn health(&self, cx: &Context, _deps: &Deps<'_>, found: &Found) -> Result<Health> {
-        let zone = found.output("zone_id").unwrap_or_default();
-        let current = self.at_name(cx, zone, &found.id).await?;
-        let targets: BTreeMap<&str, String> = current
+    async fn health(&self, cx: &Context, _deps: &Deps<'_>, observed: &Observed) -> Result<Health> {
+        let live: &Live = observed.live()?;
+        let targets: BTreeMap<&str, String> = live
+            .sets
             .iter()
             .filter(|(k, _)| matches!(k.as_str(), "A" | "AAAA"))
             .map(|(k, s)| {
@@ -347,43 +399,119 @@ impl Resource for DnsRecord {
             })
             .collect();
         let target = targets.get("A").cloned().unwrap_or_else(|| "-".into());
+        let name = &observed.found.id;
         Ok(Health {
             healthy: targets.contains_key("A")
-                && owner(&current).as_deref() == Some(cx.spec.stack.as_str()),
+                && owner(&live.sets).as_deref() == Some(cx.spec.stack.as_str()),
             state: format!(
-                "{} -> {target} ({})",
-                found.id,
+                "{name} -> {target} ({})",
                 targets.keys().copied().collect::<Vec<_>>().join("+")
             ),
-            details: json!({ "zone_id": zone, "name": found.id, "targets": targets }),
+            details: json!({ "zone_id": live.zone, "name": name, "targets": targets }),
         })
     }
 
     async fn delete(&self, cx: &Context, found: &Found) -> Result<()> {
-        let zone = found.output("zone_id").unwrap_or_default();
+        let Outputs::InZone { zone_id: zone } = &found.outputs else {
+            return Ok(());
+        };
         let current = self.at_name(cx, zone, &found.id).await?;
         if current.is_empty() {
             return Ok(());
         }
-        self.check_owner(cx, &found.id, &current)?;
+        check_owner(cx, &found.id, &current)?;
         let mut changes = current
             .iter()
             .filter(|(k, _)| matches!(k.as_str(), "A" | "AAAA" | "TXT"))
-            .map(|(_, set)| {
-                built(
-                    Change::builder()
-                        .action(ChangeAction::Delete)
-                        .resource_record_set(set.clone())
-                        .build(),
-                )
-            })
+            .map(|(_, set)| record_change(ChangeAction::Delete, set))
             .collect::<Result<Vec<_>>>()?;
         // The marker goes last, so an interrupted delete can be resumed by the next `down`.
         changes.sort_by_key(|c| c.resource_record_set().map(|s| s.r#type() == &RrType::Txt));
-        self.apply(cx, zone, &found.id, changes).await
+        self.change(cx, zone, &found.id, changes).await
     }
 
     fn stack_outputs(&self, _cx: &Context, found: &Found) -> Vec<(&'static str, String)> {
         vec![("url", format!("https://{}/", found.id))]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn txt(stack: &str) -> ResourceRecordSet {
+        ResourceRecordSet::builder()
+            .name("www.example.com.")
+            .r#type(RrType::Txt)
+            .ttl(300)
+            .resource_records(
+                ResourceRecord::builder()
+                    .value(ownership_value(stack))
+                    .build()
+                    .unwrap(),
+            )
+            .build()
+            .unwrap()
+    }
+
+    fn at(sets: Vec<(&str, ResourceRecordSet)>) -> AtName {
+        sets.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
+    }
+
+    #[test]
+    fn moving_from_the_cdn_to_the_load_balancer_drops_aaaa() {
+        let cdn = at(vec![
+            (
+                "A",
+                alias(
+                    RrType::A,
+                    "www",
+                    CLOUDFRONT_HOSTED_ZONE_ID,
+                    "d1.cloudfront.net",
+                    false,
+                )
+                .unwrap(),
+            ),
+            (
+                "AAAA",
+                alias(
+                    RrType::Aaaa,
+                    "www",
+                    CLOUDFRONT_HOSTED_ZONE_ID,
+                    "d1.cloudfront.net",
+                    false,
+                )
+                .unwrap(),
+            ),
+            ("TXT", txt("web")),
+        ]);
+        let lb = at(vec![
+            (
+                "A",
+                alias(
+                    RrType::A,
+                    "www",
+                    "Z35SXDOTRQ7X7K",
+                    "web-lb.elb.amazonaws.com",
+                    true,
+                )
+                .unwrap(),
+            ),
+            ("TXT", txt("web")),
+        ]);
+        let changes = diff_sets(&cdn, &lb);
+        let fields: Vec<&str> = changes.iter().map(|c| c.field.as_str()).collect();
+        assert_eq!(fields, vec!["A", "AAAA"]);
+        assert_eq!(changes[1].to, "(none)");
+        assert!(diff_sets(&lb, &lb).is_empty());
+    }
+
+    #[test]
+    fn the_marker_names_the_owning_stack() {
+        assert_eq!(
+            owner(&at(vec![("TXT", txt("web"))])).as_deref(),
+            Some("web")
+        );
+        assert_eq!(owner(&AtName::new()), None);
     }
 }

@@ -13,8 +13,10 @@ use aws_sdk_ec2::types::{
 };
 use serde_json::json;
 
-use super::{Context, Deps, Found, Health, Resource, ensure_owned};
-use crate::aws::errors::{self, AwsContext};
+use super::{
+    Change, Context, Deps, Diff, Found, Health, Key, Observed, Outputs, Resource, ensure_owned,
+};
+use crate::aws::errors::{self, Absent, AwsContext};
 use crate::aws::tags;
 use crate::error::{Error, Result};
 use crate::spec::ImageRef;
@@ -22,9 +24,13 @@ use crate::spec::ImageRef;
 pub struct LaunchTemplate;
 
 const KIND: &str = "launch-template";
+const NOT_FOUND: &[&str] = &[
+    "InvalidLaunchTemplateName.NotFoundException",
+    "InvalidLaunchTemplateId.NotFound",
+];
 
 /// The settings modu owns on a launch template version, in comparable form.
-#[derive(Debug, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 struct Settings {
     image_id: String,
     instance_type: String,
@@ -49,29 +55,46 @@ impl Settings {
                 == Some(&LaunchTemplateHttpTokensState::Required),
         }
     }
+}
 
-    fn differences(&self, desired: &Settings) -> Vec<String> {
-        let mut changes = Vec::new();
-        if self.image_id != desired.image_id {
-            changes.push(format!("image {} -> {}", self.image_id, desired.image_id));
-        }
-        if self.instance_type != desired.instance_type {
-            changes.push(format!(
-                "instance type {} -> {}",
-                self.instance_type, desired.instance_type
-            ));
-        }
-        if self.security_group_ids != desired.security_group_ids {
-            changes.push("security groups".into());
-        }
-        if self.user_data != desired.user_data {
-            changes.push("user data".into());
-        }
-        if self.imdsv2_required != desired.imdsv2_required {
-            changes.push("IMDSv2 required".into());
-        }
-        changes
-    }
+/// The latest version as AWS has it, and the image the spec's `compute.image` resolves to
+/// now (resolving it is a read, so it happens while observing, not while diffing).
+#[derive(Debug, Clone)]
+struct Live {
+    latest_version: i64,
+    settings: Settings,
+    wanted_image: String,
+}
+
+/// A short, stable label for a boot script, so a plan shows that it changed, not its text.
+fn script_label(user_data: &str) -> String {
+    // FNV-1a: stable across runs and machines, unlike the standard library's hasher.
+    let hash = user_data.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    format!("{} bytes (base64), #{:08x}", user_data.len(), hash as u32)
+}
+
+fn diff_settings(live: &Settings, want: &Settings) -> Vec<Change> {
+    let mut diff = Diff::new();
+    diff.field("image", &live.image_id, &want.image_id);
+    diff.field("instance_type", &live.instance_type, &want.instance_type);
+    diff.list(
+        "security_groups",
+        &live.security_group_ids,
+        &want.security_group_ids,
+    );
+    diff.field(
+        "user_data",
+        &script_label(&live.user_data),
+        &script_label(&want.user_data),
+    );
+    diff.field(
+        "imdsv2_required",
+        &live.imdsv2_required,
+        &want.imdsv2_required,
+    );
+    diff.into_changes()
 }
 
 impl LaunchTemplate {
@@ -90,7 +113,7 @@ impl LaunchTemplate {
                 if let Err(err) = &result
                     && errors::is_code(err, &["ParameterNotFound"])
                 {
-                    return Err(Error::precondition(
+                    return Err(Error::fixable(
                         format!(
                             "region {} does not publish {}",
                             cx.spec.region,
@@ -105,7 +128,7 @@ impl LaunchTemplate {
                     .and_then(|p| p.value())
                     .map(str::to_string)
                     .ok_or_else(|| {
-                        Error::precondition(
+                        Error::fixable(
                             "the Amazon Linux 2023 parameter has no value",
                             "set `compute.image` to an ami- id",
                         )
@@ -114,22 +137,23 @@ impl LaunchTemplate {
         }
     }
 
-    async fn desired(&self, cx: &Context, deps: &Deps<'_>) -> Result<Settings> {
+    fn desired(&self, cx: &Context, deps: &Deps<'_>, image_id: &str) -> Result<Settings> {
         Ok(Settings {
-            image_id: self.image_id(cx).await?,
+            image_id: image_id.to_string(),
             instance_type: cx.spec.compute.instance_type.clone(),
-            security_group_ids: vec![deps.id("sg-app")?.to_string()],
+            security_group_ids: vec![deps.id(Key::SgApp)?.to_string()],
             user_data: aws_smithy_types::base64::encode(&cx.spec.compute.user_data.script),
             imdsv2_required: true,
         })
     }
 
     fn request_data(&self, cx: &Context, settings: &Settings) -> RequestLaunchTemplateData {
-        let instance_tags: Vec<Tag> =
-            tags::for_resource(&cx.spec, "instance", &format!("{}-app", cx.spec.stack))
-                .into_iter()
-                .map(|(k, v)| Tag::builder().key(k).value(v).build())
-                .collect();
+        let instance_tags = tags::sdk(
+            &cx.spec,
+            "instance",
+            &format!("{}-app", cx.spec.stack),
+            |k, v| Tag::builder().key(k).value(v).build(),
+        );
         let tag_spec = |kind: ResourceType| {
             LaunchTemplateTagSpecificationRequest::builder()
                 .resource_type(kind)
@@ -155,32 +179,15 @@ impl LaunchTemplate {
     }
 
     async fn describe(&self, cx: &Context, name: &str) -> Result<Option<AwsLaunchTemplate>> {
-        let result = cx
+        Ok(cx
             .clients
             .ec2
             .describe_launch_templates()
             .launch_template_names(name)
             .send()
-            .await;
-        match result {
-            Err(err)
-                if errors::is_code(
-                    &err,
-                    &[
-                        "InvalidLaunchTemplateName.NotFoundException",
-                        "InvalidLaunchTemplateId.NotFound",
-                    ],
-                ) =>
-            {
-                Ok(None)
-            }
-            other => Ok(other
-                .context("looking up", KIND, name)?
-                .launch_templates
-                .unwrap_or_default()
-                .into_iter()
-                .next()),
-        }
+            .await
+            .or_absent(NOT_FOUND, "looking up", KIND, name)?
+            .and_then(|out| out.launch_templates.unwrap_or_default().into_iter().next()))
     }
 
     async fn latest(&self, cx: &Context, id: &str) -> Result<(i64, ResponseLaunchTemplateData)> {
@@ -194,7 +201,7 @@ impl LaunchTemplate {
             .await
             .context("reading the latest version of", KIND, id)?;
         let version = out.launch_template_versions().first().ok_or_else(|| {
-            Error::precondition(
+            Error::fixable(
                 format!("launch template {id} has no version"),
                 "run `modu down` then `modu up` to recreate it",
             )
@@ -209,10 +216,17 @@ impl LaunchTemplate {
     }
 }
 
+fn found(id: &str, name: &str, latest_version: i64) -> Found {
+    Found::new(id).with(Outputs::LaunchTemplate {
+        name: name.to_string(),
+        latest_version,
+    })
+}
+
 #[async_trait]
 impl Resource for LaunchTemplate {
-    fn key(&self) -> &'static str {
-        "launch-template"
+    fn key(&self) -> Key {
+        Key::LaunchTemplate
     }
     fn kind(&self) -> &'static str {
         KIND
@@ -220,11 +234,11 @@ impl Resource for LaunchTemplate {
     fn name(&self, cx: &Context) -> String {
         format!("{}-lt", cx.spec.stack)
     }
-    fn depends_on(&self) -> Vec<&'static str> {
-        vec!["sg-app"]
+    fn depends_on(&self) -> Vec<Key> {
+        vec![Key::SgApp]
     }
 
-    async fn find(&self, cx: &Context, _deps: &Deps<'_>) -> Result<Option<Found>> {
+    async fn observe(&self, cx: &Context, _deps: &Deps<'_>) -> Result<Option<Observed>> {
         let name = self.name(cx);
         let Some(template) = self.describe(cx, &name).await? else {
             return Ok(None);
@@ -237,26 +251,65 @@ impl Resource for LaunchTemplate {
                 .iter()
                 .map(|t| (t.key().unwrap_or_default(), t.value().unwrap_or_default())),
         )?;
-        Ok(Some(
-            Found::new(template.launch_template_id().unwrap_or_default())
-                .with("name", name)
-                .with(
-                    "latest_version",
-                    template
-                        .latest_version_number()
-                        .unwrap_or_default()
-                        .to_string(),
-                ),
-        ))
+        let id = template.launch_template_id().unwrap_or_default();
+        let (latest_version, data) = self.latest(cx, id).await?;
+        let live = Live {
+            latest_version,
+            settings: Settings::of(&data),
+            wanted_image: self.image_id(cx).await?,
+        };
+        Ok(Some(Observed::new(found(id, &name, latest_version), live)))
+    }
+
+    fn diff(&self, cx: &Context, deps: &Deps<'_>, observed: &Observed) -> Result<Vec<Change>> {
+        let live: &Live = observed.live()?;
+        let want = self.desired(cx, deps, &live.wanted_image)?;
+        Ok(diff_settings(&live.settings, &want))
+    }
+
+    async fn apply(
+        &self,
+        cx: &Context,
+        deps: &Deps<'_>,
+        observed: &Observed,
+        changes: &[Change],
+    ) -> Result<()> {
+        let live: &Live = observed.live()?;
+        let want = self.desired(cx, deps, &live.wanted_image)?;
+        let id = &observed.found.id;
+        let fields: Vec<&str> = changes.iter().map(|c| c.field.as_str()).collect();
+        let out = cx
+            .clients
+            .ec2
+            .create_launch_template_version()
+            .launch_template_id(id)
+            .version_description(format!("modu: {}", fields.join(", ")))
+            .launch_template_data(self.request_data(cx, &want))
+            .send()
+            .await
+            .context("adding a version to", KIND, id)?;
+        let version = out
+            .launch_template_version()
+            .and_then(|v| v.version_number())
+            .unwrap_or_default();
+        cx.clients
+            .ec2
+            .modify_launch_template()
+            .launch_template_id(id)
+            .default_version(version.to_string())
+            .send()
+            .await
+            .context("setting the default version of", KIND, id)?;
+        Ok(())
     }
 
     async fn create(&self, cx: &Context, deps: &Deps<'_>) -> Result<Found> {
         let name = self.name(cx);
-        let settings = self.desired(cx, deps).await?;
-        let template_tags: Vec<Tag> = tags::for_resource(&cx.spec, self.key(), &name)
-            .into_iter()
-            .map(|(k, v)| Tag::builder().key(k).value(v).build())
-            .collect();
+        let image = self.image_id(cx).await?;
+        let settings = self.desired(cx, deps, &image)?;
+        let template_tags = tags::sdk(&cx.spec, self.key().as_str(), &name, |k, v| {
+            Tag::builder().key(k).value(v).build()
+        });
         let out = cx
             .clients
             .ec2
@@ -274,60 +327,25 @@ impl Resource for LaunchTemplate {
             .await
             .context("creating", KIND, &name)?;
         let template = out.launch_template();
-        Ok(Found::new(
+        Ok(found(
             template
                 .and_then(|t| t.launch_template_id())
                 .unwrap_or_default(),
-        )
-        .with("name", name)
-        .with(
-            "latest_version",
+            &name,
             template
                 .and_then(|t| t.latest_version_number())
-                .unwrap_or(1)
-                .to_string(),
+                .unwrap_or(1),
         ))
     }
 
-    async fn converge(&self, cx: &Context, deps: &Deps<'_>, found: &Found) -> Result<Vec<String>> {
-        let desired = self.desired(cx, deps).await?;
-        let (_, data) = self.latest(cx, &found.id).await?;
-        let changes = Settings::of(&data).differences(&desired);
-        if changes.is_empty() {
-            return Ok(changes);
-        }
-        let out = cx
-            .clients
-            .ec2
-            .create_launch_template_version()
-            .launch_template_id(&found.id)
-            .version_description(format!("modu: {}", changes.join(", ")))
-            .launch_template_data(self.request_data(cx, &desired))
-            .send()
-            .await
-            .context("adding a version to", KIND, &found.id)?;
-        let version = out
-            .launch_template_version()
-            .and_then(|v| v.version_number())
-            .unwrap_or_default();
-        cx.clients
-            .ec2
-            .modify_launch_template()
-            .launch_template_id(&found.id)
-            .default_version(version.to_string())
-            .send()
-            .await
-            .context("setting the default version of", KIND, &found.id)?;
-        Ok(changes)
-    }
-
-    async fn health(&self, cx: &Context, _deps: &Deps<'_>, found: &Found) -> Result<Health> {
-        let (version, data) = self.latest(cx, &found.id).await?;
-        let settings = Settings::of(&data);
+    async fn health(&self, _cx: &Context, _deps: &Deps<'_>, observed: &Observed) -> Result<Health> {
+        let live: &Live = observed.live()?;
+        let settings = &live.settings;
         Ok(Health {
             healthy: settings.imdsv2_required,
             state: format!(
-                "version {version}, {}, {}{}",
+                "version {}, {}, {}{}",
+                live.latest_version,
                 settings.image_id,
                 settings.instance_type,
                 if settings.imdsv2_required {
@@ -337,7 +355,7 @@ impl Resource for LaunchTemplate {
                 }
             ),
             details: json!({
-                "version": version,
+                "version": live.latest_version,
                 "image_id": settings.image_id,
                 "instance_type": settings.instance_type,
                 "imdsv2_required": settings.imdsv2_required,
@@ -346,26 +364,50 @@ impl Resource for LaunchTemplate {
     }
 
     async fn delete(&self, cx: &Context, found: &Found) -> Result<()> {
-        let result = cx
-            .clients
+        cx.clients
             .ec2
             .delete_launch_template()
             .launch_template_id(&found.id)
             .send()
-            .await;
-        match result {
-            Err(err)
-                if errors::is_code(
-                    &err,
-                    &[
-                        "InvalidLaunchTemplateId.NotFound",
-                        "InvalidLaunchTemplateName.NotFoundException",
-                    ],
-                ) =>
-            {
-                Ok(())
-            }
-            other => other.map(|_| ()).context("deleting", KIND, &found.id),
+            .await
+            .or_gone(NOT_FOUND, KIND, &found.id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings() -> Settings {
+        Settings {
+            image_id: "ami-1".into(),
+            instance_type: "t3.micro".into(),
+            security_group_ids: vec!["sg-1".into()],
+            user_data: "IyEvYmluL2Jhc2g=".into(),
+            imdsv2_required: true,
         }
+    }
+
+    #[test]
+    fn the_same_version_needs_nothing() {
+        assert!(diff_settings(&settings(), &settings()).is_empty());
+    }
+
+    #[test]
+    fn a_new_image_and_type_are_named_and_the_script_is_summarised() {
+        let mut want = settings();
+        want.image_id = "ami-2".into();
+        want.instance_type = "c7i.large".into();
+        want.user_data = "IyEvYmluL3No".into();
+        let changes = diff_settings(&settings(), &want);
+        let fields: Vec<&str> = changes.iter().map(|c| c.field.as_str()).collect();
+        assert_eq!(fields, vec!["image", "instance_type", "user_data"]);
+        assert_eq!(changes[0].to, "ami-2");
+        assert!(
+            changes[2].from.starts_with("16 bytes (base64), #"),
+            "{}",
+            changes[2].from
+        );
+        assert_ne!(changes[2].from, changes[2].to);
     }
 }

@@ -10,9 +10,9 @@ use aws_sdk_elasticloadbalancingv2::types::{
 };
 use serde_json::json;
 
-use super::target_group::{elb_tag_list, elb_tags};
-use super::{Context, Deps, Found, Health, Resource};
-use crate::aws::errors::{self, AwsContext};
+use super::shared::elbv2;
+use super::{Change, Context, Deps, Diff, Found, Health, Key, Observed, Resource};
+use crate::aws::errors::{Absent, AwsContext};
 use crate::aws::tags;
 use crate::error::{Error, Result};
 
@@ -61,58 +61,44 @@ fn forwards_to(listener: &AwsListener) -> Option<&str> {
     }
 }
 
-impl Listener {
-    async fn listeners(&self, cx: &Context, load_balancer: &str) -> Result<Vec<AwsListener>> {
-        let result = cx
-            .clients
-            .elbv2
-            .describe_listeners()
-            .load_balancer_arn(load_balancer)
-            .send()
-            .await;
-        match result {
-            Err(err) if errors::is_code(&err, &["LoadBalancerNotFound"]) => Ok(Vec::new()),
-            other => Ok(other
-                .context("listing listeners of", KIND, load_balancer)?
-                .listeners
-                .unwrap_or_default()),
-        }
-    }
+/// What modu owns on the listener.
+#[derive(Debug, Clone, PartialEq)]
+struct Settings {
+    port: i32,
+    protocol: String,
+    /// Only compared when the spec names one.
+    certificate: Option<String>,
+    forwards_to: String,
+}
 
-    /// The stack's listener: the one tagged as ours, else one on the spec's port.
-    async fn ours(&self, cx: &Context, load_balancer: &str) -> Result<Option<AwsListener>> {
-        let port = i32::from(cx.spec.load_balancer.port);
-        let mut on_port = None;
-        for listener in self.listeners(cx, load_balancer).await? {
-            let arn = listener.listener_arn().unwrap_or_default();
-            let tags = elb_tags(cx, arn, KIND).await?;
-            if tags.get(tags::COMPONENT).map(String::as_str) == Some(self.key())
-                && tags.get(tags::STACK) == Some(&cx.spec.stack)
-            {
-                return Ok(Some(listener));
-            }
-            if listener.port() == Some(port) {
-                on_port = Some(listener);
-            }
-        }
-        if let Some(listener) = on_port {
-            return Err(Error::precondition(
-                format!(
-                    "load balancer {load_balancer} already has a listener on port {port} ({}) that is not part of stack {}",
-                    listener.listener_arn().unwrap_or_default(),
-                    cx.spec.stack
-                ),
-                "delete that listener or choose another `load_balancer.port`",
-            ));
-        }
-        Ok(None)
+fn wanted(cx: &Context, target_group: &str) -> Settings {
+    Settings {
+        port: i32::from(cx.spec.load_balancer.port),
+        protocol: protocol(cx).as_str().to_string(),
+        certificate: cx.spec.load_balancer.certificate_arn.clone(),
+        forwards_to: target_group.to_string(),
     }
+}
+
+fn diff_settings(live: &Settings, want: &Settings) -> Vec<Change> {
+    let mut diff = Diff::new();
+    diff.field("port", &live.port, &want.port);
+    diff.field("protocol", &live.protocol, &want.protocol);
+    if let Some(certificate) = &want.certificate {
+        diff.field(
+            "certificate",
+            live.certificate.as_deref().unwrap_or("(none)"),
+            certificate.as_str(),
+        );
+    }
+    diff.field("forwards_to", &live.forwards_to, &want.forwards_to);
+    diff.into_changes()
 }
 
 #[async_trait]
 impl Resource for Listener {
-    fn key(&self) -> &'static str {
-        "listener"
+    fn key(&self) -> Key {
+        Key::Listener
     }
     fn kind(&self) -> &'static str {
         KIND
@@ -120,18 +106,94 @@ impl Resource for Listener {
     fn name(&self, cx: &Context) -> String {
         format!("{}-lb:{}", cx.spec.stack, cx.spec.load_balancer.port)
     }
-    fn depends_on(&self) -> Vec<&'static str> {
-        vec!["load-balancer", "target-group"]
+    fn depends_on(&self) -> Vec<Key> {
+        vec![Key::LoadBalancer, Key::TargetGroup]
     }
 
-    async fn find(&self, cx: &Context, deps: &Deps<'_>) -> Result<Option<Found>> {
-        let Some(load_balancer) = deps.get("load-balancer") else {
+    async fn observe(&self, cx: &Context, deps: &Deps<'_>) -> Result<Option<Observed>> {
+        let Some(load_balancer) = deps.get(Key::LoadBalancer)? else {
             return Ok(None);
         };
-        Ok(self
-            .ours(cx, &load_balancer.id)
-            .await?
-            .map(|l| Found::new(l.listener_arn().unwrap_or_default())))
+        let reads = cx.reads();
+        let view = elbv2::view(
+            cx,
+            &reads,
+            &super::target_group::name(cx),
+            &super::load_balancer::name(cx),
+        )
+        .await?;
+        let port = i32::from(cx.spec.load_balancer.port);
+        let ours = view.listeners.iter().find(|l| {
+            let mut tags = view.tags_of(l.listener_arn().unwrap_or_default());
+            let tags: Vec<(&str, &str)> = tags.by_ref().collect();
+            tags.contains(&(tags::COMPONENT, self.key().as_str()))
+                && tags.contains(&(tags::STACK, cx.spec.stack.as_str()))
+        });
+        let Some(listener) = ours else {
+            if let Some(other) = view.listeners.iter().find(|l| l.port() == Some(port)) {
+                return Err(Error::NotOwned {
+                    what: format!(
+                        "a listener on port {port} of load balancer {} ({})",
+                        load_balancer.id,
+                        other.listener_arn().unwrap_or_default()
+                    ),
+                    stack: cx.spec.stack.clone(),
+                    help: Some(
+                        "delete that listener or choose another `load_balancer.port`".into(),
+                    ),
+                });
+            }
+            return Ok(None);
+        };
+        let live = Settings {
+            port: listener.port().unwrap_or_default(),
+            protocol: listener
+                .protocol()
+                .map(|p| p.as_str().to_string())
+                .unwrap_or_default(),
+            certificate: listener
+                .certificates()
+                .first()
+                .and_then(|c| c.certificate_arn())
+                .map(String::from),
+            forwards_to: forwards_to(listener)
+                .unwrap_or("(other action)")
+                .to_string(),
+        };
+        Ok(Some(Observed::new(
+            Found::new(listener.listener_arn().unwrap_or_default()),
+            live,
+        )))
+    }
+
+    fn diff(&self, cx: &Context, deps: &Deps<'_>, observed: &Observed) -> Result<Vec<Change>> {
+        Ok(diff_settings(
+            observed.live()?,
+            &wanted(cx, deps.id(Key::TargetGroup)?),
+        ))
+    }
+
+    async fn apply(
+        &self,
+        cx: &Context,
+        deps: &Deps<'_>,
+        observed: &Observed,
+        _changes: &[Change],
+    ) -> Result<()> {
+        // ModifyListener takes the whole definition: every field is sent as the spec has it.
+        cx.clients
+            .elbv2
+            .modify_listener()
+            .listener_arn(&observed.found.id)
+            .port(i32::from(cx.spec.load_balancer.port))
+            .protocol(protocol(cx))
+            .set_certificates(certificates(cx))
+            .set_ssl_policy(certificates(cx).map(|_| SSL_POLICY.to_string()))
+            .default_actions(forward_to(deps.id(Key::TargetGroup)?))
+            .send()
+            .await
+            .context("updating", KIND, &observed.found.id)?;
+        Ok(())
     }
 
     async fn create(&self, cx: &Context, deps: &Deps<'_>) -> Result<Found> {
@@ -140,13 +202,13 @@ impl Resource for Listener {
             .clients
             .elbv2
             .create_listener()
-            .load_balancer_arn(deps.id("load-balancer")?)
+            .load_balancer_arn(deps.id(Key::LoadBalancer)?)
             .protocol(protocol(cx))
             .set_certificates(certificates(cx))
             .set_ssl_policy(certificates(cx).map(|_| SSL_POLICY.to_string()))
             .port(i32::from(cx.spec.load_balancer.port))
-            .default_actions(forward_to(deps.id("target-group")?))
-            .set_tags(Some(elb_tag_list(cx, self.key(), &name)))
+            .default_actions(forward_to(deps.id(Key::TargetGroup)?))
+            .set_tags(Some(elbv2::tag_list(cx, self.key().as_str(), &name)))
             .send()
             .await
             .context("creating", KIND, &name)?;
@@ -158,96 +220,77 @@ impl Resource for Listener {
         Ok(Found::new(arn))
     }
 
-    async fn converge(&self, cx: &Context, deps: &Deps<'_>, found: &Found) -> Result<Vec<String>> {
-        let Some(listener) = self.ours(cx, deps.id("load-balancer")?).await? else {
-            return Err(Error::precondition(
-                format!("listener {} disappeared while converging", found.id),
-                "run `modu up` again",
-            ));
-        };
-        let port = i32::from(cx.spec.load_balancer.port);
-        let target_group = deps.id("target-group")?;
-        let mut changes = Vec::new();
-        if listener.port() != Some(port) {
-            changes.push(format!(
-                "port {} -> {port}",
-                listener.port().unwrap_or_default()
-            ));
-        }
-        let want_protocol = protocol(cx);
-        if listener.protocol() != Some(&want_protocol) {
-            changes.push(format!("protocol -> {}", want_protocol.as_str()));
-        }
-        let want_certificate = cx.spec.load_balancer.certificate_arn.as_deref();
-        let have_certificate = listener
-            .certificates()
-            .first()
-            .and_then(|c| c.certificate_arn());
-        if want_certificate.is_some() && have_certificate != want_certificate {
-            changes.push("certificate".to_string());
-        }
-        if forwards_to(&listener) != Some(target_group) {
-            changes.push("default action -> forward to the target group".to_string());
-        }
-        if !changes.is_empty() {
-            cx.clients
-                .elbv2
-                .modify_listener()
-                .listener_arn(&found.id)
-                .port(port)
-                .protocol(want_protocol)
-                .set_certificates(certificates(cx))
-                .set_ssl_policy(certificates(cx).map(|_| SSL_POLICY.to_string()))
-                .default_actions(forward_to(target_group))
-                .send()
-                .await
-                .context("updating", KIND, &found.id)?;
-        }
-        Ok(changes)
-    }
-
-    async fn health(&self, cx: &Context, deps: &Deps<'_>, found: &Found) -> Result<Health> {
-        let Some(load_balancer) = deps.get("load-balancer") else {
-            return Ok(Health {
-                healthy: false,
-                state: "load balancer missing".into(),
-                details: json!({}),
-            });
-        };
-        let Some(listener) = self.ours(cx, &load_balancer.id).await? else {
-            return Ok(Health {
-                healthy: false,
-                state: "gone".into(),
-                details: json!({}),
-            });
-        };
-        let target = forwards_to(&listener).map(str::to_string);
-        let expected = deps.get("target-group").map(|t| t.id.clone());
-        let port = listener.port().unwrap_or_default();
+    async fn health(&self, cx: &Context, deps: &Deps<'_>, observed: &Observed) -> Result<Health> {
+        let live: &Settings = observed.live()?;
+        let expected = deps.get(Key::TargetGroup)?.map(|t| t.id.as_str());
         Ok(Health {
-            healthy: target.is_some() && target == expected,
+            healthy: expected == Some(live.forwards_to.as_str()),
             state: format!(
-                "{}:{port} -> {}",
-                listener.protocol().map(|p| p.as_str()).unwrap_or("?"),
-                deps.get("target-group")
-                    .and_then(|t| t.output("name"))
-                    .unwrap_or("?")
+                "{}:{} -> {}",
+                live.protocol,
+                live.port,
+                super::target_group::name(cx)
             ),
-            details: json!({ "arn": found.id, "port": port, "forwards_to": target }),
+            details: json!({ "arn": observed.found.id, "port": live.port, "forwards_to": live.forwards_to }),
         })
     }
 
     async fn delete(&self, cx: &Context, found: &Found) -> Result<()> {
-        let result = cx
-            .clients
+        cx.clients
             .elbv2
             .delete_listener()
             .listener_arn(&found.id)
             .send()
-            .await;
-        match result {
-            Err(err) if errors::is_code(&err, &["ListenerNotFound"]) => Ok(()),
-            other => other.map(|_| ()).context("deleting", KIND, &found.id),
+            .await
+            .or_gone(&["ListenerNotFound"], KIND, &found.id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings() -> Settings {
+        Settings {
+            port: 80,
+            protocol: "HTTP".into(),
+            certificate: None,
+            forwards_to: "arn:tg".into(),
         }
+    }
+
+    #[test]
+    fn the_same_listener_needs_nothing() {
+        assert!(diff_settings(&settings(), &settings()).is_empty());
+    }
+
+    #[test]
+    fn port_protocol_certificate_and_target_are_compared() {
+        let want = Settings {
+            port: 443,
+            protocol: "HTTPS".into(),
+            certificate: Some("arn:cert".into()),
+            forwards_to: crate::resources::KNOWN_AFTER_UP.into(),
+        };
+        let fields: Vec<String> = diff_settings(&settings(), &want)
+            .into_iter()
+            .map(|c| format!("{}: {} -> {}", c.field, c.from, c.to))
+            .collect();
+        assert_eq!(
+            fields,
+            vec![
+                "port: 80 -> 443",
+                "protocol: HTTP -> HTTPS",
+                "certificate: (none) -> arn:cert",
+                "forwards_to: arn:tg -> (known after up)",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_certificate_the_spec_does_not_name_is_left_alone() {
+        let mut live = settings();
+        live.certificate = Some("arn:someone".into());
+        assert!(diff_settings(&live, &settings()).is_empty());
     }
 }

@@ -12,10 +12,12 @@ use aws_sdk_elasticloadbalancingv2::types::{
 };
 use serde_json::json;
 
-use super::network::subnet_ids;
-use super::target_group::{check_owned, elb_tag_list};
-use super::{Context, Deps, Found, Health, Resource};
-use crate::aws::errors::{self, AwsContext};
+use super::shared::elbv2;
+use super::{
+    Change, Context, Deps, Diff, Found, Health, Key, Observed, Outputs, Resource, ensure_owned,
+    touches,
+};
+use crate::aws::errors::{Absent, AwsContext};
 use crate::aws::wait::Poll;
 use crate::error::{Error, Result};
 
@@ -23,34 +25,77 @@ pub struct LoadBalancer;
 
 const KIND: &str = "load-balancer";
 
+/// The deterministic name (also read by the target group for the shared ELBv2 lookup).
+pub(crate) fn name(cx: &Context) -> String {
+    format!("{}-lb", cx.spec.stack)
+}
+
+/// What modu owns on a load balancer, plus its state for `status`.
+#[derive(Debug, Clone, PartialEq)]
+struct Live {
+    subnets: Vec<String>,
+    security_groups: Vec<String>,
+    state: String,
+    scheme: String,
+}
+
+fn sorted(mut values: Vec<String>) -> Vec<String> {
+    values.sort();
+    values
+}
+
+fn live_of(lb: &AwsLoadBalancer) -> Live {
+    Live {
+        subnets: sorted(
+            lb.availability_zones()
+                .iter()
+                .filter_map(|z| z.subnet_id())
+                .map(String::from)
+                .collect(),
+        ),
+        security_groups: sorted(lb.security_groups().to_vec()),
+        state: lb
+            .state()
+            .and_then(|s| s.code())
+            .map(|c| c.as_str().to_string())
+            .unwrap_or_default(),
+        scheme: lb
+            .scheme()
+            .map(|s| s.as_str().to_string())
+            .unwrap_or_default(),
+    }
+}
+
+fn diff_live(live: &Live, subnets: &[String], security_group: &str) -> Vec<Change> {
+    let mut diff = Diff::new();
+    diff.list("subnets", &live.subnets, &sorted(subnets.to_vec()));
+    diff.list(
+        "security_groups",
+        &live.security_groups,
+        &[security_group.to_string()],
+    );
+    diff.into_changes()
+}
+
+fn found(name: &str, lb: &AwsLoadBalancer) -> Found {
+    Found::new(lb.load_balancer_arn().unwrap_or_default()).with(Outputs::LoadBalancer {
+        name: name.into(),
+        dns_name: lb.dns_name().unwrap_or_default().into(),
+        hosted_zone_id: lb.canonical_hosted_zone_id().unwrap_or_default().into(),
+    })
+}
+
 impl LoadBalancer {
     async fn describe(&self, cx: &Context, name: &str) -> Result<Option<AwsLoadBalancer>> {
-        let result = cx
+        Ok(cx
             .clients
             .elbv2
             .describe_load_balancers()
             .names(name)
             .send()
-            .await;
-        match result {
-            Err(err) if errors::is_code(&err, &["LoadBalancerNotFound"]) => Ok(None),
-            other => Ok(other
-                .context("looking up", KIND, name)?
-                .load_balancers
-                .unwrap_or_default()
-                .into_iter()
-                .next()),
-        }
-    }
-
-    fn found(name: &str, lb: &AwsLoadBalancer) -> Found {
-        Found::new(lb.load_balancer_arn().unwrap_or_default())
-            .with("name", name)
-            .with("dns_name", lb.dns_name().unwrap_or_default())
-            .with(
-                "hosted_zone_id",
-                lb.canonical_hosted_zone_id().unwrap_or_default(),
-            )
+            .await
+            .or_absent(&["LoadBalancerNotFound"], "looking up", KIND, name)?
+            .and_then(|out| out.load_balancers.unwrap_or_default().into_iter().next()))
     }
 
     async fn wait_active(&self, cx: &Context, name: &str) -> Result<AwsLoadBalancer> {
@@ -61,167 +106,155 @@ impl LoadBalancer {
             let state = lb.state().and_then(|s| s.code()).cloned();
             match state {
                 Some(LoadBalancerStateEnum::Active) => Ok(Poll::Ready(lb)),
-                Some(LoadBalancerStateEnum::Failed) => Err(Error::precondition(
+                Some(LoadBalancerStateEnum::Failed) => Err(Error::fixable(
                     format!(
                         "load balancer {name} failed to provision: {}",
                         lb.state().and_then(|s| s.reason()).unwrap_or("no reason given")
                     ),
                     "check the subnets and security group in the AWS console, then run `modu up` again",
                 )),
-                other => Ok(Poll::Pending(other.map(|s| s.as_str().to_string()).unwrap_or_else(|| "unknown".into()))),
+                other => Ok(Poll::Pending(
+                    other
+                        .map(|s| s.as_str().to_string())
+                        .unwrap_or_else(|| "unknown".into()),
+                )),
             }
         })
         .await
     }
 }
 
-fn sorted(mut values: Vec<String>) -> Vec<String> {
-    values.sort();
-    values
-}
-
 #[async_trait]
 impl Resource for LoadBalancer {
-    fn key(&self) -> &'static str {
-        "load-balancer"
+    fn key(&self) -> Key {
+        Key::LoadBalancer
     }
     fn kind(&self) -> &'static str {
         KIND
     }
     fn name(&self, cx: &Context) -> String {
-        format!("{}-lb", cx.spec.stack)
+        name(cx)
     }
-    fn depends_on(&self) -> Vec<&'static str> {
-        vec!["network", "sg-lb"]
+    fn depends_on(&self) -> Vec<Key> {
+        vec![Key::Network, Key::SgLb]
     }
 
-    async fn find(&self, cx: &Context, _deps: &Deps<'_>) -> Result<Option<Found>> {
-        let name = self.name(cx);
-        let Some(lb) = self.describe(cx, &name).await? else {
+    async fn observe(&self, cx: &Context, _deps: &Deps<'_>) -> Result<Option<Observed>> {
+        let name = name(cx);
+        let reads = cx.reads();
+        let view = elbv2::view(cx, &reads, &super::target_group::name(cx), &name).await?;
+        let Some(lb) = &view.load_balancer else {
             return Ok(None);
         };
-        check_owned(cx, lb.load_balancer_arn().unwrap_or_default(), KIND, &name).await?;
-        Ok(Some(Self::found(&name, &lb)))
+        ensure_owned(
+            cx,
+            format!("{KIND} {name}"),
+            view.tags_of(lb.load_balancer_arn().unwrap_or_default()),
+        )?;
+        Ok(Some(Observed::new(found(&name, lb), live_of(lb))))
+    }
+
+    fn diff(&self, _cx: &Context, deps: &Deps<'_>, observed: &Observed) -> Result<Vec<Change>> {
+        let subnets: Vec<String> = deps.subnets()?.into_iter().map(String::from).collect();
+        Ok(diff_live(observed.live()?, &subnets, deps.id(Key::SgLb)?))
+    }
+
+    async fn apply(
+        &self,
+        cx: &Context,
+        deps: &Deps<'_>,
+        observed: &Observed,
+        changes: &[Change],
+    ) -> Result<()> {
+        let arn = &observed.found.id;
+        if touches(changes, "subnets") {
+            let subnets: Vec<String> = deps.subnets()?.into_iter().map(String::from).collect();
+            cx.clients
+                .elbv2
+                .set_subnets()
+                .load_balancer_arn(arn)
+                .set_subnets(Some(subnets))
+                .send()
+                .await
+                .context("setting subnets of", KIND, arn)?;
+        }
+        if touches(changes, "security_groups") {
+            cx.clients
+                .elbv2
+                .set_security_groups()
+                .load_balancer_arn(arn)
+                .security_groups(deps.id(Key::SgLb)?)
+                .send()
+                .await
+                .context("setting security groups of", KIND, arn)?;
+        }
+        Ok(())
     }
 
     async fn create(&self, cx: &Context, deps: &Deps<'_>) -> Result<Found> {
-        let name = self.name(cx);
+        let name = name(cx);
         cx.clients
             .elbv2
             .create_load_balancer()
             .name(&name)
             .set_subnets(Some(
-                subnet_ids(deps)?.into_iter().map(String::from).collect(),
+                deps.subnets()?.into_iter().map(String::from).collect(),
             ))
-            .security_groups(deps.id("sg-lb")?)
+            .security_groups(deps.id(Key::SgLb)?)
             .scheme(LoadBalancerSchemeEnum::InternetFacing)
             .r#type(LoadBalancerTypeEnum::Application)
             .ip_address_type(IpAddressType::Ipv4)
-            .set_tags(Some(elb_tag_list(cx, self.key(), &name)))
+            .set_tags(Some(elbv2::tag_list(cx, self.key().as_str(), &name)))
             .send()
             .await
             .context("creating", KIND, &name)?;
         let lb = self.wait_active(cx, &name).await?;
-        Ok(Self::found(&name, &lb))
+        Ok(found(&name, &lb))
     }
 
-    async fn converge(&self, cx: &Context, deps: &Deps<'_>, found: &Found) -> Result<Vec<String>> {
-        let name = self.name(cx);
-        let Some(lb) = self.describe(cx, &name).await? else {
-            return Err(Error::precondition(
-                format!("load balancer {name} disappeared while converging"),
-                "run `modu up` again",
-            ));
+    async fn health(&self, _cx: &Context, _deps: &Deps<'_>, observed: &Observed) -> Result<Health> {
+        let live: &Live = observed.live()?;
+        let dns = match &observed.found.outputs {
+            Outputs::LoadBalancer { dns_name, .. } => dns_name.as_str(),
+            _ => "",
         };
-        let mut changes = Vec::new();
-        let want_subnets = sorted(subnet_ids(deps)?.into_iter().map(String::from).collect());
-        let have_subnets = sorted(
-            lb.availability_zones()
-                .iter()
-                .filter_map(|z| z.subnet_id())
-                .map(String::from)
-                .collect(),
-        );
-        if want_subnets != have_subnets {
-            cx.clients
-                .elbv2
-                .set_subnets()
-                .load_balancer_arn(&found.id)
-                .set_subnets(Some(want_subnets.clone()))
-                .send()
-                .await
-                .context("setting subnets of", KIND, &name)?;
-            changes.push(format!("subnets -> {}", want_subnets.join(",")));
-        }
-        let want_groups = vec![deps.id("sg-lb")?.to_string()];
-        if sorted(lb.security_groups().to_vec()) != want_groups {
-            cx.clients
-                .elbv2
-                .set_security_groups()
-                .load_balancer_arn(&found.id)
-                .set_security_groups(Some(want_groups.clone()))
-                .send()
-                .await
-                .context("setting security groups of", KIND, &name)?;
-            changes.push(format!("security groups -> {}", want_groups.join(",")));
-        }
-        Ok(changes)
-    }
-
-    async fn health(&self, cx: &Context, _deps: &Deps<'_>, found: &Found) -> Result<Health> {
-        let name = self.name(cx);
-        let Some(lb) = self.describe(cx, &name).await? else {
-            return Ok(Health {
-                healthy: false,
-                state: "gone".into(),
-                details: json!({}),
-            });
-        };
-        let state = lb
-            .state()
-            .and_then(|s| s.code())
-            .map(|c| c.as_str().to_string())
-            .unwrap_or_default();
         Ok(Health {
-            healthy: state == "active",
-            state: state.clone(),
+            healthy: live.state == "active",
+            state: live.state.clone(),
             details: json!({
-                "dns_name": found.output("dns_name"),
-                "scheme": lb.scheme().map(|s| s.as_str()),
-                "subnets": lb.availability_zones().iter().filter_map(|z| z.subnet_id()).collect::<Vec<_>>(),
+                "dns_name": dns,
+                "scheme": live.scheme,
+                "subnets": live.subnets,
             }),
         })
     }
 
     async fn delete(&self, cx: &Context, found: &Found) -> Result<()> {
-        let result = cx
-            .clients
+        cx.clients
             .elbv2
             .delete_load_balancer()
             .load_balancer_arn(&found.id)
             .send()
-            .await;
-        match result {
-            Err(err) if errors::is_code(&err, &["LoadBalancerNotFound"]) => return Ok(()),
-            other => other.context("deleting", KIND, &found.id)?,
-        };
-        let name = self.name(cx);
-        cx.wait_for(self, "to be deleted", || async {
-            Ok(match self.describe(cx, &name).await? {
-                None => Poll::Ready(()),
-                Some(lb) => Poll::Pending(
-                    lb.state()
-                        .and_then(|s| s.code())
-                        .map(|c| c.as_str().to_string())
-                        .unwrap_or_else(|| "deleting".into()),
-                ),
-            })
+            .await
+            .or_gone(&["LoadBalancerNotFound"], KIND, &found.id)?;
+        let name = name(cx);
+        cx.wait_gone(self, || async {
+            Ok(self.describe(cx, &name).await?.map(|lb| {
+                let state = live_of(&lb).state;
+                if state.is_empty() {
+                    "deleting".to_string()
+                } else {
+                    state
+                }
+            }))
         })
         .await
     }
 
     fn stack_outputs(&self, cx: &Context, found: &Found) -> Vec<(&'static str, String)> {
-        let dns = found.output("dns_name").unwrap_or_default();
+        let Outputs::LoadBalancer { dns_name: dns, .. } = &found.outputs else {
+            return Vec::new();
+        };
         let lb = &cx.spec.load_balancer;
         let url = match (lb.certificate_arn.is_some(), lb.port) {
             (false, 80) => format!("http://{dns}/"),
@@ -230,5 +263,38 @@ impl Resource for LoadBalancer {
             (true, port) => format!("https://{dns}:{port}/"),
         };
         vec![("load_balancer_url", url)]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn live() -> Live {
+        Live {
+            subnets: vec!["subnet-a".into(), "subnet-b".into()],
+            security_groups: vec!["sg-1".into()],
+            state: "active".into(),
+            scheme: "internet-facing".into(),
+        }
+    }
+
+    #[test]
+    fn subnet_order_does_not_matter() {
+        let subnets = vec!["subnet-b".to_string(), "subnet-a".to_string()];
+        assert!(diff_live(&live(), &subnets, "sg-1").is_empty());
+    }
+
+    #[test]
+    fn new_subnets_and_groups_are_changes() {
+        let subnets = vec!["subnet-a".to_string(), "subnet-c".to_string()];
+        let changes = diff_live(&live(), &subnets, "sg-2");
+        assert_eq!(
+            changes,
+            vec![
+                Change::new("subnets", "subnet-a,subnet-b", "subnet-a,subnet-c"),
+                Change::new("security_groups", "sg-1", "sg-2"),
+            ]
+        );
     }
 }

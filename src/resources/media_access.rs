@@ -5,8 +5,8 @@
 use async_trait::async_trait;
 use serde_json::{Value, json};
 
-use super::{Context, Deps, Found, Health, Resource};
-use crate::aws::errors::{self, AwsContext};
+use super::{Change, Context, Deps, Diff, Found, Health, Key, Observed, Resource};
+use crate::aws::errors::{Absent, AwsContext};
 use crate::error::Result;
 use crate::spec::Spec;
 
@@ -14,11 +14,12 @@ pub struct MediaAccess;
 
 const KIND: &str = "bucket-policy";
 const STATEMENT_ID: &str = "ModuCloudFrontReadsMedia";
+const NOT_FOUND: &[&str] = &["NoSuchBucketPolicy", "NoSuchBucket"];
 
 impl MediaAccess {
     fn desired(&self, deps: &Deps<'_>) -> Result<Value> {
-        let bucket = deps.id("bucket")?;
-        let distribution = deps.output("cdn", "arn")?;
+        let bucket = deps.id(Key::Bucket)?;
+        let (distribution, _) = deps.distribution()?;
         Ok(json!({
             "Version": "2012-10-17",
             "Statement": [{
@@ -33,23 +34,17 @@ impl MediaAccess {
     }
 
     async fn current(&self, cx: &Context, bucket: &str) -> Result<Option<Value>> {
-        let result = cx
+        let out = cx
             .clients
             .s3
             .get_bucket_policy()
             .bucket(bucket)
             .send()
-            .await;
-        match result {
-            Err(err) if errors::is_code(&err, &["NoSuchBucketPolicy", "NoSuchBucket"]) => Ok(None),
-            other => {
-                let text = other
-                    .context("reading the policy of", KIND, bucket)?
-                    .policy
-                    .unwrap_or_default();
-                Ok(serde_json::from_str(&text).ok())
-            }
-        }
+            .await
+            .or_absent(NOT_FOUND, "reading the policy of", KIND, bucket)?;
+        Ok(out
+            .and_then(|o| o.policy)
+            .and_then(|text| serde_json::from_str(&text).ok()))
     }
 
     async fn put(&self, cx: &Context, bucket: &str, policy: &Value) -> Result<()> {
@@ -72,10 +67,39 @@ fn is_ours(policy: &Value) -> bool {
         .is_some_and(|s| s.iter().any(|st| st["Sid"] == STATEMENT_ID))
 }
 
+/// The policy as a one-line summary for a plan: who may do what.
+fn summary(policy: &Value) -> String {
+    policy["Statement"]
+        .as_array()
+        .map(|statements| {
+            statements
+                .iter()
+                .map(|st| {
+                    format!(
+                        "{} {} if {}",
+                        st["Sid"].as_str().unwrap_or("?"),
+                        st["Action"],
+                        st["Condition"]
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("; ")
+        })
+        .unwrap_or_else(|| "(none)".into())
+}
+
+fn diff_policy(live: &Value, want: &Value) -> Vec<Change> {
+    let mut diff = Diff::new();
+    if live != want {
+        diff.push(Change::new("policy", summary(live), summary(want)));
+    }
+    diff.into_changes()
+}
+
 #[async_trait]
 impl Resource for MediaAccess {
-    fn key(&self) -> &'static str {
-        "media-access"
+    fn key(&self) -> Key {
+        Key::MediaAccess
     }
     fn kind(&self) -> &'static str {
         KIND
@@ -83,45 +107,49 @@ impl Resource for MediaAccess {
     fn name(&self, cx: &Context) -> String {
         format!("{}-media-access", cx.spec.stack)
     }
-    fn depends_on(&self) -> Vec<&'static str> {
-        vec!["bucket", "cdn"]
+    fn depends_on(&self) -> Vec<Key> {
+        vec![Key::Bucket, Key::Cdn]
     }
     fn wanted(&self, spec: &Spec) -> bool {
         spec.cdn.is_some()
     }
 
-    async fn find(&self, cx: &Context, deps: &Deps<'_>) -> Result<Option<Found>> {
-        let Some(bucket) = deps.get("bucket") else {
+    /// Lives in the stack's own bucket; modu's statement id marks it.
+    async fn observe(&self, cx: &Context, deps: &Deps<'_>) -> Result<Option<Observed>> {
+        let Some(bucket) = deps.get(Key::Bucket)? else {
             return Ok(None);
         };
         Ok(self
             .current(cx, &bucket.id)
             .await?
             .filter(is_ours)
-            .map(|_| Found::new(&bucket.id)))
+            .map(|policy| Observed::new(Found::new(&bucket.id), policy)))
+    }
+
+    fn diff(&self, _cx: &Context, deps: &Deps<'_>, observed: &Observed) -> Result<Vec<Change>> {
+        Ok(diff_policy(observed.live()?, &self.desired(deps)?))
+    }
+
+    async fn apply(
+        &self,
+        cx: &Context,
+        deps: &Deps<'_>,
+        observed: &Observed,
+        _changes: &[Change],
+    ) -> Result<()> {
+        self.put(cx, &observed.found.id, &self.desired(deps)?).await
     }
 
     async fn create(&self, cx: &Context, deps: &Deps<'_>) -> Result<Found> {
-        let bucket = deps.id("bucket")?;
+        let bucket = deps.id(Key::Bucket)?;
         self.put(cx, bucket, &self.desired(deps)?).await?;
         Ok(Found::new(bucket))
     }
 
-    async fn converge(&self, cx: &Context, deps: &Deps<'_>, found: &Found) -> Result<Vec<String>> {
-        let desired = self.desired(deps)?;
-        if self.current(cx, &found.id).await?.as_ref() == Some(&desired) {
-            return Ok(Vec::new());
-        }
-        self.put(cx, &found.id, &desired).await?;
-        Ok(vec!["read access for the distribution".into()])
-    }
-
-    async fn health(&self, cx: &Context, deps: &Deps<'_>, found: &Found) -> Result<Health> {
-        let current = self.current(cx, &found.id).await?;
-        let matches = match (deps.get("cdn"), &current) {
-            (Some(_), Some(policy)) => self.desired(deps).is_ok_and(|d| &d == policy),
-            _ => false,
-        };
+    async fn health(&self, _cx: &Context, deps: &Deps<'_>, observed: &Observed) -> Result<Health> {
+        let current: &Value = observed.live()?;
+        let matches =
+            deps.get(Key::Cdn)?.is_some() && self.desired(deps).is_ok_and(|d| &d == current);
         Ok(Health {
             healthy: matches,
             state: if matches {
@@ -129,23 +157,36 @@ impl Resource for MediaAccess {
             } else {
                 "policy drifted".into()
             },
-            details: current.unwrap_or(Value::Null),
+            details: current.clone(),
         })
     }
 
     async fn delete(&self, cx: &Context, found: &Found) -> Result<()> {
-        let result = cx
-            .clients
+        cx.clients
             .s3
             .delete_bucket_policy()
             .bucket(&found.id)
             .send()
-            .await;
-        match result {
-            Err(err) if errors::is_code(&err, &["NoSuchBucket", "NoSuchBucketPolicy"]) => Ok(()),
-            other => other
-                .map(|_| ())
-                .context("deleting the policy of", KIND, &found.id),
-        }
+            .await
+            .or_gone(NOT_FOUND, KIND, &found.id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy(source: &str) -> Value {
+        json!({"Statement": [{"Sid": STATEMENT_ID, "Action": "s3:GetObject",
+            "Condition": {"StringEquals": {"AWS:SourceArn": source}}}]})
+    }
+
+    #[test]
+    fn the_same_policy_needs_nothing_and_a_new_distribution_is_a_change() {
+        assert!(diff_policy(&policy("arn:d1"), &policy("arn:d1")).is_empty());
+        let changes = diff_policy(&policy("arn:d1"), &policy("arn:d2"));
+        assert_eq!(changes.len(), 1);
+        assert!(changes[0].from.contains("arn:d1") && changes[0].to.contains("arn:d2"));
+        assert!(is_ours(&policy("x")) && !is_ours(&json!({"Statement": []})));
     }
 }

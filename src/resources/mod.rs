@@ -1,9 +1,11 @@
 //! One module per AWS resource kind, all behind the small [`Resource`] trait.
 //!
-//! A resource file holds everything about its kind: how it is found (deterministic name +
-//! `modu:stack` tag), created, compared with the spec and updated in place, waited for,
-//! described for `status`, and deleted. The engine only sees this trait; the list of
-//! resources a spec asks for is [`for_spec`], the one place that names them all.
+//! A resource's lifecycle is split so that what would change can be shown before anything
+//! changes: `observe` finds it (deterministic name + the stack's ownership marker) and reads
+//! the settings modu owns into a small typed struct; `diff` compares them with the spec and
+//! is pure; `apply` makes exactly the changes a diff listed. `create`, `health` and `delete`
+//! complete the file. The engine only sees this trait; [`for_spec`] is the one place that
+//! names every kind.
 
 pub mod alarms;
 pub mod auto_scaling_group;
@@ -22,19 +24,29 @@ pub mod origin_access_control;
 pub mod replication_group;
 pub mod scaling_policy;
 pub mod security_group;
+pub mod shared;
 pub mod target_group;
+pub mod toolkit;
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::any::Any;
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use serde::Serialize;
 
-use crate::aws::wait::{self, Backoff, Clock, Poll};
-use crate::aws::{Clients, tags};
+use crate::aws::Clients;
+use crate::aws::wait::{Backoff, Clock};
 use crate::error::{Error, Result};
-use crate::output::{Phase, Progress};
+use crate::output::Progress;
 use crate::spec::Spec;
+
+pub use toolkit::{aws_int, ensure_owned, unique_reference};
+
+/// What a value looks like in a plan before the resource that produces it exists.
+pub const KNOWN_AFTER_UP: &str = "(known after up)";
 
 /// What every resource operation gets: the spec, the clients and how to wait and report.
 pub struct Context {
@@ -47,131 +59,414 @@ pub struct Context {
     pub progress: Arc<dyn Progress>,
     /// `down --delete-data`: also delete resources that hold user data (the bucket).
     pub delete_data: bool,
+    /// Reads that several resources share within one observation of the stack.
+    reads: Mutex<Arc<shared::Reads>>,
 }
 
 impl Context {
+    pub fn new(
+        spec: Spec,
+        clients: Clients,
+        account_id: String,
+        clock: Arc<dyn Clock>,
+        timeout: Duration,
+        progress: Arc<dyn Progress>,
+        delete_data: bool,
+    ) -> Self {
+        Context {
+            spec: Arc::new(spec),
+            clients,
+            account_id,
+            clock,
+            timeout,
+            progress,
+            delete_data,
+            reads: Mutex::default(),
+        }
+    }
+
     pub fn backoff(&self) -> Backoff {
         Backoff::with_timeout(self.timeout)
     }
 
-    /// Polls until `probe` is ready, showing what it sees on `resource`'s progress line.
-    pub async fn wait_for<T, F, Fut>(
-        &self,
-        resource: &dyn Resource,
-        what: &str,
-        probe: F,
-    ) -> Result<T>
-    where
-        F: FnMut() -> Fut,
-        Fut: std::future::Future<Output = Result<Poll<T>>>,
-    {
-        let name = resource.name(self);
-        let label = format!("{} {name} {what}", resource.kind());
-        wait::until(
-            &self.clock,
-            &label,
-            &self.backoff(),
-            |state| {
-                self.progress.update(
-                    resource.key(),
-                    resource.kind(),
-                    &name,
-                    Phase::Waiting(state.to_string()),
-                )
-            },
-            probe,
-        )
-        .await
+    /// The shared reads of the current observation.
+    pub fn reads(&self) -> Arc<shared::Reads> {
+        self.reads.lock().map(|r| r.clone()).unwrap_or_default()
     }
 
-    /// Retries `op` while it fails with one of `codes` (e.g. `DependencyViolation` while AWS
-    /// still detaches network interfaces), until the timeout.
-    pub async fn retry_while<T, F, Fut>(
-        &self,
-        resource: &dyn Resource,
-        what: &str,
-        retryable: impl Fn(&Error) -> bool,
-        mut op: F,
-    ) -> Result<T>
-    where
-        F: FnMut() -> Fut,
-        Fut: std::future::Future<Output = Result<T>>,
-    {
-        self.wait_for(resource, what, || {
-            let attempt = op();
-            let retryable = &retryable;
-            async move {
-                match attempt.await {
-                    Ok(value) => Ok(Poll::Ready(value)),
-                    Err(err) if retryable(&err) => Ok(Poll::Pending(err.to_string())),
-                    Err(err) => Err(err),
-                }
-            }
-        })
-        .await
+    /// Starts a new observation: what earlier shared reads saw may be stale now.
+    pub fn forget_reads(&self) {
+        if let Ok(mut reads) = self.reads.lock() {
+            *reads = Arc::default();
+        }
     }
 }
 
-/// A resource as it exists in AWS: its id and the values its dependents need.
+/// The key of a resource in the stack graph, unique in a stack; also its `modu:component` tag.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(into = "&'static str")]
+pub enum Key {
+    Network,
+    SgLb,
+    SgApp,
+    SgCache,
+    Bucket,
+    TargetGroup,
+    LoadBalancer,
+    Listener,
+    LaunchTemplate,
+    Asg,
+    ScalingPolicy,
+    CacheSubnets,
+    Cache,
+    CdnOac,
+    Cdn,
+    MediaAccess,
+    DnsZone,
+    DnsRecord,
+    Dashboard,
+    Alarms,
+}
+
+impl Key {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Key::Network => "network",
+            Key::SgLb => "sg-lb",
+            Key::SgApp => "sg-app",
+            Key::SgCache => "sg-cache",
+            Key::Bucket => "bucket",
+            Key::TargetGroup => "target-group",
+            Key::LoadBalancer => "load-balancer",
+            Key::Listener => "listener",
+            Key::LaunchTemplate => "launch-template",
+            Key::Asg => "asg",
+            Key::ScalingPolicy => "scaling-policy",
+            Key::CacheSubnets => "cache-subnets",
+            Key::Cache => "cache",
+            Key::CdnOac => "cdn-oac",
+            Key::Cdn => "cdn",
+            Key::MediaAccess => "media-access",
+            Key::DnsZone => "dns-zone",
+            Key::DnsRecord => "dns-record",
+            Key::Dashboard => "dashboard",
+            Key::Alarms => "alarms",
+        }
+    }
+}
+
+impl From<Key> for &'static str {
+    fn from(key: Key) -> Self {
+        key.as_str()
+    }
+}
+
+impl fmt::Display for Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What a resource gives its dependents besides its id, one variant per kind that has any.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub enum Outputs {
+    #[default]
+    None,
+    Network {
+        subnets: Vec<String>,
+        zones: Vec<String>,
+    },
+    Named {
+        name: String,
+    },
+    Arn {
+        arn: String,
+    },
+    LoadBalancer {
+        name: String,
+        dns_name: String,
+        hosted_zone_id: String,
+    },
+    LaunchTemplate {
+        name: String,
+        latest_version: i64,
+    },
+    Cache {
+        arn: String,
+        primary_endpoint: String,
+        reader_endpoint: String,
+        members: Vec<String>,
+    },
+    Distribution {
+        arn: String,
+        domain_name: String,
+    },
+    HostedZone {
+        name: String,
+        created_by_modu: bool,
+    },
+    InZone {
+        zone_id: String,
+    },
+    ScalingPolicy {
+        group: String,
+    },
+    Alarms {
+        names: Vec<String>,
+    },
+}
+
+/// A resource as it exists in AWS: its id and what its dependents need.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Found {
     pub id: String,
-    pub outputs: BTreeMap<&'static str, String>,
+    pub outputs: Outputs,
 }
 
 impl Found {
     pub fn new(id: impl Into<String>) -> Self {
         Found {
             id: id.into(),
-            outputs: BTreeMap::new(),
+            outputs: Outputs::None,
         }
     }
 
-    pub fn with(mut self, key: &'static str, value: impl Into<String>) -> Self {
-        self.outputs.insert(key, value.into());
+    pub fn with(mut self, outputs: Outputs) -> Self {
+        self.outputs = outputs;
         self
-    }
-
-    pub fn output(&self, key: &str) -> Option<&str> {
-        self.outputs.get(key).map(String::as_str)
     }
 }
 
-/// What the resources a resource depends on turned out to be.
+/// A resource as `observe` saw it: where it is, and the live settings modu owns (a typed
+/// struct of the resource's own module).
+#[derive(Clone)]
+pub struct Observed {
+    pub found: Found,
+    live: Arc<dyn Any + Send + Sync>,
+}
+
+impl fmt::Debug for Observed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Observed")
+            .field("found", &self.found)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Observed {
+    pub fn new<T: Any + Send + Sync>(found: Found, live: T) -> Self {
+        Observed {
+            found,
+            live: Arc::new(live),
+        }
+    }
+
+    /// The live settings, as the type the resource's `observe` stored.
+    pub fn live<T: Any>(&self) -> Result<&T> {
+        self.live.downcast_ref::<T>().ok_or_else(|| {
+            Error::internal(format!(
+                "observed state of {} has an unexpected type",
+                self.found.id
+            ))
+        })
+    }
+}
+
+/// What is known of a dependency while planning or running.
+#[derive(Debug, Clone)]
+pub enum Known {
+    Exists(Found),
+    /// The plan creates it: its id and outputs exist only after `up` made it.
+    Pending,
+}
+
+/// What the resources a resource declared in `depends_on` turned out to be. Reading one it
+/// did not declare is a bug, reported as such.
 pub struct Deps<'a> {
-    found: &'a BTreeMap<&'static str, Found>,
+    of: Key,
+    declared: Vec<Key>,
+    known: &'a BTreeMap<Key, Known>,
 }
 
 impl<'a> Deps<'a> {
-    pub fn new(found: &'a BTreeMap<&'static str, Found>) -> Self {
-        Deps { found }
+    pub fn new(of: Key, declared: Vec<Key>, known: &'a BTreeMap<Key, Known>) -> Self {
+        Deps {
+            of,
+            declared,
+            known,
+        }
     }
 
-    /// A dependency, or `None` when it does not exist (only during `down` and `status`).
-    pub fn get(&self, key: &str) -> Option<&'a Found> {
-        self.found.get(key)
+    fn known(&self, key: Key) -> Result<Option<&'a Known>> {
+        if !self.declared.contains(&key) {
+            return Err(Error::internal(format!(
+                "{} read {key}, which it does not declare in depends_on",
+                self.of
+            )));
+        }
+        Ok(self.known.get(&key))
     }
 
-    /// The id of a dependency the engine has already made exist.
-    pub fn id(&self, key: &str) -> Result<&'a str> {
-        self.get(key)
-            .map(|f| f.id.as_str())
-            .ok_or_else(|| missing_dependency(key))
+    /// A dependency that exists, or `None` (absent, or only planned).
+    pub fn get(&self, key: Key) -> Result<Option<&'a Found>> {
+        Ok(match self.known(key)? {
+            Some(Known::Exists(found)) => Some(found),
+            _ => None,
+        })
     }
 
-    /// A named output of a dependency the engine has already made exist.
-    pub fn output(&self, key: &str, output: &str) -> Result<&'a str> {
-        self.get(key)
-            .and_then(|f| f.output(output))
-            .ok_or_else(|| missing_dependency(&format!("{key}.{output}")))
+    /// True when the dependency exists or the plan creates it.
+    pub fn present(&self, key: Key) -> Result<bool> {
+        Ok(self.known(key)?.is_some())
+    }
+
+    /// The id of a dependency, or [`KNOWN_AFTER_UP`] while the plan only creates it.
+    pub fn id(&self, key: Key) -> Result<&'a str> {
+        match self.known(key)? {
+            Some(Known::Exists(found)) => Ok(found.id.as_str()),
+            Some(Known::Pending) => Ok(KNOWN_AFTER_UP),
+            None => Err(self.unresolved(key)),
+        }
+    }
+
+    /// A dependency's outputs, or `None` while the plan only creates it.
+    pub fn outputs(&self, key: Key) -> Result<Option<&'a Outputs>> {
+        match self.known(key)? {
+            Some(Known::Exists(found)) => Ok(Some(&found.outputs)),
+            Some(Known::Pending) => Ok(None),
+            None => Err(self.unresolved(key)),
+        }
+    }
+
+    /// The subnets the network resolved to (the network is looked up, never planned).
+    pub fn subnets(&self) -> Result<Vec<&'a str>> {
+        match self.outputs(Key::Network)? {
+            Some(Outputs::Network { subnets, .. }) => {
+                Ok(subnets.iter().map(String::as_str).collect())
+            }
+            _ => Err(self.unresolved(Key::Network)),
+        }
+    }
+
+    /// The load balancer's DNS name and the hosted zone of its alias target.
+    pub fn load_balancer_dns(&self) -> Result<(&'a str, &'a str)> {
+        match self.outputs(Key::LoadBalancer)? {
+            Some(Outputs::LoadBalancer {
+                dns_name,
+                hosted_zone_id,
+                ..
+            }) => Ok((dns_name, hosted_zone_id)),
+            None => Ok((KNOWN_AFTER_UP, KNOWN_AFTER_UP)),
+            Some(_) => Err(self.unresolved(Key::LoadBalancer)),
+        }
+    }
+
+    /// The distribution's ARN and domain name.
+    pub fn distribution(&self) -> Result<(&'a str, &'a str)> {
+        match self.outputs(Key::Cdn)? {
+            Some(Outputs::Distribution { arn, domain_name }) => Ok((arn, domain_name)),
+            None => Ok((KNOWN_AFTER_UP, KNOWN_AFTER_UP)),
+            Some(_) => Err(self.unresolved(Key::Cdn)),
+        }
+    }
+
+    /// The cache's member clusters, primary first; `None` when the cache is absent.
+    pub fn cache_members(&self) -> Result<Option<Vec<&'a str>>> {
+        if !self.present(Key::Cache)? {
+            return Ok(None);
+        }
+        Ok(Some(match self.outputs(Key::Cache)? {
+            Some(Outputs::Cache { members, .. }) => members.iter().map(String::as_str).collect(),
+            _ => vec![KNOWN_AFTER_UP],
+        }))
+    }
+
+    fn unresolved(&self, key: Key) -> Error {
+        Error::internal(format!(
+            "dependency {key} of {} was not resolved before it",
+            self.of
+        ))
     }
 }
 
-fn missing_dependency(what: &str) -> Error {
-    Error::precondition(
-        format!("internal: dependency {what} was not resolved before its dependents"),
-        "this is a bug in modu; please report it with the output of `modu -v`",
-    )
+/// One setting that differs: what AWS has now and what the spec asks for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Change {
+    pub field: String,
+    pub from: String,
+    pub to: String,
+    /// AWS cannot change this field in place: the resource is deleted and created again.
+    #[serde(skip)]
+    pub replace: bool,
+}
+
+impl Change {
+    pub fn new(field: impl Into<String>, from: impl fmt::Display, to: impl fmt::Display) -> Self {
+        Change {
+            field: field.into(),
+            from: from.to_string(),
+            to: to.to_string(),
+            replace: false,
+        }
+    }
+
+    pub fn replacing(mut self) -> Self {
+        self.replace = true;
+        self
+    }
+}
+
+/// Builds a diff field by field.
+#[derive(Debug, Default)]
+pub struct Diff(Vec<Change>);
+
+impl Diff {
+    pub fn new() -> Self {
+        Diff::default()
+    }
+
+    /// Records `field` when `live` and `want` differ.
+    pub fn field<T: PartialEq + fmt::Display + ?Sized>(&mut self, field: &str, live: &T, want: &T) {
+        if live != want {
+            self.0.push(Change::new(field, live, want));
+        }
+    }
+
+    /// Like [`Diff::field`] for values that print as lists.
+    pub fn list<T: PartialEq + fmt::Display>(&mut self, field: &str, live: &[T], want: &[T]) {
+        if live != want {
+            self.0.push(Change::new(field, join(live), join(want)));
+        }
+    }
+
+    pub fn push(&mut self, change: Change) {
+        self.0.push(change);
+    }
+
+    pub fn into_changes(self) -> Vec<Change> {
+        self.0
+    }
+}
+
+fn join<T: fmt::Display>(values: &[T]) -> String {
+    if values.is_empty() {
+        return "(none)".into();
+    }
+    values
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// True when any change's field is `field` or lies under `field.`.
+pub fn touches(changes: &[Change], field: &str) -> bool {
+    changes.iter().any(|c| {
+        c.field == field
+            || c.field
+                .strip_prefix(field)
+                .is_some_and(|rest| rest.starts_with('.'))
+    })
 }
 
 /// How `status` sees a resource that exists.
@@ -191,42 +486,14 @@ impl Health {
             details,
         }
     }
-}
 
-/// A spec number as the `i32` the AWS APIs take (validation keeps spec values far below
-/// `i32::MAX`; saturating keeps this total anyway).
-pub(crate) fn aws_int(value: u32) -> i32 {
-    i32::try_from(value).unwrap_or(i32::MAX)
-}
-
-/// A caller reference no earlier request used: AWS treats a repeated one as a retry of
-/// that request, which a re-create after a delete is not.
-pub(crate) fn unique_reference(prefix: &str) -> String {
-    let millis = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis())
-        .unwrap_or(0);
-    format!("{prefix}-{millis}")
-}
-
-/// Refuses to manage `what` (a resource of the stack's name) when it lacks the stack's tag:
-/// modu adopts nothing it did not create.
-pub(crate) fn ensure_owned<'a>(
-    cx: &Context,
-    what: String,
-    tags: impl IntoIterator<Item = (&'a str, &'a str)>,
-) -> Result<()> {
-    if tags::owned_by(tags, &cx.spec.stack) {
-        return Ok(());
+    pub fn unhealthy(state: impl Into<String>, details: serde_json::Value) -> Self {
+        Health {
+            healthy: false,
+            state: state.into(),
+            details,
+        }
     }
-    Err(Error::precondition(
-        format!("{what} exists but is not part of stack {}", cx.spec.stack),
-        format!(
-            "delete or rename it, or tag it `{}={}` to let modu manage it",
-            tags::STACK,
-            cx.spec.stack
-        ),
-    ))
 }
 
 /// What `down` does with a resource.
@@ -240,26 +507,33 @@ pub enum OnDown {
 /// One kind of AWS resource in a stack.
 #[async_trait]
 pub trait Resource: Send + Sync {
-    /// The node's key in the stack graph, unique in a stack (`sg-lb`); also its
-    /// `modu:component` tag.
-    fn key(&self) -> &'static str;
+    fn key(&self) -> Key;
     /// The AWS kind, for people (`security-group`).
     fn kind(&self) -> &'static str;
     /// The deterministic AWS name.
     fn name(&self, cx: &Context) -> String;
-    /// Keys of the resources this one needs first.
-    fn depends_on(&self) -> Vec<&'static str>;
+    /// The resources this one needs first; the only ones it may read.
+    fn depends_on(&self) -> Vec<Key>;
 
-    /// Looks the resource up; `None` when it does not exist (or a dependency it is found
-    /// through does not exist).
-    async fn find(&self, cx: &Context, deps: &Deps<'_>) -> Result<Option<Found>>;
-    /// Creates it and waits until it is usable; ends by reading it back.
+    /// Finds the resource and reads the settings modu owns; `None` when it does not exist
+    /// (or a dependency it is found through does not). A resource of the stack's name that
+    /// lacks the stack's ownership marker is an error, never adopted.
+    async fn observe(&self, cx: &Context, deps: &Deps<'_>) -> Result<Option<Observed>>;
+    /// The changes that bring what `observe` saw to the spec; empty when nothing differs.
+    /// Pure: no AWS call.
+    fn diff(&self, cx: &Context, deps: &Deps<'_>, observed: &Observed) -> Result<Vec<Change>>;
+    /// Makes exactly `changes` (a non-empty result of `diff`) and waits until they hold.
+    async fn apply(
+        &self,
+        cx: &Context,
+        deps: &Deps<'_>,
+        observed: &Observed,
+        changes: &[Change],
+    ) -> Result<()>;
+    /// Creates it and waits until it is usable.
     async fn create(&self, cx: &Context, deps: &Deps<'_>) -> Result<Found>;
-    /// Brings an existing resource in line with the spec where AWS allows it in place;
-    /// returns what it changed (empty: nothing differed, and no mutating call was made).
-    async fn converge(&self, cx: &Context, deps: &Deps<'_>, found: &Found) -> Result<Vec<String>>;
-    /// Describes it for `status`.
-    async fn health(&self, cx: &Context, deps: &Deps<'_>, found: &Found) -> Result<Health>;
+    /// Describes it for `status`, from what `observe` saw (plus live health where AWS has it).
+    async fn health(&self, cx: &Context, deps: &Deps<'_>, observed: &Observed) -> Result<Health>;
     /// Deletes it and waits until it is gone; a resource already gone is success.
     async fn delete(&self, cx: &Context, found: &Found) -> Result<()>;
 
@@ -303,4 +577,55 @@ pub fn for_spec(_spec: &Spec) -> Vec<Box<dyn Resource>> {
         Box::new(dashboard::Dashboard),
         Box::new(alarms::Alarms),
     ]
+}
+
+/// Every key of [`for_spec`], for code that lists the stack's components.
+pub fn keys(spec: &Spec) -> BTreeSet<Key> {
+    for_spec(spec).iter().map(|r| r.key()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn diff_records_only_what_differs() {
+        let mut diff = Diff::new();
+        diff.field("a", &1, &1);
+        diff.field("b", "x", "y");
+        diff.list("c", &["s1", "s2"], &["s1"]);
+        let changes = diff.into_changes();
+        assert_eq!(
+            changes,
+            vec![Change::new("b", "x", "y"), Change::new("c", "s1,s2", "s1")]
+        );
+        assert!(touches(&changes, "b") && !touches(&changes, "a"));
+    }
+
+    #[test]
+    fn touches_matches_whole_segments() {
+        let changes = vec![Change::new("health_check.path", "/", "/healthz")];
+        assert!(touches(&changes, "health_check"));
+        assert!(!touches(&changes, "health"));
+    }
+
+    #[test]
+    fn deps_refuse_undeclared_reads_and_show_planned_values() {
+        let known = BTreeMap::from([
+            (Key::Network, Known::Exists(Found::new("vpc-1"))),
+            (Key::SgLb, Known::Pending),
+        ]);
+        let deps = Deps::new(Key::SgApp, vec![Key::Network, Key::SgLb], &known);
+        assert_eq!(deps.id(Key::Network).unwrap(), "vpc-1");
+        assert_eq!(deps.id(Key::SgLb).unwrap(), KNOWN_AFTER_UP);
+        assert!(deps.get(Key::SgLb).unwrap().is_none());
+        let err = deps.id(Key::Bucket).unwrap_err().to_string();
+        assert!(err.contains("does not declare"), "{err}");
+    }
+
+    #[test]
+    fn keys_render_as_their_component_tag() {
+        assert_eq!(Key::SgLb.to_string(), "sg-lb");
+        assert_eq!(serde_json::to_value(Key::Asg).unwrap(), "asg");
+    }
 }

@@ -1,93 +1,133 @@
 //! The network the stack runs in: a VPC and at least two subnets in different AZs.
 //!
 //! Looked up, never created or deleted: the network usually belongs to more than one stack.
+//! The common case (default VPC, default subnets) costs one call: default-for-AZ subnets
+//! exist only in the default VPC, so they name it.
 
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{Filter, Subnet};
 use serde_json::json;
 
-use super::{Context, Deps, Found, Health, OnDown, Resource};
-use crate::aws::errors::{self, AwsContext};
+use super::{Change, Context, Deps, Found, Health, Key, Observed, OnDown, Outputs, Resource};
+use crate::aws::errors::{Absent, AwsContext};
 use crate::error::{Error, Result};
 use crate::spec::{SubnetsRef, VpcRef};
 
 pub struct Network;
 
+const KIND: &str = "network";
+
 fn filter(name: &str, value: &str) -> Filter {
     Filter::builder().name(name).values(value).build()
 }
 
+fn no_default_vpc(cx: &Context) -> Error {
+    Error::fixable(
+        format!("region {} has no default VPC", cx.spec.region),
+        "create one with `aws ec2 create-default-vpc`, or set `network.vpc` \
+         and `network.subnets` in the spec to an existing VPC",
+    )
+}
+
+fn no_such_vpc(cx: &Context, id: &str) -> Error {
+    Error::fixable(
+        format!("VPC {id} does not exist in region {}", cx.spec.region),
+        "check `network.vpc` in the spec and the region",
+    )
+}
+
 impl Network {
-    async fn vpc_id(&self, cx: &Context) -> Result<String> {
-        let ec2 = &cx.clients.ec2;
-        match &cx.spec.network.vpc {
-            VpcRef::Default => {
-                let out = ec2
-                    .describe_vpcs()
-                    .filters(filter("is-default", "true"))
-                    .send()
-                    .await
-                    .context("looking up", "vpc", "default")?;
-                out.vpcs()
-                    .iter()
-                    .find_map(|v| v.vpc_id())
-                    .map(str::to_string)
-                    .ok_or_else(|| {
-                        Error::precondition(
-                            format!("region {} has no default VPC", cx.spec.region),
-                            "create one with `aws ec2 create-default-vpc`, or set `network.vpc` \
-                             and `network.subnets` in the spec to an existing VPC",
-                        )
-                    })
-            }
-            VpcRef::Id(id) => {
-                let result = ec2.describe_vpcs().vpc_ids(id).send().await;
-                match result {
-                    Err(err) if errors::is_code(&err, &["InvalidVpcID.NotFound"]) => {
-                        Err(Error::precondition(
-                            format!("VPC {id} does not exist in region {}", cx.spec.region),
-                            "check `network.vpc` in the spec and the region",
-                        ))
-                    }
-                    other => {
-                        let out = other.context("looking up", "vpc", id)?;
-                        match out.vpcs().first() {
-                            Some(_) => Ok(id.clone()),
-                            None => Err(Error::precondition(
-                                format!("VPC {id} does not exist in region {}", cx.spec.region),
-                                "check `network.vpc` in the spec and the region",
-                            )),
-                        }
-                    }
-                }
-            }
-        }
+    /// The default VPC's id (only needed when explicit subnets must be checked against it,
+    /// or to explain why no default subnets were found).
+    async fn default_vpc(&self, cx: &Context) -> Result<Option<String>> {
+        let out = cx
+            .clients
+            .ec2
+            .describe_vpcs()
+            .filters(filter("is-default", "true"))
+            .send()
+            .await
+            .context("looking up", "vpc", "default")?;
+        Ok(out.vpcs().iter().find_map(|v| v.vpc_id()).map(String::from))
     }
 
-    async fn subnets(&self, cx: &Context, vpc: &str) -> Result<Vec<Subnet>> {
-        let ec2 = &cx.clients.ec2;
-        let subnets = match &cx.spec.network.subnets {
-            SubnetsRef::Default => ec2
-                .describe_subnets()
-                .filters(filter("vpc-id", vpc))
-                .filters(filter("default-for-az", "true"))
-                .send()
-                .await
-                .context("looking up", "subnets of", vpc)?
-                .subnets
-                .unwrap_or_default(),
-            SubnetsRef::Ids(ids) => {
-                let result = ec2
+    async fn vpc_exists(&self, cx: &Context, id: &str) -> Result<bool> {
+        let out = cx
+            .clients
+            .ec2
+            .describe_vpcs()
+            .vpc_ids(id)
+            .send()
+            .await
+            .or_absent(&["InvalidVpcID.NotFound"], "looking up", "vpc", id)?;
+        Ok(out.is_some_and(|o| !o.vpcs().is_empty()))
+    }
+
+    async fn default_subnets(&self, cx: &Context, vpc: Option<&str>) -> Result<Vec<Subnet>> {
+        let mut request = cx
+            .clients
+            .ec2
+            .describe_subnets()
+            .filters(filter("default-for-az", "true"));
+        if let Some(vpc) = vpc {
+            request = request.filters(filter("vpc-id", vpc));
+        }
+        Ok(request
+            .send()
+            .await
+            .context("looking up", "subnets of", vpc.unwrap_or("the default VPC"))?
+            .subnets
+            .unwrap_or_default())
+    }
+
+    /// The VPC id and its subnets, as the spec names them.
+    async fn resolve(&self, cx: &Context) -> Result<(String, Vec<Subnet>)> {
+        let network = &cx.spec.network;
+        match (&network.vpc, &network.subnets) {
+            (VpcRef::Default, SubnetsRef::Default) => {
+                let subnets = self.default_subnets(cx, None).await?;
+                let Some(vpc) = subnets.first().and_then(|s| s.vpc_id()).map(String::from) else {
+                    return Err(match self.default_vpc(cx).await? {
+                        None => no_default_vpc(cx),
+                        Some(vpc) => Error::fixable(
+                            format!("the default VPC {vpc} has no default subnets"),
+                            "create them with `aws ec2 create-default-subnet`, or list subnets in `network.subnets`",
+                        ),
+                    });
+                };
+                Ok((vpc, subnets))
+            }
+            (VpcRef::Id(id), SubnetsRef::Default) => {
+                let subnets = self.default_subnets(cx, Some(id)).await?;
+                if subnets.is_empty() && !self.vpc_exists(cx, id).await? {
+                    return Err(no_such_vpc(cx, id));
+                }
+                Ok((id.clone(), subnets))
+            }
+            (vpc, SubnetsRef::Ids(ids)) => {
+                let vpc = match vpc {
+                    VpcRef::Default => self
+                        .default_vpc(cx)
+                        .await?
+                        .ok_or_else(|| no_default_vpc(cx))?,
+                    VpcRef::Id(id) if self.vpc_exists(cx, id).await? => id.clone(),
+                    VpcRef::Id(id) => return Err(no_such_vpc(cx, id)),
+                };
+                let result = cx
+                    .clients
+                    .ec2
                     .describe_subnets()
                     .set_subnet_ids(Some(ids.clone()))
                     .send()
                     .await;
-                match result {
-                    Err(err) if errors::is_code(&err, &["InvalidSubnetID.NotFound"]) => {
-                        return Err(Error::precondition(
+                let subnets = match result {
+                    Err(err)
+                        if crate::aws::errors::is_code(&err, &["InvalidSubnetID.NotFound"]) =>
+                    {
+                        return Err(Error::fixable(
                             format!(
                                 "a subnet in `network.subnets` does not exist: {}",
-                                errors::message(&err)
+                                crate::aws::errors::message(&err)
                             ),
                             "list the VPC's subnets with `aws ec2 describe-subnets` and fix `network.subnets`",
                         ));
@@ -96,32 +136,64 @@ impl Network {
                         .context("looking up", "subnets", &ids.join(","))?
                         .subnets
                         .unwrap_or_default(),
-                }
-            }
-        };
-        for subnet in &subnets {
-            if subnet.vpc_id() != Some(vpc) {
-                return Err(Error::precondition(
-                    format!(
-                        "subnet {} is in {}, not in the stack's VPC {vpc}",
-                        subnet.subnet_id().unwrap_or("?"),
-                        subnet.vpc_id().unwrap_or("?")
-                    ),
-                    "list subnets of the stack's VPC only in `network.subnets`",
-                ));
+                };
+                Ok((vpc, subnets))
             }
         }
-        Ok(subnets)
     }
+}
+
+/// Checks the subnets suit a load balancer: all in `vpc`, one per zone, at least two zones.
+/// Returns (subnet ids, zones), sorted by zone.
+fn check_subnets(vpc: &str, mut subnets: Vec<Subnet>) -> Result<(Vec<String>, Vec<String>)> {
+    if let Some(stray) = subnets.iter().find(|s| s.vpc_id() != Some(vpc)) {
+        return Err(Error::fixable(
+            format!(
+                "subnet {} is in {}, not in the stack's VPC {vpc}",
+                stray.subnet_id().unwrap_or("?"),
+                stray.vpc_id().unwrap_or("?")
+            ),
+            "list subnets of the stack's VPC only in `network.subnets`",
+        ));
+    }
+    subnets.sort_by(|a, b| a.availability_zone().cmp(&b.availability_zone()));
+    let mut zones: Vec<String> = subnets
+        .iter()
+        .filter_map(|s| s.availability_zone())
+        .map(String::from)
+        .collect();
+    let count = zones.len();
+    zones.dedup();
+    if zones.len() < count {
+        return Err(Error::fixable(
+            "two subnets in `network.subnets` are in the same availability zone",
+            "a load balancer takes one subnet per availability zone: list subnets of different zones",
+        ));
+    }
+    if zones.len() < 2 {
+        return Err(Error::fixable(
+            format!(
+                "VPC {vpc} offers subnets in {} availability zone(s); a load balancer needs two",
+                zones.len()
+            ),
+            "list subnets in at least two availability zones in `network.subnets`",
+        ));
+    }
+    let ids = subnets
+        .iter()
+        .filter_map(|s| s.subnet_id())
+        .map(String::from)
+        .collect();
+    Ok((ids, zones))
 }
 
 #[async_trait]
 impl Resource for Network {
-    fn key(&self) -> &'static str {
-        "network"
+    fn key(&self) -> Key {
+        Key::Network
     }
     fn kind(&self) -> &'static str {
-        "network"
+        KIND
     }
     fn name(&self, cx: &Context) -> String {
         match &cx.spec.network.vpc {
@@ -129,72 +201,51 @@ impl Resource for Network {
             VpcRef::Id(id) => id.clone(),
         }
     }
-    fn depends_on(&self) -> Vec<&'static str> {
+    fn depends_on(&self) -> Vec<Key> {
         Vec::new()
     }
 
-    async fn find(&self, cx: &Context, _deps: &Deps<'_>) -> Result<Option<Found>> {
-        let vpc = self.vpc_id(cx).await?;
-        let mut subnets = self.subnets(cx, &vpc).await?;
-        subnets.sort_by(|a, b| a.availability_zone().cmp(&b.availability_zone()));
-        let mut zones: Vec<&str> = subnets
-            .iter()
-            .filter_map(|s| s.availability_zone())
-            .collect();
-        let count = zones.len();
-        zones.dedup();
-        if zones.len() < count {
-            return Err(Error::precondition(
-                "two subnets in `network.subnets` are in the same availability zone",
-                "a load balancer takes one subnet per availability zone: list subnets of different zones",
-            ));
-        }
-        if zones.len() < 2 {
-            return Err(Error::precondition(
-                format!(
-                    "VPC {vpc} offers subnets in {} availability zone(s); a load balancer needs two",
-                    zones.len()
-                ),
-                "list subnets in at least two availability zones in `network.subnets`",
-            ));
-        }
-        let ids: Vec<&str> = subnets.iter().filter_map(|s| s.subnet_id()).collect();
-        Ok(Some(
-            Found::new(vpc)
-                .with("subnets", ids.join(","))
-                .with("zones", zones.join(",")),
-        ))
+    async fn observe(&self, cx: &Context, _deps: &Deps<'_>) -> Result<Option<Observed>> {
+        let (vpc, subnets) = self.resolve(cx).await?;
+        let (subnets, zones) = check_subnets(&vpc, subnets)?;
+        let found = Found::new(vpc).with(Outputs::Network { subnets, zones });
+        Ok(Some(Observed::new(found, ())))
     }
 
-    async fn create(&self, cx: &Context, deps: &Deps<'_>) -> Result<Found> {
-        // `find` either finds the network or explains why it cannot be used.
-        self.find(cx, deps).await?.ok_or_else(|| {
-            Error::precondition(
-                "the stack's network was not found",
-                "check `network` in the spec",
-            )
-        })
-    }
-
-    async fn converge(
-        &self,
-        _cx: &Context,
-        _deps: &Deps<'_>,
-        _found: &Found,
-    ) -> Result<Vec<String>> {
+    fn diff(&self, _cx: &Context, _deps: &Deps<'_>, _observed: &Observed) -> Result<Vec<Change>> {
         Ok(Vec::new())
     }
 
-    async fn health(&self, _cx: &Context, _deps: &Deps<'_>, found: &Found) -> Result<Health> {
-        let subnets: Vec<&str> = found
-            .output("subnets")
-            .unwrap_or_default()
-            .split(',')
-            .collect();
-        let zones = found.output("zones").unwrap_or_default();
+    async fn apply(
+        &self,
+        _cx: &Context,
+        _deps: &Deps<'_>,
+        _observed: &Observed,
+        _changes: &[Change],
+    ) -> Result<()> {
+        Ok(())
+    }
+
+    async fn create(&self, cx: &Context, deps: &Deps<'_>) -> Result<Found> {
+        // `observe` either finds the network or explains why it cannot be used.
+        match self.observe(cx, deps).await? {
+            Some(observed) => Ok(observed.found),
+            None => Err(Error::fixable(
+                "the stack's network was not found",
+                "check `network` in the spec",
+            )),
+        }
+    }
+
+    async fn health(&self, _cx: &Context, _deps: &Deps<'_>, observed: &Observed) -> Result<Health> {
+        let found = &observed.found;
+        let (subnets, zones) = match &found.outputs {
+            Outputs::Network { subnets, zones } => (subnets.clone(), zones.clone()),
+            _ => (Vec::new(), Vec::new()),
+        };
         Ok(Health::ok(
-            format!("{} subnets in {zones}", subnets.len()),
-            json!({ "vpc_id": found.id, "subnet_ids": subnets, "zones": zones.split(',').collect::<Vec<_>>() }),
+            format!("{} subnets in {}", subnets.len(), zones.join(",")),
+            json!({ "vpc_id": found.id, "subnet_ids": subnets, "zones": zones }),
         ))
     }
 
@@ -207,7 +258,54 @@ impl Resource for Network {
     }
 }
 
-/// The subnet ids the network resolved to.
-pub fn subnet_ids<'a>(deps: &Deps<'a>) -> Result<Vec<&'a str>> {
-    Ok(deps.output("network", "subnets")?.split(',').collect())
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn subnet(id: &str, vpc: &str, zone: &str) -> Subnet {
+        Subnet::builder()
+            .subnet_id(id)
+            .vpc_id(vpc)
+            .availability_zone(zone)
+            .build()
+    }
+
+    #[test]
+    fn subnets_are_sorted_by_zone_and_need_two_zones() {
+        let (ids, zones) = check_subnets(
+            "vpc-1",
+            vec![
+                subnet("s-b", "vpc-1", "us-east-1b"),
+                subnet("s-a", "vpc-1", "us-east-1a"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(ids, vec!["s-a", "s-b"]);
+        assert_eq!(zones, vec!["us-east-1a", "us-east-1b"]);
+        let one = check_subnets("vpc-1", vec![subnet("s-a", "vpc-1", "us-east-1a")]);
+        assert!(one.unwrap_err().to_string().contains("needs two"));
+    }
+
+    #[test]
+    fn subnets_of_another_vpc_or_a_shared_zone_are_refused() {
+        let stray = check_subnets(
+            "vpc-1",
+            vec![subnet("s-a", "vpc-1", "a"), subnet("s-b", "vpc-2", "b")],
+        );
+        assert!(
+            stray
+                .unwrap_err()
+                .to_string()
+                .contains("not in the stack's VPC")
+        );
+        let same = check_subnets(
+            "vpc-1",
+            vec![subnet("s-a", "vpc-1", "a"), subnet("s-b", "vpc-1", "a")],
+        );
+        assert!(
+            same.unwrap_err()
+                .to_string()
+                .contains("same availability zone")
+        );
+    }
 }

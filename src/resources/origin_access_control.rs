@@ -1,7 +1,8 @@
 //! The CloudFront origin access control that signs requests to the images bucket, so the
 //! bucket stays private and only the stack's distribution can read it.
 //!
-//! OACs carry no tags: modu finds its own by deterministic name and description.
+//! OACs carry no tags: modu finds its own by deterministic name, and knows it by the
+//! description it writes.
 
 use async_trait::async_trait;
 use aws_sdk_cloudfront::types::{
@@ -10,9 +11,10 @@ use aws_sdk_cloudfront::types::{
 };
 use serde_json::json;
 
-use super::{Context, Deps, Found, Health, Resource};
-use crate::aws::errors::{self, AwsContext, built};
-use crate::error::{Error, Result};
+use super::toolkit::refuse_unless;
+use super::{Change, Context, Deps, Found, Health, Key, Observed, Outputs, Resource};
+use crate::aws::errors::{Absent, AwsContext, built};
+use crate::error::Result;
 use crate::spec::Spec;
 
 pub struct OriginAccessControl;
@@ -28,8 +30,8 @@ fn description(cx: &Context) -> String {
 
 #[async_trait]
 impl Resource for OriginAccessControl {
-    fn key(&self) -> &'static str {
-        "cdn-oac"
+    fn key(&self) -> Key {
+        Key::CdnOac
     }
     fn kind(&self) -> &'static str {
         KIND
@@ -37,14 +39,15 @@ impl Resource for OriginAccessControl {
     fn name(&self, cx: &Context) -> String {
         format!("{}-media", cx.spec.stack)
     }
-    fn depends_on(&self) -> Vec<&'static str> {
+    fn depends_on(&self) -> Vec<Key> {
         Vec::new()
     }
     fn wanted(&self, spec: &Spec) -> bool {
         spec.cdn.is_some()
     }
 
-    async fn find(&self, cx: &Context, _deps: &Deps<'_>) -> Result<Option<Found>> {
+    /// OACs carry no tags: the ownership marker is the description modu writes.
+    async fn observe(&self, cx: &Context, _deps: &Deps<'_>) -> Result<Option<Observed>> {
         let name = self.name(cx);
         let out = cx
             .clients
@@ -62,16 +65,28 @@ impl Resource for OriginAccessControl {
         else {
             return Ok(None);
         };
-        if summary.description() != description(cx) {
-            return Err(Error::precondition(
-                format!(
-                    "origin access control {name} exists but was not made by modu for stack {}",
-                    cx.spec.stack
-                ),
-                "delete or rename it in the CloudFront console",
-            ));
-        }
-        Ok(Some(Found::new(summary.id()).with("name", name)))
+        refuse_unless(
+            cx,
+            summary.description() == description(cx),
+            format!("origin access control {name}"),
+            "delete or rename it in the CloudFront console".into(),
+        )?;
+        let found = Found::new(summary.id()).with(Outputs::Named { name });
+        Ok(Some(Observed::new(found, ())))
+    }
+
+    fn diff(&self, _cx: &Context, _deps: &Deps<'_>, _observed: &Observed) -> Result<Vec<Change>> {
+        Ok(Vec::new())
+    }
+
+    async fn apply(
+        &self,
+        _cx: &Context,
+        _deps: &Deps<'_>,
+        _observed: &Observed,
+        _changes: &[Change],
+    ) -> Result<()> {
+        Ok(())
     }
 
     async fn create(&self, cx: &Context, _deps: &Deps<'_>) -> Result<Found> {
@@ -96,49 +111,43 @@ impl Resource for OriginAccessControl {
             .origin_access_control()
             .map(|o| o.id())
             .unwrap_or_default();
-        Ok(Found::new(id).with("name", name))
+        Ok(Found::new(id).with(Outputs::Named { name }))
     }
 
-    async fn converge(
-        &self,
-        _cx: &Context,
-        _deps: &Deps<'_>,
-        _found: &Found,
-    ) -> Result<Vec<String>> {
-        Ok(Vec::new())
-    }
-
-    async fn health(&self, _cx: &Context, _deps: &Deps<'_>, found: &Found) -> Result<Health> {
+    async fn health(&self, _cx: &Context, _deps: &Deps<'_>, observed: &Observed) -> Result<Health> {
         Ok(Health::ok(
             "signs S3 requests (sigv4, always)",
-            json!({ "id": found.id }),
+            json!({ "id": observed.found.id }),
         ))
     }
 
     async fn delete(&self, cx: &Context, found: &Found) -> Result<()> {
+        const GONE: &[&str] = &["NoSuchOriginAccessControl"];
         // A distribution being disabled still references the OAC for a moment.
-        cx.retry_while(
+        cx.retry_on(
             self,
+            "OriginAccessControlInUse",
             "to be released by the distribution",
-            |err| matches!(err, Error::Aws { code: Some(code), .. } if code == "OriginAccessControlInUse"),
             || async {
-                let current = cx.clients.cloudfront.get_origin_access_control().id(&found.id).send().await;
-                let etag = match current {
-                    Err(err) if errors::is_code(&err, &["NoSuchOriginAccessControl"]) => return Ok(()),
-                    other => other.context("reading", KIND, &found.id)?.e_tag().unwrap_or_default().to_string(),
-                };
-                let result = cx
+                let current = cx
                     .clients
+                    .cloudfront
+                    .get_origin_access_control()
+                    .id(&found.id)
+                    .send()
+                    .await
+                    .or_absent(GONE, "reading", KIND, &found.id)?;
+                let Some(current) = current else {
+                    return Ok(());
+                };
+                cx.clients
                     .cloudfront
                     .delete_origin_access_control()
                     .id(&found.id)
-                    .if_match(etag)
+                    .if_match(current.e_tag().unwrap_or_default())
                     .send()
-                    .await;
-                match result {
-                    Err(err) if errors::is_code(&err, &["NoSuchOriginAccessControl"]) => Ok(()),
-                    other => other.map(|_| ()).context("deleting", KIND, &found.id),
-                }
+                    .await
+                    .or_gone(GONE, KIND, &found.id)
             },
         )
         .await

@@ -2,8 +2,8 @@
 //! read replicas, automatic failover and multi-AZ when there is at least one replica,
 //! encryption at rest and in transit, behind the cache security group.
 //!
-//! Replica count, node type and failover converge in place; engine and encryption cannot
-//! change on a live group, so a change there is refused with the way out.
+//! Replica count, node type and failover converge in place; a new engine replaces the group
+//! (the plan says so, and `up` asks first: the cache starts empty).
 
 use async_trait::async_trait;
 use aws_sdk_elasticache::types::{
@@ -11,10 +11,15 @@ use aws_sdk_elasticache::types::{
 };
 use serde_json::json;
 
-use super::cache_subnet_group::cache_tags;
+use aws_sdk_elasticache::types::Tag;
+
 use super::security_group::REDIS_PORT;
-use super::{Context, Deps, Found, Health, Resource, aws_int, ensure_owned};
-use crate::aws::errors::{self, AwsContext};
+use super::toolkit::refuse_unless;
+use super::{
+    Change, Context, Deps, Diff, Found, Health, Key, Observed, Outputs, Resource, aws_int, touches,
+};
+use crate::aws::errors::{Absent, AwsContext};
+use crate::aws::tags;
 use crate::aws::wait::Poll;
 use crate::error::{Error, Result};
 use crate::spec::Cache;
@@ -23,6 +28,7 @@ use crate::spec::Spec;
 pub struct ReplicationGroup;
 
 const KIND: &str = "replication-group";
+const NOT_FOUND: &[&str] = &["ReplicationGroupNotFoundFault"];
 
 fn endpoint(e: Option<&aws_sdk_elasticache::types::Endpoint>) -> String {
     e.map(|e| {
@@ -37,50 +43,79 @@ fn endpoint(e: Option<&aws_sdk_elasticache::types::Endpoint>) -> String {
 
 fn found(group: &AwsGroup) -> Found {
     let node_group = group.node_groups().first();
-    Found::new(group.replication_group_id().unwrap_or_default())
-        .with("arn", group.arn().unwrap_or_default())
-        .with(
-            "primary_endpoint",
-            endpoint(node_group.and_then(|n| n.primary_endpoint())),
-        )
-        .with(
-            "reader_endpoint",
-            endpoint(node_group.and_then(|n| n.reader_endpoint())),
-        )
-        .with("members", group.member_clusters().join(","))
+    Found::new(group.replication_group_id().unwrap_or_default()).with(Outputs::Cache {
+        arn: group.arn().unwrap_or_default().to_string(),
+        primary_endpoint: endpoint(node_group.and_then(|n| n.primary_endpoint())),
+        reader_endpoint: endpoint(node_group.and_then(|n| n.reader_endpoint())),
+        members: group.member_clusters().to_vec(),
+    })
 }
 
-fn replicas_of(group: &AwsGroup) -> u32 {
-    (group.member_clusters().len() as u32).saturating_sub(1)
+fn description(stack: &str) -> String {
+    format!("modu stack {stack}: sessions and cache")
+}
+
+/// The group as AWS has it.
+#[derive(Debug, Clone, PartialEq)]
+struct Live {
+    status: String,
+    engine: String,
+    node_type: String,
+    replicas: u32,
+    failover: bool,
+    multi_az: bool,
+    at_rest_encryption: bool,
+    transit_encryption: bool,
+}
+
+fn live_of(group: &AwsGroup) -> Live {
+    Live {
+        status: group.status().unwrap_or("unknown").to_string(),
+        engine: group.engine().unwrap_or_default().to_string(),
+        node_type: group.cache_node_type().unwrap_or_default().to_string(),
+        replicas: (group.member_clusters().len() as u32).saturating_sub(1),
+        failover: group.automatic_failover() == Some(&AutomaticFailoverStatus::Enabled),
+        multi_az: group.multi_az() == Some(&MultiAzStatus::Enabled),
+        at_rest_encryption: group.at_rest_encryption_enabled().unwrap_or(false),
+        transit_encryption: group.transit_encryption_enabled().unwrap_or(false),
+    }
+}
+
+fn diff_group(live: &Live, want: &Cache) -> Vec<Change> {
+    let mut diff = Diff::new();
+    if !live.engine.is_empty() && live.engine != want.engine.aws_value() {
+        // A live group keeps its engine: a new one means a new group (and an empty cache).
+        diff.push(Change::new("engine", &live.engine, want.engine.aws_value()).replacing());
+    }
+    diff.field("replicas", &live.replicas, &want.replicas);
+    diff.field("node_type", &live.node_type, &want.node_type);
+    diff.field("automatic_failover", &live.failover, &(want.replicas >= 1));
+    diff.into_changes()
 }
 
 impl ReplicationGroup {
     fn spec<'a>(&self, cx: &'a Context) -> Result<&'a Cache> {
-        cx.spec.cache.as_ref().ok_or_else(|| {
-            Error::precondition(
-                "internal: cache asked for without a cache section",
-                "report this bug",
-            )
-        })
+        cx.spec
+            .cache
+            .as_ref()
+            .ok_or_else(|| Error::internal("cache asked for without a cache section"))
     }
 
     async fn describe(&self, cx: &Context, id: &str) -> Result<Option<AwsGroup>> {
-        let result = cx
+        Ok(cx
             .clients
             .elasticache
             .describe_replication_groups()
             .replication_group_id(id)
             .send()
-            .await;
-        match result {
-            Err(err) if errors::is_code(&err, &["ReplicationGroupNotFoundFault"]) => Ok(None),
-            other => Ok(other
-                .context("looking up", KIND, id)?
-                .replication_groups
-                .unwrap_or_default()
-                .into_iter()
-                .next()),
-        }
+            .await
+            .or_absent(NOT_FOUND, "looking up", KIND, id)?
+            .and_then(|out| {
+                out.replication_groups
+                    .unwrap_or_default()
+                    .into_iter()
+                    .next()
+            }))
     }
 
     async fn wait_available(&self, cx: &Context, id: &str) -> Result<AwsGroup> {
@@ -93,12 +128,34 @@ impl ReplicationGroup {
         })
         .await
     }
+
+    async fn set_replicas(&self, cx: &Context, id: &str, grow: bool, count: u32) -> Result<()> {
+        let ec = &cx.clients.elasticache;
+        if grow {
+            ec.increase_replica_count()
+                .replication_group_id(id)
+                .new_replica_count(aws_int(count))
+                .apply_immediately(true)
+                .send()
+                .await
+                .context("adding replicas to", KIND, id)?;
+        } else {
+            ec.decrease_replica_count()
+                .replication_group_id(id)
+                .new_replica_count(aws_int(count))
+                .apply_immediately(true)
+                .send()
+                .await
+                .context("removing replicas from", KIND, id)?;
+        }
+        self.wait_available(cx, id).await.map(|_| ())
+    }
 }
 
 #[async_trait]
 impl Resource for ReplicationGroup {
-    fn key(&self) -> &'static str {
-        "cache"
+    fn key(&self) -> Key {
+        Key::Cache
     }
     fn kind(&self) -> &'static str {
         KIND
@@ -106,37 +163,74 @@ impl Resource for ReplicationGroup {
     fn name(&self, cx: &Context) -> String {
         format!("{}-cache", cx.spec.stack)
     }
-    fn depends_on(&self) -> Vec<&'static str> {
+    fn depends_on(&self) -> Vec<Key> {
         // Only network and security groups: its long creation overlaps the load balancer's
         // and the Auto Scaling group's instead of following them.
-        vec!["cache-subnets", "sg-cache"]
+        vec![Key::CacheSubnets, Key::SgCache]
     }
     fn wanted(&self, spec: &Spec) -> bool {
         spec.cache.is_some()
     }
 
-    async fn find(&self, cx: &Context, _deps: &Deps<'_>) -> Result<Option<Found>> {
+    /// The ownership marker is the description, which the describe call returns.
+    async fn observe(&self, cx: &Context, _deps: &Deps<'_>) -> Result<Option<Observed>> {
         let name = self.name(cx);
         let Some(group) = self.describe(cx, &name).await? else {
             return Ok(None);
         };
-        let arn = group.arn().unwrap_or_default();
-        let out = cx
-            .clients
-            .elasticache
-            .list_tags_for_resource()
-            .resource_name(arn)
-            .send()
-            .await
-            .context("reading tags of", KIND, &name)?;
-        ensure_owned(
+        refuse_unless(
             cx,
+            group.description() == Some(description(&cx.spec.stack).as_str()),
             format!("replication group {name}"),
-            out.tag_list()
-                .iter()
-                .map(|t| (t.key().unwrap_or_default(), t.value().unwrap_or_default())),
+            format!(
+                "delete or rename it; modu marks its own with the description `{}`",
+                description(&cx.spec.stack)
+            ),
         )?;
-        Ok(Some(found(&group)))
+        Ok(Some(Observed::new(found(&group), live_of(&group))))
+    }
+
+    fn diff(&self, cx: &Context, _deps: &Deps<'_>, observed: &Observed) -> Result<Vec<Change>> {
+        Ok(diff_group(observed.live()?, self.spec(cx)?))
+    }
+
+    async fn apply(
+        &self,
+        cx: &Context,
+        _deps: &Deps<'_>,
+        observed: &Observed,
+        changes: &[Change],
+    ) -> Result<()> {
+        let cache = self.spec(cx)?;
+        let live: &Live = observed.live()?;
+        let id = &observed.found.id;
+        // Replicas first when growing (failover needs one), failover first when shrinking to none.
+        if touches(changes, "replicas") && cache.replicas > live.replicas {
+            self.set_replicas(cx, id, true, cache.replicas).await?;
+        }
+        let failover = touches(changes, "automatic_failover");
+        let node_type = touches(changes, "node_type");
+        if failover || node_type {
+            let mut modify = cx
+                .clients
+                .elasticache
+                .modify_replication_group()
+                .replication_group_id(id)
+                .apply_immediately(true);
+            if failover {
+                let on = cache.replicas >= 1;
+                modify = modify.automatic_failover_enabled(on).multi_az_enabled(on);
+            }
+            if node_type {
+                modify = modify.cache_node_type(&cache.node_type);
+            }
+            modify.send().await.context("updating", KIND, id)?;
+            self.wait_available(cx, id).await?;
+        }
+        if touches(changes, "replicas") && cache.replicas < live.replicas {
+            self.set_replicas(cx, id, false, cache.replicas).await?;
+        }
+        Ok(())
     }
 
     async fn create(&self, cx: &Context, deps: &Deps<'_>) -> Result<Found> {
@@ -147,10 +241,7 @@ impl Resource for ReplicationGroup {
             .elasticache
             .create_replication_group()
             .replication_group_id(&name)
-            .replication_group_description(format!(
-                "modu stack {}: sessions and cache",
-                cx.spec.stack
-            ))
+            .replication_group_description(description(&cx.spec.stack))
             .engine(cache.engine.aws_value())
             .cache_node_type(&cache.node_type)
             .num_cache_clusters(aws_int(1 + cache.replicas))
@@ -159,9 +250,14 @@ impl Resource for ReplicationGroup {
             .at_rest_encryption_enabled(true)
             .transit_encryption_enabled(true)
             .port(i32::from(REDIS_PORT))
-            .cache_subnet_group_name(deps.id("cache-subnets")?)
-            .security_group_ids(deps.id("sg-cache")?)
-            .set_tags(Some(cache_tags(cx, self.key(), &name)))
+            .cache_subnet_group_name(deps.id(Key::CacheSubnets)?)
+            .security_group_ids(deps.id(Key::SgCache)?)
+            .set_tags(Some(tags::sdk(
+                &cx.spec,
+                self.key().as_str(),
+                &name,
+                |k, v| Tag::builder().key(k).value(v).build(),
+            )))
             .send()
             .await
             .context("creating", KIND, &name)?;
@@ -169,123 +265,41 @@ impl Resource for ReplicationGroup {
         Ok(found(&group))
     }
 
-    async fn converge(
-        &self,
-        cx: &Context,
-        _deps: &Deps<'_>,
-        found_now: &Found,
-    ) -> Result<Vec<String>> {
-        let cache = self.spec(cx)?;
-        let Some(group) = self.describe(cx, &found_now.id).await? else {
-            return Err(Error::precondition(
-                format!("replication group {} disappeared", found_now.id),
-                "run `modu up` again",
-            ));
+    async fn health(&self, _cx: &Context, _deps: &Deps<'_>, observed: &Observed) -> Result<Health> {
+        let live: &Live = observed.live()?;
+        let (primary, reader, members) = match &observed.found.outputs {
+            Outputs::Cache {
+                primary_endpoint,
+                reader_endpoint,
+                members,
+                ..
+            } => (
+                primary_endpoint.as_str(),
+                reader_endpoint.as_str(),
+                members.clone(),
+            ),
+            _ => ("", "", Vec::new()),
         };
-        if group
-            .engine()
-            .is_some_and(|e| e != cache.engine.aws_value())
-        {
-            return Err(Error::precondition(
-                format!(
-                    "replication group {} runs {}, the spec asks for {}",
-                    found_now.id,
-                    group.engine().unwrap_or("?"),
-                    cache.engine.aws_value()
-                ),
-                "the engine cannot change in place: switch `cache.enabled` off, run `modu up`, then back on",
-            ));
-        }
-        let ec = &cx.clients.elasticache;
-        let mut changes = Vec::new();
-        let failover = cache.replicas >= 1;
-        let have_failover = group.automatic_failover() == Some(&AutomaticFailoverStatus::Enabled);
-        let have_replicas = replicas_of(&group);
-
-        // Replicas first when growing (failover needs one), failover first when shrinking to none.
-        if cache.replicas > have_replicas {
-            ec.increase_replica_count()
-                .replication_group_id(&found_now.id)
-                .new_replica_count(aws_int(cache.replicas))
-                .apply_immediately(true)
-                .send()
-                .await
-                .context("adding replicas to", KIND, &found_now.id)?;
-            changes.push(format!("replicas {have_replicas} -> {}", cache.replicas));
-            self.wait_available(cx, &found_now.id).await?;
-        }
-        let node_type_changed = group.cache_node_type() != Some(cache.node_type.as_str());
-        if have_failover != failover || node_type_changed {
-            let mut modify = ec
-                .modify_replication_group()
-                .replication_group_id(&found_now.id)
-                .apply_immediately(true);
-            if have_failover != failover {
-                modify = modify
-                    .automatic_failover_enabled(failover)
-                    .multi_az_enabled(failover);
-                changes.push(format!(
-                    "automatic failover -> {}",
-                    if failover { "on" } else { "off" }
-                ));
-            }
-            if node_type_changed {
-                modify = modify.cache_node_type(&cache.node_type);
-                changes.push(format!(
-                    "node type {} -> {}",
-                    group.cache_node_type().unwrap_or("?"),
-                    cache.node_type
-                ));
-            }
-            modify
-                .send()
-                .await
-                .context("updating", KIND, &found_now.id)?;
-            self.wait_available(cx, &found_now.id).await?;
-        }
-        if cache.replicas < have_replicas {
-            ec.decrease_replica_count()
-                .replication_group_id(&found_now.id)
-                .new_replica_count(aws_int(cache.replicas))
-                .apply_immediately(true)
-                .send()
-                .await
-                .context("removing replicas from", KIND, &found_now.id)?;
-            changes.push(format!("replicas {have_replicas} -> {}", cache.replicas));
-            self.wait_available(cx, &found_now.id).await?;
-        }
-        Ok(changes)
-    }
-
-    async fn health(&self, cx: &Context, _deps: &Deps<'_>, found_now: &Found) -> Result<Health> {
-        let Some(group) = self.describe(cx, &found_now.id).await? else {
-            return Ok(Health {
-                healthy: false,
-                state: "gone".into(),
-                details: json!({}),
-            });
-        };
-        let status = group.status().unwrap_or("unknown").to_string();
-        let now = found(&group);
         Ok(Health {
-            healthy: status == "available",
+            healthy: live.status == "available",
             state: format!(
-                "{status}, {} replica(s), primary {}",
-                replicas_of(&group),
-                now.output("primary_endpoint").unwrap_or("-")
+                "{}, {} replica(s), primary {}",
+                live.status,
+                live.replicas,
+                if primary.is_empty() { "-" } else { primary }
             ),
             details: json!({
-                "status": status,
-                "engine": group.engine(),
-                "node_type": group.cache_node_type(),
-                "replicas": replicas_of(&group),
-                "automatic_failover": group.automatic_failover().map(|a| a.as_str()),
-                "multi_az": group.multi_az() == Some(&MultiAzStatus::Enabled),
-                "at_rest_encryption": group.at_rest_encryption_enabled(),
-                "transit_encryption": group.transit_encryption_enabled(),
-                "primary_endpoint": now.output("primary_endpoint"),
-                "reader_endpoint": now.output("reader_endpoint"),
-                "members": group.member_clusters(),
+                "status": live.status,
+                "engine": live.engine,
+                "node_type": live.node_type,
+                "replicas": live.replicas,
+                "automatic_failover": if live.failover { "enabled" } else { "disabled" },
+                "multi_az": live.multi_az,
+                "at_rest_encryption": live.at_rest_encryption,
+                "transit_encryption": live.transit_encryption,
+                "primary_endpoint": primary,
+                "reader_endpoint": reader,
+                "members": members,
             }),
         })
     }
@@ -295,46 +309,101 @@ impl Resource for ReplicationGroup {
             None => return Ok(()),
             Some(group) if group.status() == Some("deleting") => {}
             Some(_) => {
-                let result = cx
-                    .clients
+                cx.clients
                     .elasticache
                     .delete_replication_group()
                     .replication_group_id(&found_now.id)
                     .send()
-                    .await;
-                match result {
-                    Err(err) if errors::is_code(&err, &["ReplicationGroupNotFoundFault"]) => {
-                        return Ok(());
-                    }
-                    other => other.context("deleting", KIND, &found_now.id)?,
-                };
+                    .await
+                    .or_gone(NOT_FOUND, KIND, &found_now.id)?;
             }
         }
-        cx.wait_for(self, "to be deleted", || async {
-            Ok(match self.describe(cx, &found_now.id).await? {
-                None => Poll::Ready(()),
-                Some(group) => Poll::Pending(group.status().unwrap_or("deleting").to_string()),
-            })
+        cx.wait_gone(self, || async {
+            Ok(self
+                .describe(cx, &found_now.id)
+                .await?
+                .map(|group| group.status().unwrap_or("deleting").to_string()))
         })
         .await
     }
 
     fn stack_outputs(&self, _cx: &Context, found_now: &Found) -> Vec<(&'static str, String)> {
+        let Outputs::Cache {
+            primary_endpoint,
+            reader_endpoint,
+            ..
+        } = &found_now.outputs
+        else {
+            return Vec::new();
+        };
         vec![
-            (
-                "cache_primary_endpoint",
-                found_now
-                    .output("primary_endpoint")
-                    .unwrap_or_default()
-                    .to_string(),
-            ),
-            (
-                "cache_reader_endpoint",
-                found_now
-                    .output("reader_endpoint")
-                    .unwrap_or_default()
-                    .to_string(),
-            ),
+            ("cache_primary_endpoint", primary_endpoint.clone()),
+            ("cache_reader_endpoint", reader_endpoint.clone()),
         ]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::CacheEngine;
+
+    fn want(replicas: u32) -> Cache {
+        Cache {
+            engine: CacheEngine::Redis,
+            node_type: "cache.t3.micro".into(),
+            replicas,
+        }
+    }
+
+    fn live(replicas: u32) -> Live {
+        Live {
+            status: "available".into(),
+            engine: "redis".into(),
+            node_type: "cache.t3.micro".into(),
+            replicas,
+            failover: replicas >= 1,
+            multi_az: replicas >= 1,
+            at_rest_encryption: true,
+            transit_encryption: true,
+        }
+    }
+
+    #[test]
+    fn the_same_group_needs_nothing() {
+        assert!(diff_group(&live(1), &want(1)).is_empty());
+    }
+
+    #[test]
+    fn replicas_and_node_type_change_in_place() {
+        let mut bigger = want(2);
+        bigger.node_type = "cache.r7g.large".into();
+        assert_eq!(
+            diff_group(&live(1), &bigger),
+            vec![
+                Change::new("replicas", 1, 2),
+                Change::new("node_type", "cache.t3.micro", "cache.r7g.large"),
+            ]
+        );
+        assert_eq!(
+            diff_group(&live(1), &want(0)),
+            vec![
+                Change::new("replicas", 1, 0),
+                Change::new("automatic_failover", true, false),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_new_engine_replaces_the_group() {
+        let mut valkey = want(1);
+        valkey.engine = CacheEngine::Valkey;
+        let changes = diff_group(&live(1), &valkey);
+        assert_eq!(changes.len(), 1);
+        assert!(changes[0].replace);
+        assert_eq!(
+            (changes[0].from.as_str(), changes[0].to.as_str()),
+            ("redis", "valkey")
+        );
     }
 }

@@ -10,7 +10,9 @@ use aws_sdk_autoscaling::types::{
 };
 use serde_json::json;
 
-use super::{Context, Deps, Found, Health, Resource, aws_int};
+use super::{
+    Change, Context, Deps, Diff, Found, Health, Key, Observed, Outputs, Resource, aws_int,
+};
 use crate::aws::errors::AwsContext;
 use crate::error::Result;
 
@@ -62,21 +64,56 @@ impl ScalingPolicy {
     }
 }
 
-/// What the policy tracks, as (metric, target).
-fn tracking(policy: &AwsPolicy) -> (Option<&MetricType>, Option<f64>) {
+/// The policy as AWS has it.
+#[derive(Debug, Clone, PartialEq)]
+struct Live {
+    policy_type: String,
+    metric: String,
+    target: f64,
+    enabled: bool,
+    alarms: Vec<String>,
+}
+
+fn live_of(policy: &AwsPolicy) -> Live {
     let config = policy.target_tracking_configuration();
-    (
-        config
+    Live {
+        policy_type: policy.policy_type().unwrap_or_default().to_string(),
+        metric: config
             .and_then(|c| c.predefined_metric_specification())
-            .and_then(|m| m.predefined_metric_type()),
-        config.and_then(|c| c.target_value()),
-    )
+            .and_then(|m| m.predefined_metric_type())
+            .map(|m| m.as_str().to_string())
+            .unwrap_or_default(),
+        target: config.and_then(|c| c.target_value()).unwrap_or_default(),
+        // AWS documents `Enabled` as true unless disabled; an absent flag means enabled.
+        enabled: policy.enabled() != Some(false),
+        alarms: policy
+            .alarms()
+            .iter()
+            .filter_map(|a| a.alarm_name())
+            .map(String::from)
+            .collect(),
+    }
+}
+
+fn diff_policy(live: &Live, cpu_target: f64) -> Vec<Change> {
+    let mut diff = Diff::new();
+    diff.field("policy_type", live.policy_type.as_str(), POLICY_TYPE);
+    diff.field(
+        "metric",
+        live.metric.as_str(),
+        MetricType::AsgAverageCpuUtilization.as_str(),
+    );
+    if (live.target - cpu_target).abs() > f64::EPSILON {
+        diff.push(Change::new("cpu_target", live.target, cpu_target));
+    }
+    diff.field("enabled", &live.enabled, &true);
+    diff.into_changes()
 }
 
 #[async_trait]
 impl Resource for ScalingPolicy {
-    fn key(&self) -> &'static str {
-        "scaling-policy"
+    fn key(&self) -> Key {
+        Key::ScalingPolicy
     }
     fn kind(&self) -> &'static str {
         KIND
@@ -84,92 +121,64 @@ impl Resource for ScalingPolicy {
     fn name(&self, cx: &Context) -> String {
         format!("{}-cpu", cx.spec.stack)
     }
-    fn depends_on(&self) -> Vec<&'static str> {
-        vec!["asg"]
+    fn depends_on(&self) -> Vec<Key> {
+        vec![Key::Asg]
     }
 
-    async fn find(&self, cx: &Context, deps: &Deps<'_>) -> Result<Option<Found>> {
-        let Some(group) = deps.get("asg") else {
+    /// Found within the stack's own group (policies carry no tags), so it is the stack's.
+    async fn observe(&self, cx: &Context, deps: &Deps<'_>) -> Result<Option<Observed>> {
+        let Some(group) = deps.get(Key::Asg)? else {
             return Ok(None);
         };
-        Ok(self
-            .describe(cx, &group.id)
-            .await?
-            .map(|p| Found::new(p.policy_arn().unwrap_or_default()).with("group", &group.id)))
+        Ok(self.describe(cx, &group.id).await?.map(|policy| {
+            Observed::new(
+                found(policy.policy_arn().unwrap_or_default(), &group.id),
+                live_of(&policy),
+            )
+        }))
+    }
+
+    fn diff(&self, cx: &Context, _deps: &Deps<'_>, observed: &Observed) -> Result<Vec<Change>> {
+        Ok(diff_policy(observed.live()?, cx.spec.compute.cpu_target))
+    }
+
+    async fn apply(
+        &self,
+        cx: &Context,
+        deps: &Deps<'_>,
+        _observed: &Observed,
+        _changes: &[Change],
+    ) -> Result<()> {
+        self.put(cx, deps.id(Key::Asg)?).await.map(|_| ())
     }
 
     async fn create(&self, cx: &Context, deps: &Deps<'_>) -> Result<Found> {
-        let group = deps.id("asg")?;
+        let group = deps.id(Key::Asg)?;
         let arn = self.put(cx, group).await?;
-        Ok(Found::new(arn).with("group", group))
+        Ok(found(&arn, group))
     }
 
-    async fn converge(&self, cx: &Context, deps: &Deps<'_>, _found: &Found) -> Result<Vec<String>> {
-        let group = deps.id("asg")?;
-        let current = self.describe(cx, group).await?;
-        let want = cx.spec.compute.cpu_target;
-        let mut changes = Vec::new();
-        match &current {
-            None => changes.push("recreated".to_string()),
-            Some(policy) => {
-                if policy.policy_type() != Some(POLICY_TYPE) {
-                    changes.push(format!(
-                        "type {} -> {POLICY_TYPE}",
-                        policy.policy_type().unwrap_or("?")
-                    ));
-                }
-                let (metric, target) = tracking(policy);
-                if metric != Some(&MetricType::AsgAverageCpuUtilization) {
-                    changes.push("metric -> ASGAverageCPUUtilization".into());
-                }
-                if target.is_none_or(|t| (t - want).abs() > f64::EPSILON) {
-                    changes.push(format!(
-                        "CPU target {}% -> {want}%",
-                        target.unwrap_or_default()
-                    ));
-                }
-                // AWS documents `Enabled` as true unless disabled; an absent flag means enabled.
-                if policy.enabled() == Some(false) {
-                    changes.push("enabled".into());
-                }
-            }
-        }
-        if !changes.is_empty() {
-            self.put(cx, group).await?;
-        }
-        Ok(changes)
-    }
-
-    async fn health(&self, cx: &Context, deps: &Deps<'_>, _found: &Found) -> Result<Health> {
-        let group = deps.id("asg")?;
-        let Some(policy) = self.describe(cx, group).await? else {
-            return Ok(Health {
-                healthy: false,
-                state: "gone".into(),
-                details: json!({}),
-            });
-        };
-        let (metric, target) = tracking(&policy);
-        let enabled = policy.enabled() != Some(false);
+    async fn health(&self, _cx: &Context, _deps: &Deps<'_>, observed: &Observed) -> Result<Health> {
+        let live: &Live = observed.live()?;
         Ok(Health {
-            healthy: enabled,
+            healthy: live.enabled,
             state: format!(
                 "CPU {}%{}",
-                target.map(|t| t.to_string()).unwrap_or_else(|| "?".into()),
-                if enabled { "" } else { " (disabled)" }
+                live.target,
+                if live.enabled { "" } else { " (disabled)" }
             ),
             details: json!({
-                "policy_type": policy.policy_type(),
-                "metric": metric.map(|m| m.as_str()),
-                "target_value": target,
-                "enabled": enabled,
-                "alarms": policy.alarms().iter().filter_map(|a| a.alarm_name()).collect::<Vec<_>>(),
+                "policy_type": live.policy_type,
+                "metric": live.metric,
+                "target_value": live.target,
+                "enabled": live.enabled,
+                "alarms": live.alarms,
             }),
         })
     }
 
     async fn delete(&self, cx: &Context, found: &Found) -> Result<()> {
-        let Some(group) = found.output("group") else {
+        let Outputs::ScalingPolicy { group } = &found.outputs else {
             return Ok(());
         };
         // Already gone with its group, or by hand: nothing to do.
@@ -185,5 +194,45 @@ impl Resource for ScalingPolicy {
             .await
             .context("deleting", KIND, &found.id)?;
         Ok(())
+    }
+}
+
+fn found(arn: &str, group: &str) -> Found {
+    Found::new(arn).with(Outputs::ScalingPolicy {
+        group: group.to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn live() -> Live {
+        Live {
+            policy_type: POLICY_TYPE.into(),
+            metric: "ASGAverageCPUUtilization".into(),
+            target: 80.0,
+            enabled: true,
+            alarms: vec![],
+        }
+    }
+
+    #[test]
+    fn the_same_target_needs_nothing() {
+        assert!(diff_policy(&live(), 80.0).is_empty());
+    }
+
+    #[test]
+    fn a_new_target_or_a_disabled_policy_is_a_change() {
+        assert_eq!(
+            diff_policy(&live(), 60.0),
+            vec![Change::new("cpu_target", 80, 60)]
+        );
+        let mut disabled = live();
+        disabled.enabled = false;
+        assert_eq!(
+            diff_policy(&disabled, 80.0),
+            vec![Change::new("enabled", false, true)]
+        );
     }
 }

@@ -2,21 +2,24 @@
 //! (app port from the load balancer only) and the cache's (6379 from the instances only).
 //!
 //! Ingress rules are converged exactly: missing rules are authorized and rules that the spec
-//! does not ask for are revoked. Egress is left as AWS creates it (all outbound).
+//! does not ask for are revoked. Egress is left as AWS creates it (all outbound). The three
+//! groups are read with one `DescribeSecurityGroups`.
 
 use std::collections::BTreeSet;
 
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{
-    Filter, IpPermission, IpRange, Ipv6Range, ResourceType, SecurityGroup as AwsGroup, Tag,
+    IpPermission, IpRange, Ipv6Range, ResourceType, SecurityGroup as AwsGroup, Tag,
     TagSpecification, UserIdGroupPair,
 };
 use serde_json::json;
 
-use super::{Context, Deps, Found, Health, Resource, ensure_owned};
-use crate::aws::errors::{self, AwsContext};
+use super::{
+    Change, Context, Deps, Diff, Found, Health, Key, Observed, Resource, ensure_owned, shared,
+};
+use crate::aws::errors::{Absent, AwsContext};
 use crate::aws::tags;
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 /// The Redis port the cache group opens to the instances.
 pub const REDIS_PORT: u16 = 6379;
@@ -151,32 +154,13 @@ impl SecurityGroup {
             }
             Role::App => BTreeSet::from([Rule::tcp(
                 cx.spec.compute.port,
-                Source::Group(deps.id("sg-lb")?.to_string()),
+                Source::Group(deps.id(Key::SgLb)?.to_string()),
             )]),
             Role::Cache => BTreeSet::from([Rule::tcp(
                 REDIS_PORT,
-                Source::Group(deps.id("sg-app")?.to_string()),
+                Source::Group(deps.id(Key::SgApp)?.to_string()),
             )]),
         })
-    }
-
-    async fn describe_group(&self, cx: &Context, id: &str) -> Result<Option<AwsGroup>> {
-        let result = cx
-            .clients
-            .ec2
-            .describe_security_groups()
-            .group_ids(id)
-            .send()
-            .await;
-        match result {
-            Err(err) if errors::is_code(&err, &["InvalidGroup.NotFound"]) => Ok(None),
-            other => Ok(other
-                .context("describing", self.kind(), id)?
-                .security_groups
-                .unwrap_or_default()
-                .into_iter()
-                .next()),
-        }
     }
 
     async fn authorize(&self, cx: &Context, id: &str, rules: &[&Rule]) -> Result<()> {
@@ -210,13 +194,30 @@ impl SecurityGroup {
     }
 }
 
+/// The security group names of a stack, for the one shared lookup.
+fn all_names(stack: &str) -> Vec<String> {
+    ["lb", "app", "cache"]
+        .iter()
+        .map(|suffix| format!("{stack}-{suffix}"))
+        .collect()
+}
+
+/// The ingress change that turns `live` into `want`, if they differ.
+fn diff_rules(live: &BTreeSet<Rule>, want: &BTreeSet<Rule>) -> Vec<Change> {
+    let mut diff = Diff::new();
+    let show =
+        |rules: &BTreeSet<Rule>| -> Vec<String> { rules.iter().map(Rule::describe).collect() };
+    diff.list("ingress", &show(live), &show(want));
+    diff.into_changes()
+}
+
 #[async_trait]
 impl Resource for SecurityGroup {
-    fn key(&self) -> &'static str {
+    fn key(&self) -> Key {
         match self.role {
-            Role::LoadBalancer => "sg-lb",
-            Role::App => "sg-app",
-            Role::Cache => "sg-cache",
+            Role::LoadBalancer => Key::SgLb,
+            Role::App => Key::SgApp,
+            Role::Cache => Key::SgCache,
         }
     }
     fn kind(&self) -> &'static str {
@@ -230,29 +231,27 @@ impl Resource for SecurityGroup {
         };
         format!("{}-{suffix}", cx.spec.stack)
     }
-    fn depends_on(&self) -> Vec<&'static str> {
+    fn depends_on(&self) -> Vec<Key> {
         match self.role {
-            Role::LoadBalancer => vec!["network"],
-            Role::App => vec!["network", "sg-lb"],
-            Role::Cache => vec!["network", "sg-app"],
+            Role::LoadBalancer => vec![Key::Network],
+            Role::App => vec![Key::Network, Key::SgLb],
+            Role::Cache => vec![Key::Network, Key::SgApp],
         }
     }
 
-    async fn find(&self, cx: &Context, deps: &Deps<'_>) -> Result<Option<Found>> {
-        let Some(network) = deps.get("network") else {
+    async fn observe(&self, cx: &Context, deps: &Deps<'_>) -> Result<Option<Observed>> {
+        let Some(network) = deps.get(Key::Network)? else {
             return Ok(None);
         };
         let name = self.name(cx);
-        let out = cx
-            .clients
-            .ec2
-            .describe_security_groups()
-            .filters(Filter::builder().name("vpc-id").values(&network.id).build())
-            .filters(Filter::builder().name("group-name").values(&name).build())
-            .send()
-            .await
-            .context("looking up", self.kind(), &name)?;
-        let Some(group) = out.security_groups().first() else {
+        let reads = cx.reads();
+        let groups =
+            shared::ec2::security_groups(cx, &reads, &network.id, &all_names(&cx.spec.stack))
+                .await?;
+        let Some(group) = groups
+            .iter()
+            .find(|g| g.group_name() == Some(name.as_str()))
+        else {
             return Ok(None);
         };
         let id = group.group_id().unwrap_or_default();
@@ -264,23 +263,42 @@ impl Resource for SecurityGroup {
                 .iter()
                 .map(|t| (t.key().unwrap_or_default(), t.value().unwrap_or_default())),
         )?;
-        Ok(Some(Found::new(id)))
+        Ok(Some(Observed::new(Found::new(id), rules_of(group))))
+    }
+
+    fn diff(&self, cx: &Context, deps: &Deps<'_>, observed: &Observed) -> Result<Vec<Change>> {
+        let live: &BTreeSet<Rule> = observed.live()?;
+        Ok(diff_rules(live, &self.desired_rules(cx, deps)?))
+    }
+
+    async fn apply(
+        &self,
+        cx: &Context,
+        deps: &Deps<'_>,
+        observed: &Observed,
+        _changes: &[Change],
+    ) -> Result<()> {
+        let live: &BTreeSet<Rule> = observed.live()?;
+        let desired = self.desired_rules(cx, deps)?;
+        let missing: Vec<&Rule> = desired.difference(live).collect();
+        let extra: Vec<&Rule> = live.difference(&desired).collect();
+        self.authorize(cx, &observed.found.id, &missing).await?;
+        self.revoke(cx, &observed.found.id, &extra).await
     }
 
     async fn create(&self, cx: &Context, deps: &Deps<'_>) -> Result<Found> {
         let name = self.name(cx);
         let desired = self.desired_rules(cx, deps)?;
-        let tag_list: Vec<Tag> = tags::for_resource(&cx.spec, self.key(), &name)
-            .into_iter()
-            .map(|(k, v)| Tag::builder().key(k).value(v).build())
-            .collect();
+        let tag_list = tags::sdk(&cx.spec, self.key().as_str(), &name, |k, v| {
+            Tag::builder().key(k).value(v).build()
+        });
         let out = cx
             .clients
             .ec2
             .create_security_group()
             .group_name(&name)
             .description(self.description())
-            .vpc_id(deps.id("network")?)
+            .vpc_id(deps.id(Key::Network)?)
             .tag_specifications(
                 TagSpecification::builder()
                     .resource_type(ResourceType::SecurityGroup)
@@ -296,71 +314,93 @@ impl Resource for SecurityGroup {
         Ok(Found::new(id))
     }
 
-    async fn converge(&self, cx: &Context, deps: &Deps<'_>, found: &Found) -> Result<Vec<String>> {
-        let Some(group) = self.describe_group(cx, &found.id).await? else {
-            return Err(Error::precondition(
-                format!("security group {} disappeared while converging", found.id),
-                "run `modu up` again",
-            ));
-        };
-        let desired = self.desired_rules(cx, deps)?;
-        let current = rules_of(&group);
-        let missing: Vec<&Rule> = desired.difference(&current).collect();
-        let extra: Vec<&Rule> = current.difference(&desired).collect();
-        let mut changes: Vec<String> = missing
-            .iter()
-            .map(|r| format!("allow {}", r.describe()))
-            .collect();
-        changes.extend(extra.iter().map(|r| format!("revoke {}", r.describe())));
-        self.authorize(cx, &found.id, &missing).await?;
-        self.revoke(cx, &found.id, &extra).await?;
-        Ok(changes)
-    }
-
-    async fn health(&self, cx: &Context, deps: &Deps<'_>, found: &Found) -> Result<Health> {
-        let Some(group) = self.describe_group(cx, &found.id).await? else {
-            return Ok(Health {
-                healthy: false,
-                state: "gone".into(),
-                details: json!({}),
-            });
-        };
-        let current = rules_of(&group);
-        let rules: Vec<String> = current.iter().map(Rule::describe).collect();
-        let drifted = match self.desired_rules(cx, deps) {
-            Ok(desired) => desired != current,
-            Err(_) => false,
-        };
+    async fn health(&self, _cx: &Context, _deps: &Deps<'_>, observed: &Observed) -> Result<Health> {
+        let live: &BTreeSet<Rule> = observed.live()?;
+        let rules: Vec<String> = live.iter().map(Rule::describe).collect();
         let count = match rules.len() {
             1 => "1 ingress rule".to_string(),
             n => format!("{n} ingress rules"),
         };
-        Ok(Health {
-            healthy: !drifted,
-            state: if drifted {
-                format!("{count}, drifted from the spec")
-            } else {
-                count
-            },
-            details: json!({ "ingress": rules }),
-        })
+        Ok(Health::ok(count, json!({ "ingress": rules })))
     }
 
     async fn delete(&self, cx: &Context, found: &Found) -> Result<()> {
         // Network interfaces of a just-deleted load balancer or cache keep the group in use
-        // for a while after their owner is gone: retry DependencyViolation until the timeout.
-        cx.retry_while(
-            self,
-            "to be released",
-            |err| matches!(err, Error::Aws { code: Some(code), .. } if code == "DependencyViolation"),
-            || async {
-                let result = cx.clients.ec2.delete_security_group().group_id(&found.id).send().await;
-                match result {
-                    Err(err) if errors::is_code(&err, &["InvalidGroup.NotFound"]) => Ok(()),
-                    other => other.map(|_| ()).context("deleting", self.kind(), &found.id),
-                }
-            },
-        )
+        // for a while after their owner is gone.
+        cx.retry_on(self, "DependencyViolation", "to be released", || async {
+            cx.clients
+                .ec2
+                .delete_security_group()
+                .group_id(&found.id)
+                .send()
+                .await
+                .or_gone(&["InvalidGroup.NotFound"], self.kind(), &found.id)
+        })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rules(list: &[Rule]) -> BTreeSet<Rule> {
+        list.iter().cloned().collect()
+    }
+
+    #[test]
+    fn matching_rules_make_no_change() {
+        let want = rules(&[Rule::tcp(80, Source::Ipv4("0.0.0.0/0".into()))]);
+        assert!(diff_rules(&want, &want).is_empty());
+    }
+
+    #[test]
+    fn a_changed_port_shows_both_rule_sets() {
+        let live = rules(&[
+            Rule::tcp(80, Source::Ipv4("0.0.0.0/0".into())),
+            Rule::tcp(22, Source::Ipv4("10.0.0.0/8".into())),
+        ]);
+        let want = rules(&[Rule::tcp(8080, Source::Ipv4("0.0.0.0/0".into()))]);
+        assert_eq!(
+            diff_rules(&live, &want),
+            vec![Change::new(
+                "ingress",
+                "tcp/22 from 10.0.0.0/8,tcp/80 from 0.0.0.0/0",
+                "tcp/8080 from 0.0.0.0/0"
+            )]
+        );
+    }
+
+    #[test]
+    fn a_group_source_not_yet_created_is_known_after_up() {
+        let live = rules(&[Rule::tcp(8000, Source::Group("sg-old".into()))]);
+        let want = rules(&[Rule::tcp(
+            8000,
+            Source::Group(crate::resources::KNOWN_AFTER_UP.into()),
+        )]);
+        let changes = diff_rules(&live, &want);
+        assert_eq!(changes[0].to, "tcp/8000 from (known after up)");
+    }
+
+    #[test]
+    fn permissions_flatten_into_single_rules() {
+        let group = AwsGroup::builder()
+            .ip_permissions(
+                IpPermission::builder()
+                    .ip_protocol("tcp")
+                    .from_port(80)
+                    .to_port(80)
+                    .ip_ranges(IpRange::builder().cidr_ip("0.0.0.0/0").build())
+                    .ipv6_ranges(Ipv6Range::builder().cidr_ipv6("::/0").build())
+                    .build(),
+            )
+            .build();
+        assert_eq!(
+            rules_of(&group),
+            rules(&[
+                Rule::tcp(80, Source::Ipv4("0.0.0.0/0".into())),
+                Rule::tcp(80, Source::Ipv6("::/0".into())),
+            ])
+        );
     }
 }

@@ -2,20 +2,23 @@
 //! the load-balancing algorithm (`load_balancing.algorithm.type`).
 //!
 //! Health check, algorithm and deregistration delay converge in place; port and VPC cannot
-//! change on an existing target group, so a change there is refused with a clear message.
+//! change on an existing target group (and the listener keeps using it), so a change there
+//! is refused with the way out.
 
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use aws_sdk_elasticloadbalancingv2::types::{
-    Matcher, ProtocolEnum, Tag, TargetGroup as AwsTargetGroup, TargetGroupAttribute,
-    TargetHealthStateEnum, TargetTypeEnum,
+    Matcher, ProtocolEnum, TargetGroupAttribute, TargetHealthStateEnum, TargetTypeEnum,
 };
 use serde_json::json;
 
-use super::{Context, Deps, Found, Health, Resource, aws_int, ensure_owned};
-use crate::aws::errors::{self, AwsContext};
-use crate::aws::tags;
+use super::shared::elbv2;
+use super::{
+    Change, Context, Deps, Diff, Found, Health, Key, Observed, Outputs, Resource, aws_int,
+    ensure_owned, touches,
+};
+use crate::aws::errors::{Absent, AwsContext};
 use crate::error::{Error, Result};
 
 pub struct TargetGroup;
@@ -24,89 +27,87 @@ const KIND: &str = "target-group";
 const ALGORITHM: &str = "load_balancing.algorithm.type";
 const DEREGISTRATION_DELAY: &str = "deregistration_delay.timeout_seconds";
 
-/// Reads an ELBv2 resource's tags (shared by the load balancer and listener modules).
-pub(super) async fn elb_tags(
-    cx: &Context,
-    arn: &str,
-    kind: &'static str,
-) -> Result<BTreeMap<String, String>> {
-    let out = cx
-        .clients
-        .elbv2
-        .describe_tags()
-        .resource_arns(arn)
-        .send()
-        .await
-        .context("reading tags of", kind, arn)?;
-    Ok(out
-        .tag_descriptions()
-        .iter()
-        .flat_map(|d| d.tags())
-        .map(|t| {
-            (
-                t.key().unwrap_or_default().to_string(),
-                t.value().unwrap_or_default().to_string(),
-            )
-        })
-        .collect())
+/// The deterministic name (also read by the load balancer for the shared ELBv2 lookup).
+pub(crate) fn name(cx: &Context) -> String {
+    format!("{}-tg", cx.spec.stack)
 }
 
-/// ELBv2 tags for a resource of the stack.
-pub(super) fn elb_tag_list(cx: &Context, component: &str, name: &str) -> Vec<Tag> {
-    tags::for_resource(&cx.spec, component, name)
-        .into_iter()
-        .map(|(k, v)| Tag::builder().key(k).value(v).build())
-        .collect()
+/// The health check as modu sets it.
+#[derive(Debug, Clone, PartialEq)]
+struct HealthCheck {
+    path: String,
+    interval: i32,
+    timeout: i32,
+    healthy_threshold: i32,
+    unhealthy_threshold: i32,
+    matcher: String,
 }
 
-/// Refuses to manage an ELBv2 resource of the right name that another stack (or a person) owns.
-pub(super) async fn check_owned(
-    cx: &Context,
-    arn: &str,
-    kind: &'static str,
-    name: &str,
-) -> Result<()> {
-    let current = elb_tags(cx, arn, kind).await?;
-    ensure_owned(
-        cx,
-        format!("{kind} {name}"),
-        current.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-    )
+/// What modu owns on a target group.
+#[derive(Debug, Clone, PartialEq)]
+struct Settings {
+    port: i32,
+    vpc: String,
+    health_check: HealthCheck,
+    algorithm: String,
+    deregistration_delay: String,
+}
+
+fn wanted(cx: &Context, vpc: &str) -> Settings {
+    let lb = &cx.spec.load_balancer;
+    let hc = &lb.health_check;
+    Settings {
+        port: i32::from(cx.spec.compute.port),
+        vpc: vpc.to_string(),
+        health_check: HealthCheck {
+            path: hc.path.clone(),
+            interval: aws_int(hc.interval),
+            timeout: aws_int(hc.timeout),
+            healthy_threshold: aws_int(hc.healthy_threshold),
+            unhealthy_threshold: aws_int(hc.unhealthy_threshold),
+            matcher: hc.matcher.clone(),
+        },
+        algorithm: lb.algorithm.aws_value().to_string(),
+        deregistration_delay: lb.deregistration_delay.to_string(),
+    }
+}
+
+fn diff_settings(name: &str, live: &Settings, want: &Settings) -> Result<Vec<Change>> {
+    if live.port != want.port || live.vpc != want.vpc {
+        return Err(Error::fixable(
+            format!(
+                "target group {name} forwards to port {} in {}, the spec asks for port {} in {}",
+                live.port, live.vpc, want.port, want.vpc
+            ),
+            "a target group's port and VPC cannot change in place: run `modu down` then `modu up` to replace it",
+        ));
+    }
+    let (l, w) = (&live.health_check, &want.health_check);
+    let mut diff = Diff::new();
+    diff.field("health_check.path", &l.path, &w.path);
+    diff.field("health_check.interval", &l.interval, &w.interval);
+    diff.field("health_check.timeout", &l.timeout, &w.timeout);
+    diff.field(
+        "health_check.healthy_threshold",
+        &l.healthy_threshold,
+        &w.healthy_threshold,
+    );
+    diff.field(
+        "health_check.unhealthy_threshold",
+        &l.unhealthy_threshold,
+        &w.unhealthy_threshold,
+    );
+    diff.field("health_check.matcher", &l.matcher, &w.matcher);
+    diff.field("algorithm", &live.algorithm, &want.algorithm);
+    diff.field(
+        "deregistration_delay",
+        &live.deregistration_delay,
+        &want.deregistration_delay,
+    );
+    Ok(diff.into_changes())
 }
 
 impl TargetGroup {
-    async fn describe(&self, cx: &Context, name: &str) -> Result<Option<AwsTargetGroup>> {
-        let result = cx
-            .clients
-            .elbv2
-            .describe_target_groups()
-            .names(name)
-            .send()
-            .await;
-        match result {
-            Err(err) if errors::is_code(&err, &["TargetGroupNotFound"]) => Ok(None),
-            other => Ok(other
-                .context("looking up", KIND, name)?
-                .target_groups
-                .unwrap_or_default()
-                .into_iter()
-                .next()),
-        }
-    }
-
-    fn desired_attributes(&self, cx: &Context) -> BTreeMap<&'static str, String> {
-        BTreeMap::from([
-            (
-                ALGORITHM,
-                cx.spec.load_balancer.algorithm.aws_value().to_string(),
-            ),
-            (
-                DEREGISTRATION_DELAY,
-                cx.spec.load_balancer.deregistration_delay.to_string(),
-            ),
-        ])
-    }
-
     async fn set_attributes(
         &self,
         cx: &Context,
@@ -131,125 +132,128 @@ impl TargetGroup {
             .context("setting attributes of", KIND, arn)?;
         Ok(())
     }
-
-    async fn attributes(&self, cx: &Context, arn: &str) -> Result<BTreeMap<String, String>> {
-        let out = cx
-            .clients
-            .elbv2
-            .describe_target_group_attributes()
-            .target_group_arn(arn)
-            .send()
-            .await
-            .context("reading attributes of", KIND, arn)?;
-        Ok(out
-            .attributes()
-            .iter()
-            .map(|a| {
-                (
-                    a.key().unwrap_or_default().to_string(),
-                    a.value().unwrap_or_default().to_string(),
-                )
-            })
-            .collect())
-    }
-
-    /// What differs between the health check in AWS and in the spec.
-    fn health_check_drift(&self, cx: &Context, group: &AwsTargetGroup) -> Vec<String> {
-        let want = &cx.spec.load_balancer.health_check;
-        let mut drift = Vec::new();
-        let mut check = |field: &str, current: String, desired: String| {
-            if current != desired {
-                drift.push(format!("health check {field} {current} -> {desired}"));
-            }
-        };
-        check(
-            "path",
-            group.health_check_path().unwrap_or_default().into(),
-            want.path.clone(),
-        );
-        check(
-            "interval",
-            opt(group.health_check_interval_seconds()),
-            want.interval.to_string(),
-        );
-        check(
-            "timeout",
-            opt(group.health_check_timeout_seconds()),
-            want.timeout.to_string(),
-        );
-        check(
-            "healthy threshold",
-            opt(group.healthy_threshold_count()),
-            want.healthy_threshold.to_string(),
-        );
-        check(
-            "unhealthy threshold",
-            opt(group.unhealthy_threshold_count()),
-            want.unhealthy_threshold.to_string(),
-        );
-        check(
-            "matcher",
-            group
-                .matcher()
-                .and_then(|m| m.http_code())
-                .unwrap_or_default()
-                .into(),
-            want.matcher.clone(),
-        );
-        drift
-    }
 }
 
-fn opt(value: Option<i32>) -> String {
-    value.map(|v| v.to_string()).unwrap_or_default()
+fn found(arn: &str, name: &str) -> Found {
+    Found::new(arn).with(Outputs::Named { name: name.into() })
 }
 
 #[async_trait]
 impl Resource for TargetGroup {
-    fn key(&self) -> &'static str {
-        "target-group"
+    fn key(&self) -> Key {
+        Key::TargetGroup
     }
     fn kind(&self) -> &'static str {
         KIND
     }
     fn name(&self, cx: &Context) -> String {
-        format!("{}-tg", cx.spec.stack)
+        name(cx)
     }
-    fn depends_on(&self) -> Vec<&'static str> {
-        vec!["network"]
+    fn depends_on(&self) -> Vec<Key> {
+        vec![Key::Network]
     }
 
-    async fn find(&self, cx: &Context, _deps: &Deps<'_>) -> Result<Option<Found>> {
-        let name = self.name(cx);
-        let Some(group) = self.describe(cx, &name).await? else {
+    async fn observe(&self, cx: &Context, _deps: &Deps<'_>) -> Result<Option<Observed>> {
+        let name = name(cx);
+        let reads = cx.reads();
+        let view = elbv2::view(cx, &reads, &name, &super::load_balancer::name(cx)).await?;
+        let Some(group) = &view.target_group else {
             return Ok(None);
         };
         let arn = group.target_group_arn().unwrap_or_default();
-        check_owned(cx, arn, KIND, &name).await?;
-        Ok(Some(Found::new(arn).with("name", name)))
+        ensure_owned(cx, format!("{KIND} {name}"), view.tags_of(arn))?;
+        let attribute = |key: &str| {
+            view.target_group_attributes
+                .get(key)
+                .cloned()
+                .unwrap_or_default()
+        };
+        let live = Settings {
+            port: group.port().unwrap_or_default(),
+            vpc: group.vpc_id().unwrap_or_default().to_string(),
+            health_check: HealthCheck {
+                path: group.health_check_path().unwrap_or_default().into(),
+                interval: group.health_check_interval_seconds().unwrap_or_default(),
+                timeout: group.health_check_timeout_seconds().unwrap_or_default(),
+                healthy_threshold: group.healthy_threshold_count().unwrap_or_default(),
+                unhealthy_threshold: group.unhealthy_threshold_count().unwrap_or_default(),
+                matcher: group
+                    .matcher()
+                    .and_then(|m| m.http_code())
+                    .unwrap_or_default()
+                    .into(),
+            },
+            algorithm: attribute(ALGORITHM),
+            deregistration_delay: attribute(DEREGISTRATION_DELAY),
+        };
+        Ok(Some(Observed::new(found(arn, &name), live)))
+    }
+
+    fn diff(&self, cx: &Context, deps: &Deps<'_>, observed: &Observed) -> Result<Vec<Change>> {
+        diff_settings(
+            &name(cx),
+            observed.live()?,
+            &wanted(cx, deps.id(Key::Network)?),
+        )
+    }
+
+    async fn apply(
+        &self,
+        cx: &Context,
+        deps: &Deps<'_>,
+        observed: &Observed,
+        changes: &[Change],
+    ) -> Result<()> {
+        let want = wanted(cx, deps.id(Key::Network)?);
+        let arn = &observed.found.id;
+        if touches(changes, "health_check") {
+            let hc = &want.health_check;
+            cx.clients
+                .elbv2
+                .modify_target_group()
+                .target_group_arn(arn)
+                .health_check_path(&hc.path)
+                .health_check_interval_seconds(hc.interval)
+                .health_check_timeout_seconds(hc.timeout)
+                .healthy_threshold_count(hc.healthy_threshold)
+                .unhealthy_threshold_count(hc.unhealthy_threshold)
+                .matcher(Matcher::builder().http_code(&hc.matcher).build())
+                .send()
+                .await
+                .context("updating the health check of", KIND, arn)?;
+        }
+        let mut attributes = BTreeMap::new();
+        if touches(changes, "algorithm") {
+            attributes.insert(ALGORITHM, want.algorithm);
+        }
+        if touches(changes, "deregistration_delay") {
+            attributes.insert(DEREGISTRATION_DELAY, want.deregistration_delay);
+        }
+        self.set_attributes(cx, arn, &attributes).await
     }
 
     async fn create(&self, cx: &Context, deps: &Deps<'_>) -> Result<Found> {
-        let name = self.name(cx);
-        let hc = &cx.spec.load_balancer.health_check;
+        let name = name(cx);
+        let want = wanted(cx, deps.id(Key::Network)?);
+        let hc = &want.health_check;
         let out = cx
             .clients
             .elbv2
             .create_target_group()
             .name(&name)
             .protocol(ProtocolEnum::Http)
-            .port(i32::from(cx.spec.compute.port))
-            .vpc_id(deps.id("network")?)
+            .port(want.port)
+            .vpc_id(&want.vpc)
             .target_type(TargetTypeEnum::Instance)
             .health_check_enabled(true)
             .health_check_protocol(ProtocolEnum::Http)
             .health_check_path(&hc.path)
-            .health_check_interval_seconds(aws_int(hc.interval))
-            .health_check_timeout_seconds(aws_int(hc.timeout))
-            .healthy_threshold_count(aws_int(hc.healthy_threshold))
-            .unhealthy_threshold_count(aws_int(hc.unhealthy_threshold))
+            .health_check_interval_seconds(hc.interval)
+            .health_check_timeout_seconds(hc.timeout)
+            .healthy_threshold_count(hc.healthy_threshold)
+            .unhealthy_threshold_count(hc.unhealthy_threshold)
             .matcher(Matcher::builder().http_code(&hc.matcher).build())
-            .set_tags(Some(elb_tag_list(cx, self.key(), &name)))
+            .set_tags(Some(elbv2::tag_list(cx, self.key().as_str(), &name)))
             .send()
             .await
             .context("creating", KIND, &name)?;
@@ -259,68 +263,24 @@ impl Resource for TargetGroup {
             .and_then(|g| g.target_group_arn())
             .unwrap_or_default()
             .to_string();
-        self.set_attributes(cx, &arn, &self.desired_attributes(cx))
-            .await?;
-        Ok(Found::new(arn).with("name", name))
+        let attributes = BTreeMap::from([
+            (ALGORITHM, want.algorithm.clone()),
+            (DEREGISTRATION_DELAY, want.deregistration_delay.clone()),
+        ]);
+        self.set_attributes(cx, &arn, &attributes).await?;
+        Ok(found(&arn, &name))
     }
 
-    async fn converge(&self, cx: &Context, deps: &Deps<'_>, found: &Found) -> Result<Vec<String>> {
-        let name = self.name(cx);
-        let Some(group) = self.describe(cx, &name).await? else {
-            return Err(Error::precondition(
-                format!("target group {name} disappeared while converging"),
-                "run `modu up` again",
-            ));
-        };
-        let port = i32::from(cx.spec.compute.port);
-        if group.port() != Some(port) || group.vpc_id() != Some(deps.id("network")?) {
-            return Err(Error::precondition(
-                format!(
-                    "target group {name} forwards to port {} in {}, the spec asks for port {port} in {}",
-                    opt(group.port()),
-                    group.vpc_id().unwrap_or("?"),
-                    deps.id("network")?
-                ),
-                "a target group's port and VPC cannot change in place: run `modu down` then `modu up` to replace it",
-            ));
-        }
-        let mut changes = self.health_check_drift(cx, &group);
-        if !changes.is_empty() {
-            let hc = &cx.spec.load_balancer.health_check;
-            cx.clients
-                .elbv2
-                .modify_target_group()
-                .target_group_arn(&found.id)
-                .health_check_path(&hc.path)
-                .health_check_interval_seconds(aws_int(hc.interval))
-                .health_check_timeout_seconds(aws_int(hc.timeout))
-                .healthy_threshold_count(aws_int(hc.healthy_threshold))
-                .unhealthy_threshold_count(aws_int(hc.unhealthy_threshold))
-                .matcher(Matcher::builder().http_code(&hc.matcher).build())
-                .send()
-                .await
-                .context("updating the health check of", KIND, &name)?;
-        }
-        let current = self.attributes(cx, &found.id).await?;
-        let drifted: BTreeMap<&'static str, String> = self
-            .desired_attributes(cx)
-            .into_iter()
-            .filter(|(k, v)| current.get(*k) != Some(v))
-            .collect();
-        changes.extend(drifted.iter().map(|(k, v)| format!("{k} -> {v}")));
-        self.set_attributes(cx, &found.id, &drifted).await?;
-        Ok(changes)
-    }
-
-    async fn health(&self, cx: &Context, _deps: &Deps<'_>, found: &Found) -> Result<Health> {
+    async fn health(&self, cx: &Context, _deps: &Deps<'_>, observed: &Observed) -> Result<Health> {
+        let arn = &observed.found.id;
         let out = cx
             .clients
             .elbv2
             .describe_target_health()
-            .target_group_arn(&found.id)
+            .target_group_arn(arn)
             .send()
             .await
-            .context("reading target health of", KIND, &found.id)?;
+            .context("reading target health of", KIND, arn)?;
         let targets = out.target_health_descriptions();
         let healthy = targets
             .iter()
@@ -328,40 +288,97 @@ impl Resource for TargetGroup {
                 t.target_health().and_then(|h| h.state()) == Some(&TargetHealthStateEnum::Healthy)
             })
             .count();
-        let attributes = self.attributes(cx, &found.id).await?;
-        let algorithm = attributes.get(ALGORITHM).cloned().unwrap_or_default();
+        let live: &Settings = observed.live()?;
         Ok(Health {
             healthy: healthy > 0 && healthy == targets.len(),
             state: format!("targets healthy {healthy}/{}", targets.len()),
             details: json!({
                 "targets": targets.len(),
                 "healthy_targets": healthy,
-                "algorithm": algorithm,
-                "health_check_path": cx.spec.load_balancer.health_check.path,
+                "algorithm": live.algorithm,
+                "health_check_path": live.health_check.path,
             }),
         })
     }
 
     async fn delete(&self, cx: &Context, found: &Found) -> Result<()> {
         // A listener that was just deleted can keep the group "in use" for a moment.
-        cx.retry_while(
+        cx.retry_on(
             self,
+            "ResourceInUse",
             "to be released by its listener",
-            |err| matches!(err, Error::Aws { code: Some(code), .. } if code == "ResourceInUse"),
             || async {
-                let result = cx
-                    .clients
+                cx.clients
                     .elbv2
                     .delete_target_group()
                     .target_group_arn(&found.id)
                     .send()
-                    .await;
-                match result {
-                    Err(err) if errors::is_code(&err, &["TargetGroupNotFound"]) => Ok(()),
-                    other => other.map(|_| ()).context("deleting", KIND, &found.id),
-                }
+                    .await
+                    .or_gone(&["TargetGroupNotFound"], KIND, &found.id)
             },
         )
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings() -> Settings {
+        Settings {
+            port: 8000,
+            vpc: "vpc-1".into(),
+            health_check: HealthCheck {
+                path: "/healthz".into(),
+                interval: 15,
+                timeout: 5,
+                healthy_threshold: 2,
+                unhealthy_threshold: 3,
+                matcher: "200".into(),
+            },
+            algorithm: "round_robin".into(),
+            deregistration_delay: "30".into(),
+        }
+    }
+
+    #[test]
+    fn identical_settings_make_no_change() {
+        assert!(
+            diff_settings("web-tg", &settings(), &settings())
+                .unwrap()
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn health_check_and_attributes_are_named_field_by_field() {
+        let mut want = settings();
+        want.health_check.path = "/readyz".into();
+        want.health_check.interval = 10;
+        want.algorithm = "least_outstanding_requests".into();
+        let changes = diff_settings("web-tg", &settings(), &want).unwrap();
+        assert_eq!(
+            changes,
+            vec![
+                Change::new("health_check.path", "/healthz", "/readyz"),
+                Change::new("health_check.interval", 15, 10),
+                Change::new("algorithm", "round_robin", "least_outstanding_requests"),
+            ]
+        );
+        assert!(touches(&changes, "health_check") && !touches(&changes, "deregistration_delay"));
+    }
+
+    #[test]
+    fn a_new_port_is_refused_with_the_way_out() {
+        let mut want = settings();
+        want.port = 9000;
+        let err = diff_settings("web-tg", &settings(), &want)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("port 8000") && err.contains("port 9000"),
+            "{err}"
+        );
     }
 }

@@ -1,0 +1,21 @@
+//! AWS helpers that several resource kinds share, one module per service, and the reads
+//! that one describe call answers for several resources at once.
+//!
+//! Observing the whole stack is what `plan`, a no-op `up` and `status` cost; reading each
+//! thing once (one `DescribeSecurityGroups` for the three groups, one ELBv2 `DescribeTags`
+//! for the target group, load balancer and listeners) keeps that cost down.
+
+pub mod cloudwatch;
+pub mod ec2;
+pub mod elbv2;
+pub mod route53;
+
+use tokio::sync::OnceCell;
+
+/// What one observation of the stack has read so far. The engine starts a fresh one for
+/// every observation ([`super::Context::forget_reads`]), so nothing stale is reused.
+#[derive(Default)]
+pub struct Reads {
+    security_groups: OnceCell<Vec<aws_sdk_ec2::types::SecurityGroup>>,
+    elb: OnceCell<elbv2::View>,
+}
