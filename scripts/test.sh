@@ -29,6 +29,9 @@ cargo fmt --all --check
 cargo clippy --workspace --all-targets -- -D warnings
 # The emulator corrections must behave as AWS documents before the product is tested on them.
 python3 -m pytest -q scripts/tests
+# `modu load`'s end-to-end tests run the real resume service; building it here keeps the
+# test processes from each waiting on that build (they still check it is up to date).
+cargo build --quiet -p modu-app
 cargo nextest run -p modu
 # The resume service (app/): its API suite on SQLite + disk and again on PostgreSQL + Redis +
 # S3 (moto), servers started by the harness on free loopback ports, then headless Chromium.
