@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the app's tests need and is not part of the Rust toolchain:
 # redis-server, PostgreSQL (initdb/pg_ctl), the moto S3 server, Chromium for the
-# browser test, and wrk for measuring. Each is installed only when missing.
+# browser test, and wrk for measuring. Each is installed only when missing (moto: when
+# it is not the pinned version).
 set -euo pipefail
 
 missing=()
@@ -19,9 +20,11 @@ if [ ${#missing[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
-if ! command -v moto_server >/dev/null; then
-    echo "app-test-deps: installing moto[server]" >&2
-    python3 -m pip install -q 'moto[server]'
+# moto at the one version the emulator is pinned to, whenever what is installed differs.
+scripts="$(dirname "$0")"
+if ! python3 "$scripts/emulator_pin.py"; then
+    echo "app-test-deps: installing the emulator's pinned packages" >&2
+    python3 -m pip install -q -r "$scripts/requirements-emulator.txt"
 fi
 
 if ! command -v cargo-nextest >/dev/null; then

@@ -5,9 +5,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if ! python3 -c 'import moto, werkzeug' 2>/dev/null; then
-    echo "installing moto[server] with pip"
-    python3 -m pip install --quiet 'moto[server]'
+# The emulator's pinned moto (scripts/requirements-emulator.txt), whenever it differs.
+if ! python3 scripts/emulator_pin.py; then
+    echo "installing the emulator's pinned packages with pip"
+    python3 -m pip install --quiet -r scripts/requirements-emulator.txt
 fi
 cargo build --quiet --bin modu
 

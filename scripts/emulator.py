@@ -2,7 +2,7 @@
 """Local AWS emulator for modu's tests and demo: moto, a request log, and a few
 corrections where moto differs from documented AWS behaviour.
 
-    python3 scripts/emulator.py [--port 0] [--log FILE] [--exit-on-stdin-eof]
+    python3 scripts/emulator.py [--port 0] [--log FILE] [--exit-on-stdin-eof] [--page-size N]
 
 Binds 127.0.0.1 only. With --port 0 a free port is picked. Once the socket is
 listening it prints one line, `ready http://127.0.0.1:PORT`, on stdout.
@@ -13,8 +13,15 @@ With --log, every request is appended to FILE as one JSON object per line:
 The line is written before the response is sent, so a client that has its
 answer can read its call in the log.
 
-The corrections (see `patch_moto`) restore what AWS documents; modu's own code
-never knows it is talking to an emulator.
+The corrections (scripts/moto_patches/, one module per service) restore what AWS
+documents; modu's own code never knows it is talking to an emulator. They are written
+against one moto version, pinned in scripts/requirements-emulator.txt: the emulator
+refuses to start on another one and says how to install the pinned one.
+
+--page-size N (default: $MODU_EMULATOR_PAGE_SIZE, else no limit) answers at most N items
+per page of the lists the emulator pages (Route 53 ListHostedZones, CloudFront
+ListDistributions), whatever MaxItems asks, so a test can walk a client's pagination
+with a handful of resources.
 """
 
 from __future__ import annotations
@@ -25,124 +32,10 @@ import json
 import logging
 import os
 import re
-import subprocess
 import sys
 import threading
-import uuid
 from datetime import datetime, timezone
 from urllib.parse import parse_qs, unquote
-
-
-def import_moto():
-    """Import moto, installing it with pip first when it is missing."""
-    try:
-        import moto  # noqa: F401
-    except ImportError:
-        print("emulator: moto is missing, installing moto[server] with pip", file=sys.stderr)
-        subprocess.check_call(
-            [sys.executable, "-m", "pip", "install", "--quiet", "moto[server]"],
-            stdout=sys.stderr,
-        )
-
-
-# --------------------------------------------------------------------------
-# Corrections to moto
-# --------------------------------------------------------------------------
-
-
-def patch_moto() -> None:
-    """Only the gaps that modu's tests run into. Known and left alone: moto
-    keys scaling policies by name across all groups (AWS: per group), gives
-    every policy the same ARN, and answers StartInstanceRefresh with HTTP 500."""
-    from moto.autoscaling import models as asg
-    from moto.cloudwatch.models import cloudwatch_backends
-
-    # AWS: DescribePolicies returns `Enabled` for every policy (true unless the
-    # policy was created with Enabled=false, which modu never sends and this
-    # patch does not model). moto leaves it out.
-    original_policy_init = asg.FakeScalingPolicy.__init__
-
-    def policy_init(self, *args, **kwargs):
-        original_policy_init(self, *args, **kwargs)
-        self.enabled = True
-        self.alarms = []
-
-    asg.FakeScalingPolicy.__init__ = policy_init
-
-    def cloudwatch_of(backend):
-        return cloudwatch_backends[backend.account_id][backend.region_name]
-
-    def delete_policy_alarms(backend, policy) -> None:
-        names = [alarm["AlarmName"] for alarm in getattr(policy, "alarms", [])]
-        if names:
-            cloudwatch_of(backend).delete_alarms(names)
-
-    # AWS: a target-tracking policy owns two CloudWatch alarms,
-    # TargetTracking-<asg>-AlarmHigh-<uuid> and ...-AlarmLow-<uuid>, listed in
-    # the policy's `Alarms`. Updating the policy (PutScalingPolicy with the same
-    # name) keeps them; deleting the policy deletes them. moto creates none.
-    original_put = asg.AutoScalingBackend.put_scaling_policy
-
-    def put_scaling_policy(self, name, policy_type, *args, **kwargs):
-        previous = self.policies.get(name)
-        policy = original_put(self, name, policy_type, *args, **kwargs)
-        if previous is not None and previous.alarms:
-            policy.alarms = previous.alarms
-        if policy_type == "TargetTrackingScaling" and not policy.alarms:
-            policy.alarms = create_target_tracking_alarms(self, policy)
-        return policy
-
-    def create_target_tracking_alarms(backend, policy):
-        config = policy.target_tracking_configuration
-        target = float(getattr(config, "TargetValue", 0) or 0)
-        group = policy.auto_scaling_group_name
-        cloudwatch = cloudwatch_of(backend)
-        alarms = []
-        for kind, operator, periods, threshold in (
-            ("AlarmHigh", "GreaterThanThreshold", 3, target),
-            ("AlarmLow", "LessThanThreshold", 15, target * 0.9),
-        ):
-            alarm = cloudwatch.put_metric_alarm(
-                name=f"TargetTracking-{group}-{kind}-{uuid.uuid4()}",
-                namespace="AWS/EC2",
-                metric_name="CPUUtilization",
-                comparison_operator=operator,
-                evaluation_periods=periods,
-                period=60,
-                threshold=threshold,
-                statistic="Average",
-                description=f"DO NOT EDIT OR DELETE. For TargetTrackingScaling policy {policy.arn}.",
-                dimensions=[{"Name": "AutoScalingGroupName", "Value": group}],
-                alarm_actions=[policy.arn],
-            )
-            alarms.append({"AlarmName": alarm.name, "AlarmARN": alarm.alarm_arn})
-        return alarms
-
-    asg.AutoScalingBackend.put_scaling_policy = put_scaling_policy
-
-    original_delete_policy = asg.AutoScalingBackend.delete_policy
-
-    def delete_policy(self, name):
-        policy = self.policies.get(name)
-        if policy is not None:
-            delete_policy_alarms(self, policy)
-        original_delete_policy(self, name)
-
-    asg.AutoScalingBackend.delete_policy = delete_policy
-
-    # AWS: deleting an Auto Scaling group deletes its scaling policies (and the
-    # alarms of its target-tracking policies). moto keeps the policies around,
-    # so DescribePolicies would still list them after `down`.
-    original_delete_group = asg.AutoScalingBackend.delete_auto_scaling_group
-
-    def delete_auto_scaling_group(self, group_name):
-        original_delete_group(self, group_name)
-        for name, policy in list(self.policies.items()):
-            if policy.auto_scaling_group_name == group_name:
-                delete_policy_alarms(self, policy)
-                self.policies.pop(name, None)
-
-    asg.AutoScalingBackend.delete_auto_scaling_group = delete_auto_scaling_group
 
 
 # --------------------------------------------------------------------------
@@ -309,6 +202,19 @@ class RequestLog:
 # --------------------------------------------------------------------------
 
 
+PAGE_SIZE_VARIABLE = "MODU_EMULATOR_PAGE_SIZE"
+
+
+def positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
+    return value
+
+
 def exit_on_stdin_eof() -> None:
     sys.stdin.buffer.read()
     os._exit(0)
@@ -323,11 +229,21 @@ def main() -> None:
         action="store_true",
         help="stop when stdin closes (a test harness passes a pipe, so the server dies with it)",
     )
+    parser.add_argument(
+        "--page-size",
+        type=positive,
+        default=os.environ.get(PAGE_SIZE_VARIABLE) or None,
+        metavar="N",
+        help=f"at most N items per page of the paged lists (default: ${PAGE_SIZE_VARIABLE}, else no limit)",
+    )
     args = parser.parse_args()
 
-    import_moto()
-    patch_moto()
-    import moto_patches; moto_patches.apply()  # noqa: E702  (scripts/moto_patches.py, beside this file)
+    # Both beside this file (the script's folder is on sys.path).
+    import emulator_pin
+    import moto_patches
+
+    emulator_pin.require()
+    moto_patches.apply(page_size=args.page_size)
 
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
     from werkzeug.serving import make_server

@@ -6,17 +6,18 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # --- test dependencies -------------------------------------------------------
-# moto: the AWS emulator of the integration tests (scripts/emulator.py).
-if ! python3 -c 'import moto, werkzeug' 2>/dev/null; then
-    echo "installing moto[server] with pip"
-    python3 -m pip install --quiet 'moto[server]'
+# moto: the AWS emulator of the integration tests (scripts/emulator.py), at the one
+# version pinned in scripts/requirements-emulator.txt; installed whenever it differs.
+if ! python3 scripts/emulator_pin.py; then
+    echo "installing the emulator's pinned packages with pip"
+    python3 -m pip install --quiet -r scripts/requirements-emulator.txt
 fi
 # cargo-nextest runs the tests, each in its own process.
 if ! cargo nextest --version >/dev/null 2>&1; then
     echo "installing cargo-nextest"
     cargo install --locked cargo-nextest
 fi
-# pytest runs the emulator's own tests (scripts/test_moto_patches.py).
+# pytest runs the emulator's own tests (scripts/tests/).
 if ! python3 -c 'import pytest' 2>/dev/null; then
     echo "installing pytest with pip"
     python3 -m pip install --quiet pytest
@@ -27,7 +28,10 @@ fi
 cargo fmt --all --check
 cargo clippy --workspace --all-targets -- -D warnings
 # The emulator corrections must behave as AWS documents before the product is tested on them.
-python3 -m pytest -q scripts/test_moto_patches.py
+python3 -m pytest -q scripts/tests
+# `modu load`'s end-to-end tests run the real resume service; building it here keeps the
+# test processes from each waiting on that build (they still check it is up to date).
+cargo build --quiet -p modu-app
 cargo nextest run -p modu
 # The resume service (app/): its API suite on SQLite + disk and again on PostgreSQL + Redis +
 # S3 (moto), servers started by the harness on free loopback ports, then headless Chromium.

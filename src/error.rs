@@ -18,6 +18,11 @@ pub enum Error {
     #[diagnostic(transparent)]
     Spec(#[from] SpecError),
 
+    /// `modu load` could not measure anything.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Load(#[from] modu_load::Error),
+
     #[error("no AWS credentials found: {detail}")]
     #[diagnostic(
         code(modu::credentials),
@@ -165,6 +170,7 @@ impl Error {
     pub fn kind(&self) -> &'static str {
         match self {
             Error::Spec(_) => "spec",
+            Error::Load(_) => "load",
             Error::NoCredentials { .. } => "credentials",
             Error::Unreachable { .. } => "unreachable",
             Error::Aws { .. } => "aws",

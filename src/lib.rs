@@ -3,7 +3,8 @@
 //! The folders follow the data: `spec` (YAML → validated model, pure) → `engine` (runs the
 //! dependency graph for plan/up/down/status) → `resources` (one file per AWS kind behind one
 //! small trait) → `aws` (clients, error helpers, polling, tags); `output` renders progress
-//! and results; `commands` wires one subcommand each.
+//! and results; `commands` wires one subcommand each. The traffic generator of `modu load`
+//! is its own workspace crate, `modu-load` (`load/`).
 
 // Errors are the cold path and carry what was being done to which resource; a large `Err`
 // costs nothing measurable next to an AWS round trip.
@@ -14,11 +15,13 @@ pub mod cli;
 pub mod commands;
 pub mod engine;
 pub mod error;
-pub mod load;
 pub mod output;
 pub mod plan;
 pub mod resources;
 pub mod spec;
 pub mod telemetry;
+
+/// The traffic generator behind `modu load`, its own crate (`load/`).
+pub use modu_load as load;
 
 pub use error::{Error, Result};

@@ -1,250 +1,361 @@
-//! `modu load` end to end: the real binary against a small axum server started in the
-//! test on a free port. The server mimics the resume service's API (sign-up, tasks,
-//! multipart resumes with JPEG checks, list and detail), counts every request it gets,
-//! and notes anything a real service would refuse; each test compares its counts with
-//! the JSON report.
+//! `modu load` end to end: the real `modu` binary against the real resume service, the
+//! `modu-app` binary, started by each test on a free loopback port with SQLite and images
+//! on disk in a temporary directory. The service says what it received in its request log
+//! (one line per request as it arrives) and what it stored through its API; each test
+//! compares both with the JSON report. Two cases need a service that misbehaves on
+//! purpose (5xx answers, answers that never come), which the real one never does: they
+//! run against a tiny server written for just that (`Misbehaving`).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use axum::extract::{Multipart, Path, Request, State};
-use axum::http::{HeaderMap, StatusCode, header};
-use axum::middleware::{self, Next};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{Value, json};
+use tempfile::TempDir;
+use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::net::TcpListener;
-use tokio::process::Command;
+use tokio::process::{Child, Command};
 
 /// Every run is bounded by its own -d; this only catches a hang.
 const RUN_TIMEOUT: Duration = Duration::from_secs(120);
+/// Migrations and the first SQLite open, on a loaded machine.
+const APP_START_TIMEOUT: Duration = Duration::from_secs(60);
 
 // ---------------------------------------------------------------------------
-// The imitation service
+// The real service
 // ---------------------------------------------------------------------------
 
-#[derive(Default)]
+/// The `modu-app` binary of this checkout, built (or found up to date) by cargo once per
+/// test process. A test of the root package has no `CARGO_BIN_EXE_modu-app` (cargo sets
+/// that only inside the app's own package), and a binary merely found next to this one
+/// could be stale after an edit of `app/`. scripts/test.sh builds it before the tests run,
+/// so here cargo normally only checks it.
+fn modu_app() -> &'static Path {
+    static BINARY: OnceLock<PathBuf> = OnceLock::new();
+    BINARY.get_or_init(|| {
+        // This test runs from <target dir>/<profile dir>/deps/: build into the same ones.
+        let exe = std::env::current_exe().expect("the test's own path");
+        let profile_dir = exe
+            .parent()
+            .and_then(Path::parent)
+            .expect("the test runs from <target>/<profile>/deps");
+        let profile = match profile_dir.file_name().and_then(|n| n.to_str()) {
+            Some("debug") | None => "dev",
+            Some(other) => other,
+        };
+        let target_dir = profile_dir
+            .parent()
+            .expect("a target dir above the profile");
+        let output = std::process::Command::new(env!("CARGO"))
+            .args(["build", "--quiet", "-p", "modu-app", "--profile", profile])
+            .arg("--message-format=json-render-diagnostics")
+            .arg("--manifest-path")
+            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml"))
+            .env("CARGO_TARGET_DIR", target_dir)
+            .stderr(Stdio::inherit())
+            .output()
+            .expect("running cargo build -p modu-app");
+        assert!(
+            output.status.success(),
+            "cargo build -p modu-app failed (its errors are above)"
+        );
+        String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+            .find(|message| {
+                message["reason"] == "compiler-artifact" && message["target"]["name"] == "modu-app"
+            })
+            .and_then(|message| message["executable"].as_str().map(PathBuf::from))
+            .expect("cargo build -p modu-app names the modu-app executable")
+    })
+}
+
+/// One request as the service logged it on arrival.
+#[derive(Debug, Clone)]
+struct Received {
+    method: String,
+    uri: String,
+    request_id: String,
+}
+
+/// What the service received, by endpoint.
+#[derive(Debug, Default)]
 struct Counts {
-    requests: AtomicU64,
-    signups: AtomicU64,
-    tasks: AtomicU64,
-    posts: AtomicU64,
-    lists: AtomicU64,
-    details: AtomicU64,
+    requests: u64,
+    signups: u64,
+    tasks: u64,
+    posts: u64,
+    lists: u64,
+    details: u64,
 }
 
+impl Counts {
+    fn of(received: &[Received]) -> Counts {
+        let mut counts = Counts::default();
+        for request in received {
+            counts.requests += 1;
+            let path = request.uri.split('?').next().unwrap_or_default();
+            let counter = match (request.method.as_str(), path) {
+                ("POST", "/api/auth/signup") => &mut counts.signups,
+                ("GET", "/api/tasks") => &mut counts.tasks,
+                ("POST", "/api/resumes") => &mut counts.posts,
+                ("GET", "/api/resumes") => &mut counts.lists,
+                ("GET", p) if p.starts_with("/api/resumes/") => &mut counts.details,
+                _ => continue,
+            };
+            *counter += 1;
+        }
+        counts
+    }
+}
+
+/// What the service's log has shown so far.
 #[derive(Default)]
-struct Service {
-    counts: Counts,
-    /// Answer every resume POST with 500 (after reading it).
-    fail_posts: bool,
-    images_per_post: usize,
-    tokens: Mutex<HashSet<String>>,
-    resumes: Mutex<Vec<String>>,
-    posts_by_token: Mutex<HashMap<String, u64>>,
-    /// What a real service would have refused, described.
-    problems: Mutex<Vec<String>>,
+struct Log {
+    received: Vec<Received>,
+    /// Warnings and errors the service logged: a run that is fine has none.
+    problems: Vec<String>,
 }
 
-impl Service {
-    fn problem(&self, what: String) -> Response {
-        self.problems.lock().unwrap().push(what.clone());
-        (
-            StatusCode::UNPROCESSABLE_ENTITY,
-            Json(json!({ "error": what })),
-        )
-            .into_response()
+/// A `modu-app` process of this test alone, killed when dropped.
+struct App {
+    child: Child,
+    port: u16,
+    log: Arc<Mutex<Log>>,
+    http: reqwest::Client,
+    syncs: AtomicU64,
+    _dir: TempDir,
+}
+
+/// Request ids of the test's own marker requests, left out of every count.
+const SYNC_PREFIX: &str = "load-test-sync-";
+
+impl App {
+    async fn start() -> App {
+        App::start_on("127.0.0.1:0").await
     }
 
-    fn count(&self, counter: &AtomicU64) -> u64 {
-        let _ = self;
-        counter.load(Ordering::SeqCst)
+    async fn start_on(bind: &str) -> App {
+        let dir = tempfile::tempdir().expect("temp dir for the service");
+        let mut child = Command::new(modu_app())
+            .env_clear()
+            .env("BIND", bind)
+            .env(
+                "DATABASE_URL",
+                format!("sqlite://{}", dir.path().join("modu.db").display()),
+            )
+            .env("MEDIA_DIR", dir.path().join("media"))
+            // Warnings and errors, the address, and one line per request as it arrives.
+            .env(
+                "RUST_LOG",
+                "warn,modu_app=info,tower_http::trace::on_request=debug",
+            )
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("starting modu-app");
+        let mut lines = BufReader::new(child.stdout.take().expect("its stdout")).lines();
+        let address = tokio::time::timeout(APP_START_TIMEOUT, async {
+            while let Some(line) = lines.next_line().await.expect("reading its log") {
+                let entry: Value = serde_json::from_str(&line).unwrap_or_default();
+                if entry["fields"]["message"] == "listening" {
+                    return entry["fields"]["address"].as_str().map(str::to_owned);
+                }
+            }
+            None
+        })
+        .await
+        .expect("modu-app listens within the start timeout")
+        .expect("modu-app logs its address before it exits");
+        let port = address
+            .parse::<SocketAddr>()
+            .expect("the logged address")
+            .port();
+
+        let log = Arc::new(Mutex::new(Log::default()));
+        tokio::spawn({
+            let log = Arc::clone(&log);
+            async move {
+                while let Ok(Some(line)) = lines.next_line().await {
+                    let entry: Value = serde_json::from_str(&line).unwrap_or_default();
+                    let mut log = log.lock().unwrap();
+                    if entry["fields"]["message"] == "started processing request" {
+                        let span = &entry["span"];
+                        let field = |name: &str| span[name].as_str().unwrap_or_default().to_owned();
+                        log.received.push(Received {
+                            method: field("method"),
+                            uri: field("uri"),
+                            request_id: field("request_id"),
+                        });
+                    } else if matches!(entry["level"].as_str(), Some("WARN" | "ERROR")) {
+                        log.problems.push(line);
+                    }
+                }
+            }
+        });
+        App {
+            child,
+            port,
+            log,
+            http: reqwest::Client::builder().no_proxy().build().unwrap(),
+            syncs: AtomicU64::new(0),
+            _dir: dir,
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Every request received so far, in order. First a marker request goes in and the
+    /// test waits for its log line: a request answered before it was logged before it.
+    async fn received(&self) -> Vec<Received> {
+        let id = format!(
+            "{SYNC_PREFIX}{}",
+            self.syncs.fetch_add(1, Ordering::Relaxed)
+        );
+        let answer = self
+            .http
+            .get(format!("{}/healthz", self.url()))
+            .header("x-request-id", &id)
+            .send()
+            .await
+            .expect("the service answers /healthz");
+        assert!(answer.status().is_success());
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            {
+                let log = self.log.lock().unwrap();
+                if log.received.iter().any(|r| r.request_id == id) {
+                    return log
+                        .received
+                        .iter()
+                        .filter(|r| !r.request_id.starts_with(SYNC_PREFIX))
+                        .cloned()
+                        .collect();
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the marker request was not logged"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    async fn counts(&self) -> Counts {
+        Counts::of(&self.received().await)
+    }
+
+    /// Resume POSTs received so far, without waiting for the log to catch up.
+    fn posts_so_far(&self) -> u64 {
+        Counts::of(&self.log.lock().unwrap().received).posts
+    }
+
+    fn problems(&self) -> Vec<String> {
+        self.log.lock().unwrap().problems.clone()
+    }
+
+    /// Every stored resume, newest first, through the list API's pages.
+    async fn resumes(&self) -> Vec<Value> {
+        let mut resumes = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let mut url = format!("{}/api/resumes?limit=100", self.url());
+            if let Some(cursor) = &cursor {
+                url.push_str(&format!("&cursor={cursor}"));
+            }
+            let page = self.get_json(&url).await;
+            resumes.extend(page["items"].as_array().expect("items").iter().cloned());
+            match page["next_cursor"].as_str() {
+                Some(next) => cursor = Some(next.to_owned()),
+                None => return resumes,
+            }
+        }
+    }
+
+    async fn get_json(&self, url: &str) -> Value {
+        let bytes = self.get_bytes(url).await;
+        serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("GET {url}: not JSON: {e}"))
+    }
+
+    async fn get_bytes(&self, url: &str) -> Vec<u8> {
+        let answer = self.http.get(url).send().await.expect("GET");
+        assert_eq!(answer.status(), 200, "GET {url}");
+        answer.bytes().await.expect("the body").to_vec()
     }
 }
 
-struct Server {
-    service: Arc<Service>,
+impl Drop for App {
+    fn drop(&mut self) {
+        let _ = self.child.start_kill();
+    }
+}
+
+// ---------------------------------------------------------------------------
+// A service that misbehaves on purpose
+// ---------------------------------------------------------------------------
+
+/// What the misbehaving server does with a resume POST. The real service answers every
+/// valid save with 201; errors by kind and timeouts need a server that does not.
+#[derive(Clone, Copy)]
+enum OnPost {
+    /// 500 with a short body.
+    Fail,
+    /// Never answers.
+    Stall,
+}
+
+/// Just enough of the service for `modu load`'s setup (tasks, sign-up), then `OnPost`.
+struct Misbehaving {
     addr: SocketAddr,
+    posts: Arc<AtomicU64>,
 }
 
-impl Server {
-    async fn start(service: Service) -> Server {
-        Server::start_on("127.0.0.1:0", service).await
-    }
-
-    async fn start_on(bind: &str, service: Service) -> Server {
-        let service = Arc::new(service);
+impl Misbehaving {
+    async fn start(on_post: OnPost) -> Misbehaving {
+        let posts = Arc::new(AtomicU64::new(0));
+        let counter = Arc::clone(&posts);
         let app = Router::new()
-            .route("/api/auth/signup", post(signup))
-            .route("/api/tasks", get(tasks))
-            .route("/api/resumes", get(list).post(create))
-            .route("/api/resumes/{id}", get(detail))
-            .layer(middleware::from_fn_with_state(
-                Arc::clone(&service),
-                count_all,
-            ))
-            .with_state(Arc::clone(&service));
-        let listener = TcpListener::bind(bind)
+            .route("/api/tasks", get(|| async { Json(json!([{ "id": 1 }])) }))
+            .route(
+                "/api/auth/signup",
+                post(|| async { (StatusCode::CREATED, Json(json!({ "token": "t" }))) }),
+            )
+            .route(
+                "/api/resumes",
+                post(move || {
+                    counter.fetch_add(1, Ordering::SeqCst);
+                    async move {
+                        match on_post {
+                            OnPost::Fail => {
+                                (StatusCode::INTERNAL_SERVER_ERROR, "boom").into_response()
+                            }
+                            OnPost::Stall => std::future::pending::<Response>().await,
+                        }
+                    }
+                }),
+            );
+        let listener = TcpListener::bind("127.0.0.1:0")
             .await
             .expect("binding the test server");
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        Server { service, addr }
+        Misbehaving { addr, posts }
     }
 
     fn url(&self) -> String {
         format!("http://{}", self.addr)
-    }
-
-    fn problems(&self) -> Vec<String> {
-        self.service.problems.lock().unwrap().clone()
-    }
-}
-
-async fn count_all(State(service): State<Arc<Service>>, request: Request, next: Next) -> Response {
-    service.counts.requests.fetch_add(1, Ordering::SeqCst);
-    next.run(request).await
-}
-
-async fn signup(State(service): State<Arc<Service>>, Json(body): Json<Value>) -> Response {
-    service.counts.signups.fetch_add(1, Ordering::SeqCst);
-    let username = body["username"].as_str().unwrap_or_default().to_string();
-    let password = body["password"].as_str().unwrap_or_default();
-    if !(3..=32).contains(&username.chars().count()) {
-        return service.problem(format!("username {username:?} is not 3 to 32 characters"));
-    }
-    if password.len() < 8 || body["password_confirm"].as_str() != Some(password) {
-        return service.problem(format!("bad password for {username}"));
-    }
-    let token = format!("token-{username}");
-    if !service.tokens.lock().unwrap().insert(token.clone()) {
-        return service.problem(format!("username {username} taken"));
-    }
-    (
-        StatusCode::CREATED,
-        Json(json!({ "token": token, "username": username })),
-    )
-        .into_response()
-}
-
-async fn tasks(State(service): State<Arc<Service>>) -> Json<Value> {
-    service.counts.tasks.fetch_add(1, Ordering::SeqCst);
-    Json(json!([{ "id": 1, "name": "SW 개발" }, { "id": 2, "name": "경영지원" }]))
-}
-
-async fn create(
-    State(service): State<Arc<Service>>,
-    headers: HeaderMap,
-    mut multipart: Multipart,
-) -> Response {
-    service.counts.posts.fetch_add(1, Ordering::SeqCst);
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::to_string);
-    let Some(token) = token.filter(|t| service.tokens.lock().unwrap().contains(t)) else {
-        service
-            .problems
-            .lock()
-            .unwrap()
-            .push("POST without a valid token".into());
-        return StatusCode::UNAUTHORIZED.into_response();
-    };
-    let mut fields = HashMap::new();
-    let mut images: Vec<Vec<u8>> = Vec::new();
-    loop {
-        let field = match multipart.next_field().await {
-            Ok(Some(field)) => field,
-            Ok(None) => break,
-            Err(e) => return service.problem(format!("malformed multipart: {e}")),
-        };
-        let name = field.name().unwrap_or_default().to_string();
-        let content_type = field.content_type().map(str::to_string);
-        let bytes = match field.bytes().await {
-            Ok(bytes) => bytes,
-            Err(e) => return service.problem(format!("malformed multipart: {e}")),
-        };
-        if name == "image" {
-            if content_type.as_deref() != Some("image/jpeg") {
-                return service.problem(format!("image content type {content_type:?}"));
-            }
-            images.push(bytes.to_vec());
-        } else {
-            fields.insert(name, String::from_utf8_lossy(&bytes).into_owned());
-        }
-    }
-    for required in ["name", "motivation", "task"] {
-        if fields.get(required).is_none_or(|v| v.trim().is_empty()) {
-            return service.problem(format!("missing {required}"));
-        }
-    }
-    if !matches!(fields["task"].as_str(), "1" | "2") {
-        return service.problem(format!("unknown task {:?}", fields["task"]));
-    }
-    if images.len() != service.images_per_post {
-        return service.problem(format!(
-            "{} images instead of {}",
-            images.len(),
-            service.images_per_post
-        ));
-    }
-    for image in &images {
-        if !image.starts_with(&[0xFF, 0xD8, 0xFF]) || !image.ends_with(&[0xFF, 0xD9]) {
-            return service.problem("an image without JPEG SOI/EOI markers".into());
-        }
-        if imagesize::blob_size(image).is_err() {
-            return service.problem("an image whose header does not decode".into());
-        }
-    }
-    if images.len() > 1 && images.iter().collect::<HashSet<_>>().len() != images.len() {
-        return service.problem("identical images in one form".into());
-    }
-    *service
-        .posts_by_token
-        .lock()
-        .unwrap()
-        .entry(token)
-        .or_default() += 1;
-    if service.fail_posts {
-        return (StatusCode::INTERNAL_SERVER_ERROR, "boom").into_response();
-    }
-    let id = {
-        let mut resumes = service.resumes.lock().unwrap();
-        let id = format!("r{:06}", resumes.len());
-        resumes.push(id.clone());
-        id
-    };
-    (
-        StatusCode::CREATED,
-        Json(json!({ "id": id, "name": fields["name"] })),
-    )
-        .into_response()
-}
-
-async fn list(State(service): State<Arc<Service>>) -> Json<Value> {
-    service.counts.lists.fetch_add(1, Ordering::SeqCst);
-    let resumes = service.resumes.lock().unwrap();
-    let items: Vec<Value> = resumes
-        .iter()
-        .rev()
-        .take(20)
-        .map(|id| json!({ "id": id, "owner": "someone", "images": [] }))
-        .collect();
-    Json(json!({ "items": items, "next_cursor": null }))
-}
-
-async fn detail(State(service): State<Arc<Service>>, Path(id): Path<String>) -> Response {
-    service.counts.details.fetch_add(1, Ordering::SeqCst);
-    if service.resumes.lock().unwrap().contains(&id) {
-        Json(json!({ "id": id })).into_response()
-    } else {
-        StatusCode::NOT_FOUND.into_response()
     }
 }
 
@@ -282,7 +393,7 @@ fn command(args: &[&str]) -> Command {
     command
 }
 
-async fn finish(child: tokio::process::Child, started: Instant) -> Run {
+async fn finish(child: Child, started: Instant) -> Run {
     let output = tokio::time::timeout(RUN_TIMEOUT, child.wait_with_output())
         .await
         .expect("modu load ends by itself")
@@ -312,15 +423,11 @@ fn u(value: &Value) -> u64 {
 // ---------------------------------------------------------------------------
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn click_sends_whole_clicks_of_ten_saves_and_reports_what_the_server_counted() {
-    let server = Server::start(Service {
-        images_per_post: 2,
-        ..Default::default()
-    })
-    .await;
+async fn click_sends_whole_clicks_of_ten_saves_and_reports_what_the_service_received() {
+    let app = App::start().await;
     let run = modu_load(&[
         "--url",
-        &server.url(),
+        &app.url(),
         "--workload",
         "click",
         "-c",
@@ -335,23 +442,42 @@ async fn click_sends_whole_clicks_of_ten_saves_and_reports_what_the_server_count
     .await;
     assert_eq!(run.code, 0, "stderr:\n{}", run.stderr);
     let report = run.json();
-    let counts = &server.service.counts;
+    let counts = app.counts().await;
 
     // --max-requests 200 is exactly 20 clicks: each reserves its 10 saves up front.
     assert_eq!(report["stopped_by"], "max_requests");
     assert_eq!(u(&report["clicks"]["completed"]), 20);
     assert_eq!(u(&report["clicks"]["cut"]), 0);
-    assert_eq!(server.service.count(&counts.posts), 200);
+    assert_eq!(counts.posts, 200);
     assert_eq!(u(&report["requests"]["post"]), 200);
     assert_eq!(u(&report["requests"]["sent"]), 200);
     assert_eq!(u(&report["status"]["201"]), 200);
-    // Every virtual user has its own account and saved in whole clicks.
-    let by_token = server.service.posts_by_token.lock().unwrap().clone();
-    assert_eq!(by_token.len(), 4, "{by_token:?}");
-    assert!(by_token.values().all(|n| n % 10 == 0), "{by_token:?}");
-    assert_eq!(server.service.count(&counts.signups), 4);
+    assert_eq!(counts.signups, 4);
+    assert_eq!(counts.tasks, 1);
     assert_eq!(u(&report["users"]), 4);
-    assert!(server.problems().is_empty(), "{:?}", server.problems());
+    assert!(app.problems().is_empty(), "{:?}", app.problems());
+
+    // The service stored every save: 200 resumes, two images each, and every virtual
+    // user has its own account and saved in whole clicks.
+    let resumes = app.resumes().await;
+    assert_eq!(resumes.len(), 200);
+    let mut by_owner: BTreeMap<String, u64> = BTreeMap::new();
+    for resume in &resumes {
+        *by_owner
+            .entry(resume["owner"].as_str().unwrap().to_owned())
+            .or_default() += 1;
+        assert_eq!(resume["images"].as_array().unwrap().len(), 2, "{resume}");
+    }
+    assert_eq!(by_owner.len(), 4, "{by_owner:?}");
+    assert!(by_owner.values().all(|n| n % 10 == 0), "{by_owner:?}");
+    // The two images of a form are different pictures.
+    let images = resumes[0]["images"].as_array().unwrap();
+    let mut bodies = HashSet::new();
+    for image in images {
+        let url = image["url"].as_str().unwrap();
+        bodies.insert(app.get_bytes(&format!("{}{url}", app.url())).await);
+    }
+    assert_eq!(bodies.len(), 2, "identical images in one form");
 
     assert_eq!(report["workload"], "click");
     assert_eq!(u(&report["concurrency"]), 4);
@@ -380,15 +506,11 @@ async fn click_sends_whole_clicks_of_ten_saves_and_reports_what_the_server_count
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn click_stops_at_the_duration_and_the_server_count_matches_the_report() {
-    let server = Server::start(Service {
-        images_per_post: 2,
-        ..Default::default()
-    })
-    .await;
+async fn click_stops_at_the_duration_and_the_service_count_matches_the_report() {
+    let app = App::start().await;
     let run = modu_load(&[
         "--url",
-        &server.url(),
+        &app.url(),
         "-c",
         "4",
         "-d",
@@ -403,8 +525,9 @@ async fn click_stops_at_the_duration_and_the_server_count_matches_the_report() {
     assert_eq!(report["stopped_by"], "duration");
     let elapsed = report["elapsed_s"].as_f64().unwrap();
     assert!((1.0..3.0).contains(&elapsed), "elapsed {elapsed}");
-    let posts = server.service.count(&server.service.counts.posts);
+    let posts = app.counts().await.posts;
     assert_eq!(u(&report["requests"]["post"]), posts);
+    assert_eq!(app.resumes().await.len() as u64, posts);
     let clicks = u(&report["clicks"]["completed"]);
     let cut = u(&report["clicks"]["cut"]);
     assert!(clicks > 0, "{report}");
@@ -414,19 +537,16 @@ async fn click_stops_at_the_duration_and_the_server_count_matches_the_report() {
         (clicks * 10..=clicks * 10 + cut * 9).contains(&posts),
         "{posts} posts for {clicks} clicks and {cut} cut"
     );
-    assert!(server.problems().is_empty(), "{:?}", server.problems());
+    assert_eq!(u(&report["errors"]["total"]), 0);
+    assert!(app.problems().is_empty(), "{:?}", app.problems());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn read_seeds_an_empty_service_then_lists_and_opens_resumes() {
-    let server = Server::start(Service {
-        images_per_post: 2,
-        ..Default::default()
-    })
-    .await;
+    let app = App::start().await;
     let run = modu_load(&[
         "--url",
-        &server.url(),
+        &app.url(),
         "--workload",
         "read",
         "-c",
@@ -439,38 +559,36 @@ async fn read_seeds_an_empty_service_then_lists_and_opens_resumes() {
     .await;
     assert_eq!(run.code, 0, "stderr:\n{}", run.stderr);
     let report = run.json();
-    let counts = &server.service.counts;
+    let counts = app.counts().await;
 
     // The setup submitted 10 resumes (unmeasured) so the list is not empty.
-    assert_eq!(server.service.count(&counts.posts), 10);
+    assert_eq!(counts.posts, 10);
+    assert_eq!(app.resumes().await.len(), 10);
     assert_eq!(u(&report["requests"]["post"]), 0);
-    let lists = server.service.count(&counts.lists);
-    let details = server.service.count(&counts.details);
     // One list was the setup's check.
-    assert_eq!(u(&report["requests"]["list"]), lists - 1);
-    assert_eq!(u(&report["requests"]["detail"]), details);
-    assert!(details > 0);
-    assert_eq!(u(&report["reads"]["completed"]), details);
-    assert_eq!(u(&report["status"]["200"]), lists - 1 + details);
+    assert_eq!(u(&report["requests"]["list"]), counts.lists - 1);
+    assert_eq!(u(&report["requests"]["detail"]), counts.details);
+    assert!(counts.details > 0);
+    assert_eq!(u(&report["reads"]["completed"]), counts.details);
+    assert_eq!(
+        u(&report["status"]["200"]),
+        counts.lists - 1 + counts.details
+    );
     assert_eq!(u(&report["errors"]["total"]), 0);
     assert!(report["latency_by_request_ms"]["list"]["p99"].is_f64());
     assert!(report["latency_by_request_ms"]["detail"]["p99"].is_f64());
     assert!(report["latency_by_request_ms"]["post"].is_null());
-    assert!(server.problems().is_empty(), "{:?}", server.problems());
+    assert!(app.problems().is_empty(), "{:?}", app.problems());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mixed_does_one_click_per_ten_reads() {
-    let server = Server::start(Service {
-        images_per_post: 1,
-        ..Default::default()
-    })
-    .await;
+    let app = App::start().await;
     // 11 users × (10 reads + 1 click) = 11 × 30 requests; the users are staggered, so
     // together they run every step of the cycle at once.
     let run = modu_load(&[
         "--url",
-        &server.url(),
+        &app.url(),
         "--workload",
         "mixed",
         "-c",
@@ -496,17 +614,17 @@ async fn mixed_does_one_click_per_ten_reads() {
         (7.0..=13.0).contains(&ratio),
         "{reads} reads for {clicks} clicks"
     );
-    assert!(server.problems().is_empty(), "{:?}", server.problems());
+    assert_eq!(u(&report["errors"]["total"]), 0);
+    // The measured saves and the setup's 10 seed resumes are all stored.
+    let counts = app.counts().await;
+    assert_eq!(counts.posts, clicks * 10 + 10);
+    assert_eq!(app.resumes().await.len() as u64, counts.posts);
+    assert!(app.problems().is_empty(), "{:?}", app.problems());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_service_is_reported_as_errors_by_kind_with_exit_code_5() {
-    let server = Server::start(Service {
-        images_per_post: 2,
-        fail_posts: true,
-        ..Default::default()
-    })
-    .await;
+    let server = Misbehaving::start(OnPost::Fail).await;
     let run = modu_load(&[
         "--url",
         &server.url(),
@@ -522,6 +640,7 @@ async fn a_failing_service_is_reported_as_errors_by_kind_with_exit_code_5() {
     .await;
     assert_eq!(run.code, 5, "stderr:\n{}", run.stderr);
     let report = run.json();
+    assert_eq!(server.posts.load(Ordering::SeqCst), 40);
     assert_eq!(u(&report["errors"]["5xx"]), 40);
     assert_eq!(u(&report["errors"]["total"]), 40);
     assert_eq!(u(&report["errors"]["4xx"]), 0);
@@ -552,6 +671,34 @@ async fn a_failing_service_is_reported_as_errors_by_kind_with_exit_code_5() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_save_that_is_never_answered_is_a_timeout_and_the_run_still_ends() {
+    let server = Misbehaving::start(OnPost::Stall).await;
+    let run = modu_load(&[
+        "--url",
+        &server.url(),
+        "-c",
+        "1",
+        "-d",
+        "1",
+        "--request-timeout",
+        "1",
+        "--output",
+        "json",
+    ])
+    .await;
+    assert_eq!(run.code, 5, "stderr:\n{}", run.stderr);
+    let report = run.json();
+    // The first save waits out its timeout, by then the duration is over: the click is cut.
+    assert_eq!(server.posts.load(Ordering::SeqCst), 1);
+    assert_eq!(u(&report["errors"]["timeout"]), 1);
+    assert_eq!(u(&report["errors"]["total"]), 1);
+    assert_eq!(u(&report["requests"]["answered"]), 0);
+    assert_eq!(u(&report["clicks"]["cut"]), 1);
+    assert!(report["latency_ms"].is_null(), "a timeout has no latency");
+    assert!(run.took < Duration::from_secs(20), "took {:?}", run.took);
+}
+
 /// This machine's address on its main interface (not loopback), if it has one. Sends
 /// nothing: connecting a UDP socket only picks a route.
 fn non_loopback_ip() -> Option<IpAddr> {
@@ -563,17 +710,10 @@ fn non_loopback_ip() -> Option<IpAddr> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_non_loopback_url_is_refused_without_allow_remote_and_nothing_is_sent() {
-    let server = Server::start_on(
-        "0.0.0.0:0",
-        Service {
-            images_per_post: 2,
-            ..Default::default()
-        },
-    )
-    .await;
+    let app = App::start_on("0.0.0.0:0").await;
     let ip = non_loopback_ip();
     let url = match ip {
-        Some(ip) => format!("http://{ip}:{}", server.addr.port()),
+        Some(ip) => format!("http://{ip}:{}", app.port),
         // No network interface: the refusal is still checked, on an address of a
         // documentation range.
         None => "http://192.0.2.1:8000".to_string(),
@@ -592,9 +732,9 @@ async fn a_non_loopback_url_is_refused_without_allow_remote_and_nothing_is_sent(
     assert!(run.stderr.contains("--allow-remote"), "{}", run.stderr);
     assert!(run.stdout.is_empty());
     assert!(run.took < Duration::from_secs(10));
-    assert_eq!(server.service.count(&server.service.counts.requests), 0);
+    assert_eq!(app.counts().await.requests, 0);
 
-    // The same address does reach the server once allowed, so the zero above means
+    // The same address does reach the service once allowed, so the zero above means
     // something.
     if ip.is_some() {
         let run = modu_load(&[
@@ -610,7 +750,7 @@ async fn a_non_loopback_url_is_refused_without_allow_remote_and_nothing_is_sent(
         ])
         .await;
         assert_eq!(run.code, 0, "stderr:\n{}", run.stderr);
-        assert_eq!(server.service.count(&server.service.counts.posts), 10);
+        assert_eq!(app.counts().await.posts, 10);
     }
 }
 
@@ -637,15 +777,11 @@ async fn an_unreachable_service_fails_the_setup_with_what_to_do() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ctrl_c_stops_early_and_still_reports() {
-    let server = Server::start(Service {
-        images_per_post: 2,
-        ..Default::default()
-    })
-    .await;
+    let app = App::start().await;
     let started = Instant::now();
     let child = command(&[
         "--url",
-        &server.url(),
+        &app.url(),
         "-c",
         "2",
         "-d",
@@ -658,7 +794,7 @@ async fn ctrl_c_stops_early_and_still_reports() {
     let pid = child.id().expect("a running child").to_string();
     // Wait until the measured phase runs (posts arrive), then interrupt.
     let deadline = Instant::now() + Duration::from_secs(30);
-    while server.service.count(&server.service.counts.posts) < 20 {
+    while app.posts_so_far() < 20 {
         assert!(Instant::now() < deadline, "no posts arrived");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -678,20 +814,20 @@ async fn ctrl_c_stops_early_and_still_reports() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_numbers_are_refused_before_anything_is_sent() {
-    let server = Server::start(Service::default()).await;
-    let run = modu_load(&["--url", &server.url(), "-c", "4", "--users", "5"]).await;
+    let app = App::start().await;
+    let run = modu_load(&["--url", &app.url(), "-c", "4", "--users", "5"]).await;
     assert_eq!(run.code, 1);
     assert!(
         run.stderr.contains("--users 5 is out of range"),
         "{}",
         run.stderr
     );
-    let run = modu_load(&["--url", &server.url(), "--max-requests", "5"]).await;
+    let run = modu_load(&["--url", &app.url(), "--max-requests", "5"]).await;
     assert_eq!(run.code, 1);
     assert!(
         run.stderr.contains("does not allow one click"),
         "{}",
         run.stderr
     );
-    assert_eq!(server.service.count(&server.service.counts.requests), 0);
+    assert_eq!(app.counts().await.requests, 0);
 }

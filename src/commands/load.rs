@@ -1,5 +1,7 @@
-//! `modu load`: the traffic test. The report goes to stdout (a table, or JSON), progress
-//! to stderr; Ctrl-C ends the measurement early and still reports.
+//! `modu load`: the traffic test, a thin command over the `modu-load` crate. It maps the
+//! command line onto `modu_load::Options`, turns Ctrl-C into the run's interrupt, and
+//! prints the report on stdout (a table, or JSON); progress goes to stderr. Ctrl-C ends
+//! the measurement early and still reports.
 //!
 //! Exit codes: 0 when every request got its expected answer, `exit::LOAD_ERRORS` (5)
 //! when the run finished and was reported but some requests failed (so a script can tell
@@ -12,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::cli::{Cli, LoadArgs, OutputFormat, exit};
 use crate::error::Result;
-use crate::load::{self, Options, ProgressMode};
+use modu_load::{Options, ProgressMode};
 
 pub async fn run(_cli: &Cli, args: &LoadArgs) -> Result<ExitCode> {
     let options = Options {
@@ -36,7 +38,7 @@ pub async fn run(_cli: &Cli, args: &LoadArgs) -> Result<ExitCode> {
             }
         }
     });
-    let report = load::run(&options, interrupt, ProgressMode::for_stderr()).await;
+    let report = modu_load::run(&options, interrupt, ProgressMode::for_stderr()).await;
     on_ctrl_c.abort();
     let report = report?;
     match args.output {

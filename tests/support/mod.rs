@@ -28,7 +28,8 @@ pub const REGION: &str = "us-east-1";
 const ACCESS_KEY: &str = "testing";
 const SECRET_KEY: &str = "testing";
 
-/// Starting moto means importing it (and, on a fresh machine, pip installing it).
+/// Starting moto means importing it, which takes seconds on a loaded machine. (The
+/// emulator does not install moto: scripts/test.sh does, at the pinned version.)
 const EMULATOR_START_TIMEOUT: Duration = Duration::from_secs(120);
 /// Upper bound for one `modu` run; a cold `up` against moto takes seconds.
 const MODU_TIMEOUT: Duration = Duration::from_secs(300);
@@ -68,6 +69,18 @@ pub struct Emulator {
 
 impl Emulator {
     pub fn start() -> Emulator {
+        Emulator::launch(None)
+    }
+
+    /// An emulator that answers at most `page_size` items per page of the lists it pages
+    /// (Route 53 ListHostedZones, CloudFront ListDistributions), whatever MaxItems asks:
+    /// for tests that walk modu's pagination with a few resources. Setting
+    /// `MODU_EMULATOR_PAGE_SIZE` for a whole test run does the same to every emulator.
+    pub fn with_page_size(page_size: usize) -> Emulator {
+        Emulator::launch(Some(page_size))
+    }
+
+    fn launch(page_size: Option<usize>) -> Emulator {
         let dir = tempfile::tempdir().expect("temp dir for the emulator");
         let log = dir.path().join("requests.jsonl");
         let stderr =
@@ -77,6 +90,7 @@ impl Emulator {
             .arg(&script)
             .args(["--port", "0", "--exit-on-stdin-eof", "--log"])
             .arg(&log)
+            .args(page_size.map(|n| format!("--page-size={n}")))
             // The emulator exits when this pipe closes, so it cannot outlive
             // a test process that is killed before `Drop` runs.
             .stdin(Stdio::piped())

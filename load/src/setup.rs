@@ -55,17 +55,14 @@ impl Setup<'_> {
         if status != StatusCode::OK {
             return Err(unexpected(&format!("GET {url}"), status, &body));
         }
-        let tasks: Vec<Task> = serde_json::from_slice(&body).map_err(|e| {
-            Error::fixable(
-                format!("GET {url} did not answer a list of tasks: {e}"),
-                "check that --url points at the resume service (modu-app)",
-            )
+        let tasks: Vec<Task> = serde_json::from_slice(&body).map_err(|e| Error::NotTheService {
+            action: format!("GET {url}"),
+            problem: format!("the answer is not a list of tasks: {e}"),
         })?;
         if tasks.is_empty() {
-            return Err(Error::fixable(
-                format!("GET {url} answered no tasks, so no resume can be submitted"),
-                "the service seeds its job categories in its migrations; check its database",
-            ));
+            return Err(Error::NoTasks {
+                url: url.to_string(),
+            });
         }
         Ok(tasks)
     }
@@ -102,17 +99,15 @@ impl Setup<'_> {
         if status != StatusCode::CREATED {
             return Err(unexpected(&action, status, &body));
         }
-        let token: Token = serde_json::from_slice(&body).map_err(|e| {
-            Error::fixable(
-                format!("{action}: the answer has no token: {e}"),
-                "check that --url points at the resume service (modu-app)",
-            )
+        let token: Token = serde_json::from_slice(&body).map_err(|e| Error::NotTheService {
+            action: action.clone(),
+            problem: format!("the answer has no token: {e}"),
         })?;
         HeaderValue::from_str(&format!("Bearer {}", token.token)).map_err(|_| {
-            Error::fixable(
-                format!("{action}: the token is not a valid header value"),
-                "check that --url points at the resume service (modu-app)",
-            )
+            Error::NotTheService {
+                action,
+                problem: "the token is not a valid header value".to_string(),
+            }
         })
     }
 
@@ -123,11 +118,9 @@ impl Setup<'_> {
         if status != StatusCode::OK {
             return Err(unexpected(&format!("GET {url}"), status, &body));
         }
-        let page: Page = serde_json::from_slice(&body).map_err(|e| {
-            Error::fixable(
-                format!("GET {url} did not answer a page of resumes: {e}"),
-                "check that --url points at the resume service (modu-app)",
-            )
+        let page: Page = serde_json::from_slice(&body).map_err(|e| Error::NotTheService {
+            action: format!("GET {url}"),
+            problem: format!("the answer is not a page of resumes: {e}"),
         })?;
         Ok(page.items.into_iter().map(|item| item.id).collect())
     }
@@ -162,16 +155,9 @@ impl Setup<'_> {
         &self,
         request: reqwest::RequestBuilder,
     ) -> Result<(StatusCode, bytes::Bytes)> {
-        let unreachable = |e: reqwest::Error| {
-            Error::fixable(
-                format!(
-                    "cannot reach the service at {}: {}",
-                    self.target.base(),
-                    describe_error(&e)
-                ),
-                "start it first (`cargo run -p modu-app` listens on http://127.0.0.1:8000) \
-                 or point --url at it",
-            )
+        let unreachable = |e: reqwest::Error| Error::Unreachable {
+            base: self.target.base().to_string(),
+            detail: describe_error(&e),
         };
         let response = request.send().await.map_err(unreachable)?;
         let status = response.status();
@@ -185,10 +171,11 @@ fn unexpected(action: &str, status: StatusCode, body: &[u8]) -> Error {
         Ok(api) => api.error,
         Err(_) => snippet(body),
     };
-    Error::fixable(
-        format!("{action}: the service answered {status}: {said}"),
-        "check that --url points at the resume service (modu-app), and read its log",
-    )
+    Error::UnexpectedStatus {
+        action: action.to_string(),
+        status,
+        said,
+    }
 }
 
 /// The start of a body, for error messages.

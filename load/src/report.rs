@@ -364,7 +364,7 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::load::stats::Live;
+    use crate::stats::Live;
 
     fn options(workload: Workload) -> Options {
         Options {

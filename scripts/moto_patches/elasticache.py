@@ -1,53 +1,19 @@
-"""Corrections to moto 5.2.x so that the emulator answers as AWS documents.
-
-`apply()` monkeypatches moto's backends and response handlers in-process; the
-launcher (scripts/emulator.py) calls it once before the server starts. Every
-patch is small and says which documented AWS behaviour it restores. modu itself
-never knows it is talking to an emulator: where moto and AWS differ, the
-emulator is corrected, not the product.
-
-Covered: ElastiCache replication groups (cluster mode disabled), subnet groups
-and tags; CloudFront origins, ListDistributions, ETag/IfMatch and the
-disable-before-delete rule; Route 53 record-set changes. CloudWatch metric-math
-alarms and their tags already behave as AWS in moto 5.2 and are not patched;
-Auto Scaling target-tracking alarms are corrected in emulator.py itself.
-"""
+"""ElastiCache: replication groups with cluster mode disabled (their member clusters,
+endpoints, deletion, modification and replica counts), cache subnet groups, and tags."""
 
 from __future__ import annotations
 
-import copy
 import inspect
 import random
 import string
-from datetime import datetime, timezone
 
-_applied = False
+from .errors import service_module
 
-# moto looks up an error's shape from the module of its exception class
-# ("moto.<service>...."); this module's own name also starts with "moto", so
-# the exception classes below claim their service's module.
-ERRORS_MODULE = "moto.{}.exceptions"
-
-
-def apply() -> None:
-    """Install every correction (idempotent)."""
-    global _applied
-    if _applied:
-        return
-    _applied = True
-    _patch_elasticache()
-    _patch_cloudfront()
-    _patch_route53()
-
-
-# --------------------------------------------------------------------------
-# ElastiCache
-# --------------------------------------------------------------------------
-
-# AWS picks the newest engine version when EngineVersion is not given; moto
-# reports none at all.
+# AWS (ElastiCache API Reference, CreateReplicationGroup → EngineVersion): without an
+# EngineVersion the newest is used; moto reports none at all.
 DEFAULT_ENGINE_VERSION = {"redis": "7.1", "valkey": "8.0"}
-# AWS allows at most 5 replicas per node group.
+# AWS (CreateReplicationGroup → ReplicasPerNodeGroup, "Valid values are 0 to 5"): at most 5
+# replicas per node group.
 MAX_REPLICAS = 5
 
 
@@ -71,7 +37,7 @@ def _short_region(region: str) -> str:
     return f"{parts[0]}{short}{parts[2]}"
 
 
-def _patch_elasticache() -> None:
+def apply() -> None:
     from moto.core.responses import ActionResult, EmptyResult
     from moto.elasticache import models as m
     from moto.elasticache.exceptions import (
@@ -86,13 +52,13 @@ def _patch_elasticache() -> None:
     Backend = m.ElastiCacheBackend
 
     class CacheSubnetGroupInUse(ElastiCacheException):
-        __module__ = ERRORS_MODULE.format("elasticache")
+        __module__ = service_module("elasticache")
         code = "CacheSubnetGroupInUse"
 
     # ---- subnet groups: AZ of each subnet --------------------------------
-    # AWS: each subnet of a cache subnet group has SubnetAvailabilityZone.Name.
-    # moto stores a bare string (serialized as an empty structure) or, for
-    # unknown subnets, a misspelled key.
+    # AWS (ElastiCache API Reference, DescribeCacheSubnetGroups → Subnet): each subnet of a
+    # cache subnet group has SubnetAvailabilityZone.Name. moto stores a bare string
+    # (serialized as an empty structure) or, for unknown subnets, a misspelled key.
     original_subnet_group_init = m.CacheSubnetGroup.__init__
 
     def subnet_group_init(self, *args, **kwargs):
@@ -127,8 +93,9 @@ def _patch_elasticache() -> None:
         return zones[index % len(zones)]
 
     def new_member_cluster(backend, group, cluster_id, zone):
-        # AWS: every node of a replication group is a cache cluster of its own,
-        # listed by DescribeCacheClusters with the group's settings.
+        # AWS (DescribeCacheClusters, ReplicationGroup.MemberClusters): every node of a
+        # replication group is a cache cluster of its own, listed by DescribeCacheClusters
+        # with the group's settings.
         args = dict.fromkeys(cluster_params)
         args.update(
             account_id=backend.account_id,
@@ -223,8 +190,9 @@ def _patch_elasticache() -> None:
         return group.cluster_mode != "enabled" and len(group.node_groups) <= 1
 
     def settle(backend, group):
-        # AWS: creating/modifying end with `available` (emulated: at the next
-        # DescribeReplicationGroups), as does a failover switch.
+        # AWS (DescribeReplicationGroups → Status, AutomaticFailover): creating and
+        # modifying end with `available` (emulated: at the next DescribeReplicationGroups),
+        # as `enabling`/`disabling` end in the new state.
         if group.status in ("creating", "modifying"):
             group.status = "available"
         group.automatic_failover = {"enabling": "enabled", "disabling": "disabled"}.get(
@@ -247,11 +215,11 @@ def _patch_elasticache() -> None:
         return group
 
     # ---- CreateReplicationGroup -----------------------------------------
-    # AWS (cluster mode disabled): NumCacheClusters nodes (or
-    # ReplicasPerNodeGroup + 1), members <id>-001, <id>-002, ...; primary and
-    # reader endpoints on the node group; EngineVersion defaulted; the members
-    # are cache clusters; the answer says `creating`. moto ignores
-    # NumCacheClusters, has no ReaderEndpoint, no version and no member clusters.
+    # AWS (ElastiCache API Reference, CreateReplicationGroup, cluster mode disabled):
+    # NumCacheClusters nodes (or ReplicasPerNodeGroup + 1), members <id>-001, <id>-002, ...;
+    # primary and reader endpoints on the node group; EngineVersion defaulted; the members
+    # are cache clusters; the answer says `creating`. moto ignores NumCacheClusters, has no
+    # ReaderEndpoint, no version and no member clusters.
     original_create = Backend.create_replication_group
 
     def create_replication_group(self, *args, **kwargs):
@@ -273,7 +241,8 @@ def _patch_elasticache() -> None:
                 f"NumCacheClusters must be between 1 and {MAX_REPLICAS + 1}."
             )
         if group.automatic_failover == "enabled" and total < 2:
-            # AWS: automatic failover needs at least one replica.
+            # AWS (CreateReplicationGroup → AutomaticFailoverEnabled): automatic failover
+            # needs at least one replica.
             del self.replication_groups[group.replication_group_id]
             forget(self, group.arn)
             raise InvalidParameterValueException(
@@ -308,9 +277,10 @@ def _patch_elasticache() -> None:
     Backend.describe_cache_clusters = describe_cache_clusters
 
     # ---- DeleteReplicationGroup ----------------------------------------
-    # AWS: the answer says `deleting`, then the group and its member clusters
-    # are gone (ReplicationGroupNotFoundFault). RetainPrimaryCluster keeps the
-    # primary as a standalone cluster. moto stays `deleting` forever.
+    # AWS (ElastiCache API Reference, DeleteReplicationGroup): the answer says `deleting`,
+    # then the group and its member clusters are gone (ReplicationGroupNotFoundFault).
+    # RetainPrimaryCluster keeps the primary as a standalone cluster. moto stays `deleting`
+    # forever.
     def delete_replication_group(self, replication_group_id, retain_primary_cluster=None):
         group = get_group(self, replication_group_id)
         group.status = "deleting"
@@ -331,9 +301,9 @@ def _patch_elasticache() -> None:
     Backend.delete_replication_group = delete_replication_group
 
     # ---- DeleteCacheSubnetGroup / ModifyCacheSubnetGroup ----------------
-    # AWS: DeleteCacheSubnetGroup deletes, CacheSubnetGroupNotFoundFault when
-    # absent, CacheSubnetGroupInUse while a cluster uses it. moto has neither
-    # operation.
+    # AWS (ElastiCache API Reference, DeleteCacheSubnetGroup, ModifyCacheSubnetGroup):
+    # DeleteCacheSubnetGroup deletes, CacheSubnetGroupNotFoundFault when absent,
+    # CacheSubnetGroupInUse while a cluster uses it. moto has neither operation.
     def delete_cache_subnet_group(self, cache_subnet_group_name):
         group = self.cache_subnet_groups.get(cache_subnet_group_name)
         if group is None:
@@ -378,9 +348,9 @@ def _patch_elasticache() -> None:
     ElastiCacheResponse.modify_cache_subnet_group = response_modify_cache_subnet_group
 
     # ---- ModifyReplicationGroup ----------------------------------------
-    # AWS: applies the change; the answer says `modifying` (failover
-    # `enabling`/`disabling`), later `available`. Not in moto. (Changes are
-    # applied at once even without ApplyImmediately: the emulator has no
+    # AWS (ElastiCache API Reference, ModifyReplicationGroup): applies the change; the
+    # answer says `modifying` (failover `enabling`/`disabling`), later `available`. Not in
+    # moto. (Changes are applied at once even without ApplyImmediately: the emulator has no
     # maintenance window.)
     def modify_replication_group(self, replication_group_id, changes):
         group = get_group(self, replication_group_id)
@@ -445,10 +415,10 @@ def _patch_elasticache() -> None:
     ElastiCacheResponse.modify_replication_group = response_modify_replication_group
 
     # ---- IncreaseReplicaCount / DecreaseReplicaCount --------------------
-    # AWS (cluster mode disabled): NewReplicaCount replicas after the call,
-    # members added/removed, answer `modifying`, then `available`;
-    # InvalidParameterValue for a count that does not grow/shrink, above 5,
-    # or below 1 while automatic failover is enabled. Not in moto.
+    # AWS (ElastiCache API Reference, IncreaseReplicaCount, DecreaseReplicaCount; cluster
+    # mode disabled): NewReplicaCount replicas after the call, members added/removed, answer
+    # `modifying`, then `available`; InvalidParameterValue for a count that does not
+    # grow/shrink, above 5, or below 1 while automatic failover is enabled. Not in moto.
     def change_replica_count(self, replication_group_id, new_count, apply_immediately, grow, to_remove=None):
         group = get_group(self, replication_group_id)
         if not cluster_mode_disabled(group):
@@ -519,10 +489,11 @@ def _patch_elasticache() -> None:
     ElastiCacheResponse.decrease_replica_count = response_replica_count(False)
 
     # ---- tags ------------------------------------------------------------
-    # AWS: tag operations on the ARN of a missing replication group, subnet
-    # group or cluster fail with its NotFound fault; AddTagsToResource and
-    # RemoveTagsFromResource answer with the resource's TagList. moto tags
-    # anything and answers with nothing.
+    # AWS (ElastiCache API Reference, ListTagsForResource, AddTagsToResource,
+    # RemoveTagsFromResource): tag operations on the ARN of a missing replication group,
+    # subnet group or cluster fail with its NotFound fault; AddTagsToResource and
+    # RemoveTagsFromResource answer with the resource's TagList. moto tags anything and
+    # answers with nothing.
     def check_tag_target(backend, arn):
         parts = arn.split(":", 6)  # arn:aws:elasticache:<region>:<account>:<kind>:<name>
         kind, name = (parts[5], parts[6]) if len(parts) == 7 else ("", "")
@@ -556,278 +527,3 @@ def _patch_elasticache() -> None:
 
     ElastiCacheResponse.add_tags_to_resource = with_tag_list(original_add_tags)
     ElastiCacheResponse.remove_tags_from_resource = with_tag_list(original_remove_tags)
-
-
-# --------------------------------------------------------------------------
-# CloudFront
-# --------------------------------------------------------------------------
-
-
-def _patch_cloudfront() -> None:
-    from moto.cloudfront import models as m
-    from moto.cloudfront.exceptions import CloudFrontException, InvalidIfMatchVersion, NoSuchDistribution
-    from moto.cloudfront.responses import CloudFrontResponse
-    from moto.core.responses import ActionResult
-
-    class PreconditionFailed(CloudFrontException):
-        __module__ = ERRORS_MODULE.format("cloudfront")
-
-        def __init__(self) -> None:
-            super().__init__(
-                "PreconditionFailed",
-                "The precondition given in one or more of the request-header fields evaluated to false.",
-            )
-
-    class DistributionNotDisabled(CloudFrontException):
-        __module__ = ERRORS_MODULE.format("cloudfront")
-
-        def __init__(self) -> None:
-            super().__init__(
-                "DistributionNotDisabled",
-                "The distribution you are trying to delete has not been disabled.",
-            )
-
-    # ---- ARNs ---------------------------------------------------------------
-    # AWS: CloudFront is global, so a distribution ARN has an empty region field
-    # (arn:aws:cloudfront::<account>:distribution/<id>); moto leaves it out.
-    original_distribution_init = m.Distribution.__init__
-
-    def distribution_init(self, account_id, region_name, config):
-        original_distribution_init(self, account_id, region_name, config)
-        self.arn = self.arn.replace(":cloudfront:", ":cloudfront::", 1)
-
-    m.Distribution.__init__ = distribution_init
-
-    # ---- origins -----------------------------------------------------------
-    # AWS: an origin keeps its OriginAccessControlId (empty string when none)
-    # and its S3OriginConfig (OriginAccessIdentity may be empty when an OAC is
-    # used). moto drops both.
-    original_origin_init = m.Origin.__init__
-
-    def origin_init(self, origin):
-        s3 = origin.get("S3OriginConfig", "absent")
-        if s3 != "absent" and not isinstance(s3, dict):
-            origin["S3OriginConfig"] = s3 = {}
-        if isinstance(s3, dict):
-            s3["OriginAccessIdentity"] = s3.get("OriginAccessIdentity") or ""
-        original_origin_init(self, origin)
-        self.origin_access_control_id = origin.get("OriginAccessControlId") or ""
-        if isinstance(s3, dict):
-            self.s3_origin_config = {"OriginAccessIdentity": s3["OriginAccessIdentity"]}
-            if s3.get("OriginReadTimeout") is not None:
-                self.s3_origin_config["OriginReadTimeout"] = s3["OriginReadTimeout"]
-
-    m.Origin.__init__ = origin_init
-
-    # ---- ETag / IfMatch / status on update ---------------------------------
-    # AWS: UpdateDistribution needs the current ETag as IfMatch
-    # (PreconditionFailed otherwise), issues a new ETag, and puts the
-    # distribution `InProgress` until it is deployed again (emulated: the
-    # next read). moto ignores IfMatch, keeps the ETag and stays `Deployed`.
-    original_update = m.CloudFrontBackend.update_distribution
-
-    def update_distribution(self, dist_config, _id, if_match):
-        dist = self.distributions.get(_id)
-        if dist is not None and if_match and if_match != dist.etag:
-            raise PreconditionFailed()
-        dist, location, _ = original_update(self, dist_config, _id, if_match)
-        dist.etag = m.random_id()
-        dist.status = "InProgress"
-        dist._tick = 0
-        dist.last_modified_time = datetime.now(timezone.utc)
-        return dist, location, dist.etag
-
-    m.CloudFrontBackend.update_distribution = update_distribution
-
-    # ---- delete needs a disabled, deployed distribution ------------------
-    # AWS: DeleteDistribution needs the current ETag (PreconditionFailed) and
-    # a distribution that is disabled and deployed (DistributionNotDisabled).
-    # moto deletes whatever it is given.
-    original_delete = m.CloudFrontBackend.delete_distribution
-
-    def delete_distribution(self, distribution_id, if_match):
-        if not if_match:
-            raise InvalidIfMatchVersion()
-        dist = self.distributions.get(distribution_id)
-        if dist is None:
-            raise NoSuchDistribution()
-        if if_match != dist.etag:
-            raise PreconditionFailed()
-        enabled = getattr(dist.distribution_config, "Enabled", False)
-        if str(enabled).lower() == "true" or dist.status != "Deployed":
-            raise DistributionNotDisabled()
-        original_delete(self, distribution_id, if_match)
-        self.tagger.delete_all_tags_for_resource(dist.arn)
-
-    m.CloudFrontBackend.delete_distribution = delete_distribution
-
-    # ---- ListDistributions summaries -------------------------------------
-    # AWS: each DistributionSummary carries the distribution's ETag, Origins,
-    # Aliases, DefaultCacheBehavior, Comment, Enabled, ... . moto returns only
-    # Id/ARN/Status/DomainName.
-    summary_fields = (
-        "Aliases",
-        "Origins",
-        "OriginGroups",
-        "DefaultCacheBehavior",
-        "CacheBehaviors",
-        "CustomErrorResponses",
-        "Comment",
-        "PriceClass",
-        "Enabled",
-        "ViewerCertificate",
-        "Restrictions",
-        "WebACLId",
-        "HttpVersion",
-        "IsIPV6Enabled",
-    )
-
-    def summary(dist):
-        config = dist.distribution_config
-        item = {
-            "Id": dist.distribution_id,
-            "ARN": dist.arn,
-            "ETag": dist.etag,
-            "Status": dist.status,
-            "LastModifiedTime": dist.last_modified_time,
-            "DomainName": dist.domain_name,
-            "AliasICPRecordals": dist.alias_icp_recordals,
-            "Staging": False,
-        }
-        for field in summary_fields:
-            item[field] = getattr(config, field, None)
-        return item
-
-    def list_distributions(self):
-        distributions = self.backend.list_distributions()
-        result = {
-            "DistributionList": {
-                "Marker": "",
-                "MaxItems": 100,
-                "IsTruncated": False,
-                "Quantity": len(distributions),
-                "Items": [summary(d) for d in distributions] or None,
-            }
-        }
-        return ActionResult(result)
-
-    CloudFrontResponse.list_distributions = list_distributions
-
-
-# --------------------------------------------------------------------------
-# Route 53
-# --------------------------------------------------------------------------
-
-
-def _patch_route53() -> None:
-    from moto.route53 import models as m
-    from moto.route53.exceptions import DnsNameInvalidForZone, InvalidActionValue, Route53ClientError
-    from moto.route53.utils import validate_domain_name
-
-    class InvalidChangeBatch(Route53ClientError):
-        __module__ = ERRORS_MODULE.format("route53")
-
-        def __init__(self, messages):
-            super().__init__("InvalidChangeBatch", "[" + ", ".join(messages) + "]")
-
-    # ---- record sets -------------------------------------------------------
-    # AWS: alias record sets have no TTL; the zone's SOA value is a plain
-    # string. moto lists TTL 0 for aliases and a stringified dict for SOA.
-    original_record_init = m.RecordSet.__init__
-
-    def record_init(self, kwargs):
-        original_record_init(self, kwargs)
-        if "TTL" not in kwargs:
-            self.ttl = None
-        self.records = [r.get("Value") if isinstance(r, dict) else r for r in (self.records or [])]
-
-    m.RecordSet.__init__ = record_init
-
-    def key(name, kind, set_identifier):
-        return (name.lower().rstrip(".") + ".", kind, set_identifier or None)
-
-    def alias_of(target):
-        if not target:
-            return None
-        return (
-            str(target.get("HostedZoneId", "")),
-            str(target.get("DNSName", "")).lower().rstrip("."),
-            str(target.get("EvaluateTargetHealth", False)).lower(),
-        )
-
-    def values_of(ttl, records, alias, extra):
-        return (
-            None if ttl in (None, "") else int(ttl),
-            sorted(str(r) for r in records or []),
-            alias_of(alias),
-            tuple(None if v is None else str(v).lower() for v in extra),
-        )
-
-    extra_fields = ("Weight", "Region", "Failover", "HealthCheckId", "MultiValueAnswer")
-    extra_attributes = ("weight", "region", "failover", "health_check_id", "multi_value_answer")
-
-    def stored_values(record):
-        return values_of(
-            record.ttl, record.records, record.alias_target, [getattr(record, a, None) for a in extra_attributes]
-        )
-
-    def requested_values(rrset):
-        records = [r.get("Value") if isinstance(r, dict) else r for r in rrset.get("ResourceRecords") or []]
-        return values_of(rrset.get("TTL"), records, rrset.get("AliasTarget"), [rrset.get(f) for f in extra_fields])
-
-    # ---- ChangeResourceRecordSets ---------------------------------------------
-    # AWS validates the whole batch against the zone's current record sets and
-    # applies it all or nothing: CREATE of an existing (name, type,
-    # SetIdentifier) and DELETE of a missing one, or one whose values do not
-    # match exactly, fail with InvalidChangeBatch. moto checks DELETE against
-    # its change journal (InvalidInput, any alias target accepted), lets a
-    # CREATE duplicate a set whose values differ, and deletes by name only.
-    def change_resource_record_sets(self, zoneid, change_list):
-        zone = self.get_hosted_zone(zoneid)
-        state = {key(r.name, r.type, r.set_identifier): stored_values(r) for r in zone.rrsets}
-        zone_name = zone.name.lower().rstrip(".")
-        errors = []
-        for change in change_list:
-            action = change["Action"]
-            if action not in ("CREATE", "UPSERT", "DELETE"):
-                raise InvalidActionValue(action)
-            rrset = change["ResourceRecordSet"]
-            validate_domain_name(rrset["Name"], code="InvalidChangeBatch")
-            name = rrset["Name"].lower().rstrip(".")
-            if not (name == zone_name or name.endswith("." + zone_name)):
-                raise DnsNameInvalidForZone(name=rrset["Name"], zone_name=zone.name)
-            k = key(rrset["Name"], rrset["Type"], rrset.get("SetIdentifier"))
-            label = f"[name='{k[0]}', type='{k[1]}'" + (f", set-identifier='{k[2]}'" if k[2] else "") + "]"
-            if action == "CREATE":
-                if k in state:
-                    errors.append(f"Tried to create resource record set {label} but it already exists")
-                state[k] = requested_values(rrset)
-            elif action == "UPSERT":
-                state[k] = requested_values(rrset)
-            elif k not in state:
-                errors.append(f"Tried to delete resource record set {label} but it was not found")
-            elif state[k] != requested_values(rrset):
-                errors.append(
-                    f"Tried to delete resource record set {label} but the values provided do not match the current values"
-                )
-            else:
-                del state[k]
-        if errors:
-            raise InvalidChangeBatch(errors)
-
-        for change in change_list:
-            original_change = copy.deepcopy(change)
-            rrset = dict(change["ResourceRecordSet"])
-            if not rrset["Name"].endswith("."):
-                rrset["Name"] += "."
-            k = key(rrset["Name"], rrset["Type"], rrset.get("SetIdentifier"))
-            zone.rrsets = [r for r in zone.rrsets if key(r.name, r.type, r.set_identifier) != k]
-            if change["Action"] in ("CREATE", "UPSERT"):
-                if "ResourceRecords" in rrset:
-                    rrset["ResourceRecords"] = [
-                        r.get("Value") if isinstance(r, dict) else r for r in rrset["ResourceRecords"] or []
-                    ]
-                zone.add_rrset(rrset)
-            zone.rr_changes.append(original_change)
-
-    m.Route53Backend.change_resource_record_sets = change_resource_record_sets

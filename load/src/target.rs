@@ -16,30 +16,22 @@ pub struct Target {
 
 impl Target {
     pub fn parse(raw: &str, allow_remote: bool) -> Result<Target> {
-        let example = "give the service's base URL, e.g. --url http://127.0.0.1:8000";
-        let mut base = Url::parse(raw)
-            .map_err(|e| Error::fixable(format!("--url {raw:?} is not a URL: {e}"), example))?;
+        let refuse = |problem: String| Error::Url {
+            url: raw.to_string(),
+            problem,
+        };
+        let mut base = Url::parse(raw).map_err(|e| refuse(format!("is not a URL: {e}")))?;
         if !matches!(base.scheme(), "http" | "https") {
-            return Err(Error::fixable(
-                format!("--url {raw:?} is not an http:// or https:// URL"),
-                example,
-            ));
+            return Err(refuse("is not an http:// or https:// URL".to_string()));
         }
         let Some(host) = base.host_str().map(str::to_owned) else {
-            return Err(Error::fixable(
-                format!("--url {raw:?} has no host"),
-                example,
-            ));
+            return Err(refuse("has no host".to_string()));
         };
         if !allow_remote && !is_loopback(&host) {
-            return Err(Error::fixable(
-                format!(
-                    "refusing to send load to {raw}: {host} is not a loopback address \
-                     (127.0.0.0/8, ::1 or localhost)"
-                ),
-                "`modu load` signs up accounts and floods the service with writes, so by default \
-                 it only aims at this machine; to load a deployed stack you own, add --allow-remote",
-            ));
+            return Err(Error::NotLoopback {
+                url: raw.to_string(),
+                host,
+            });
         }
         // Endpoints are joined relative to the base, so a service mounted under a path
         // prefix works too.
@@ -118,11 +110,12 @@ mod tests {
 
     #[test]
     fn the_refusal_says_how_to_proceed() {
-        let Error::Fixable { help, .. } = Target::parse("http://example.com", false).unwrap_err()
-        else {
-            panic!("a precondition error");
-        };
-        assert!(help.unwrap().contains("--allow-remote"));
+        use miette::Diagnostic;
+
+        let err = Target::parse("http://example.com", false).unwrap_err();
+        assert!(matches!(err, Error::NotLoopback { .. }), "{err:?}");
+        let help = err.help().expect("a help text").to_string();
+        assert!(help.contains("--allow-remote"), "{help}");
     }
 
     #[test]

@@ -1,11 +1,14 @@
-//! `modu load`: the traffic test of the resume service. It signs up its own accounts, then
-//! runs virtual users against the API for a bounded time and number of requests, and
-//! reports throughput, latency percentiles and errors by kind.
+//! The traffic generator behind `modu load`: the traffic test of the resume service
+//! (`modu-app`). It signs up its own accounts, then runs virtual users against the API for
+//! a bounded time and number of requests, and reports throughput, latency percentiles and
+//! errors by kind. `run` is the whole test; the `modu` binary only maps its command line
+//! onto `Options` and prints the `Report`.
 //!
 //! The pieces follow a run: `target` checks where the load may go (loopback unless
 //! allowed), `setup` prepares accounts and data, `jpeg` and `form` make the request bodies
 //! once, `workload` runs the virtual users, `stats` measures, `report` renders, and
-//! `progress` shows the live line. Workloads:
+//! `progress` shows the live line; `error` says why a run could not measure anything.
+//! Workloads:
 //!
 //! - `click`: the reference scenario, "save 10 times" in one click. Each virtual user
 //!   POSTs the resume form with `--images` JPEGs 10 times, one after another, and then
@@ -16,6 +19,7 @@
 //! - `mixed`: each virtual user does one click after every 10 reads, so 20 GETs per
 //!   10 POSTs; users are staggered so their clicks do not line up.
 
+mod error;
 mod form;
 pub mod jpeg;
 mod progress;
@@ -33,11 +37,11 @@ use reqwest::Client;
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
+pub use error::{Error, Result};
 pub use progress::ProgressMode;
 pub use report::Report;
 pub use target::Target;
 
-use crate::error::{Error, Result};
 use form::Form;
 use progress::LiveLine;
 use report::RunFacts;
@@ -55,7 +59,8 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const MAX_IMAGE_BYTES: usize = 16 << 20;
 const MIN_IMAGE_BYTES: usize = 256;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 #[serde(rename_all = "lowercase")]
 pub enum Workload {
     /// Save the resume form with images 10 times per click, one save after another
@@ -149,7 +154,7 @@ impl Options {
             if ok {
                 Ok(())
             } else {
-                Err(Error::fixable(message, help))
+                Err(Error::invalid_option(message, help))
             }
         };
         check(
@@ -214,10 +219,7 @@ pub async fn run(
     let setup_started = Instant::now();
     let prepared = tokio::select! {
         biased;
-        () = interrupt.cancelled() => Err(Error::fixable(
-            "interrupted during setup; nothing was measured",
-            "run it again and let the setup (sign-ups) finish",
-        )),
+        () = interrupt.cancelled() => Err(Error::InterruptedDuringSetup),
         prepared = prepare(options, &client, &target, &line) => prepared,
     };
     let users = match prepared {
@@ -255,10 +257,9 @@ pub async fn run(
     ticker.abort();
     line.finish();
     if let Some(e) = crashed {
-        return Err(Error::fixable(
-            format!("a virtual user stopped unexpectedly: {e}"),
-            "this is a bug in modu load; please report it with the command line used",
-        ));
+        return Err(Error::Bug {
+            what: format!("a virtual user stopped unexpectedly: {e}"),
+        });
     }
     let facts = RunFacts {
         users: options.users(),
@@ -280,11 +281,8 @@ fn http_client(options: &Options) -> Result<Client> {
         .timeout(options.request_timeout)
         .user_agent(concat!("modu-load/", env!("CARGO_PKG_VERSION")))
         .build()
-        .map_err(|e| {
-            Error::fixable(
-                format!("cannot build the HTTP client: {}", describe_error(&e)),
-                "this is a bug in modu load; please report it",
-            )
+        .map_err(|e| Error::Bug {
+            what: format!("cannot build the HTTP client: {}", describe_error(&e)),
         })
 }
 
@@ -372,11 +370,8 @@ async fn image_pool(options: &Options, seed: u64) -> Result<Vec<Bytes>> {
             .collect()
     })
     .await
-    .map_err(|e| {
-        Error::fixable(
-            format!("making the images failed: {e}"),
-            "this is a bug in modu load; please report it with --image-bytes",
-        )
+    .map_err(|e| Error::Bug {
+        what: format!("making the images failed (--image-bytes {size}): {e}"),
     })
 }
 

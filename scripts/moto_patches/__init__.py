@@ -1,0 +1,47 @@
+"""Corrections to moto so that the emulator answers as AWS documents, one module per
+service. The moto version they are written against is pinned in
+scripts/requirements-emulator.txt (and checked by scripts/emulator.py at start).
+
+`apply()` monkeypatches moto's backends and response handlers in-process; the launcher
+(scripts/emulator.py) calls it once before the server starts. Every correction is small
+and its comment names the AWS API reference (action and behaviour) it follows. modu
+itself never knows it is talking to an emulator: where moto and AWS differ, the emulator
+is corrected, not the product.
+
+- `autoscaling`: target-tracking policies own their two CloudWatch alarms and report
+  `Enabled`; deleting a group deletes its policies.
+- `cloudfront`: distribution ARNs, origins with an origin access control, ETag/IfMatch,
+  the disable-before-delete rule, full ListDistributions summaries, real pages.
+- `elasticache`: replication groups (cluster mode disabled) with their member clusters,
+  modification and replica counts, subnet groups, tags.
+- `route53`: ChangeResourceRecordSets validated as one batch, record-set shapes, real
+  ListHostedZones pages.
+- `paging`: the page sizes of those two lists, and the forced small page of the tests.
+
+CloudWatch metric-math alarms and their tags already behave as AWS in moto and are not
+patched (scripts/tests/test_cloudwatch.py guards them). Known and left alone: moto keys
+scaling policies by name across all groups (AWS: per group), gives every policy the same
+ARN, and answers StartInstanceRefresh with HTTP 500.
+"""
+
+from __future__ import annotations
+
+from . import autoscaling, cloudfront, elasticache, paging, route53
+
+_applied = False
+
+
+def apply(page_size: int | None = None) -> None:
+    """Install every correction (idempotent). `page_size` forces at most that many items
+    per page of the paged lists (see `paging`)."""
+    global _applied
+    if page_size is not None and page_size < 1:
+        raise ValueError(f"page size {page_size} is not a positive number")
+    paging.forced = page_size
+    if _applied:
+        return
+    _applied = True
+    autoscaling.apply()
+    cloudfront.apply()
+    elasticache.apply()
+    route53.apply()

@@ -1,0 +1,188 @@
+"""CloudFront: distribution ARNs, origins with an origin access control, ETag/IfMatch,
+the disable-before-delete rule, and ListDistributions (full summaries, real pages)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from . import paging
+from .errors import service_module
+
+# AWS (CloudFront API Reference, ListDistributions → MaxItems): the default and the most
+# per page are both 100.
+LIST_DEFAULT = LIST_MOST = 100
+
+
+def apply() -> None:
+    from moto.cloudfront import models as m
+    from moto.cloudfront.exceptions import CloudFrontException, InvalidIfMatchVersion, NoSuchDistribution
+    from moto.cloudfront.responses import CloudFrontResponse
+    from moto.core.responses import ActionResult
+
+    class PreconditionFailed(CloudFrontException):
+        __module__ = service_module("cloudfront")
+
+        def __init__(self) -> None:
+            super().__init__(
+                "PreconditionFailed",
+                "The precondition given in one or more of the request-header fields evaluated to false.",
+            )
+
+    class DistributionNotDisabled(CloudFrontException):
+        __module__ = service_module("cloudfront")
+
+        def __init__(self) -> None:
+            super().__init__(
+                "DistributionNotDisabled",
+                "The distribution you are trying to delete has not been disabled.",
+            )
+
+    # ---- ARNs ---------------------------------------------------------------
+    # AWS (CloudFront API Reference, Distribution → ARN): CloudFront is global, so a
+    # distribution ARN has an empty region field
+    # (arn:aws:cloudfront::<account>:distribution/<id>); moto leaves the field out.
+    original_distribution_init = m.Distribution.__init__
+
+    def distribution_init(self, account_id, region_name, config):
+        original_distribution_init(self, account_id, region_name, config)
+        self.arn = self.arn.replace(":cloudfront:", ":cloudfront::", 1)
+
+    m.Distribution.__init__ = distribution_init
+
+    # ---- origins -----------------------------------------------------------
+    # AWS (CloudFront API Reference, Origin → OriginAccessControlId, S3OriginConfig;
+    # GetDistributionConfig): an origin keeps its OriginAccessControlId (empty string when none)
+    # and its S3OriginConfig (OriginAccessIdentity may be empty when an OAC is
+    # used). moto drops both.
+    original_origin_init = m.Origin.__init__
+
+    def origin_init(self, origin):
+        s3 = origin.get("S3OriginConfig", "absent")
+        if s3 != "absent" and not isinstance(s3, dict):
+            origin["S3OriginConfig"] = s3 = {}
+        if isinstance(s3, dict):
+            s3["OriginAccessIdentity"] = s3.get("OriginAccessIdentity") or ""
+        original_origin_init(self, origin)
+        self.origin_access_control_id = origin.get("OriginAccessControlId") or ""
+        if isinstance(s3, dict):
+            self.s3_origin_config = {"OriginAccessIdentity": s3["OriginAccessIdentity"]}
+            if s3.get("OriginReadTimeout") is not None:
+                self.s3_origin_config["OriginReadTimeout"] = s3["OriginReadTimeout"]
+
+    m.Origin.__init__ = origin_init
+
+    # ---- ETag / IfMatch / status on update ---------------------------------
+    # AWS (CloudFront API Reference, UpdateDistribution → IfMatch, ETag; Distribution →
+    # Status): UpdateDistribution needs the current ETag as IfMatch
+    # (PreconditionFailed otherwise), issues a new ETag, and puts the
+    # distribution `InProgress` until it is deployed again (emulated: the
+    # next read). moto ignores IfMatch, keeps the ETag and stays `Deployed`.
+    original_update = m.CloudFrontBackend.update_distribution
+
+    def update_distribution(self, dist_config, _id, if_match):
+        dist = self.distributions.get(_id)
+        if dist is not None and if_match and if_match != dist.etag:
+            raise PreconditionFailed()
+        dist, location, _ = original_update(self, dist_config, _id, if_match)
+        dist.etag = m.random_id()
+        dist.status = "InProgress"
+        dist._tick = 0
+        dist.last_modified_time = datetime.now(timezone.utc)
+        return dist, location, dist.etag
+
+    m.CloudFrontBackend.update_distribution = update_distribution
+
+    # ---- delete needs a disabled, deployed distribution ------------------
+    # AWS (CloudFront API Reference, DeleteDistribution: disable it, wait until it is
+    # Deployed, then delete it with its ETag; errors PreconditionFailed,
+    # DistributionNotDisabled): DeleteDistribution needs the current ETag (PreconditionFailed) and
+    # a distribution that is disabled and deployed (DistributionNotDisabled).
+    # moto deletes whatever it is given.
+    original_delete = m.CloudFrontBackend.delete_distribution
+
+    def delete_distribution(self, distribution_id, if_match):
+        if not if_match:
+            raise InvalidIfMatchVersion()
+        dist = self.distributions.get(distribution_id)
+        if dist is None:
+            raise NoSuchDistribution()
+        if if_match != dist.etag:
+            raise PreconditionFailed()
+        enabled = getattr(dist.distribution_config, "Enabled", False)
+        if str(enabled).lower() == "true" or dist.status != "Deployed":
+            raise DistributionNotDisabled()
+        original_delete(self, distribution_id, if_match)
+        self.tagger.delete_all_tags_for_resource(dist.arn)
+
+    m.CloudFrontBackend.delete_distribution = delete_distribution
+
+    # ---- ListDistributions: summaries --------------------------------------
+    # AWS (CloudFront API Reference, ListDistributions → DistributionSummary): each
+    # summary carries the distribution's ETag, Origins, Aliases, DefaultCacheBehavior,
+    # Comment, Enabled, ... . moto returns only Id/ARN/Status/DomainName.
+    summary_fields = (
+        "Aliases",
+        "Origins",
+        "OriginGroups",
+        "DefaultCacheBehavior",
+        "CacheBehaviors",
+        "CustomErrorResponses",
+        "Comment",
+        "PriceClass",
+        "Enabled",
+        "ViewerCertificate",
+        "Restrictions",
+        "WebACLId",
+        "HttpVersion",
+        "IsIPV6Enabled",
+    )
+
+    def summary(dist):
+        config = dist.distribution_config
+        item = {
+            "Id": dist.distribution_id,
+            "ARN": dist.arn,
+            "ETag": dist.etag,
+            "Status": dist.status,
+            "LastModifiedTime": dist.last_modified_time,
+            "DomainName": dist.domain_name,
+            "AliasICPRecordals": dist.alias_icp_recordals,
+            "Staging": False,
+        }
+        for field in summary_fields:
+            item[field] = getattr(config, field, None)
+        return item
+
+    # ---- ListDistributions: pages ----------------------------------------------
+    # AWS (CloudFront API Reference, ListDistributions → Marker, MaxItems;
+    # DistributionList → IsTruncated, NextMarker): at most MaxItems distributions per
+    # page; when more follow, IsTruncated is true and NextMarker is the ID of the last
+    # distribution on the page; a request with Marker lists the distributions after that
+    # one. The answer echoes Marker and MaxItems. moto answers everything in one page and
+    # ignores both. Distributions are listed in creation order. AWS documents no answer to
+    # a Marker that names no distribution; the emulator refuses it (InvalidArgument) so a
+    # stale marker shows up in a test instead of silently restarting the list.
+    def list_distributions(self):
+        requested = self._get_int_param("MaxItems")
+        marker = self._get_param("Marker") or ""
+        distributions = self.backend.list_distributions()
+        start = 0
+        if marker:
+            ids = [d.distribution_id for d in distributions]
+            if marker not in ids:
+                raise CloudFrontException("InvalidArgument", f"The marker {marker} is not a distribution ID.")
+            start = ids.index(marker) + 1
+        size = paging.limit(requested, LIST_DEFAULT, LIST_MOST)
+        shown, truncated = paging.page(distributions, start, size)
+        listing = {
+            "Marker": marker,
+            "MaxItems": requested if requested is not None else LIST_DEFAULT,
+            "IsTruncated": truncated,
+            "Quantity": len(shown),
+            "Items": [summary(d) for d in shown] or None,
+        }
+        if truncated:
+            listing["NextMarker"] = shown[-1].distribution_id
+        return ActionResult({"DistributionList": listing})
+
+    CloudFrontResponse.list_distributions = list_distributions

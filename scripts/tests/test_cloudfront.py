@@ -1,0 +1,173 @@
+"""CloudFront, as the CloudFront API Reference documents it: origins with an origin
+access control, ETag/IfMatch, the disable-before-delete rule, ListDistributions."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from botocore.exceptions import ClientError
+
+from support import error_code, uid
+
+
+def distribution_config(oac_id):
+    return {
+        "CallerReference": uuid.uuid4().hex,
+        "Comment": "site",
+        "Enabled": True,
+        "Origins": {
+            "Quantity": 1,
+            "Items": [
+                {
+                    "Id": "site-bucket",
+                    "DomainName": "site-bucket.s3.us-east-1.amazonaws.com",
+                    "S3OriginConfig": {"OriginAccessIdentity": ""},
+                    "OriginAccessControlId": oac_id,
+                }
+            ],
+        },
+        "DefaultCacheBehavior": {
+            "TargetOriginId": "site-bucket",
+            "ViewerProtocolPolicy": "redirect-to-https",
+            "CachePolicyId": "658327ea-f89d-4fab-a63d-7e88639e58f6",
+        },
+    }
+
+
+@pytest.fixture
+def distribution(client):
+    cf = client("cloudfront")
+    oac = cf.create_origin_access_control(
+        OriginAccessControlConfig={
+            "Name": uid("oac-"),
+            "SigningProtocol": "sigv4",
+            "SigningBehavior": "always",
+            "OriginAccessControlOriginType": "s3",
+        }
+    )["OriginAccessControl"]["Id"]
+    created = cf.create_distribution(DistributionConfig=distribution_config(oac))
+    return created, oac
+
+
+def test_origin_access_control_id_round_trips(client, distribution):
+    cf = client("cloudfront")
+    created, oac = distribution
+    dist_id = created["Distribution"]["Id"]
+    # CloudFront is global: its ARNs carry an empty region field.
+    assert created["Distribution"]["ARN"].startswith("arn:aws:cloudfront::")
+    expected = {"OriginAccessIdentity": ""}
+    origin = created["Distribution"]["DistributionConfig"]["Origins"]["Items"][0]
+    assert origin["OriginAccessControlId"] == oac and origin["S3OriginConfig"] == expected
+
+    origin = cf.get_distribution(Id=dist_id)["Distribution"]["DistributionConfig"]["Origins"]["Items"][0]
+    assert origin["OriginAccessControlId"] == oac and origin["S3OriginConfig"] == expected
+    origin = cf.get_distribution_config(Id=dist_id)["DistributionConfig"]["Origins"]["Items"][0]
+    assert origin["OriginAccessControlId"] == oac and origin["S3OriginConfig"] == expected
+
+    (summary,) = [d for d in cf.list_distributions()["DistributionList"]["Items"] if d["Id"] == dist_id]
+    assert summary["Origins"]["Items"][0]["OriginAccessControlId"] == oac
+    assert summary["Comment"] == "site"
+    assert summary["Enabled"] is True
+    assert summary["DefaultCacheBehavior"]["TargetOriginId"] == "site-bucket"
+
+
+def test_update_etag_status_and_delete_rules(client, distribution):
+    cf = client("cloudfront")
+    created, _ = distribution
+    dist_id = created["Distribution"]["Id"]
+    assert created["Distribution"]["Status"] == "InProgress"
+    current = cf.get_distribution_config(Id=dist_id)
+    etag = current["ETag"]
+    assert cf.get_distribution(Id=dist_id)["Distribution"]["Status"] == "Deployed"
+
+    # still enabled: cannot be deleted
+    with pytest.raises(ClientError) as excinfo:
+        cf.delete_distribution(Id=dist_id, IfMatch=etag)
+    assert error_code(excinfo) == "DistributionNotDisabled"
+    assert excinfo.value.response["ResponseMetadata"]["HTTPStatusCode"] == 409
+
+    config = current["DistributionConfig"]
+    config["Enabled"] = False
+    with pytest.raises(ClientError) as excinfo:
+        cf.update_distribution(Id=dist_id, IfMatch="E2WRONGETAG", DistributionConfig=config)
+    assert error_code(excinfo) == "PreconditionFailed"
+    assert excinfo.value.response["ResponseMetadata"]["HTTPStatusCode"] == 412
+
+    updated = cf.update_distribution(Id=dist_id, IfMatch=etag, DistributionConfig=config)
+    assert updated["Distribution"]["Status"] == "InProgress"
+    assert updated["ETag"] != etag
+    # the old ETag is stale now
+    with pytest.raises(ClientError) as excinfo:
+        cf.delete_distribution(Id=dist_id, IfMatch=etag)
+    assert error_code(excinfo) == "PreconditionFailed"
+    # disabled but not yet deployed
+    with pytest.raises(ClientError) as excinfo:
+        cf.delete_distribution(Id=dist_id, IfMatch=updated["ETag"])
+    assert error_code(excinfo) == "DistributionNotDisabled"
+
+    got = cf.get_distribution(Id=dist_id)
+    assert got["Distribution"]["Status"] == "Deployed"
+    assert got["ETag"] == updated["ETag"]
+    assert got["Distribution"]["DistributionConfig"]["Enabled"] is False
+    cf.delete_distribution(Id=dist_id, IfMatch=got["ETag"])
+    with pytest.raises(ClientError) as excinfo:
+        cf.get_distribution(Id=dist_id)
+    assert error_code(excinfo) == "NoSuchDistribution"
+
+
+# --------------------------------------------------------------------------
+# ListDistributions pages
+# --------------------------------------------------------------------------
+
+
+def create_distributions(cf, count):
+    """`count` distributions, in creation order, by ID."""
+    return [cf.create_distribution(DistributionConfig=distribution_config(""))["Distribution"]["Id"] for _ in range(count)]
+
+
+def test_list_distributions_honours_max_items_and_markers(fresh_emulator):
+    cf = fresh_emulator().client("cloudfront")
+    ids = create_distributions(cf, 3)
+
+    first = cf.list_distributions(MaxItems="2")["DistributionList"]
+    assert [d["Id"] for d in first["Items"]] == ids[:2]
+    assert (first["Quantity"], first["MaxItems"], first["Marker"]) == (2, 2, "")
+    assert first["IsTruncated"] is True
+    # NextMarker is the ID of the last distribution on this page.
+    assert first["NextMarker"] == ids[1]
+
+    second = cf.list_distributions(MaxItems="2", Marker=first["NextMarker"])["DistributionList"]
+    assert [d["Id"] for d in second["Items"]] == ids[2:]
+    assert (second["Quantity"], second["Marker"], second["IsTruncated"]) == (1, ids[1], False)
+    assert "NextMarker" not in second
+
+    everything = cf.list_distributions()["DistributionList"]
+    assert [d["Id"] for d in everything["Items"]] == ids
+    assert (everything["MaxItems"], everything["IsTruncated"]) == (100, False)
+
+    with pytest.raises(ClientError) as excinfo:
+        cf.list_distributions(Marker="ENOSUCHDISTRIBUTION")
+    assert error_code(excinfo) == "InvalidArgument"
+
+
+def test_list_distributions_with_page_size_one(fresh_emulator):
+    cf = fresh_emulator("--page-size", "1").client("cloudfront")
+    ids = create_distributions(cf, 3)
+
+    pages, marker = [], None
+    while True:
+        listing = cf.list_distributions(MaxItems="100", **({"Marker": marker} if marker else {}))["DistributionList"]
+        pages.append([d["Id"] for d in listing["Items"]])
+        assert listing["MaxItems"] == 100
+        if not listing["IsTruncated"]:
+            assert "NextMarker" not in listing
+            break
+        marker = listing["NextMarker"]
+    assert pages == [[dist_id] for dist_id in ids]
+
+    listed = [[d["Id"] for d in page["DistributionList"]["Items"]] for page in cf.get_paginator("list_distributions").paginate()]
+    assert listed == pages
+    # The summaries on small pages are as complete as on one big page.
+    (summary,) = cf.list_distributions(MaxItems="1")["DistributionList"]["Items"]
+    assert (summary["Comment"], summary["Enabled"]) == ("site", True)

@@ -1,0 +1,82 @@
+"""The launcher itself: one pinned moto, installed from one file and asserted at start,
+and the forced page size."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import emulator_pin
+import pytest
+from emulator_pin import INSTALL, Pin, mismatches, pins, report
+from support import SCRIPTS
+
+INSTALLERS = ("test.sh", "demo.sh", "app-test-deps.sh")
+
+
+def test_moto_is_pinned_once_to_an_exact_version():
+    pinned = pins()
+    assert [p.name for p in pinned].count("moto") == 1
+    assert all(p.version[0].isdigit() for p in pinned), pinned
+
+
+def test_every_installer_installs_the_pinned_file():
+    for name in INSTALLERS:
+        text = (SCRIPTS / name).read_text()
+        assert "requirements-emulator.txt" in text, name
+        assert "emulator_pin.py" in text, f"{name} installs only when the installed versions differ"
+        assert "moto[server]" not in text, f"{name} installs an unpinned moto"
+    assert "pip install" not in (SCRIPTS / "emulator.py").read_text(), "emulator.py asserts the pin, it does not install"
+
+
+def test_a_difference_names_both_versions_and_the_install_command():
+    pinned = [Pin("moto", "5.2.1"), Pin("werkzeug", "3.1.8"), Pin("flask", "3.1.3")]
+    installed = {"moto": "5.1.0", "werkzeug": "3.1.8"}
+    problems = mismatches(pinned, installed.get)
+    assert [p.name for p in problems] == ["moto", "flask"]
+    text = report(problems)
+    assert "moto 5.1.0 is installed, the emulator is pinned to moto 5.2.1" in text
+    assert "flask is not installed, the emulator is pinned to flask 3.1.3" in text
+    assert "werkzeug" not in text
+    assert text.endswith(f"install the pinned versions with: {INSTALL}")
+
+
+def test_a_requirement_that_is_not_an_exact_pin_is_refused(tmp_path):
+    loose = tmp_path / "requirements.txt"
+    loose.write_text("# comment\nmoto[server]>=5\n")
+    with pytest.raises(ValueError, match="not an exact pin"):
+        pins(loose)
+
+
+def test_the_emulator_refuses_to_start_on_another_moto():
+    # The emulator as it starts, except that the imported moto says it is another version.
+    start = (
+        "import runpy, sys; import moto; moto.__version__ = '0.0.1'; "
+        f"sys.path.insert(0, {str(SCRIPTS)!r}); sys.argv = ['emulator.py', '--port', '0']; "
+        f"runpy.run_path({str(SCRIPTS / 'emulator.py')!r}, run_name='__main__')"
+    )
+    done = subprocess.run([sys.executable, "-c", start], capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0
+    assert "ready" not in done.stdout
+    pinned = next(p.version for p in emulator_pin.pins() if p.name == "moto")
+    assert f"moto 0.0.1 is installed, the emulator is pinned to moto {pinned}" in done.stderr
+    assert INSTALL in done.stderr
+
+
+def test_the_page_size_comes_from_the_environment_too(fresh_emulator):
+    r53 = fresh_emulator(env={"MODU_EMULATOR_PAGE_SIZE": "1"}).client("route53")
+    for n in range(2):
+        r53.create_hosted_zone(Name=f"env{n}.example.com", CallerReference=f"env-{n}")
+    first = r53.list_hosted_zones()
+    assert len(first["HostedZones"]) == 1 and first["IsTruncated"] is True
+
+
+def test_a_page_size_that_is_not_positive_is_refused():
+    done = subprocess.run(
+        [sys.executable, str(SCRIPTS / "emulator.py"), "--port", "0", "--page-size", "0"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert "'0' is not a positive whole number" in done.stderr
