@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::Value;
 use support::{
     Aws, Emulator, RECORD, Run, Spec, ZONE, absolute, arg, describe_calls, expect_no_change,
-    metric_rows, modu,
+    metric_rows, modu, search_expressions,
 };
 
 /// The resource keys of the compute tier, always present.
@@ -168,7 +168,20 @@ async fn switching_a_tier_off_removes_it() {
     // and the name points at the load balancer instead.
     spec.cdn_mut().enabled = false;
     spec.write(dir.path());
-    let run = modu(&emulator, &["up", "-f", arg(&file)]).await;
+    // Without a terminal and without --yes, `up` refuses the deletions and changes nothing.
+    let mark = emulator.mark();
+    let refused = modu(&emulator, &["up", "-f", arg(&file)]).await;
+    refused.expect_code(1);
+    assert!(
+        refused.stderr.contains("refusing without confirmation")
+            && refused.stderr.contains("distribution modu:shrink")
+            && refused.stderr.contains("modu up --yes"),
+        "{refused}"
+    );
+    let mutations = emulator.mutating_calls_since(mark);
+    assert!(mutations.is_empty(), "{mutations:?}\n{refused}");
+    assert!(aws.distribution_of_stack("shrink").await.is_some());
+    let run = modu(&emulator, &["up", "-f", arg(&file), "--yes"]).await;
     run.expect_success();
     assert!(aws.distribution_of_stack("shrink").await.is_none(), "{run}");
     assert_eq!(
@@ -200,7 +213,7 @@ async fn switching_a_tier_off_removes_it() {
     // No cache: the replication group, its subnet group and its alarm go.
     spec.cache_mut().enabled = false;
     spec.write(dir.path());
-    let run = modu(&emulator, &["up", "-f", arg(&file)]).await;
+    let run = modu(&emulator, &["up", "-f", arg(&file), "--yes"]).await;
     run.expect_success();
     assert!(
         aws.replication_group("shrink-cache").await.is_none(),
@@ -217,16 +230,20 @@ async fn switching_a_tier_off_removes_it() {
         ["shrink-alb-5xx-rate", "shrink-unhealthy-hosts"],
         "{run}"
     );
-    let rows = metric_rows(&aws.dashboard_body("shrink").await.unwrap());
+    let body = aws.dashboard_body("shrink").await.unwrap();
+    let searches = search_expressions(&body);
     assert!(
-        !rows.iter().any(|r| r.namespace == "AWS/ElastiCache"),
-        "the dashboard drops the cache widgets: {rows:#?}"
+        !metric_rows(&body)
+            .iter()
+            .any(|r| r.namespace == "AWS/ElastiCache")
+            && !searches.iter().any(|(_, e)| e.contains("AWS/ElastiCache")),
+        "the dashboard drops the cache widgets: {searches:#?}"
     );
 
     // No dashboard: the dashboard and the alarms go.
     spec.dashboard_mut().enabled = false;
     spec.write(dir.path());
-    let run = modu(&emulator, &["up", "-f", arg(&file)]).await;
+    let run = modu(&emulator, &["up", "-f", arg(&file), "--yes"]).await;
     run.expect_success();
     assert_eq!(aws.dashboard_names().await, Vec::<String>::new(), "{run}");
     assert_eq!(
@@ -238,7 +255,7 @@ async fn switching_a_tier_off_removes_it() {
     // No dns section: the records go, and the zone with them, as modu made it.
     spec.dns = None;
     spec.write(dir.path());
-    let run = modu(&emulator, &["up", "-f", arg(&file)]).await;
+    let run = modu(&emulator, &["up", "-f", arg(&file), "--yes"]).await;
     run.expect_success();
     assert_eq!(
         aws.hosted_zones().await,

@@ -77,14 +77,15 @@ impl Bucket {
     ) -> Result<Option<BTreeMap<String, String>>> {
         let result = cx.clients.s3.get_bucket_tagging().bucket(name).send().await;
         match result {
+            // Both answer 404: the code tells a bucket without tags from no bucket.
+            Err(err) if errors::is_code(&err, &["NoSuchTagSet", "NoSuchTagSetError"]) => {
+                Ok(Some(BTreeMap::new()))
+            }
             Err(err)
                 if errors::is_code(&err, &["NoSuchBucket"])
                     || errors::status(&err) == Some(404) =>
             {
                 Ok(None)
-            }
-            Err(err) if errors::is_code(&err, &["NoSuchTagSet", "NoSuchTagSetError"]) => {
-                Ok(Some(BTreeMap::new()))
             }
             Err(err) if errors::status(&err) == Some(403) => Err(Error::fixable(
                 format!("bucket {name} exists and belongs to another AWS account"),

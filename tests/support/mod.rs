@@ -995,6 +995,24 @@ impl MetricRow {
     }
 }
 
+/// Every search expression of a dashboard body, as (widget title, expression).
+pub fn search_expressions(body: &serde_json::Value) -> Vec<(String, String)> {
+    let mut found = Vec::new();
+    for widget in body["widgets"].as_array().expect("`widgets` is an array") {
+        let title = widget["properties"]["title"].as_str().unwrap_or_default();
+        for line in widget["properties"]["metrics"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+        {
+            if let Some(expression) = line[0]["expression"].as_str() {
+                found.push((title.to_string(), expression.to_string()));
+            }
+        }
+    }
+    found
+}
+
 /// Every metric line of every widget of a dashboard body. Lines are written
 /// out in full (`[namespace, metric, dim, value, …, {options}]`), as modu does.
 pub fn metric_rows(body: &serde_json::Value) -> Vec<MetricRow> {
@@ -1010,6 +1028,13 @@ pub fn metric_rows(body: &serde_json::Value) -> Vec<MetricRow> {
             .unwrap_or_default()
         {
             let items = line.as_array().expect("a metric line is an array");
+            // Search expressions are listed by `search_expressions`.
+            if items
+                .first()
+                .is_some_and(|first| first.get("expression").is_some())
+            {
+                continue;
+            }
             let (options, names) = match items.last() {
                 Some(last) if last.is_object() => (last.clone(), &items[..items.len() - 1]),
                 _ => (serde_json::Value::Null, &items[..]),
