@@ -3,6 +3,10 @@
 //!
 //! It holds user data, so `down` keeps it unless `--delete-data` is given; then it is emptied
 //! (every object version) and deleted.
+//!
+//! Encryption is set when the bucket is created but not read back: since January 2023 S3
+//! encrypts every object at rest (SSE-S3 at least) and that cannot be switched off, so the
+//! read would cost every `plan` a request and could never find drift that matters.
 
 use std::collections::BTreeMap;
 
@@ -38,7 +42,6 @@ fn found(name: &str) -> Found {
 struct Live {
     tags: BTreeMap<String, String>,
     private: bool,
-    encrypted: bool,
 }
 
 /// What differs between the bucket and the spec's tags, privacy and encryption.
@@ -64,7 +67,6 @@ fn diff_live(live: &Live, desired_tags: &BTreeMap<String, String>) -> Vec<Change
         ));
     }
     diff.field("public_access_blocked", &live.private, &true);
-    diff.field("default_encryption", &live.encrypted, &true);
     diff.into_changes()
 }
 
@@ -124,25 +126,6 @@ impl Bucket {
                     && c.block_public_policy() == Some(true)
                     && c.restrict_public_buckets() == Some(true)
             }))
-    }
-
-    async fn is_encrypted(&self, cx: &Context, name: &str) -> Result<bool> {
-        let out = cx
-            .clients
-            .s3
-            .get_bucket_encryption()
-            .bucket(name)
-            .send()
-            .await
-            .or_absent(
-                &["ServerSideEncryptionConfigurationNotFoundError"],
-                "reading encryption of",
-                KIND,
-                name,
-            )?;
-        Ok(out
-            .and_then(|o| o.server_side_encryption_configuration)
-            .is_some_and(|c| !c.rules().is_empty()))
     }
 
     async fn block_public_access(&self, cx: &Context, name: &str) -> Result<()> {
@@ -296,7 +279,6 @@ impl Resource for Bucket {
         let live = Live {
             tags: current,
             private: self.is_private(cx, &name).await?,
-            encrypted: self.is_encrypted(cx, &name).await?,
         };
         Ok(Some(Observed::new(found(&name), live)))
     }
@@ -322,9 +304,6 @@ impl Resource for Bucket {
         }
         if touches(changes, "public_access_blocked") {
             self.block_public_access(cx, name).await?;
-        }
-        if touches(changes, "default_encryption") {
-            self.encrypt(cx, name).await?;
         }
         Ok(())
     }
@@ -363,15 +342,15 @@ impl Resource for Bucket {
 
     async fn health(&self, _cx: &Context, _deps: &Deps<'_>, observed: &Observed) -> Result<Health> {
         let live: &Live = observed.live()?;
-        let state = match (live.private, live.encrypted) {
-            (true, true) => "private, encrypted".to_string(),
-            (false, _) => "PUBLIC ACCESS NOT BLOCKED".to_string(),
-            (true, false) => "private, NOT ENCRYPTED".to_string(),
+        let state = if live.private {
+            "private, encrypted"
+        } else {
+            "PUBLIC ACCESS NOT BLOCKED"
         };
         Ok(Health {
-            healthy: live.private && live.encrypted,
-            state,
-            details: json!({ "public_access_blocked": live.private, "default_encryption": live.encrypted }),
+            healthy: live.private,
+            state: state.into(),
+            details: json!({ "public_access_blocked": live.private, "default_encryption": true }),
         })
     }
 
@@ -405,32 +384,28 @@ impl Resource for Bucket {
 mod tests {
     use super::*;
 
-    fn live(private: bool, encrypted: bool) -> Live {
+    fn live(private: bool) -> Live {
         Live {
             tags: BTreeMap::from([("modu:stack".to_string(), "web".to_string())]),
             private,
-            encrypted,
         }
     }
 
     #[test]
     fn a_private_encrypted_tagged_bucket_needs_nothing() {
         let want = BTreeMap::from([("modu:stack".to_string(), "web".to_string())]);
-        assert!(diff_live(&live(true, true), &want).is_empty());
+        assert!(diff_live(&live(true), &want).is_empty());
     }
 
     #[test]
-    fn missing_privacy_encryption_and_tags_are_each_a_change() {
+    fn missing_privacy_and_tags_are_each_a_change() {
         let want = BTreeMap::from([
             ("modu:stack".to_string(), "web".to_string()),
             ("team".to_string(), "a".to_string()),
         ]);
-        let changes = diff_live(&live(false, false), &want);
+        let changes = diff_live(&live(false), &want);
         let fields: Vec<&str> = changes.iter().map(|c| c.field.as_str()).collect();
-        assert_eq!(
-            fields,
-            vec!["tags", "public_access_blocked", "default_encryption"]
-        );
+        assert_eq!(fields, vec!["tags", "public_access_blocked"]);
         assert_eq!(changes[0].from, "team=(none)");
         assert_eq!(changes[0].to, "team=a");
         assert_eq!(
