@@ -26,6 +26,8 @@ fi
 
 # --- checks --------------------------------------------------------------------
 cargo fmt --all --check
+# Every member builds its dependencies with one feature set (no SDK rebuild between them).
+python3 scripts/workspace-hack.py --check
 cargo clippy --workspace --all-targets -- -D warnings
 # The emulator corrections must behave as AWS documents before the product is tested on them.
 python3 -m pytest -q scripts/tests
