@@ -190,6 +190,34 @@ async fn plan_previews_exactly_what_up_then_does() {
     assert_eq!(field("cdn", "price_class")["from"], "PriceClass_100");
     assert_eq!(doc["summary"]["update"], 6);
 
+    // `status` shows the same drift, field by field, and changes nothing either.
+    let mark = emulator.mark();
+    let status = modu(&emulator, &["status", "-f", arg(&file), "-o", "json"]).await;
+    assert!(emulator.mutating_calls_since(mark).is_empty(), "{status}");
+    let drift: BTreeMap<String, Vec<String>> = status.json()["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| !r["drift"].as_array().unwrap().is_empty())
+        .map(|r| {
+            let fields = r["drift"].as_array().unwrap().iter();
+            (
+                r["key"].as_str().unwrap().to_string(),
+                fields.map(|f| f["field"].as_str().unwrap().to_string()).collect(),
+            )
+        })
+        .collect();
+    let expected_drift: BTreeMap<String, Vec<String>> = expected
+        .iter()
+        .map(|(k, (_, fields))| (k.clone(), fields.clone()))
+        .collect();
+    assert_eq!(drift, expected_drift, "{status}");
+    let table = modu(&emulator, &["status", "-f", arg(&file)]).await;
+    assert!(
+        table.stdout.contains("DRIFT") && table.stdout.contains("health_check.path"),
+        "{table}"
+    );
+
     // `up` shows the same plan, applies it, and the next plan is clean.
     let run = modu(&emulator, &["up", "-f", arg(&file)]).await;
     run.expect_success();
