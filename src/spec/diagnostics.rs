@@ -119,6 +119,66 @@ impl Diagnostic for SpecError {
     }
 }
 
+/// The problems of one spec file, noted as they are found, by the reader and
+/// the checks alike.
+pub(super) struct Reporter<'a> {
+    file: &'a Path,
+    text: &'a str,
+    problems: Vec<Problem>,
+}
+
+impl<'a> Reporter<'a> {
+    pub(super) fn new(file: &'a Path, text: &'a str) -> Self {
+        Reporter {
+            file,
+            text,
+            problems: Vec::new(),
+        }
+    }
+
+    /// The spec file, as it was named to modu.
+    pub(super) fn file(&self) -> &'a Path {
+        self.file
+    }
+
+    /// The spec text.
+    pub(super) fn text(&self) -> &'a str {
+        self.text
+    }
+
+    pub(super) fn report(&mut self, at: &Location, field: &str, message: impl Into<String>) {
+        self.report_with_help(at, field, message, None);
+    }
+
+    pub(super) fn report_with_help(
+        &mut self,
+        at: &Location,
+        field: &str,
+        message: impl Into<String>,
+        help: Option<String>,
+    ) {
+        let (line, column, span) = locate(self.text, at);
+        self.problems.push(Problem {
+            file: self.file.to_path_buf(),
+            line,
+            column,
+            field: field.to_owned(),
+            message: message.into(),
+            help,
+            span,
+        });
+    }
+
+    /// `value` if nothing was reported, else every problem in one error.
+    pub(super) fn finish<T>(self, value: T) -> Result<T, SpecError> {
+        if self.problems.is_empty() {
+            Ok(value)
+        } else {
+            Err(SpecError::new(self.problems, self.file, Some(self.text)))
+        }
+    }
+}
+
 /// "did you mean `x`?" when a candidate is close, else the list of candidates.
 pub(super) fn suggestion(given: &str, candidates: &[&str]) -> String {
     let closest = candidates

@@ -1,13 +1,17 @@
 //! The way in: [`load`] reads a spec file and [`parse_str`] checks spec text,
-//! in two steps: YAML to the raw structs (`read.rs`), then the checks that
-//! build the validated [`Spec`] (`check/`). Nothing here talks to AWS.
+//! in three steps: YAML text to a tree (`yaml.rs`), the tree to the raw
+//! structs (`read/`), then the checks that build the validated [`Spec`]
+//! (`check/`). Only text that is not YAML stops before the checks; every
+//! other problem of the file, of shape or of meaning, is reported together.
+//! Nothing here talks to AWS.
 
 use std::path::Path;
 
 use super::check::check;
-use super::diagnostics::SpecError;
+use super::diagnostics::{Reporter, SpecError};
 use super::model::Spec;
-use super::read::read_raw;
+use super::read::read_spec;
+use super::yaml::read_tree;
 
 /// Reads and validates the spec at `path`.
 pub fn load(path: &Path) -> Result<Spec, SpecError> {
@@ -20,9 +24,11 @@ pub fn load(path: &Path) -> Result<Spec, SpecError> {
 /// Validates spec `text`. `path` names the file in messages, and `user_data`
 /// is read relative to its folder.
 pub fn parse_str(text: &str, path: &Path) -> Result<Spec, SpecError> {
-    let raw =
-        read_raw(text, path).map_err(|problem| SpecError::new(vec![*problem], path, Some(text)))?;
-    check(raw, path, text)
+    let tree = read_tree(text, path)
+        .map_err(|problem| SpecError::new(vec![*problem], path, Some(text)))?;
+    let mut out = Reporter::new(path, text);
+    let raw = read_spec(&tree, &mut out);
+    check(raw, &tree, out)
 }
 
 #[cfg(test)]
@@ -470,6 +476,44 @@ dns:
                 target: DnsTarget::LoadBalancer,
                 create_zone: true,
             })
+        );
+    }
+
+    #[test]
+    fn structural_and_semantic_problems_are_reported_together() {
+        let yaml = "\
+stack: Bad_Name
+region: us-east-1
+load_balancer:
+  health_check:
+    interval: often
+    timeout: 10
+compute:
+  instance_typ: t3.micro
+  min: [1]
+  max: 3
+  port: 0
+cache:
+  engine: valkyrie
+";
+        let err = parse(yaml).expect_err("invalid");
+        let found: Vec<(usize, usize, &str)> = err
+            .problems()
+            .iter()
+            .map(|p| (p.line, p.column, p.field.as_str()))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                (1, 8, "stack"),
+                (5, 15, "load_balancer.health_check.interval"),
+                (7, 1, "compute.instance_type"),
+                (8, 3, "compute.instance_typ"),
+                (9, 8, "compute.min"),
+                (11, 9, "compute.port"),
+                (13, 11, "cache.engine"),
+            ],
+            "{err}"
         );
     }
 }

@@ -5,11 +5,12 @@
 //! before anything talks to AWS. [`json_schema`] describes the same format
 //! for editors.
 //!
-//! The way through, one module each: `load` (the entry points) runs `read`
-//! (YAML text to the raw structs of `raw`, as written, with positions), then
-//! `check` (raw structs to the validated `model`). `rules` holds the format
-//! rules the checks apply, `boot_script` the instances' user data, and
-//! `diagnostics` the [`Problem`] and [`SpecError`] they report.
+//! The way through, one module each: `load` (the entry points) runs `yaml`
+//! (text to a YAML tree with positions), `read` (the tree to the raw structs
+//! of `raw`, as written, noting unknown, missing and mistyped fields), then
+//! `check` (raw structs to the validated `model`, noting the rest). `rules`
+//! holds the format rules the checks apply, `boot_script` the instances' user
+//! data, and `diagnostics` the [`Problem`] and [`SpecError`] they report.
 
 use std::path::{Path, PathBuf};
 
@@ -24,6 +25,7 @@ mod rules;
 mod schema;
 #[cfg(test)]
 mod testing;
+mod yaml;
 
 pub use diagnostics::{Problem, SpecError};
 pub use load::{load, parse_str};

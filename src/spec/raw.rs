@@ -1,25 +1,67 @@
-//! The spec file's shape as written: one struct per YAML section, every value
-//! kept with its position in the file ([`Spanned`]), nothing checked yet.
+//! The spec file's shape as written: one struct per YAML section, each value
+//! a [`Field`] that is absent, unreadable, or given with its position in the
+//! file. Nothing here is checked yet.
 //!
-//! These structs are what the YAML reader fills in (`read.rs`) and what the
-//! checker turns into the validated model (`check/`). `schema.rs` derives the
-//! JSON Schema from them too, so their doc comments double as editor hover
-//! text and the schema cannot drift from what is read.
-
-use std::fmt;
+//! `read/` fills these structs in from the YAML tree and `check/` turns them
+//! into the validated model. `schema.rs` derives the JSON Schema from them
+//! too, so their doc comments double as editor hover text, and a test in
+//! `read/` keeps the fields the reader knows equal to the schema's. The
+//! keyword enums derive `Deserialize` for the reader to match words with, so
+//! their names are serde's in both.
 
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::Deserialize;
-use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_saphyr::Spanned;
 
 use super::rules::MAX_EXTRA_TAGS;
 
+/// One field of the file, as the reader found it.
+#[derive(Debug, Default)]
+pub(super) enum Field<T> {
+    /// Not in the file, or `null`.
+    #[default]
+    Absent,
+    /// In the file but not readable as a `T` (a list where a number belongs,
+    /// an unknown keyword, ...). The reader has reported it; the checks that
+    /// need this value skip it.
+    Invalid,
+    /// Read, with where it is.
+    Given(Spanned<T>),
+}
+
+impl<T> Field<T> {
+    pub(super) fn given(&self) -> Option<&Spanned<T>> {
+        match self {
+            Field::Given(value) => Some(value),
+            Field::Absent | Field::Invalid => None,
+        }
+    }
+
+    pub(super) fn into_given(self) -> Option<Spanned<T>> {
+        match self {
+            Field::Given(value) => Some(value),
+            Field::Absent | Field::Invalid => None,
+        }
+    }
+
+    pub(super) fn value(&self) -> Option<&T> {
+        self.given().map(|given| &given.value)
+    }
+
+    pub(super) fn into_value(self) -> Option<T> {
+        self.into_given().map(|given| given.value)
+    }
+
+    pub(super) fn is_invalid(&self) -> bool {
+        matches!(self, Field::Invalid)
+    }
+}
+
 /// A modu stack: a load balancer in front of an auto-scaled group of EC2
 /// instances and an S3 bucket for images, optionally with a CloudFront CDN, an
 /// ElastiCache cluster, a CloudWatch dashboard with alarms and Route53 records.
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Default, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 #[schemars(rename = "Spec", title = "modu stack spec")]
 pub(super) struct RawSpec {
     /// Stack name: 1-20 lowercase letters, digits and single hyphens, starting
@@ -29,81 +71,91 @@ pub(super) struct RawSpec {
         length(min = 1, max = 20),
         regex(pattern = "^[a-z](-?[a-z0-9])*$")
     )]
-    pub(super) stack: Spanned<String>,
+    pub(super) stack: Field<String>,
     /// AWS region to create the stack in, e.g. `us-east-1`.
     #[schemars(
         with = "String",
         regex(pattern = "^[a-z]{2}(-[a-z]+){1,2}-[0-9]{1,2}$"),
         example = "us-east-1"
     )]
-    pub(super) region: Spanned<String>,
+    pub(super) region: Field<String>,
     /// Extra tags put on every resource. modu always adds `modu:stack=<stack>`;
     /// keys starting with `aws:` or `modu:` are reserved. Default: none.
-    pub(super) tags: Option<RawTags>,
+    #[schemars(with = "Option<RawTags>")]
+    pub(super) tags: Field<RawTags>,
     /// Where the stack runs. Default: the region's default VPC and its default subnets.
-    pub(super) network: Option<RawNetwork>,
+    #[schemars(with = "Option<RawNetwork>")]
+    pub(super) network: Field<RawNetwork>,
     /// The S3 bucket for images. Default: `bucket: auto`.
-    pub(super) storage: Option<RawStorage>,
+    #[schemars(with = "Option<RawStorage>")]
+    pub(super) storage: Field<RawStorage>,
     /// The Application Load Balancer and its target group. Every field has a default.
-    pub(super) load_balancer: Option<RawLoadBalancer>,
+    #[schemars(with = "Option<RawLoadBalancer>")]
+    pub(super) load_balancer: Field<RawLoadBalancer>,
     /// The EC2 instances and their Auto Scaling group.
-    pub(super) compute: RawCompute,
+    #[schemars(with = "RawCompute")]
+    pub(super) compute: Field<RawCompute>,
     /// A CloudFront distribution in front of the load balancer, serving the
     /// images bucket under `/media/*`. Default: off (no section).
-    pub(super) cdn: Option<RawCdn>,
+    #[schemars(with = "Option<RawCdn>")]
+    pub(super) cdn: Field<RawCdn>,
     /// An ElastiCache (Redis or Valkey) replication group for the app.
     /// Default: off (no section).
-    pub(super) cache: Option<RawCache>,
+    #[schemars(with = "Option<RawCache>")]
+    pub(super) cache: Field<RawCache>,
     /// A CloudWatch dashboard named after the stack, and its alarms.
     /// Default: off (no section).
-    pub(super) dashboard: Option<RawDashboard>,
+    #[schemars(with = "Option<RawDashboard>")]
+    pub(super) dashboard: Field<RawDashboard>,
     /// Route53 alias records pointing a name at the stack. Default: off (no section).
-    pub(super) dns: Option<RawDns>,
+    #[schemars(with = "Option<RawDns>")]
+    pub(super) dns: Field<RawDns>,
 }
 
 /// The VPC and subnets the load balancer and instances live in.
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Default, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 #[schemars(rename = "Network")]
 pub(super) struct RawNetwork {
     /// `default` for the region's default VPC, or a `vpc-…` id. Default: `default`.
-    #[serde(default)]
+    #[schemars(default)]
     #[schemars(schema_with = "vpc_schema", extend("default" = "default"))]
-    pub(super) vpc: Option<Spanned<String>>,
+    pub(super) vpc: Field<String>,
     /// `default` for the VPC's default subnets (at least two Availability Zones),
     /// or a list of at least two `subnet-…` ids in different zones. Default: `default`.
     #[schemars(with = "Option<RawSubnets>", extend("default" = "default"))]
-    pub(super) subnets: Option<Spanned<RawSubnets>>,
+    pub(super) subnets: Field<RawSubnets>,
 }
 
 /// Where uploaded images are kept.
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Default, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 #[schemars(rename = "Storage")]
 pub(super) struct RawStorage {
     /// `auto` for `<stack>-images-<account id>`, or an explicit S3 bucket name.
     /// Default: `auto`.
-    #[serde(default)]
+    #[schemars(default)]
     #[schemars(schema_with = "bucket_schema", extend("default" = "auto"))]
-    pub(super) bucket: Option<Spanned<String>>,
+    pub(super) bucket: Field<String>,
 }
 
 /// The internet-facing Application Load Balancer.
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Default, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 #[schemars(rename = "LoadBalancer")]
 pub(super) struct RawLoadBalancer {
     /// The HTTP listener port. Default: 80.
     #[schemars(with = "Option<u16>", range(min = 1, max = 65535), extend("default" = 80))]
-    pub(super) port: Option<Spanned<i64>>,
+    pub(super) port: Field<i64>,
     /// How the target group spreads requests. Default: `round_robin`.
     #[schemars(with = "Option<RawAlgorithm>", extend("default" = "round_robin"))]
-    pub(super) algorithm: Option<Spanned<RawAlgorithm>>,
+    pub(super) algorithm: Field<RawAlgorithm>,
     /// How the target group decides an instance is healthy. Every field has a default.
-    pub(super) health_check: Option<RawHealthCheck>,
+    #[schemars(with = "Option<RawHealthCheck>")]
+    pub(super) health_check: Field<RawHealthCheck>,
     /// Seconds a deregistering instance keeps serving in-flight requests, 0-3600. Default: 30.
     #[schemars(with = "Option<u32>", range(min = 0, max = 3600), extend("default" = 30))]
-    pub(super) deregistration_delay: Option<Spanned<i64>>,
+    pub(super) deregistration_delay: Field<i64>,
     /// ARN of an ACM certificate in the stack's region: the listener then
     /// speaks HTTPS on `port` (usually 443). Default: none, plain HTTP.
     #[schemars(
@@ -111,7 +163,7 @@ pub(super) struct RawLoadBalancer {
         regex(pattern = "^arn:aws[a-z-]*:acm:[a-z]{2}(-[a-z]+){1,2}-[0-9]{1,2}:[0-9]{12}:certificate/[A-Za-z0-9-]+$"),
         extend("default" = null)
     )]
-    pub(super) certificate_arn: Option<Spanned<String>>,
+    pub(super) certificate_arn: Field<String>,
 }
 
 /// The target group's load-balancing algorithm.
@@ -126,8 +178,8 @@ pub(super) enum RawAlgorithm {
 }
 
 /// The target group's HTTP health check (AWS limits apply).
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Default, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 #[schemars(rename = "HealthCheck")]
 pub(super) struct RawHealthCheck {
     /// The path requested; starts with `/`, at most 1024 characters. Default: `/healthz`.
@@ -137,19 +189,19 @@ pub(super) struct RawHealthCheck {
         regex(pattern = "^/"),
         extend("default" = "/healthz")
     )]
-    pub(super) path: Option<Spanned<String>>,
+    pub(super) path: Field<String>,
     /// Seconds between checks, 5-300. Default: 15.
     #[schemars(with = "Option<u32>", range(min = 5, max = 300), extend("default" = 15))]
-    pub(super) interval: Option<Spanned<i64>>,
+    pub(super) interval: Field<i64>,
     /// Seconds to wait for an answer, 2-120 and less than `interval`. Default: 5.
     #[schemars(with = "Option<u32>", range(min = 2, max = 120), extend("default" = 5))]
-    pub(super) timeout: Option<Spanned<i64>>,
+    pub(super) timeout: Field<i64>,
     /// Consecutive successes before an instance counts as healthy, 2-10. Default: 2.
     #[schemars(with = "Option<u32>", range(min = 2, max = 10), extend("default" = 2))]
-    pub(super) healthy_threshold: Option<Spanned<i64>>,
+    pub(super) healthy_threshold: Field<i64>,
     /// Consecutive failures before an instance counts as unhealthy, 2-10. Default: 3.
     #[schemars(with = "Option<u32>", range(min = 2, max = 10), extend("default" = 3))]
-    pub(super) unhealthy_threshold: Option<Spanned<i64>>,
+    pub(super) unhealthy_threshold: Field<i64>,
     /// HTTP codes that count as healthy (200-499): `200`, a list like `200,302`
     /// or a range like `200-299`. Default: `200`.
     #[schemars(
@@ -157,56 +209,56 @@ pub(super) struct RawHealthCheck {
         regex(pattern = "^[0-9]{3}((,[0-9]{3})*|-[0-9]{3})$"),
         extend("default" = "200")
     )]
-    pub(super) matcher: Option<Spanned<String>>,
+    pub(super) matcher: Field<String>,
 }
 
 /// The EC2 instances running the app, in an Auto Scaling group.
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Default, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 #[schemars(rename = "Compute")]
 pub(super) struct RawCompute {
     /// `al2023` for the latest Amazon Linux 2023 x86_64 (looked up through its
     /// public SSM parameter), or an `ami-…` id. Default: `al2023`.
-    #[serde(default)]
+    #[schemars(default)]
     #[schemars(schema_with = "image_schema", extend("default" = "al2023"))]
-    pub(super) image: Option<Spanned<String>>,
+    pub(super) image: Field<String>,
     /// EC2 instance type, `family.size`, e.g. `t3.micro` or `m7g.large`.
     #[schemars(
         with = "String",
         regex(pattern = "^[a-z][a-z0-9-]*\\.[a-z0-9]+$"),
         example = "t3.micro"
     )]
-    pub(super) instance_type: Spanned<String>,
+    pub(super) instance_type: Field<String>,
     /// The port the app listens on; the target group forwards here. Default: 8000.
     #[schemars(with = "Option<u16>", range(min = 1, max = 65535), extend("default" = 8000))]
-    pub(super) port: Option<Spanned<i64>>,
+    pub(super) port: Field<i64>,
     /// Fewest instances, 1-1000 and at most `desired` and `max`. Default: 2.
     #[schemars(with = "Option<u32>", range(min = 1, max = 1000), extend("default" = 2))]
-    pub(super) min: Option<Spanned<i64>>,
+    pub(super) min: Field<i64>,
     /// Most instances, 1-1000 and at least `min`. Default: 10.
     #[schemars(with = "Option<u32>", range(min = 1, max = 1000), extend("default" = 10))]
-    pub(super) max: Option<Spanned<i64>>,
+    pub(super) max: Field<i64>,
     /// Instances to start with, between `min` and `max`. Default: `min`.
     #[schemars(with = "Option<u32>", range(min = 1, max = 1000))]
-    pub(super) desired: Option<Spanned<i64>>,
+    pub(super) desired: Field<i64>,
     /// Average CPU percent (1-100) the group scales to keep, through target
     /// tracking on `ASGAverageCPUUtilization`. Default: 80.
     #[schemars(with = "Option<f64>", range(min = 1, max = 100), extend("default" = 50))]
-    pub(super) cpu_target: Option<Spanned<f64>>,
+    pub(super) cpu_target: Field<f64>,
     /// Seconds after launch before load-balancer health checks count, 0-7200. Default: 120.
     #[schemars(with = "Option<u32>", range(min = 0, max = 7200), extend("default" = 120))]
-    pub(super) health_check_grace: Option<Spanned<i64>>,
+    pub(super) health_check_grace: Field<i64>,
     /// Boot script given to each instance, as a path relative to this file. It
     /// must start with `#!` or `#cloud-config` and be at most 16 KiB. Default:
     /// modu's own script, which serves a placeholder page until an app is deployed.
     #[schemars(with = "Option<String>")]
-    pub(super) user_data: Option<Spanned<String>>,
+    pub(super) user_data: Field<String>,
 }
 
 /// The CloudFront distribution. Its origin is the load balancer; the images
 /// bucket is a second origin for `/media/*`.
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Default, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 #[schemars(
     rename = "Cdn",
     extend(
@@ -216,18 +268,18 @@ pub(super) struct RawCompute {
 )]
 pub(super) struct RawCdn {
     /// `false` turns the CDN off, as leaving the section out does. Default: `true`.
-    #[schemars(extend("default" = true))]
-    pub(super) enabled: Option<bool>,
+    #[schemars(with = "Option<bool>", extend("default" = true))]
+    pub(super) enabled: Field<bool>,
     /// Which edge locations serve the stack: `PriceClass_100` (North America,
     /// Europe, Israel), `PriceClass_200` (also most of Asia, the Middle East and
     /// Africa) or `PriceClass_All` (every location). Default: `PriceClass_100`.
     #[schemars(with = "Option<RawPriceClass>", extend("default" = "PriceClass_100"))]
-    pub(super) price_class: Option<Spanned<RawPriceClass>>,
+    pub(super) price_class: Field<RawPriceClass>,
     /// Extra domain names the distribution answers to (lowercase; `*.` allowed
     /// as the first label). They need `certificate_arn`. Default: none.
-    #[serde(default)]
+    #[schemars(default)]
     #[schemars(schema_with = "aliases_schema", extend("default" = []))]
-    pub(super) aliases: Option<Spanned<Vec<Spanned<String>>>>,
+    pub(super) aliases: Field<Vec<Field<String>>>,
     /// ARN of an ACM certificate in us-east-1 (CloudFront takes no other
     /// region) covering every alias. Default: none, the `*.cloudfront.net` name only.
     #[schemars(
@@ -235,7 +287,7 @@ pub(super) struct RawCdn {
         regex(pattern = "^arn:aws[a-z-]*:acm:us-east-1:[0-9]{12}:certificate/[A-Za-z0-9-]+$"),
         extend("default" = null)
     )]
-    pub(super) certificate_arn: Option<Spanned<String>>,
+    pub(super) certificate_arn: Field<String>,
 }
 
 /// The CloudFront price class: which edge locations serve the distribution.
@@ -255,27 +307,27 @@ pub(super) enum RawPriceClass {
 
 /// The ElastiCache replication group: one primary plus `replicas` read
 /// replicas, encrypted at rest and in transit, in the stack's subnets.
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Default, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 #[schemars(rename = "Cache")]
 pub(super) struct RawCache {
     /// `false` turns the cache off, as leaving the section out does. Default: `true`.
-    #[schemars(extend("default" = true))]
-    pub(super) enabled: Option<bool>,
+    #[schemars(with = "Option<bool>", extend("default" = true))]
+    pub(super) enabled: Field<bool>,
     /// The cache engine. Default: `redis`.
-    #[schemars(extend("default" = "redis"))]
-    pub(super) engine: Option<RawCacheEngine>,
+    #[schemars(with = "Option<RawCacheEngine>", extend("default" = "redis"))]
+    pub(super) engine: Field<RawCacheEngine>,
     /// ElastiCache node type, `cache.<family>.<size>`. Default: `cache.t3.micro`.
     #[schemars(
         with = "Option<String>",
         regex(pattern = "^cache\\.[a-z][a-z0-9-]*\\.[a-z0-9]+$"),
         extend("default" = "cache.t3.micro")
     )]
-    pub(super) node_type: Option<Spanned<String>>,
+    pub(super) node_type: Field<String>,
     /// Read replicas besides the primary, 0-5. One or more turns on automatic
     /// failover and Multi-AZ. Default: 1.
     #[schemars(with = "Option<u32>", range(min = 0, max = 5), extend("default" = 1))]
-    pub(super) replicas: Option<Spanned<i64>>,
+    pub(super) replicas: Field<i64>,
 }
 
 /// The ElastiCache engine.
@@ -291,24 +343,24 @@ pub(super) enum RawCacheEngine {
 
 /// The stack's CloudWatch dashboard (load balancer, instances, CDN and cache
 /// metrics) and alarms.
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Default, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 #[schemars(rename = "Dashboard")]
 pub(super) struct RawDashboard {
     /// `false` turns the dashboard and alarms off, as leaving the section out does.
     /// Default: `true`.
-    #[schemars(extend("default" = true))]
-    pub(super) enabled: Option<bool>,
+    #[schemars(with = "Option<bool>", extend("default" = true))]
+    pub(super) enabled: Field<bool>,
     /// Also create alarms: load balancer 5xx rate, unhealthy hosts, cache CPU.
     /// Default: `true`.
-    #[schemars(extend("default" = true))]
-    pub(super) alarms: Option<bool>,
+    #[schemars(with = "Option<bool>", extend("default" = true))]
+    pub(super) alarms: Field<bool>,
 }
 
 /// Route53 alias records (A and AAAA) pointing `record` at the stack, with a
 /// TXT record marking them as this stack's.
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Default, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 #[schemars(
     rename = "Dns",
     extend("anyOf" = [
@@ -318,8 +370,8 @@ pub(super) struct RawDashboard {
 )]
 pub(super) struct RawDns {
     /// `false` turns DNS off, as leaving the section out does. Default: `true`.
-    #[schemars(extend("default" = true))]
-    pub(super) enabled: Option<bool>,
+    #[schemars(with = "Option<bool>", extend("default" = true))]
+    pub(super) enabled: Field<bool>,
     /// The public hosted zone, e.g. `example.com`. It must exist unless
     /// `create_zone` is `true`. A trailing dot is accepted.
     #[schemars(
@@ -328,7 +380,7 @@ pub(super) struct RawDns {
         regex(pattern = DNS_NAME_PATTERN),
         example = "example.com"
     )]
-    pub(super) zone: Option<Spanned<String>>,
+    pub(super) zone: Field<String>,
     /// The name to point at the stack: the zone itself or a name inside it,
     /// e.g. `www.example.com`. A trailing dot is accepted.
     #[schemars(
@@ -337,15 +389,15 @@ pub(super) struct RawDns {
         regex(pattern = DNS_NAME_PATTERN),
         example = "www.example.com"
     )]
-    pub(super) record: Option<Spanned<String>>,
+    pub(super) record: Field<String>,
     /// What the record points at. With `cdn` and the CDN turned off, it points
     /// at the load balancer. Default: `cdn`.
-    #[schemars(extend("default" = "cdn"))]
-    pub(super) target: Option<RawDnsTarget>,
+    #[schemars(with = "Option<RawDnsTarget>", extend("default" = "cdn"))]
+    pub(super) target: Field<RawDnsTarget>,
     /// Create the hosted zone when there is none of that name (and delete it
     /// on `down`, as modu created it). Default: `false`.
-    #[schemars(extend("default" = false))]
-    pub(super) create_zone: Option<bool>,
+    #[schemars(with = "Option<bool>", extend("default" = false))]
+    pub(super) create_zone: Field<bool>,
 }
 
 /// What the DNS record points at.
@@ -361,36 +413,7 @@ pub(super) enum RawDnsTarget {
 
 /// `tags`: a mapping read in file order, keeping where each key and value is.
 #[derive(Debug, Default)]
-pub(super) struct RawTags(pub(super) Vec<(Spanned<String>, Spanned<String>)>);
-
-impl<'de> Deserialize<'de> for RawTags {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct TagsVisitor;
-
-        impl<'de> Visitor<'de> for TagsVisitor {
-            type Value = RawTags;
-
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a mapping of tag names to values")
-            }
-
-            fn visit_unit<E: de::Error>(self) -> Result<RawTags, E> {
-                Ok(RawTags::default())
-            }
-
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawTags, A::Error> {
-                let mut tags = Vec::new();
-                while let Some(key) = map.next_key::<Spanned<String>>()? {
-                    let value = map.next_value::<Spanned<String>>()?;
-                    tags.push((key, value));
-                }
-                Ok(RawTags(tags))
-            }
-        }
-
-        deserializer.deserialize_map(TagsVisitor)
-    }
-}
+pub(super) struct RawTags(pub(super) Vec<(Spanned<String>, Field<String>)>);
 
 impl JsonSchema for RawTags {
     fn schema_name() -> std::borrow::Cow<'static, str> {
@@ -416,35 +439,7 @@ impl JsonSchema for RawTags {
 #[derive(Debug)]
 pub(super) enum RawSubnets {
     Keyword(String),
-    Ids(Vec<Spanned<String>>),
-}
-
-impl<'de> Deserialize<'de> for RawSubnets {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct SubnetsVisitor;
-
-        impl<'de> Visitor<'de> for SubnetsVisitor {
-            type Value = RawSubnets;
-
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("`default` or a list of subnet ids")
-            }
-
-            fn visit_str<E: de::Error>(self, value: &str) -> Result<RawSubnets, E> {
-                Ok(RawSubnets::Keyword(value.to_owned()))
-            }
-
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<RawSubnets, A::Error> {
-                let mut ids = Vec::new();
-                while let Some(id) = seq.next_element::<Spanned<String>>()? {
-                    ids.push(id);
-                }
-                Ok(RawSubnets::Ids(ids))
-            }
-        }
-
-        deserializer.deserialize_any(SubnetsVisitor)
-    }
+    Ids(Vec<Field<String>>),
 }
 
 impl JsonSchema for RawSubnets {

@@ -24,7 +24,7 @@ const DEFAULT_INSTANCE_TYPE_HINT: &str = "t3.micro";
 impl Checker<'_> {
     pub(super) fn compute(&mut self, raw: RawCompute, health_check: &HealthCheck) -> Compute {
         let (min, max, desired) = self.group_size(&raw);
-        let image = match raw.image {
+        let image = match raw.image.into_given() {
             None => ImageRef::Al2023,
             Some(image) if image.value == "al2023" => ImageRef::Al2023,
             Some(image) => {
@@ -39,18 +39,22 @@ impl Checker<'_> {
                 ImageRef::Ami(image.value)
             }
         };
-        if !is_instance_type(&raw.instance_type.value) {
+        let instance_type = raw.instance_type.into_given();
+        if let Some(given) = instance_type
+            .as_ref()
+            .filter(|given| !is_instance_type(&given.value))
+        {
             self.report_with_help(
-                &raw.instance_type.referenced,
+                &given.referenced,
                 "compute.instance_type",
-                format!("`{}` is not an EC2 instance type", raw.instance_type.value),
+                format!("`{}` is not an EC2 instance type", given.value),
                 Some(format!(
                     "instance types look like `family.size`, e.g. `{DEFAULT_INSTANCE_TYPE_HINT}`"
                 )),
             );
         }
         let port = self.number("compute.port", &raw.port, DEFAULT_APP_PORT, 1..=65535);
-        let cpu_target = match &raw.cpu_target {
+        let cpu_target = match raw.cpu_target.given() {
             None => DEFAULT_CPU_TARGET,
             Some(target) => {
                 if !(1.0..=100.0).contains(&target.value) {
@@ -69,7 +73,7 @@ impl Checker<'_> {
             DEFAULT_HEALTH_CHECK_GRACE,
             0..=7200,
         );
-        let user_data = match &raw.user_data {
+        let user_data = match raw.user_data.given() {
             Some(file) => self.user_data_file(file),
             None => UserData {
                 file: None,
@@ -78,7 +82,7 @@ impl Checker<'_> {
         };
         Compute {
             image,
-            instance_type: raw.instance_type.value,
+            instance_type: instance_type.map(|given| given.value).unwrap_or_default(),
             port: to_u16(port),
             min: to_u32(min),
             max: to_u32(max),
@@ -97,11 +101,14 @@ impl Checker<'_> {
         let max = self.number("compute.max", &raw.max, DEFAULT_MAX, range.clone());
         let desired = self.number("compute.desired", &raw.desired, min, range.clone());
         let all_in_range = [min, max, desired].iter().all(|n| range.contains(n));
-        if !all_in_range {
+        let any_unreadable = [&raw.min, &raw.max, &raw.desired]
+            .iter()
+            .any(|field| field.is_invalid());
+        if !all_in_range || any_unreadable {
             return (min, max, desired);
         }
         if min > max {
-            match (&raw.max, &raw.min) {
+            match (raw.max.given(), raw.min.given()) {
                 (Some(at), _) => self.report(
                     &at.referenced,
                     "compute.max",
@@ -117,7 +124,7 @@ impl Checker<'_> {
             }
         } else if let Some(at) = raw
             .desired
-            .as_ref()
+            .given()
             .filter(|_| !(min..=max).contains(&desired))
         {
             self.report(
@@ -130,7 +137,7 @@ impl Checker<'_> {
     }
 
     fn user_data_file(&mut self, file: &Spanned<String>) -> UserData {
-        let folder = self.file.parent().unwrap_or(Path::new(""));
+        let folder = self.out.file().parent().unwrap_or(Path::new(""));
         let path = folder.join(&file.value);
         let script = match check_user_data(&path) {
             Ok(script) => script,

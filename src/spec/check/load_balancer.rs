@@ -18,24 +18,13 @@ const DEFAULT_MATCHER: &str = "200";
 const DEFAULT_DEREGISTRATION_DELAY: i64 = 30;
 
 impl Checker<'_> {
-    pub(super) fn load_balancer(
-        &mut self,
-        raw: Option<RawLoadBalancer>,
-        region: &str,
-    ) -> LoadBalancer {
-        let raw = raw.unwrap_or(RawLoadBalancer {
-            port: None,
-            algorithm: None,
-            health_check: None,
-            deregistration_delay: None,
-            certificate_arn: None,
-        });
+    pub(super) fn load_balancer(&mut self, raw: RawLoadBalancer, region: &str) -> LoadBalancer {
         let port = self.number("load_balancer.port", &raw.port, DEFAULT_LB_PORT, 1..=65535);
-        let algorithm = match raw.algorithm.map(|a| a.value) {
+        let algorithm = match raw.algorithm.into_value() {
             None | Some(RawAlgorithm::RoundRobin) => Algorithm::RoundRobin,
             Some(RawAlgorithm::LeastOutstandingRequests) => Algorithm::LeastOutstandingRequests,
         };
-        let health_check = self.health_check(raw.health_check);
+        let health_check = self.health_check(raw.health_check.into_value().unwrap_or_default());
         let deregistration_delay = self.number(
             "load_balancer.deregistration_delay",
             &raw.deregistration_delay,
@@ -47,7 +36,7 @@ impl Checker<'_> {
             algorithm,
             health_check,
             deregistration_delay: to_u32(deregistration_delay),
-            certificate_arn: raw.certificate_arn.map(|arn| {
+            certificate_arn: raw.certificate_arn.into_given().map(|arn| {
                 // Only a valid region can be told apart from the certificate's.
                 let expected = is_region(region).then_some(region);
                 self.certificate_arn(
@@ -60,17 +49,9 @@ impl Checker<'_> {
         }
     }
 
-    fn health_check(&mut self, raw: Option<RawHealthCheck>) -> HealthCheck {
+    fn health_check(&mut self, raw: RawHealthCheck) -> HealthCheck {
         const PREFIX: &str = "load_balancer.health_check";
-        let raw = raw.unwrap_or(RawHealthCheck {
-            path: None,
-            interval: None,
-            timeout: None,
-            healthy_threshold: None,
-            unhealthy_threshold: None,
-            matcher: None,
-        });
-        let path = match &raw.path {
+        let path = match raw.path.given() {
             None => DEFAULT_HEALTH_PATH.to_owned(),
             Some(path) => {
                 if let Err(why) = check_health_path(&path.value) {
@@ -91,9 +72,10 @@ impl Checker<'_> {
             DEFAULT_HEALTH_TIMEOUT,
             2..=120,
         );
-        if timeout >= interval {
+        let both_readable = !raw.timeout.is_invalid() && !raw.interval.is_invalid();
+        if both_readable && timeout >= interval {
             // Blame whichever of the two the file actually sets, timeout first.
-            let (at, field) = match (&raw.timeout, &raw.interval) {
+            let (at, field) = match (raw.timeout.given(), raw.interval.given()) {
                 (Some(t), _) => (t.referenced, "timeout"),
                 (None, Some(i)) => (i.referenced, "interval"),
                 (None, None) => (Location::UNKNOWN, "timeout"),
@@ -116,7 +98,7 @@ impl Checker<'_> {
             DEFAULT_UNHEALTHY_THRESHOLD,
             2..=10,
         );
-        let matcher = match &raw.matcher {
+        let matcher = match raw.matcher.given() {
             None => DEFAULT_MATCHER.to_owned(),
             Some(matcher) => {
                 if let Err(why) = check_matcher(&matcher.value) {

@@ -1,6 +1,9 @@
 //! The checks: the raw structs of a spec become the validated [`Spec`], and
 //! every problem found on the way is noted with its position, so that all of
-//! them are reported together.
+//! them are reported together with those the reader found.
+//!
+//! A field the reader could not read ([`Field::Invalid`]) is already reported:
+//! the checks skip it, and any check that compares it with another field.
 //!
 //! This file holds the [`Checker`] and the stack-wide parts (name, region,
 //! tags, network, storage) plus what several parts share (numbers in a range,
@@ -12,45 +15,38 @@ mod load_balancer;
 mod tiers;
 
 use std::collections::{BTreeMap, HashSet};
-use std::path::Path;
 
 use serde_saphyr::{Location, Spanned};
 
-use super::diagnostics::{Problem, SpecError, locate};
+use super::diagnostics::{Reporter, SpecError};
 use super::model::{BucketRef, Dashboard, Network, Spec, Storage, SubnetsRef, VpcRef};
-use super::raw::{RawNetwork, RawSpec, RawStorage, RawSubnets, RawTags};
+use super::raw::{Field, RawNetwork, RawSpec, RawStorage, RawSubnets, RawTags};
 use super::rules::{
     MAX_EXTRA_TAGS, acm_certificate_region, check_bucket_name, check_dns_name, is_aws_id,
     is_region, suggest_stack_name,
 };
+use super::yaml::Node;
 
 const CERTIFICATE_ARN_HINT: &str = "arn:aws:acm:<region>:<account id>:certificate/<id>";
 
-/// Checks `raw`, read from `file` whose text is `text`, into the model.
-pub(super) fn check(raw: RawSpec, file: &Path, text: &str) -> Result<Spec, SpecError> {
-    let mut checker = Checker {
-        file,
-        text,
-        problems: Vec::new(),
-    };
+/// Checks `raw`, read from `tree`, into the model. `out` holds what the
+/// reader found already; the result is the model only if nothing was found.
+pub(super) fn check(raw: RawSpec, tree: &Node, out: Reporter<'_>) -> Result<Spec, SpecError> {
+    let mut checker = Checker { out, tree };
     let spec = checker.spec(raw);
-    if checker.problems.is_empty() {
-        Ok(spec)
-    } else {
-        Err(SpecError::new(checker.problems, file, Some(text)))
-    }
+    checker.out.finish(spec)
 }
 
 /// Walks the raw spec, building the model and noting every problem on the way.
 struct Checker<'a> {
-    file: &'a Path,
-    text: &'a str,
-    problems: Vec<Problem>,
+    out: Reporter<'a>,
+    /// The file's YAML tree, to point at a section's key.
+    tree: &'a Node,
 }
 
 impl Checker<'_> {
     fn report(&mut self, at: &Location, field: &str, message: impl Into<String>) {
-        self.report_with_help(at, field, message, None);
+        self.out.report(at, field, message);
     }
 
     fn report_with_help(
@@ -60,27 +56,21 @@ impl Checker<'_> {
         message: impl Into<String>,
         help: Option<String>,
     ) {
-        let (line, column, span) = locate(self.text, at);
-        self.problems.push(Problem {
-            file: self.file.to_path_buf(),
-            line,
-            column,
-            field: field.to_owned(),
-            message: message.into(),
-            help,
-            span,
-        });
+        self.out.report_with_help(at, field, message, help);
     }
 
-    /// An optional whole number within `range`, or `default` when absent.
+    /// An optional whole number within `range`, or `default` when absent (or
+    /// unreadable: callers that compare numbers check [`Field::is_invalid`]).
     fn number(
         &mut self,
         field: &str,
-        value: &Option<Spanned<i64>>,
+        value: &Field<i64>,
         default: i64,
         range: std::ops::RangeInclusive<i64>,
     ) -> i64 {
-        let Some(value) = value else { return default };
+        let Some(value) = value.given() else {
+            return default;
+        };
         if !range.contains(&value.value) {
             self.report(
                 &value.referenced,
@@ -97,21 +87,34 @@ impl Checker<'_> {
     }
 
     fn spec(&mut self, raw: RawSpec) -> Spec {
-        let stack = self.stack_name(&raw.stack);
-        let region = self.region(&raw.region);
-        let tags = self.tags(raw.tags.unwrap_or_default());
-        let network = self.network(raw.network);
-        let storage = self.storage(raw.storage);
-        let load_balancer = self.load_balancer(raw.load_balancer, &region);
-        let compute = self.compute(raw.compute, &load_balancer.health_check);
-        let cdn = self.cdn(raw.cdn);
-        let cache = self.cache(raw.cache);
-        let dashboard = raw.dashboard.and_then(|raw| {
-            raw.enabled.unwrap_or(true).then(|| Dashboard {
-                alarms: raw.alarms.unwrap_or(true),
+        // A missing or unreadable stack or region is reported already.
+        let stack = raw
+            .stack
+            .given()
+            .map(|stack| self.stack_name(stack))
+            .unwrap_or_default();
+        let region = raw
+            .region
+            .given()
+            .map(|region| self.region(region))
+            .unwrap_or_default();
+        let tags = self.tags(raw.tags.into_value().unwrap_or_default());
+        let network = self.network(raw.network.into_value().unwrap_or_default());
+        let storage = self.storage(raw.storage.into_value().unwrap_or_default());
+        let load_balancer =
+            self.load_balancer(raw.load_balancer.into_value().unwrap_or_default(), &region);
+        let compute = self.compute(
+            raw.compute.into_value().unwrap_or_default(),
+            &load_balancer.health_check,
+        );
+        let cdn = raw.cdn.into_value().and_then(|raw| self.cdn(raw));
+        let cache = raw.cache.into_value().and_then(|raw| self.cache(raw));
+        let dashboard = raw.dashboard.into_value().and_then(|raw| {
+            switch(&raw.enabled).then(|| Dashboard {
+                alarms: raw.alarms.value().copied().unwrap_or(true),
             })
         });
-        let dns = self.dns(raw.dns);
+        let dns = raw.dns.into_value().and_then(|raw| self.dns(raw));
         Spec {
             stack,
             region,
@@ -124,7 +127,7 @@ impl Checker<'_> {
             cache,
             dashboard,
             dns,
-            source: self.file.to_path_buf(),
+            source: self.out.file().to_path_buf(),
         }
     }
 
@@ -185,24 +188,21 @@ impl Checker<'_> {
                     Some("modu sets its own `modu:*` tags on every resource".to_owned()),
                 );
             }
-            if value.value.chars().count() > 256 {
+            let value = value.into_given();
+            if let Some(value) = value.as_ref().filter(|v| v.value.chars().count() > 256) {
                 self.report(
                     &value.referenced,
                     &field,
                     "tag values must be at most 256 characters",
                 );
             }
-            out.insert(key.value, value.value);
+            out.insert(key.value, value.map(|v| v.value).unwrap_or_default());
         }
         out
     }
 
-    fn network(&mut self, raw: Option<RawNetwork>) -> Network {
-        let raw = raw.unwrap_or(RawNetwork {
-            vpc: None,
-            subnets: None,
-        });
-        let vpc = match raw.vpc {
+    fn network(&mut self, raw: RawNetwork) -> Network {
+        let vpc = match raw.vpc.into_given() {
             None => VpcRef::Default,
             Some(vpc) if vpc.value == "default" => VpcRef::Default,
             Some(vpc) => {
@@ -217,7 +217,7 @@ impl Checker<'_> {
                 VpcRef::Id(vpc.value)
             }
         };
-        let subnets = match raw.subnets {
+        let subnets = match raw.subnets.into_given() {
             None => SubnetsRef::Default,
             Some(Spanned {
                 value: RawSubnets::Keyword(word),
@@ -242,9 +242,16 @@ impl Checker<'_> {
         Network { vpc, subnets }
     }
 
-    fn subnet_ids(&mut self, ids: Vec<Spanned<String>>, list_at: &Location) -> Vec<String> {
-        let unique: HashSet<&str> = ids.iter().map(|id| id.value.as_str()).collect();
-        if unique.len() < 2 {
+    fn subnet_ids(&mut self, ids: Vec<Field<String>>, list_at: &Location) -> Vec<String> {
+        // An unreadable id is reported already; without it the count means little.
+        let all_readable = !ids.iter().any(Field::is_invalid);
+        let ids: Vec<(usize, Spanned<String>)> = ids
+            .into_iter()
+            .enumerate()
+            .filter_map(|(index, id)| Some((index, id.into_given()?)))
+            .collect();
+        let unique: HashSet<&str> = ids.iter().map(|(_, id)| id.value.as_str()).collect();
+        if all_readable && unique.len() < 2 {
             self.report_with_help(
                 list_at,
                 "network.subnets",
@@ -256,7 +263,7 @@ impl Checker<'_> {
             );
         }
         let mut seen = HashSet::new();
-        for (index, id) in ids.iter().enumerate() {
+        for (index, id) in &ids {
             let field = format!("network.subnets[{index}]");
             if !is_aws_id(&id.value, "subnet-") {
                 self.report_with_help(
@@ -273,11 +280,11 @@ impl Checker<'_> {
                 );
             }
         }
-        ids.into_iter().map(|id| id.value).collect()
+        ids.into_iter().map(|(_, id)| id.value).collect()
     }
 
-    fn storage(&mut self, raw: Option<RawStorage>) -> Storage {
-        let bucket = match raw.and_then(|s| s.bucket) {
+    fn storage(&mut self, raw: RawStorage) -> Storage {
+        let bucket = match raw.bucket.into_given() {
             None => BucketRef::Auto,
             Some(bucket) if bucket.value == "auto" => BucketRef::Auto,
             Some(bucket) => {
@@ -346,6 +353,12 @@ impl Checker<'_> {
             }
         }
     }
+}
+
+/// A section's `enabled`, `true` when absent. An unreadable one is reported
+/// already; the section's other fields are still checked.
+fn switch(enabled: &Field<bool>) -> bool {
+    enabled.value().copied().unwrap_or(true)
 }
 
 fn to_u16(n: i64) -> u16 {
@@ -487,5 +500,18 @@ mod tests {
                 ),
             );
         }
+    }
+
+    #[test]
+    fn a_mistyped_value_is_left_out_of_the_checks_that_need_it() {
+        // min is unreadable: neither it nor its default is compared with max.
+        assert_single_error(
+            &format!("{BASE}  min: two\n  max: 1\n"),
+            "stacks/modu.yaml:5:8: compute.min: expected a whole number, found `two`",
+        );
+        assert_single_error(
+            "stack: modu\nregion: us-east-1\nload_balancer:\n  health_check:\n    interval: 5\n    timeout: soon\ncompute:\n  instance_type: t3.micro\n",
+            "stacks/modu.yaml:6:14: load_balancer.health_check.timeout: expected a whole number, found `soon`",
+        );
     }
 }

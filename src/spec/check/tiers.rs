@@ -5,12 +5,13 @@
 
 use std::collections::HashSet;
 
-use serde_saphyr::{Location, Spanned};
+use serde_saphyr::Location;
 
-use super::{Checker, to_u32};
+use super::{Checker, switch, to_u32};
 use crate::spec::model::{Cache, CacheEngine, Cdn, Dns, DnsTarget, PriceClass};
-use crate::spec::raw::{RawCache, RawCacheEngine, RawCdn, RawDns, RawDnsTarget, RawPriceClass};
-use crate::spec::read::mapping_key_location;
+use crate::spec::raw::{
+    Field, RawCache, RawCacheEngine, RawCdn, RawDns, RawDnsTarget, RawPriceClass,
+};
 use crate::spec::rules::{check_dns_name, is_cache_node_type, is_in_zone, is_instance_type};
 
 const DEFAULT_CACHE_NODE_TYPE: &str = "cache.t3.micro";
@@ -21,25 +22,28 @@ const MAX_CACHE_REPLICAS: i64 = 5;
 const CLOUDFRONT_CERTIFICATE_REGION: &str = "us-east-1";
 
 impl Checker<'_> {
-    pub(super) fn cdn(&mut self, raw: Option<RawCdn>) -> Option<Cdn> {
-        let raw = raw?;
-        let price_class = match raw.price_class.map(|p| p.value) {
+    pub(super) fn cdn(&mut self, raw: RawCdn) -> Option<Cdn> {
+        let price_class = match raw.price_class.into_value() {
             None | Some(RawPriceClass::PriceClass100) => PriceClass::PriceClass100,
             Some(RawPriceClass::PriceClass200) => PriceClass::PriceClass200,
             Some(RawPriceClass::PriceClassAll) => PriceClass::PriceClassAll,
         };
-        let certificate_arn = raw.certificate_arn.map(|arn| {
+        let certificate_arn = raw.certificate_arn.given().map(|arn| {
             self.certificate_arn(
-                &arn,
+                arn,
                 "cdn.certificate_arn",
                 Some(CLOUDFRONT_CERTIFICATE_REGION),
                 "CloudFront only takes ACM certificates from us-east-1 (N. Virginia), whatever the stack's region",
             )
         });
         let mut aliases = Vec::new();
-        if let Some(list) = raw.aliases {
+        if let Some(list) = raw.aliases.given() {
             let mut seen = HashSet::new();
             for (index, alias) in list.value.iter().enumerate() {
+                // An unreadable alias is reported already.
+                let Some(alias) = alias.given() else {
+                    continue;
+                };
                 let field = format!("cdn.aliases[{index}]");
                 let name = self.dns_name(alias, &field, true);
                 if !seen.insert(name.clone()) {
@@ -51,7 +55,9 @@ impl Checker<'_> {
                 }
                 aliases.push(name);
             }
-            if !aliases.is_empty() && certificate_arn.is_none() {
+            // An unreadable certificate is reported already.
+            if !aliases.is_empty() && certificate_arn.is_none() && !raw.certificate_arn.is_invalid()
+            {
                 self.report_with_help(
                     &list.referenced,
                     "cdn.aliases",
@@ -60,20 +66,19 @@ impl Checker<'_> {
                 );
             }
         }
-        raw.enabled.unwrap_or(true).then_some(Cdn {
+        switch(&raw.enabled).then_some(Cdn {
             price_class,
             aliases,
             certificate_arn,
         })
     }
 
-    pub(super) fn cache(&mut self, raw: Option<RawCache>) -> Option<Cache> {
-        let raw = raw?;
-        let engine = match raw.engine {
+    pub(super) fn cache(&mut self, raw: RawCache) -> Option<Cache> {
+        let engine = match raw.engine.into_value() {
             None | Some(RawCacheEngine::Redis) => CacheEngine::Redis,
             Some(RawCacheEngine::Valkey) => CacheEngine::Valkey,
         };
-        let node_type = match raw.node_type {
+        let node_type = match raw.node_type.into_given() {
             None => DEFAULT_CACHE_NODE_TYPE.to_owned(),
             Some(node_type) => {
                 if !is_cache_node_type(&node_type.value) {
@@ -102,34 +107,36 @@ impl Checker<'_> {
             DEFAULT_CACHE_REPLICAS,
             0..=MAX_CACHE_REPLICAS,
         );
-        raw.enabled.unwrap_or(true).then(|| Cache {
+        switch(&raw.enabled).then(|| Cache {
             engine,
             node_type,
             replicas: to_u32(replicas),
         })
     }
 
-    pub(super) fn dns(&mut self, raw: Option<RawDns>) -> Option<Dns> {
-        let raw = raw?;
-        if !raw.enabled.unwrap_or(true) {
+    pub(super) fn dns(&mut self, raw: RawDns) -> Option<Dns> {
+        // An unreadable `enabled` (reported already) may have meant off: then
+        // too, only what the section says is checked.
+        if !switch(&raw.enabled) || raw.enabled.is_invalid() {
             // Nothing is required of a section that is switched off, but what
             // it says must still be sound.
-            if let Some(zone) = &raw.zone {
+            if let Some(zone) = raw.zone.given() {
                 self.dns_name(zone, "dns.zone", false);
             }
-            if let Some(record) = &raw.record {
+            if let Some(record) = raw.record.given() {
                 self.dns_name(record, "dns.record", false);
             }
             return None;
         }
-        let zone = self.required_dns_name(raw.zone.as_ref(), "zone");
-        let record = self.required_dns_name(raw.record.as_ref(), "record");
+        let zone = self.required_dns_name(&raw.zone, "zone");
+        let record = self.required_dns_name(&raw.record, "record");
         // Only two valid names can be compared; a bad one is reported already.
         let both_valid = [&raw.zone, &raw.record].iter().all(|name| {
-            name.as_ref()
+            name.given()
                 .is_some_and(|name| check_dns_name(&name.value, false).is_ok())
         });
-        if let (true, Some(zone), Some(name), Some(at)) = (both_valid, &zone, &record, &raw.record)
+        if let (true, Some(zone), Some(name), Some(at)) =
+            (both_valid, &zone, &record, raw.record.given())
             && !is_in_zone(name, zone)
         {
             self.report_with_help(
@@ -139,7 +146,7 @@ impl Checker<'_> {
                 Some(format!("use `{zone}` itself or a name ending in `.{zone}`")),
             );
         }
-        let target = match raw.target {
+        let target = match raw.target.into_value() {
             None | Some(RawDnsTarget::Cdn) => DnsTarget::Cdn,
             Some(RawDnsTarget::LoadBalancer) => DnsTarget::LoadBalancer,
         };
@@ -147,20 +154,21 @@ impl Checker<'_> {
             zone: zone.unwrap_or_default(),
             record: record.unwrap_or_default(),
             target,
-            create_zone: raw.create_zone.unwrap_or(false),
+            create_zone: raw.create_zone.value().copied().unwrap_or(false),
         })
     }
 
     /// `dns.<name>`, which an enabled `dns` section must have.
-    fn required_dns_name(&mut self, value: Option<&Spanned<String>>, name: &str) -> Option<String> {
+    fn required_dns_name(&mut self, value: &Field<String>, name: &str) -> Option<String> {
         let field = format!("dns.{name}");
         match value {
-            Some(value) => Some(self.dns_name(value, &field, false)),
-            None => {
-                let at = mapping_key_location(self.text, "dns").unwrap_or(Location::UNKNOWN);
+            Field::Given(value) => Some(self.dns_name(value, &field, false)),
+            Field::Absent => {
+                let at = self.tree.key_location("dns").unwrap_or(Location::UNKNOWN);
                 self.report(&at, &field, "missing required field");
                 None
             }
+            Field::Invalid => None,
         }
     }
 }
