@@ -87,6 +87,53 @@ async fn bad_specs_fail_validate_and_up_before_any_aws_call() {
     );
 }
 
+/// One file with problems of shape (an unknown field, a missing required
+/// field) and of meaning (the stack name, min above max, a port out of range):
+/// all five are in the one report, in file order and each at its own line and
+/// column, and nothing reaches AWS.
+#[tokio::test]
+async fn problems_of_shape_and_meaning_are_reported_together() {
+    let emulator = Emulator::start();
+    let path = repo_path("tests/fixtures/bad/shape-and-meaning-together.yaml");
+    let expected = [
+        "shape-and-meaning-together.yaml:2:8: stack: must start with a lowercase letter",
+        "shape-and-meaning-together.yaml:4:1: load_balancr: unknown field `load_balancr` (help: did you mean `load_balancer`?)",
+        "shape-and-meaning-together.yaml:6:1: compute.instance_type: missing required field",
+        "shape-and-meaning-together.yaml:8:8: compute.max: must be at least min (5)",
+        "shape-and-meaning-together.yaml:9:9: compute.port: must be between 1 and 65535 (got 70000)",
+    ];
+
+    for command in ["validate", "up"] {
+        let run = modu(&emulator, &[command, "-f", arg(&path)]).await;
+        run.expect_code(1);
+        let positions: Vec<Option<usize>> = expected
+            .iter()
+            .map(|problem| run.stderr.find(problem))
+            .collect();
+        let missing: Vec<&str> = expected
+            .iter()
+            .zip(&positions)
+            .filter(|(_, position)| position.is_none())
+            .map(|(problem, _)| *problem)
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "`{command}` does not report {missing:#?}\n{run}"
+        );
+        assert!(
+            positions.is_sorted(),
+            "`{command}` reports the problems out of file order\n{run}"
+        );
+    }
+
+    let calls = emulator.calls();
+    assert!(
+        calls.is_empty(),
+        "a bad spec reached AWS: {}",
+        describe_calls(&calls)
+    );
+}
+
 #[tokio::test]
 async fn good_specs_validate() {
     let dir = tempfile::tempdir().unwrap();

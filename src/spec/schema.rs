@@ -8,7 +8,7 @@
 
 use schemars::generate::SchemaSettings;
 
-use super::parse::RawSpec;
+use super::raw::RawSpec;
 
 /// The spec's JSON Schema (draft 2020-12).
 pub fn json_schema() -> serde_json::Value {

@@ -1,0 +1,517 @@
+//! The checks: the raw structs of a spec become the validated [`Spec`], and
+//! every problem found on the way is noted with its position, so that all of
+//! them are reported together with those the reader found.
+//!
+//! A field the reader could not read ([`Field::Invalid`]) is already reported:
+//! the checks skip it, and any check that compares it with another field.
+//!
+//! This file holds the [`Checker`] and the stack-wide parts (name, region,
+//! tags, network, storage) plus what several parts share (numbers in a range,
+//! certificate ARNs, DNS names); `load_balancer.rs`, `compute.rs` and
+//! `tiers.rs` check the rest.
+
+mod compute;
+mod load_balancer;
+mod tiers;
+
+use std::collections::{BTreeMap, HashSet};
+
+use serde_saphyr::{Location, Spanned};
+
+use super::diagnostics::{Reporter, SpecError};
+use super::model::{BucketRef, Dashboard, Network, Spec, Storage, SubnetsRef, VpcRef};
+use super::raw::{Field, RawNetwork, RawSpec, RawStorage, RawSubnets, RawTags};
+use super::rules::{
+    MAX_EXTRA_TAGS, acm_certificate_region, check_bucket_name, check_dns_name, is_aws_id,
+    is_region, suggest_stack_name,
+};
+use super::yaml::Node;
+
+const CERTIFICATE_ARN_HINT: &str = "arn:aws:acm:<region>:<account id>:certificate/<id>";
+
+/// Checks `raw`, read from `tree`, into the model. `out` holds what the
+/// reader found already; the result is the model only if nothing was found.
+pub(super) fn check(raw: RawSpec, tree: &Node, out: Reporter<'_>) -> Result<Spec, SpecError> {
+    let mut checker = Checker { out, tree };
+    let spec = checker.spec(raw);
+    checker.out.finish(spec)
+}
+
+/// Walks the raw spec, building the model and noting every problem on the way.
+struct Checker<'a> {
+    out: Reporter<'a>,
+    /// The file's YAML tree, to point at a section's key.
+    tree: &'a Node,
+}
+
+impl Checker<'_> {
+    fn report(&mut self, at: &Location, field: &str, message: impl Into<String>) {
+        self.out.report(at, field, message);
+    }
+
+    fn report_with_help(
+        &mut self,
+        at: &Location,
+        field: &str,
+        message: impl Into<String>,
+        help: Option<String>,
+    ) {
+        self.out.report_with_help(at, field, message, help);
+    }
+
+    /// An optional whole number within `range`, or `default` when absent (or
+    /// unreadable: callers that compare numbers check [`Field::is_invalid`]).
+    fn number(
+        &mut self,
+        field: &str,
+        value: &Field<i64>,
+        default: i64,
+        range: std::ops::RangeInclusive<i64>,
+    ) -> i64 {
+        let Some(value) = value.given() else {
+            return default;
+        };
+        if !range.contains(&value.value) {
+            self.report(
+                &value.referenced,
+                field,
+                format!(
+                    "must be between {} and {} (got {})",
+                    range.start(),
+                    range.end(),
+                    value.value
+                ),
+            );
+        }
+        value.value
+    }
+
+    fn spec(&mut self, raw: RawSpec) -> Spec {
+        // A missing or unreadable stack or region is reported already.
+        let stack = raw
+            .stack
+            .given()
+            .map(|stack| self.stack_name(stack))
+            .unwrap_or_default();
+        let region = raw
+            .region
+            .given()
+            .map(|region| self.region(region))
+            .unwrap_or_default();
+        let tags = self.tags(raw.tags.into_value().unwrap_or_default());
+        let network = self.network(raw.network.into_value().unwrap_or_default());
+        let storage = self.storage(raw.storage.into_value().unwrap_or_default());
+        let load_balancer =
+            self.load_balancer(raw.load_balancer.into_value().unwrap_or_default(), &region);
+        let compute = self.compute(
+            raw.compute.into_value().unwrap_or_default(),
+            &load_balancer.health_check,
+        );
+        let cdn = raw.cdn.into_value().and_then(|raw| self.cdn(raw));
+        let cache = raw.cache.into_value().and_then(|raw| self.cache(raw));
+        let dashboard = raw.dashboard.into_value().and_then(|raw| {
+            switch(&raw.enabled).then(|| Dashboard {
+                alarms: raw.alarms.value().copied().unwrap_or(true),
+            })
+        });
+        let dns = raw.dns.into_value().and_then(|raw| self.dns(raw));
+        Spec {
+            stack,
+            region,
+            tags,
+            network,
+            storage,
+            load_balancer,
+            compute,
+            cdn,
+            cache,
+            dashboard,
+            dns,
+            source: self.out.file().to_path_buf(),
+        }
+    }
+
+    fn stack_name(&mut self, stack: &Spanned<String>) -> String {
+        let name = &stack.value;
+        let problem = if name.is_empty() || name.len() > 20 {
+            Some(format!("must be 1-20 characters long (got {})", name.len()))
+        } else if !name.starts_with(|c: char| c.is_ascii_lowercase()) {
+            Some("must start with a lowercase letter".to_owned())
+        } else if !name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        {
+            Some("may only contain lowercase letters, digits and hyphens".to_owned())
+        } else if name.ends_with('-') || name.contains("--") {
+            Some("must not end with a hyphen or contain two in a row".to_owned())
+        } else {
+            None
+        };
+        if let Some(problem) = problem {
+            let help = Some(format!("for example `{}`", suggest_stack_name(name)));
+            self.report_with_help(&stack.referenced, "stack", problem, help);
+        }
+        name.clone()
+    }
+
+    fn region(&mut self, region: &Spanned<String>) -> String {
+        if !is_region(&region.value) {
+            self.report_with_help(
+                &region.referenced,
+                "region",
+                format!("`{}` is not an AWS region name", region.value),
+                Some("for example `us-east-1` or `eu-west-3`".to_owned()),
+            );
+        }
+        region.value.clone()
+    }
+
+    fn tags(&mut self, tags: RawTags) -> BTreeMap<String, String> {
+        let mut out = BTreeMap::new();
+        for (index, (key, value)) in tags.0.into_iter().enumerate() {
+            let field = format!("tags.{}", key.value);
+            if index == MAX_EXTRA_TAGS {
+                self.report(
+                    &key.referenced,
+                    "tags",
+                    format!("at most {MAX_EXTRA_TAGS} tags are allowed"),
+                );
+            }
+            let lowercase = key.value.to_ascii_lowercase();
+            if key.value.is_empty() || key.value.chars().count() > 128 {
+                self.report(&key.referenced, &field, "tag keys must be 1-128 characters");
+            } else if lowercase.starts_with("aws:") || lowercase.starts_with("modu:") {
+                self.report_with_help(
+                    &key.referenced,
+                    &field,
+                    "tag keys starting with `aws:` or `modu:` are reserved",
+                    Some("modu sets its own `modu:*` tags on every resource".to_owned()),
+                );
+            }
+            let value = value.into_given();
+            if let Some(value) = value.as_ref().filter(|v| v.value.chars().count() > 256) {
+                self.report(
+                    &value.referenced,
+                    &field,
+                    "tag values must be at most 256 characters",
+                );
+            }
+            out.insert(key.value, value.map(|v| v.value).unwrap_or_default());
+        }
+        out
+    }
+
+    fn network(&mut self, raw: RawNetwork) -> Network {
+        let vpc = match raw.vpc.into_given() {
+            None => VpcRef::Default,
+            Some(vpc) if vpc.value == "default" => VpcRef::Default,
+            Some(vpc) => {
+                if !is_aws_id(&vpc.value, "vpc-") {
+                    self.report_with_help(
+                        &vpc.referenced,
+                        "network.vpc",
+                        format!("`{}` is not `default` or a VPC id", vpc.value),
+                        Some("VPC ids look like `vpc-0123456789abcdef0`".to_owned()),
+                    );
+                }
+                VpcRef::Id(vpc.value)
+            }
+        };
+        let subnets = match raw.subnets.into_given() {
+            None => SubnetsRef::Default,
+            Some(Spanned {
+                value: RawSubnets::Keyword(word),
+                referenced,
+                ..
+            }) => {
+                if word != "default" {
+                    self.report(
+                        &referenced,
+                        "network.subnets",
+                        format!("`{word}` is not `default` or a list of subnet ids"),
+                    );
+                }
+                SubnetsRef::Default
+            }
+            Some(Spanned {
+                value: RawSubnets::Ids(ids),
+                referenced,
+                ..
+            }) => SubnetsRef::Ids(self.subnet_ids(ids, &referenced)),
+        };
+        Network { vpc, subnets }
+    }
+
+    fn subnet_ids(&mut self, ids: Vec<Field<String>>, list_at: &Location) -> Vec<String> {
+        // An unreadable id is reported already; without it the count means little.
+        let all_readable = !ids.iter().any(Field::is_invalid);
+        let ids: Vec<(usize, Spanned<String>)> = ids
+            .into_iter()
+            .enumerate()
+            .filter_map(|(index, id)| Some((index, id.into_given()?)))
+            .collect();
+        let unique: HashSet<&str> = ids.iter().map(|(_, id)| id.value.as_str()).collect();
+        if all_readable && unique.len() < 2 {
+            self.report_with_help(
+                list_at,
+                "network.subnets",
+                format!(
+                    "needs at least 2 different subnets (got {}); the load balancer spans two or more Availability Zones",
+                    unique.len()
+                ),
+                Some("list subnets in different zones, or use `subnets: default`".to_owned()),
+            );
+        }
+        let mut seen = HashSet::new();
+        for (index, id) in &ids {
+            let field = format!("network.subnets[{index}]");
+            if !is_aws_id(&id.value, "subnet-") {
+                self.report_with_help(
+                    &id.referenced,
+                    &field,
+                    format!("`{}` is not a subnet id", id.value),
+                    Some("subnet ids look like `subnet-0123456789abcdef0`".to_owned()),
+                );
+            } else if !seen.insert(id.value.as_str()) {
+                self.report(
+                    &id.referenced,
+                    &field,
+                    format!("`{}` is listed twice", id.value),
+                );
+            }
+        }
+        ids.into_iter().map(|(_, id)| id.value).collect()
+    }
+
+    fn storage(&mut self, raw: RawStorage) -> Storage {
+        let bucket = match raw.bucket.into_given() {
+            None => BucketRef::Auto,
+            Some(bucket) if bucket.value == "auto" => BucketRef::Auto,
+            Some(bucket) => {
+                if let Err(why) = check_bucket_name(&bucket.value) {
+                    self.report_with_help(
+                        &bucket.referenced,
+                        "storage.bucket",
+                        format!("`{}` is not a valid S3 bucket name: {why}", bucket.value),
+                        Some("or use `bucket: auto` for `<stack>-images-<account id>`".to_owned()),
+                    );
+                }
+                BucketRef::Named(bucket.value)
+            }
+        };
+        Storage { bucket }
+    }
+
+    /// Checks an ACM certificate ARN and, when `region` is given, that the
+    /// certificate lives there; `why_region` explains that requirement.
+    fn certificate_arn(
+        &mut self,
+        arn: &Spanned<String>,
+        field: &str,
+        region: Option<&str>,
+        why_region: &str,
+    ) -> String {
+        match acm_certificate_region(&arn.value) {
+            None => self.report_with_help(
+                &arn.referenced,
+                field,
+                format!("`{}` is not an ACM certificate ARN", arn.value),
+                Some(format!(
+                    "certificate ARNs look like `{CERTIFICATE_ARN_HINT}`"
+                )),
+            ),
+            Some(found) => {
+                if let Some(expected) = region.filter(|expected| *expected != found) {
+                    self.report_with_help(
+                        &arn.referenced,
+                        field,
+                        format!("the certificate is in `{found}`, it must be in `{expected}`"),
+                        Some(why_region.to_owned()),
+                    );
+                }
+            }
+        }
+        arn.value.clone()
+    }
+
+    /// A DNS name, without its trailing dot; `wildcard` allows a first `*` label.
+    fn dns_name(&mut self, name: &Spanned<String>, field: &str, wildcard: bool) -> String {
+        match check_dns_name(&name.value, wildcard) {
+            Ok(bare) => bare.to_owned(),
+            Err(why) => {
+                let lowercase = name.value.to_ascii_lowercase();
+                let help = (lowercase != name.value
+                    && check_dns_name(&lowercase, wildcard).is_ok())
+                .then(|| format!("did you mean `{lowercase}`?"));
+                self.report_with_help(
+                    &name.referenced,
+                    field,
+                    format!("`{}` is not a valid DNS name: {why}", name.value),
+                    help,
+                );
+                name.value.clone()
+            }
+        }
+    }
+}
+
+/// A section's `enabled`, `true` when absent. An unreadable one is reported
+/// already; the section's other fields are still checked.
+fn switch(enabled: &Field<bool>) -> bool {
+    enabled.value().copied().unwrap_or(true)
+}
+
+fn to_u16(n: i64) -> u16 {
+    u16::try_from(n).unwrap_or_default()
+}
+
+fn to_u32(n: i64) -> u32 {
+    u32::try_from(n).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::spec::rules::MAX_EXTRA_TAGS;
+    use crate::spec::testing::{BASE, assert_single_error, errors};
+
+    #[test]
+    fn bad_stack_name_gets_a_suggestion() {
+        assert_single_error(
+            "stack: Modu_Prod\nregion: us-east-1\ncompute:\n  instance_type: t3.micro\n",
+            "stacks/modu.yaml:1:8: stack: must start with a lowercase letter (help: for example `modu-prod`)",
+        );
+    }
+
+    #[test]
+    fn stack_name_too_long() {
+        assert_single_error(
+            "stack: abcdefghijklmnopqrstu\nregion: us-east-1\ncompute:\n  instance_type: t3.micro\n",
+            "stacks/modu.yaml:1:8: stack: must be 1-20 characters long (got 21)",
+        );
+    }
+
+    #[test]
+    fn stack_name_hyphens() {
+        for name in ["modu-", "mo--du"] {
+            let yaml = BASE.replace("stack: modu", &format!("stack: {name}"));
+            assert_single_error(
+                &yaml,
+                "stacks/modu.yaml:1:8: stack: must not end with a hyphen or contain two in a row",
+            );
+        }
+    }
+
+    #[test]
+    fn bad_region_image_and_instance_type() {
+        let yaml =
+            "stack: modu\nregion: us-east\ncompute:\n  image: ubuntu\n  instance_type: t3micro\n";
+        let lines = errors(yaml);
+        assert_eq!(lines.len(), 3, "{lines:#?}");
+        assert!(
+            lines[0]
+                .starts_with("stacks/modu.yaml:2:9: region: `us-east` is not an AWS region name")
+        );
+        assert!(lines[1].starts_with(
+            "stacks/modu.yaml:4:10: compute.image: `ubuntu` is not `al2023` or an AMI id"
+        ));
+        assert!(lines[2].starts_with(
+            "stacks/modu.yaml:5:18: compute.instance_type: `t3micro` is not an EC2 instance type"
+        ));
+    }
+
+    #[test]
+    fn reserved_tag_keys() {
+        assert_single_error(
+            "stack: modu\nregion: us-east-1\ntags:\n  modu:x: y\ncompute:\n  instance_type: t3.micro\n",
+            "stacks/modu.yaml:4:3: tags.modu:x: tag keys starting with `aws:` or `modu:` are reserved",
+        );
+        let lines = errors(
+            "stack: modu\nregion: us-east-1\ntags:\n  AWS:cost: y\ncompute:\n  instance_type: t3.micro\n",
+        );
+        assert!(lines[0].starts_with("stacks/modu.yaml:4:3: tags.AWS:cost: tag keys starting"));
+    }
+
+    #[test]
+    fn too_many_tags() {
+        let tags: String = (0..=MAX_EXTRA_TAGS)
+            .map(|i| format!("  t{i}: v\n"))
+            .collect();
+        let yaml = format!(
+            "stack: modu\nregion: us-east-1\ntags:\n{tags}compute:\n  instance_type: t3.micro\n"
+        );
+        assert_single_error(
+            &yaml,
+            "stacks/modu.yaml:44:3: tags: at most 40 tags are allowed",
+        );
+    }
+
+    #[test]
+    fn bad_vpc_id() {
+        assert_single_error(
+            "stack: modu\nregion: us-east-1\nnetwork:\n  vpc: vpc-12345\ncompute:\n  instance_type: t3.micro\n",
+            "stacks/modu.yaml:4:8: network.vpc: `vpc-12345` is not `default` or a VPC id",
+        );
+    }
+
+    #[test]
+    fn one_subnet_is_not_enough() {
+        assert_single_error(
+            "stack: modu\nregion: us-east-1\nnetwork:\n  subnets:\n    - subnet-0123abcd\ncompute:\n  instance_type: t3.micro\n",
+            "stacks/modu.yaml:5:5: network.subnets: needs at least 2 different subnets (got 1)",
+        );
+    }
+
+    #[test]
+    fn bad_and_repeated_subnet_ids_are_located() {
+        let lines = errors(
+            "stack: modu\nregion: us-east-1\nnetwork:\n  subnets: [subnet-0123abcd, subnet-xyz, subnet-0123abcd]\ncompute:\n  instance_type: t3.micro\n",
+        );
+        assert_eq!(
+            lines,
+            [
+                "stacks/modu.yaml:4:30: network.subnets[1]: `subnet-xyz` is not a subnet id (help: subnet ids look like `subnet-0123456789abcdef0`)",
+                "stacks/modu.yaml:4:42: network.subnets[2]: `subnet-0123abcd` is listed twice",
+            ]
+        );
+    }
+
+    #[test]
+    fn bad_bucket_names() {
+        let cases = [
+            (
+                "My_Bucket",
+                "only lowercase letters, digits, dots and hyphens are allowed",
+            ),
+            ("ab", "it must be 3-63 characters long"),
+            ("192.168.1.10", "it must not look like an IP address"),
+            ("my..bucket", "it must not contain two dots in a row"),
+            ("xn--bucket", "that prefix is reserved by AWS"),
+            ("bucket-s3alias", "that suffix is reserved by AWS"),
+            ("-bucket", "it must start and end with a letter or digit"),
+        ];
+        for (name, why) in cases {
+            let yaml = format!(
+                "stack: modu\nregion: us-east-1\nstorage:\n  bucket: {name}\ncompute:\n  instance_type: t3.micro\n"
+            );
+            assert_single_error(
+                &yaml,
+                &format!(
+                    "stacks/modu.yaml:4:11: storage.bucket: `{name}` is not a valid S3 bucket name: {why}"
+                ),
+            );
+        }
+    }
+
+    #[test]
+    fn a_mistyped_value_is_left_out_of_the_checks_that_need_it() {
+        // min is unreadable: neither it nor its default is compared with max.
+        assert_single_error(
+            &format!("{BASE}  min: two\n  max: 1\n"),
+            "stacks/modu.yaml:5:8: compute.min: expected a whole number, found `two`",
+        );
+        assert_single_error(
+            "stack: modu\nregion: us-east-1\nload_balancer:\n  health_check:\n    interval: 5\n    timeout: soon\ncompute:\n  instance_type: t3.micro\n",
+            "stacks/modu.yaml:6:14: load_balancer.health_check.timeout: expected a whole number, found `soon`",
+        );
+    }
+}

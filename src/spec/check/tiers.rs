@@ -1,0 +1,337 @@
+//! Checks of the optional tiers: `cdn` (price class, aliases and their
+//! certificate), `cache` (engine, node type, replicas) and `dns` (zone,
+//! record, target). A tier that is switched off is still checked for what it
+//! says, but nothing is required of it.
+
+use std::collections::HashSet;
+
+use serde_saphyr::Location;
+
+use super::{Checker, switch, to_u32};
+use crate::spec::model::{Cache, CacheEngine, Cdn, Dns, DnsTarget, PriceClass};
+use crate::spec::raw::{
+    Field, RawCache, RawCacheEngine, RawCdn, RawDns, RawDnsTarget, RawPriceClass,
+};
+use crate::spec::rules::{check_dns_name, is_cache_node_type, is_in_zone, is_instance_type};
+
+const DEFAULT_CACHE_NODE_TYPE: &str = "cache.t3.micro";
+const DEFAULT_CACHE_REPLICAS: i64 = 1;
+/// ElastiCache allows a primary plus at most five read replicas per shard.
+const MAX_CACHE_REPLICAS: i64 = 5;
+/// CloudFront only takes ACM certificates from this region.
+const CLOUDFRONT_CERTIFICATE_REGION: &str = "us-east-1";
+
+impl Checker<'_> {
+    pub(super) fn cdn(&mut self, raw: RawCdn) -> Option<Cdn> {
+        let price_class = match raw.price_class.into_value() {
+            None | Some(RawPriceClass::PriceClass100) => PriceClass::PriceClass100,
+            Some(RawPriceClass::PriceClass200) => PriceClass::PriceClass200,
+            Some(RawPriceClass::PriceClassAll) => PriceClass::PriceClassAll,
+        };
+        let certificate_arn = raw.certificate_arn.given().map(|arn| {
+            self.certificate_arn(
+                arn,
+                "cdn.certificate_arn",
+                Some(CLOUDFRONT_CERTIFICATE_REGION),
+                "CloudFront only takes ACM certificates from us-east-1 (N. Virginia), whatever the stack's region",
+            )
+        });
+        let mut aliases = Vec::new();
+        if let Some(list) = raw.aliases.given() {
+            let mut seen = HashSet::new();
+            for (index, alias) in list.value.iter().enumerate() {
+                // An unreadable alias is reported already.
+                let Some(alias) = alias.given() else {
+                    continue;
+                };
+                let field = format!("cdn.aliases[{index}]");
+                let name = self.dns_name(alias, &field, true);
+                if !seen.insert(name.clone()) {
+                    self.report(
+                        &alias.referenced,
+                        &field,
+                        format!("`{name}` is listed twice"),
+                    );
+                }
+                aliases.push(name);
+            }
+            // An unreadable certificate is reported already.
+            if !aliases.is_empty() && certificate_arn.is_none() && !raw.certificate_arn.is_invalid()
+            {
+                self.report_with_help(
+                    &list.referenced,
+                    "cdn.aliases",
+                    "aliases need `cdn.certificate_arn`: CloudFront serves a domain name only with a certificate covering it",
+                    Some("add the ARN of an ACM certificate in us-east-1 for these names, or remove the aliases".to_owned()),
+                );
+            }
+        }
+        switch(&raw.enabled).then_some(Cdn {
+            price_class,
+            aliases,
+            certificate_arn,
+        })
+    }
+
+    pub(super) fn cache(&mut self, raw: RawCache) -> Option<Cache> {
+        let engine = match raw.engine.into_value() {
+            None | Some(RawCacheEngine::Redis) => CacheEngine::Redis,
+            Some(RawCacheEngine::Valkey) => CacheEngine::Valkey,
+        };
+        let node_type = match raw.node_type.into_given() {
+            None => DEFAULT_CACHE_NODE_TYPE.to_owned(),
+            Some(node_type) => {
+                if !is_cache_node_type(&node_type.value) {
+                    let help = if !node_type.value.starts_with("cache.")
+                        && is_instance_type(&node_type.value)
+                    {
+                        format!("did you mean `cache.{}`?", node_type.value)
+                    } else {
+                        format!(
+                            "node types look like `cache.<family>.<size>`, e.g. `{DEFAULT_CACHE_NODE_TYPE}`"
+                        )
+                    };
+                    self.report_with_help(
+                        &node_type.referenced,
+                        "cache.node_type",
+                        format!("`{}` is not an ElastiCache node type", node_type.value),
+                        Some(help),
+                    );
+                }
+                node_type.value
+            }
+        };
+        let replicas = self.number(
+            "cache.replicas",
+            &raw.replicas,
+            DEFAULT_CACHE_REPLICAS,
+            0..=MAX_CACHE_REPLICAS,
+        );
+        switch(&raw.enabled).then(|| Cache {
+            engine,
+            node_type,
+            replicas: to_u32(replicas),
+        })
+    }
+
+    pub(super) fn dns(&mut self, raw: RawDns) -> Option<Dns> {
+        // An unreadable `enabled` (reported already) may have meant off: then
+        // too, only what the section says is checked.
+        if !switch(&raw.enabled) || raw.enabled.is_invalid() {
+            // Nothing is required of a section that is switched off, but what
+            // it says must still be sound.
+            if let Some(zone) = raw.zone.given() {
+                self.dns_name(zone, "dns.zone", false);
+            }
+            if let Some(record) = raw.record.given() {
+                self.dns_name(record, "dns.record", false);
+            }
+            return None;
+        }
+        let zone = self.required_dns_name(&raw.zone, "zone");
+        let record = self.required_dns_name(&raw.record, "record");
+        // Only two valid names can be compared; a bad one is reported already.
+        let both_valid = [&raw.zone, &raw.record].iter().all(|name| {
+            name.given()
+                .is_some_and(|name| check_dns_name(&name.value, false).is_ok())
+        });
+        if let (true, Some(zone), Some(name), Some(at)) =
+            (both_valid, &zone, &record, raw.record.given())
+            && !is_in_zone(name, zone)
+        {
+            self.report_with_help(
+                &at.referenced,
+                "dns.record",
+                format!("`{name}` is not in the zone `{zone}`"),
+                Some(format!("use `{zone}` itself or a name ending in `.{zone}`")),
+            );
+        }
+        let target = match raw.target.into_value() {
+            None | Some(RawDnsTarget::Cdn) => DnsTarget::Cdn,
+            Some(RawDnsTarget::LoadBalancer) => DnsTarget::LoadBalancer,
+        };
+        Some(Dns {
+            zone: zone.unwrap_or_default(),
+            record: record.unwrap_or_default(),
+            target,
+            create_zone: raw.create_zone.value().copied().unwrap_or(false),
+        })
+    }
+
+    /// `dns.<name>`, which an enabled `dns` section must have.
+    fn required_dns_name(&mut self, value: &Field<String>, name: &str) -> Option<String> {
+        let field = format!("dns.{name}");
+        match value {
+            Field::Given(value) => Some(self.dns_name(value, &field, false)),
+            Field::Absent => {
+                let at = self.tree.key_location("dns").unwrap_or(Location::UNKNOWN);
+                self.report(&at, &field, "missing required field");
+                None
+            }
+            Field::Invalid => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::spec::model::DnsTarget;
+    use crate::spec::testing::{BASE, CDN_CERT, assert_single_error, errors, parse};
+
+    #[test]
+    fn aliases_need_a_certificate() {
+        assert_single_error(
+            &format!("{BASE}cdn:\n  aliases: [www.example.com]\n"),
+            "stacks/modu.yaml:6:12: cdn.aliases: aliases need `cdn.certificate_arn`",
+        );
+        assert_single_error(
+            &format!("{BASE}cdn:\n  aliases:\n    - www.example.com\n  certificate_arn: null\n"),
+            "stacks/modu.yaml:7:5: cdn.aliases: aliases need `cdn.certificate_arn`",
+        );
+        // No aliases, no certificate needed.
+        parse(&format!(
+            "{BASE}cdn:\n  aliases: []\n  certificate_arn: null\n"
+        ))
+        .expect("valid");
+    }
+
+    #[test]
+    fn cdn_certificate_must_be_in_us_east_1() {
+        let arn = CDN_CERT.replace("us-east-1", "eu-west-1");
+        assert_single_error(
+            &format!("{BASE}cdn:\n  aliases: [www.example.com]\n  certificate_arn: {arn}\n"),
+            "stacks/modu.yaml:7:20: cdn.certificate_arn: the certificate is in `eu-west-1`, it must be in `us-east-1` (help: CloudFront only takes ACM certificates from us-east-1",
+        );
+        // ...even when the stack itself is elsewhere.
+        let yaml = format!("{BASE}cdn:\n  certificate_arn: {CDN_CERT}\n")
+            .replace("region: us-east-1", "region: eu-west-1");
+        parse(&yaml).expect("valid");
+    }
+
+    #[test]
+    fn malformed_certificate_arns() {
+        for arn in [
+            "arn:aws:iam::123456789012:server-certificate/x",
+            "arn:aws:acm:us-east-1:12345:certificate/abc",
+            "arn:aws:acm:us-east-1:123456789012:certificate/",
+            "cert-123",
+        ] {
+            assert_single_error(
+                &format!("{BASE}cdn:\n  certificate_arn: \"{arn}\"\n"),
+                &format!(
+                    "stacks/modu.yaml:6:20: cdn.certificate_arn: `{arn}` is not an ACM certificate ARN (help: certificate ARNs look like `arn:aws:acm:<region>:<account id>:certificate/<id>`)"
+                ),
+            );
+        }
+    }
+
+    #[test]
+    fn bad_and_repeated_aliases_are_located() {
+        let yaml = format!(
+            "{BASE}cdn:\n  aliases:\n    - www.example.com\n    - shop_example.com\n    - WWW.example.com\n    - www.example.com.\n    - a.*.example.com\n  certificate_arn: {CDN_CERT}\n"
+        );
+        assert_eq!(
+            errors(&yaml),
+            [
+                "stacks/modu.yaml:8:7: cdn.aliases[1]: `shop_example.com` is not a valid DNS name: the label `shop_example` may only contain lowercase letters, digits and hyphens",
+                "stacks/modu.yaml:9:7: cdn.aliases[2]: `WWW.example.com` is not a valid DNS name: it must be lowercase (help: did you mean `www.example.com`?)",
+                "stacks/modu.yaml:10:7: cdn.aliases[3]: `www.example.com` is listed twice",
+                "stacks/modu.yaml:11:7: cdn.aliases[4]: `a.*.example.com` is not a valid DNS name: `*` may only be the first label",
+            ]
+        );
+    }
+
+    #[test]
+    fn dns_target_cdn_without_a_cdn_is_allowed() {
+        let yaml =
+            format!("{BASE}dns:\n  zone: example.com\n  record: app.example.com\n  target: cdn\n");
+        let spec = parse(&yaml).expect("valid");
+        assert_eq!(spec.cdn, None);
+        assert_eq!(spec.dns.map(|d| d.target), Some(DnsTarget::Cdn));
+    }
+
+    #[test]
+    fn bad_cache_node_types() {
+        assert_single_error(
+            &format!("{BASE}cache:\n  node_type: t3.micro\n"),
+            "stacks/modu.yaml:6:14: cache.node_type: `t3.micro` is not an ElastiCache node type (help: did you mean `cache.t3.micro`?)",
+        );
+        assert_single_error(
+            &format!("{BASE}cache:\n  node_type: cache.large\n"),
+            "stacks/modu.yaml:6:14: cache.node_type: `cache.large` is not an ElastiCache node type (help: node types look like `cache.<family>.<size>`, e.g. `cache.t3.micro`)",
+        );
+    }
+
+    #[test]
+    fn cache_replicas_out_of_range() {
+        assert_single_error(
+            &format!("{BASE}cache:\n  replicas: 6\n"),
+            "stacks/modu.yaml:6:13: cache.replicas: must be between 0 and 5 (got 6)",
+        );
+        assert_single_error(
+            &format!("{BASE}cache:\n  replicas: -1\n"),
+            "stacks/modu.yaml:6:13: cache.replicas: must be between 0 and 5 (got -1)",
+        );
+    }
+
+    #[test]
+    fn switched_off_tiers_are_still_checked() {
+        let yaml = format!(
+            "{BASE}cache:\n  enabled: false\n  replicas: 9\ndns:\n  enabled: false\n  zone: Example.com\n"
+        );
+        assert_eq!(
+            errors(&yaml),
+            [
+                "stacks/modu.yaml:7:13: cache.replicas: must be between 0 and 5 (got 9)",
+                "stacks/modu.yaml:10:9: dns.zone: `Example.com` is not a valid DNS name: it must be lowercase (help: did you mean `example.com`?)",
+            ]
+        );
+    }
+
+    #[test]
+    fn dns_record_must_be_in_the_zone() {
+        let dns =
+            |zone: &str, record: &str| format!("{BASE}dns:\n  zone: {zone}\n  record: {record}\n");
+        assert_single_error(
+            &dns("example.com", "example.org"),
+            "stacks/modu.yaml:7:11: dns.record: `example.org` is not in the zone `example.com` (help: use `example.com` itself or a name ending in `.example.com`)",
+        );
+        assert_single_error(
+            &dns("example.com", "badexample.com"),
+            "stacks/modu.yaml:7:11: dns.record: `badexample.com` is not in the zone `example.com`",
+        );
+        for (zone, record) in [
+            ("example.com", "awstest.example.com"),
+            ("example.com", "example.com"),
+            ("example.com.", "a.b.example.com."),
+            ("example.com", "example.com."),
+        ] {
+            let spec = parse(&dns(zone, record)).unwrap_or_else(|e| panic!("{zone} {record}: {e}"));
+            let parsed = spec.dns.expect("dns");
+            assert!(!parsed.zone.ends_with('.') && !parsed.record.ends_with('.'));
+        }
+    }
+
+    #[test]
+    fn dns_needs_zone_and_record() {
+        assert_eq!(
+            errors(&format!("{BASE}dns:\n  target: cdn\n")),
+            [
+                "stacks/modu.yaml:5:1: dns.zone: missing required field",
+                "stacks/modu.yaml:5:1: dns.record: missing required field",
+            ]
+        );
+    }
+
+    #[test]
+    fn bad_dns_names_are_reported() {
+        assert_single_error(
+            &format!("{BASE}dns:\n  zone: com\n  record: www.example.com\n"),
+            "stacks/modu.yaml:6:9: dns.zone: `com` is not a valid DNS name: it needs a domain, like `example.com`",
+        );
+        assert_single_error(
+            &format!("{BASE}dns:\n  zone: example.com\n  record: \"*.example.com\"\n"),
+            "stacks/modu.yaml:7:11: dns.record: `*.example.com` is not a valid DNS name: wildcards are not allowed here",
+        );
+    }
+}

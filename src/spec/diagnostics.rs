@@ -1,0 +1,294 @@
+//! How problems with a spec are told: [`Problem`] (file, line, column, dotted
+//! field path, message, help), [`SpecError`] (every problem of a file, shown
+//! one per line or drawn by miette over the source), and the helpers that
+//! build them: positions from the YAML reader's locations, and "did you mean"
+//! suggestions.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use miette::{Diagnostic, LabeledSpan, NamedSource, SourceCode, SourceSpan};
+use serde_saphyr::Location;
+
+/// One thing wrong with a spec, and where it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// The spec file, as it was named to modu.
+    pub file: PathBuf,
+    /// 1-based line, or 0 when the problem is with the file as a whole.
+    pub line: usize,
+    /// 1-based column (in characters), or 0 with `line`.
+    pub column: usize,
+    /// Dotted path of the field, e.g. `compute.min`; empty when there is none.
+    pub field: String,
+    pub message: String,
+    /// A hint on how to fix it, e.g. "did you mean `compute`?".
+    pub help: Option<String>,
+    /// Byte range in the source, for the snippet miette draws.
+    pub(super) span: Option<SourceSpan>,
+}
+
+impl fmt::Display for Problem {
+    /// `file:line:column: field: message (help: …)`, leaving out what is unknown.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.line > 0 {
+            write!(f, "{}:{}:{}: ", self.file.display(), self.line, self.column)?;
+        }
+        if !self.field.is_empty() {
+            write!(f, "{}: ", self.field)?;
+        }
+        f.write_str(&self.message)?;
+        if let Some(help) = &self.help {
+            write!(f, " (help: {help})")?;
+        }
+        Ok(())
+    }
+}
+
+/// Why a spec was rejected: every problem found, one per line when displayed.
+#[derive(Debug, thiserror::Error)]
+pub struct SpecError {
+    problems: Vec<Problem>,
+    /// The spec text, so miette can show the offending lines.
+    source_text: Option<NamedSource<String>>,
+}
+
+impl SpecError {
+    /// Every problem found, in file order.
+    pub fn problems(&self) -> &[Problem] {
+        &self.problems
+    }
+
+    pub(super) fn new(mut problems: Vec<Problem>, file: &Path, text: Option<&str>) -> Self {
+        problems.sort_by_key(|p| (p.line, p.column));
+        let source_text =
+            text.map(|text| NamedSource::new(file.display().to_string(), text.to_owned()));
+        SpecError {
+            problems,
+            source_text,
+        }
+    }
+
+    pub(super) fn unreadable(file: &Path, message: String) -> Self {
+        let problem = Problem {
+            file: file.to_path_buf(),
+            line: 0,
+            column: 0,
+            field: String::new(),
+            message,
+            help: None,
+            span: None,
+        };
+        SpecError::new(vec![problem], file, None)
+    }
+}
+
+impl fmt::Display for SpecError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (index, problem) in self.problems.iter().enumerate() {
+            if index > 0 {
+                f.write_str("\n")?;
+            }
+            write!(f, "{problem}")?;
+        }
+        Ok(())
+    }
+}
+
+impl Diagnostic for SpecError {
+    fn code<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        Some(Box::new("modu::spec"))
+    }
+
+    fn source_code(&self) -> Option<&dyn SourceCode> {
+        self.source_text.as_ref().map(|s| s as &dyn SourceCode)
+    }
+
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
+        self.source_text.as_ref()?;
+        let labels = self.problems.iter().filter_map(|p| {
+            let label = if p.field.is_empty() {
+                p.message.clone()
+            } else {
+                format!("{}: {}", p.field, p.message)
+            };
+            p.span
+                .map(|span| LabeledSpan::new_with_span(Some(label), span))
+        });
+        Some(Box::new(labels))
+    }
+}
+
+/// The problems of one spec file, noted as they are found, by the reader and
+/// the checks alike.
+pub(super) struct Reporter<'a> {
+    file: &'a Path,
+    text: &'a str,
+    problems: Vec<Problem>,
+}
+
+impl<'a> Reporter<'a> {
+    pub(super) fn new(file: &'a Path, text: &'a str) -> Self {
+        Reporter {
+            file,
+            text,
+            problems: Vec::new(),
+        }
+    }
+
+    /// The spec file, as it was named to modu.
+    pub(super) fn file(&self) -> &'a Path {
+        self.file
+    }
+
+    /// The spec text.
+    pub(super) fn text(&self) -> &'a str {
+        self.text
+    }
+
+    pub(super) fn report(&mut self, at: &Location, field: &str, message: impl Into<String>) {
+        self.report_with_help(at, field, message, None);
+    }
+
+    pub(super) fn report_with_help(
+        &mut self,
+        at: &Location,
+        field: &str,
+        message: impl Into<String>,
+        help: Option<String>,
+    ) {
+        let (line, column, span) = locate(self.text, at);
+        self.problems.push(Problem {
+            file: self.file.to_path_buf(),
+            line,
+            column,
+            field: field.to_owned(),
+            message: message.into(),
+            help,
+            span,
+        });
+    }
+
+    /// `value` if nothing was reported, else every problem in one error.
+    pub(super) fn finish<T>(self, value: T) -> Result<T, SpecError> {
+        if self.problems.is_empty() {
+            Ok(value)
+        } else {
+            Err(SpecError::new(self.problems, self.file, Some(self.text)))
+        }
+    }
+}
+
+/// "did you mean `x`?" when a candidate is close, else the list of candidates.
+pub(super) fn suggestion(given: &str, candidates: &[&str]) -> String {
+    let closest = candidates
+        .iter()
+        .map(|c| (strsim::jaro_winkler(given, c), *c))
+        .filter(|(score, _)| *score >= 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0));
+    match closest {
+        Some((_, candidate)) => format!("did you mean `{candidate}`?"),
+        None => {
+            let names: Vec<String> = candidates.iter().map(|c| format!("`{c}`")).collect();
+            format!("expected one of {}", names.join(", "))
+        }
+    }
+}
+
+pub(super) fn join_field(parent: &str, child: &str) -> String {
+    if parent.is_empty() {
+        child.to_owned()
+    } else {
+        format!("{parent}.{child}")
+    }
+}
+
+/// 1-based line and column plus the byte span of `loc` within `text`.
+pub(super) fn locate(text: &str, loc: &Location) -> (usize, usize, Option<SourceSpan>) {
+    let line = usize::try_from(loc.line()).unwrap_or(0);
+    let column = usize::try_from(loc.column()).unwrap_or(0);
+    let span = loc
+        .span()
+        .byte_offset()
+        .and_then(|offset| usize::try_from(offset).ok())
+        .or_else(|| byte_offset_of(text, line, column))
+        .map(|offset| {
+            let len = loc
+                .span()
+                .byte_len()
+                .and_then(|len| usize::try_from(len).ok())
+                .unwrap_or(0);
+            SourceSpan::new(offset.into(), len)
+        });
+    (line, column, span)
+}
+
+/// Byte offset of a 1-based line and (character) column.
+fn byte_offset_of(text: &str, line: usize, column: usize) -> Option<usize> {
+    let line_start: usize = text
+        .split_inclusive('\n')
+        .take(line.checked_sub(1)?)
+        .map(str::len)
+        .sum();
+    let rest = text.get(line_start..)?;
+    let in_line = rest
+        .char_indices()
+        .nth(column.saturating_sub(1))
+        .map_or(rest.len(), |(i, _)| i);
+    Some(line_start + in_line)
+}
+
+/// The source text a location covers (empty when unknown).
+pub(super) fn source_slice(text: &str, loc: &Location) -> String {
+    let span = loc.span();
+    let (Some(offset), Some(len)) = (span.byte_offset(), span.byte_len()) else {
+        return String::new();
+    };
+    let (Ok(start), Ok(len)) = (usize::try_from(offset), usize::try_from(len)) else {
+        return String::new();
+    };
+    text.get(start..start.saturating_add(len))
+        .unwrap_or_default()
+        .to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use miette::{Diagnostic, LabeledSpan};
+
+    use crate::spec::load::load;
+    use crate::spec::testing::{BASE, parse};
+
+    #[test]
+    fn diagnostic_points_at_each_problem() {
+        let yaml = format!("{BASE}  port: 0\n  min: 0\n");
+        let err = parse(&yaml).expect_err("invalid");
+        assert!(err.source_code().is_some());
+        let labels: Vec<LabeledSpan> = err.labels().expect("labels").collect();
+        assert_eq!(labels.len(), 2);
+        let port_offset = yaml.find("port: 0").expect("port line") + "port: ".len();
+        assert_eq!(labels[0].offset(), port_offset);
+        assert_eq!(labels[0].len(), 1);
+        assert_eq!(
+            labels[0].label(),
+            Some("compute.port: must be between 1 and 65535 (got 0)")
+        );
+        let rendered = format!("{:?}", miette::Report::new(err));
+        assert!(rendered.contains("port: 0"), "{rendered}");
+    }
+
+    #[test]
+    fn unreadable_file_is_reported_without_a_position() {
+        let path = Path::new("no/such/modu.yaml");
+        let err = load(path).expect_err("missing file");
+        let problem = &err.problems()[0];
+        assert_eq!((problem.line, problem.column), (0, 0));
+        assert!(
+            err.to_string()
+                .starts_with("cannot read no/such/modu.yaml: ")
+        );
+        assert!(err.source_code().is_none());
+    }
+}
