@@ -203,7 +203,9 @@ async fn plan_previews_exactly_what_up_then_does() {
             let fields = r["drift"].as_array().unwrap().iter();
             (
                 r["key"].as_str().unwrap().to_string(),
-                fields.map(|f| f["field"].as_str().unwrap().to_string()).collect(),
+                fields
+                    .map(|f| f["field"].as_str().unwrap().to_string())
+                    .collect(),
             )
         })
         .collect();

@@ -148,7 +148,7 @@ impl Resource for LoadBalancer {
         };
         ensure_owned(
             cx,
-            format!("{KIND} {name}"),
+            format!("load balancer {name}"),
             view.tags_of(lb.load_balancer_arn().unwrap_or_default()),
         )?;
         Ok(Some(Observed::new(found(&name, lb), live_of(lb))))

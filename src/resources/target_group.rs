@@ -161,7 +161,7 @@ impl Resource for TargetGroup {
             return Ok(None);
         };
         let arn = group.target_group_arn().unwrap_or_default();
-        ensure_owned(cx, format!("{KIND} {name}"), view.tags_of(arn))?;
+        ensure_owned(cx, format!("target group {name}"), view.tags_of(arn))?;
         let attribute = |key: &str| {
             view.target_group_attributes
                 .get(key)
