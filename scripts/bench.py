@@ -22,7 +22,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 STEPS = [
+    ("plan (empty)", ["plan"]),
     ("up (cold)", ["up"]),
+    ("plan (no-op)", ["plan"]),
     ("up (no-op)", ["up"]),
     ("status", ["status", "--output", "json"]),
     ("down", ["down", "--yes", "--delete-data"]),

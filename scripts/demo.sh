@@ -34,7 +34,9 @@ export AWS_ENDPOINT_URL="$url" AWS_ACCESS_KEY_ID=demo AWS_SECRET_ACCESS_KEY=demo
 modu=target/debug/modu
 run() { echo; echo "\$ modu $*"; "$modu" "$@"; }
 
+run plan -f stacks/modu.yaml
 run up -f stacks/modu.yaml
+run plan -f stacks/modu.yaml --detailed-exitcode
 run status -f stacks/modu.yaml
 run down -f stacks/modu.yaml --yes --delete-data
 echo

@@ -50,6 +50,25 @@ pub fn missing<'a>(
         .collect()
 }
 
+/// The plan line for tags that `current` lacks or has with another value (`missing`'s
+/// result): `key=old` → `key=new` for each.
+pub fn change(
+    missing: &BTreeMap<&str, &str>,
+    current: &BTreeMap<String, String>,
+) -> crate::resources::Change {
+    let from: Vec<String> = missing
+        .keys()
+        .map(|k| {
+            format!(
+                "{k}={}",
+                current.get(*k).map(String::as_str).unwrap_or("(none)")
+            )
+        })
+        .collect();
+    let to: Vec<String> = missing.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    crate::resources::Change::new("tags", from.join(","), to.join(","))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

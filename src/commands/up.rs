@@ -1,13 +1,12 @@
 //! `modu up`: show the plan, confirm what destroys, apply exactly that plan.
 
-use std::io::{BufRead, IsTerminal, Write};
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use crate::cli::{Cli, UpArgs, exit};
 use crate::engine;
 use crate::error::{Error, Result};
-use crate::output::progress_for_stderr;
+use crate::output::{ask, progress_for_stderr};
 use crate::plan::Plan;
 
 pub async fn run(cli: &Cli, args: &UpArgs) -> Result<ExitCode> {
@@ -42,23 +41,8 @@ fn confirm(stack: &str, plan: &Plan) -> Result<()> {
         stack: stack.into(),
         what: what.clone(),
     };
-    let stdin = std::io::stdin();
-    if !stdin.is_terminal() {
-        return Err(refused());
-    }
-    eprint!("This deletes or replaces {what}. Apply? [y/N] ");
-    let _ = std::io::stderr().flush();
-    let mut answer = String::new();
-    stdin
-        .lock()
-        .read_line(&mut answer)
-        .map_err(|source| Error::Io {
-            action: "reading the confirmation".into(),
-            source,
-        })?;
-    if matches!(answer.trim(), "y" | "Y" | "yes") {
-        Ok(())
-    } else {
-        Err(refused())
+    match ask(&format!("This deletes or replaces {what}. Apply? [y/N] "))?.as_deref() {
+        Some("y" | "Y" | "yes") => Ok(()),
+        _ => Err(refused()),
     }
 }

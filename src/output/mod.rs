@@ -39,3 +39,24 @@ pub fn stdout(text: &str) {
     let mut out = std::io::stdout().lock();
     let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
 }
+
+/// Asks a question on the terminal and returns the answer, trimmed; `None` without a terminal
+/// (scripts and CI), where the caller must refuse rather than guess.
+pub fn ask(prompt: &str) -> crate::Result<Option<String>> {
+    use std::io::{BufRead, IsTerminal, Write};
+    let stdin = std::io::stdin();
+    if !stdin.is_terminal() {
+        return Ok(None);
+    }
+    eprint!("{prompt}");
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    stdin
+        .lock()
+        .read_line(&mut answer)
+        .map_err(|source| crate::Error::Io {
+            action: "reading the confirmation".into(),
+            source,
+        })?;
+    Ok(Some(answer.trim().to_string()))
+}

@@ -158,22 +158,7 @@ fn diff_group(live: &Live, want: &Want) -> Vec<Change> {
     let mut changes = diff.into_changes();
     let moves_with_desired = only_bookmark && touches(&changes, "desired");
     if !stale.is_empty() && !moves_with_desired {
-        let show = |pairs: Vec<String>| pairs.join(",");
-        changes.push(Change::new(
-            "tags",
-            show(
-                stale
-                    .keys()
-                    .map(|k| {
-                        format!(
-                            "{k}={}",
-                            live.tags.get(*k).map(String::as_str).unwrap_or("(none)")
-                        )
-                    })
-                    .collect(),
-            ),
-            show(stale.iter().map(|(k, v)| format!("{k}={v}")).collect()),
-        ));
+        changes.push(tags::change(&stale, &live.tags));
     }
     changes
 }

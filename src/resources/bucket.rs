@@ -49,22 +49,7 @@ fn diff_live(live: &Live, desired_tags: &BTreeMap<String, String>) -> Vec<Change
     let mut diff = Diff::new();
     let missing = tags::missing(desired_tags, &live.tags);
     if !missing.is_empty() {
-        let show = |pairs: Vec<String>| pairs.join(",");
-        diff.push(Change::new(
-            "tags",
-            show(
-                missing
-                    .keys()
-                    .map(|k| {
-                        format!(
-                            "{k}={}",
-                            live.tags.get(*k).map(String::as_str).unwrap_or("(none)")
-                        )
-                    })
-                    .collect(),
-            ),
-            show(missing.iter().map(|(k, v)| format!("{k}={v}")).collect()),
-        ));
+        diff.push(tags::change(&missing, &live.tags));
     }
     diff.field("public_access_blocked", &live.private, &true);
     diff.into_changes()

@@ -11,8 +11,7 @@ use serde_json::json;
 
 use super::shared::route53::{absolute, all_zones, short_zone_id};
 use super::{
-    Change, Context, Deps, Found, Health, Key, Observed, OnDown, Outputs, Resource,
-    unique_reference,
+    Context, Deps, Found, Health, Key, Observed, OnDown, Outputs, Resource, unique_reference,
 };
 use crate::aws::errors::{Absent, AwsContext};
 use crate::aws::tags;
@@ -105,20 +104,6 @@ impl Resource for HostedZone {
             .by_name(cx, &dns.zone)
             .await?
             .map(|zone| Observed::new(found(&zone, created_by(&zone, stack)), ())))
-    }
-
-    fn diff(&self, _cx: &Context, _deps: &Deps<'_>, _observed: &Observed) -> Result<Vec<Change>> {
-        Ok(Vec::new())
-    }
-
-    async fn apply(
-        &self,
-        _cx: &Context,
-        _deps: &Deps<'_>,
-        _observed: &Observed,
-        _changes: &[Change],
-    ) -> Result<()> {
-        Ok(())
     }
 
     async fn create(&self, cx: &Context, _deps: &Deps<'_>) -> Result<Found> {

@@ -520,16 +520,23 @@ pub trait Resource: Send + Sync {
     /// lacks the stack's ownership marker is an error, never adopted.
     async fn observe(&self, cx: &Context, deps: &Deps<'_>) -> Result<Option<Observed>>;
     /// The changes that bring what `observe` saw to the spec; empty when nothing differs.
-    /// Pure: no AWS call.
-    fn diff(&self, cx: &Context, deps: &Deps<'_>, observed: &Observed) -> Result<Vec<Change>>;
+    /// Pure: no AWS call. Kinds that are only looked up, or have no settings, keep the default.
+    fn diff(&self, _cx: &Context, _deps: &Deps<'_>, _observed: &Observed) -> Result<Vec<Change>> {
+        Ok(Vec::new())
+    }
     /// Makes exactly `changes` (a non-empty result of `diff`) and waits until they hold.
     async fn apply(
         &self,
-        cx: &Context,
-        deps: &Deps<'_>,
-        observed: &Observed,
+        _cx: &Context,
+        _deps: &Deps<'_>,
+        _observed: &Observed,
         changes: &[Change],
-    ) -> Result<()>;
+    ) -> Result<()> {
+        Err(Error::internal(format!(
+            "{} has no settings to change, yet its diff listed {changes:?}",
+            self.kind()
+        )))
+    }
     /// Creates it and waits until it is usable.
     async fn create(&self, cx: &Context, deps: &Deps<'_>) -> Result<Found>;
     /// Describes it for `status`, from what `observe` saw (plus live health where AWS has it).

@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use aws_sdk_ec2::types::{Filter, Subnet};
 use serde_json::json;
 
-use super::{Change, Context, Deps, Found, Health, Key, Observed, OnDown, Outputs, Resource};
+use super::{Context, Deps, Found, Health, Key, Observed, OnDown, Outputs, Resource};
 use crate::aws::errors::{Absent, AwsContext};
 use crate::error::{Error, Result};
 use crate::spec::{SubnetsRef, VpcRef};
@@ -210,20 +210,6 @@ impl Resource for Network {
         let (subnets, zones) = check_subnets(&vpc, subnets)?;
         let found = Found::new(vpc).with(Outputs::Network { subnets, zones });
         Ok(Some(Observed::new(found, ())))
-    }
-
-    fn diff(&self, _cx: &Context, _deps: &Deps<'_>, _observed: &Observed) -> Result<Vec<Change>> {
-        Ok(Vec::new())
-    }
-
-    async fn apply(
-        &self,
-        _cx: &Context,
-        _deps: &Deps<'_>,
-        _observed: &Observed,
-        _changes: &[Change],
-    ) -> Result<()> {
-        Ok(())
     }
 
     async fn create(&self, cx: &Context, deps: &Deps<'_>) -> Result<Found> {

@@ -12,7 +12,7 @@ use aws_sdk_cloudfront::types::{
 use serde_json::json;
 
 use super::toolkit::refuse_unless;
-use super::{Change, Context, Deps, Found, Health, Key, Observed, Outputs, Resource};
+use super::{Context, Deps, Found, Health, Key, Observed, Outputs, Resource};
 use crate::aws::errors::{Absent, AwsContext, built};
 use crate::error::Result;
 use crate::spec::Spec;
@@ -73,20 +73,6 @@ impl Resource for OriginAccessControl {
         )?;
         let found = Found::new(summary.id()).with(Outputs::Named { name });
         Ok(Some(Observed::new(found, ())))
-    }
-
-    fn diff(&self, _cx: &Context, _deps: &Deps<'_>, _observed: &Observed) -> Result<Vec<Change>> {
-        Ok(Vec::new())
-    }
-
-    async fn apply(
-        &self,
-        _cx: &Context,
-        _deps: &Deps<'_>,
-        _observed: &Observed,
-        _changes: &[Change],
-    ) -> Result<()> {
-        Ok(())
     }
 
     async fn create(&self, cx: &Context, _deps: &Deps<'_>) -> Result<Found> {
