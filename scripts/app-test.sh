@@ -49,8 +49,11 @@ stop_services() {
 trap stop_services EXIT
 
 cd "$app"
-cargo fmt --check
-cargo clippy --all-targets -- -D warnings
+# scripts/test.sh has already checked the whole workspace; run alone, check the app here.
+if [ -z "${MODU_WORKSPACE_CHECKED:-}" ]; then
+    cargo fmt --check
+    cargo clippy --all-targets -- -D warnings
+fi
 
 echo "== API tests: SQLite, local disk, in-process cache" >&2
 MODU_TEST_BACKEND=sqlite cargo nextest run --no-fail-fast

@@ -37,4 +37,4 @@ cargo build --quiet -p modu-app
 cargo nextest run -p modu
 # The resume service (app/): its API suite on SQLite + disk and again on PostgreSQL + Redis +
 # S3 (moto), servers started by the harness on free loopback ports, then headless Chromium.
-scripts/app-test.sh
+MODU_WORKSPACE_CHECKED=1 scripts/app-test.sh
