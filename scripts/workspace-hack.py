@@ -17,6 +17,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 HACK = ROOT / "hack" / "Cargo.toml"
+LOCK = ROOT / "Cargo.lock"
 MEMBERS = ["modu", "modu-app", "modu-load"]
 HACK_NAME = "modu-workspace-hack"
 LINE = re.compile(r"^(?P<name>\S+) v(?P<version>\S+)(?P<source> \(.*?\))? \[(?P<features>[^\]]*)\]$")
@@ -85,13 +86,17 @@ def main():
     parser.add_argument("--check", action="store_true", help="fail when hack/Cargo.toml is stale")
     args = parser.parse_args()
     # Compute without the hack's own features, so the union is what the members ask for.
+    # (cargo tree rewrites Cargo.lock for the emptied hack: both files are put back.)
     current = HACK.read_text() if HACK.exists() else None
+    lock = LOCK.read_text() if LOCK.exists() else None
     HACK.write_text(HEADER.format(name=HACK_NAME))
     try:
         wanted = generate()
     finally:
         if current is not None:
             HACK.write_text(current)
+        if lock is not None:
+            LOCK.write_text(lock)
     if args.check:
         if current != wanted:
             print("hack/Cargo.toml is stale: run scripts/workspace-hack.py", file=sys.stderr)
