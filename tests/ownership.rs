@@ -163,27 +163,6 @@ async fn security_group_settings(aws: &Aws, name: &str) -> String {
     )
 }
 
-/// Tags of an ELBv2 resource, as (key, value) pairs.
-async fn elbv2_tags(aws: &Aws, arn: &str) -> Vec<(String, String)> {
-    let out = aws
-        .elbv2
-        .describe_tags()
-        .resource_arns(arn)
-        .send()
-        .await
-        .expect("DescribeTags (ELBv2)");
-    out.tag_descriptions()
-        .iter()
-        .flat_map(|d| d.tags())
-        .map(|t| {
-            (
-                t.key().unwrap_or_default().to_string(),
-                t.value().unwrap_or_default().to_string(),
-            )
-        })
-        .collect()
-}
-
 /// A launch template named `name`, tagged by its owner but not for any stack.
 async fn create_launch_template(aws: &Aws, name: &str) {
     aws.ec2
@@ -295,7 +274,7 @@ async fn a_foreign_target_group_is_refused_and_left_alone() {
                 "{arn} {:?} {:?} {:?}",
                 tg.port(),
                 tg.health_check_path(),
-                elbv2_tags(aws, &arn).await
+                aws.elbv2_tags(&arn).await
             )
         },
     )
@@ -336,7 +315,7 @@ async fn a_foreign_load_balancer_is_refused_and_left_alone() {
                 "{arn} {:?} {:?} {:?}",
                 lb.scheme(),
                 lb.security_groups(),
-                elbv2_tags(aws, arn).await
+                aws.elbv2_tags(arn).await
             )
         },
     )

@@ -87,26 +87,6 @@ fn ec2_tags(tags: &[aws_sdk_ec2::types::Tag]) -> Vec<(String, String)> {
         .collect()
 }
 
-async fn elbv2_tags(aws: &Aws, arn: &str) -> Vec<(String, String)> {
-    let out = aws
-        .elbv2
-        .describe_tags()
-        .resource_arns(arn)
-        .send()
-        .await
-        .expect("DescribeTags");
-    out.tag_descriptions()
-        .iter()
-        .flat_map(|d| d.tags())
-        .map(|t| {
-            (
-                t.key().unwrap_or_default().to_string(),
-                t.value().unwrap_or_default().to_string(),
-            )
-        })
-        .collect()
-}
-
 async fn auto_scaling_group(aws: &Aws, name: &str) -> AutoScalingGroup {
     let out = aws
         .autoscaling
@@ -246,7 +226,7 @@ async fn up_creates_every_resource_with_the_spec_settings() {
     assert_eq!(algorithm, Some("round_robin"));
     assert_tagged(
         "target-group",
-        &elbv2_tags(&aws, &tg_arn).await,
+        &aws.elbv2_tags(&tg_arn).await,
         &spec,
         Some("target-group"),
     );
@@ -275,7 +255,7 @@ async fn up_creates_every_resource_with_the_spec_settings() {
     );
     assert_tagged(
         "load-balancer",
-        &elbv2_tags(&aws, &lb_arn).await,
+        &aws.elbv2_tags(&lb_arn).await,
         &spec,
         Some("load-balancer"),
     );

@@ -214,6 +214,27 @@ pub struct Aws {
 }
 
 impl Aws {
+    /// Tags of an ELBv2 resource, as (key, value) pairs.
+    pub async fn elbv2_tags(&self, arn: &str) -> Vec<(String, String)> {
+        let out = self
+            .elbv2
+            .describe_tags()
+            .resource_arns(arn)
+            .send()
+            .await
+            .expect("DescribeTags (ELBv2)");
+        out.tag_descriptions()
+            .iter()
+            .flat_map(|d| d.tags())
+            .map(|t| {
+                (
+                    t.key().unwrap_or_default().to_string(),
+                    t.value().unwrap_or_default().to_string(),
+                )
+            })
+            .collect()
+    }
+
     /// The one security group named `name`.
     pub async fn security_group(&self, name: &str) -> aws_sdk_ec2::types::SecurityGroup {
         let out = self
