@@ -7,7 +7,7 @@ pub fn init(verbosity: u8) {
     let default = match verbosity {
         0 => "modu=warn",
         1 => "warn,modu=debug",
-        _ => "info,modu=trace,aws_smithy_runtime=debug,aws_sdk_ec2=debug",
+        _ => "info,modu=trace,aws_smithy_runtime=debug",
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     let _ = tracing_subscriber::fmt()

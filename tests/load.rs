@@ -54,7 +54,17 @@ fn modu_app() -> &'static Path {
         let target_dir = profile_dir
             .parent()
             .expect("a target dir above the profile");
-        let output = std::process::Command::new(env!("CARGO"))
+        let mut cargo = std::process::Command::new(env!("CARGO"));
+        // Cargo gives this test CARGO_MANIFEST_DIR, CARGO_PKG_* and the like. Build scripts
+        // that read them (ring's does) would see a changed environment and rebuild, and
+        // every later build would rebuild them back: the nested build gets a clean one.
+        for (name, _) in std::env::vars_os() {
+            let name = name.to_string_lossy();
+            if name.starts_with("CARGO_") && name != "CARGO_HOME" {
+                cargo.env_remove(name.as_ref());
+            }
+        }
+        let output = cargo
             .args(["build", "--quiet", "-p", "modu-app", "--profile", profile])
             .arg("--message-format=json-render-diagnostics")
             .arg("--manifest-path")

@@ -116,6 +116,42 @@ where
     }
 }
 
+impl<T> AwsContext<T> for Result<T, super::ec2::CallError> {
+    fn context(self, action: &'static str, kind: &'static str, name: &str) -> Result<T, Error> {
+        self.map_err(|err| {
+            let code = err.code().map(str::to_string);
+            Error::Aws {
+                action,
+                kind,
+                name: name.to_string(),
+                help: help_for(code.as_deref(), err.is_transport()),
+                message: flatten(&err),
+                code,
+            }
+        })
+    }
+}
+
+impl<T> Absent<T> for Result<T, super::ec2::CallError> {
+    fn or_absent(
+        self,
+        not_found: &[&str],
+        action: &'static str,
+        kind: &'static str,
+        name: &str,
+    ) -> Result<Option<T>, Error> {
+        match self {
+            Err(err) if err.code().is_some_and(|c| not_found.contains(&c)) => Ok(None),
+            other => other.map(Some).context(action, kind, name),
+        }
+    }
+
+    fn or_gone(self, not_found: &[&str], kind: &'static str, name: &str) -> Result<(), Error> {
+        self.or_absent(not_found, "deleting", kind, name)
+            .map(|_| ())
+    }
+}
+
 /// Not-found and delete-of-missing as values, over the SDK's modelled error codes, so a
 /// resource file says once which codes mean "not there".
 pub trait Absent<T> {

@@ -3,6 +3,7 @@
 //! The SDK configuration is loaded once and every client is built from it, so region,
 //! profile, endpoint override and credentials are decided in one place.
 
+pub mod ec2;
 pub mod errors;
 pub mod tags;
 pub mod wait;
@@ -25,7 +26,7 @@ pub struct Connection {
 /// One client per service, all sharing one configuration.
 #[derive(Clone, Debug)]
 pub struct Clients {
-    pub ec2: aws_sdk_ec2::Client,
+    pub ec2: ec2::Client,
     pub elbv2: aws_sdk_elasticloadbalancingv2::Client,
     pub autoscaling: aws_sdk_autoscaling::Client,
     pub s3: aws_sdk_s3::Client,
@@ -40,7 +41,7 @@ pub struct Clients {
 impl Clients {
     pub fn new(config: &SdkConfig) -> Self {
         Clients {
-            ec2: aws_sdk_ec2::Client::new(config),
+            ec2: ec2::Client::new(config),
             elbv2: aws_sdk_elasticloadbalancingv2::Client::new(config),
             autoscaling: aws_sdk_autoscaling::Client::new(config),
             s3: aws_sdk_s3::Client::new(config),

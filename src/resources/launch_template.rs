@@ -5,16 +5,13 @@
 //! made the default; the Auto Scaling group launches `$Latest`, so new instances pick it up.
 
 use async_trait::async_trait;
-use aws_sdk_ec2::types::{
-    InstanceType, LaunchTemplate as AwsLaunchTemplate, LaunchTemplateHttpTokensState,
-    LaunchTemplateInstanceMetadataEndpointState, LaunchTemplateInstanceMetadataOptionsRequest,
-    LaunchTemplateTagSpecificationRequest, RequestLaunchTemplateData, ResourceType,
-    ResponseLaunchTemplateData, Tag, TagSpecification,
-};
 use serde_json::json;
 
 use super::{
     Change, Context, Deps, Diff, Found, Health, Key, Observed, Outputs, Resource, ensure_owned,
+};
+use crate::aws::ec2::{
+    LaunchTemplate as AwsLaunchTemplate, LaunchTemplateData, MetadataOptions, Tag,
 };
 use crate::aws::errors::{self, Absent, AwsContext};
 use crate::aws::tags;
@@ -40,19 +37,15 @@ struct Settings {
 }
 
 impl Settings {
-    fn of(data: &ResponseLaunchTemplateData) -> Self {
-        let mut groups = data.security_group_ids().to_vec();
+    fn of(data: &LaunchTemplateData) -> Self {
+        let mut groups = data.security_group_ids.clone();
         groups.sort();
         Settings {
-            image_id: data.image_id().unwrap_or_default().to_string(),
-            instance_type: data
-                .instance_type()
-                .map(|t| t.as_str().to_string())
-                .unwrap_or_default(),
+            image_id: data.image_id.clone(),
+            instance_type: data.instance_type.clone(),
             security_group_ids: groups,
-            user_data: data.user_data().unwrap_or_default().to_string(),
-            imdsv2_required: data.metadata_options().and_then(|m| m.http_tokens())
-                == Some(&LaunchTemplateHttpTokensState::Required),
+            user_data: data.user_data.clone(),
+            imdsv2_required: data.metadata.http_tokens == "required",
         }
     }
 }
@@ -147,72 +140,59 @@ impl LaunchTemplate {
         })
     }
 
-    fn request_data(&self, cx: &Context, settings: &Settings) -> RequestLaunchTemplateData {
+    fn request_data(&self, cx: &Context, settings: &Settings) -> LaunchTemplateData {
         let instance_tags = tags::sdk(
             &cx.spec,
             "instance",
             &format!("{}-app", cx.spec.stack),
-            |k, v| Tag::builder().key(k).value(v).build(),
+            Tag::new,
         );
-        let tag_spec = |kind: ResourceType| {
-            LaunchTemplateTagSpecificationRequest::builder()
-                .resource_type(kind)
-                .set_tags(Some(instance_tags.clone()))
-                .build()
-        };
-        RequestLaunchTemplateData::builder()
-            .image_id(&settings.image_id)
-            .instance_type(InstanceType::from(settings.instance_type.as_str()))
-            .set_security_group_ids(Some(settings.security_group_ids.clone()))
-            .user_data(&settings.user_data)
-            .metadata_options(
-                LaunchTemplateInstanceMetadataOptionsRequest::builder()
-                    .http_endpoint(LaunchTemplateInstanceMetadataEndpointState::Enabled)
-                    .http_tokens(LaunchTemplateHttpTokensState::Required)
-                    // Two hops, so containers on the instance can still reach IMDS.
-                    .http_put_response_hop_limit(2)
-                    .build(),
-            )
-            .tag_specifications(tag_spec(ResourceType::Instance))
-            .tag_specifications(tag_spec(ResourceType::Volume))
-            .build()
+        LaunchTemplateData {
+            image_id: settings.image_id.clone(),
+            instance_type: settings.instance_type.clone(),
+            security_group_ids: settings.security_group_ids.clone(),
+            user_data: settings.user_data.clone(),
+            metadata: MetadataOptions {
+                http_endpoint: "enabled".into(),
+                http_tokens: if settings.imdsv2_required {
+                    "required"
+                } else {
+                    "optional"
+                }
+                .into(),
+                // Two hops, so containers on the instance can still reach IMDS.
+                hop_limit: Some(2),
+            },
+            tag_specifications: vec![
+                ("instance".into(), instance_tags.clone()),
+                ("volume".into(), instance_tags),
+            ],
+        }
     }
 
     async fn describe(&self, cx: &Context, name: &str) -> Result<Option<AwsLaunchTemplate>> {
         Ok(cx
             .clients
             .ec2
-            .describe_launch_templates()
-            .launch_template_names(name)
-            .send()
+            .describe_launch_templates(&[name.to_string()])
             .await
             .or_absent(NOT_FOUND, "looking up", KIND, name)?
-            .and_then(|out| out.launch_templates.unwrap_or_default().into_iter().next()))
+            .and_then(|templates| templates.into_iter().next()))
     }
 
-    async fn latest(&self, cx: &Context, id: &str) -> Result<(i64, ResponseLaunchTemplateData)> {
-        let out = cx
+    async fn latest(&self, cx: &Context, id: &str) -> Result<(i64, LaunchTemplateData)> {
+        let versions = cx
             .clients
             .ec2
-            .describe_launch_template_versions()
-            .launch_template_id(id)
-            .versions("$Latest")
-            .send()
+            .describe_launch_template_versions(id, &["$Latest"])
             .await
             .context("reading the latest version of", KIND, id)?;
-        let version = out.launch_template_versions().first().ok_or_else(|| {
+        versions.into_iter().next().ok_or_else(|| {
             Error::fixable(
                 format!("launch template {id} has no version"),
                 "run `modu down` then `modu up` to recreate it",
             )
-        })?;
-        Ok((
-            version.version_number().unwrap_or_default(),
-            version
-                .launch_template_data()
-                .cloned()
-                .unwrap_or_else(|| ResponseLaunchTemplateData::builder().build()),
-        ))
+        })
     }
 }
 
@@ -247,11 +227,11 @@ impl Resource for LaunchTemplate {
             cx,
             format!("launch template {name}"),
             template
-                .tags()
+                .tags
                 .iter()
-                .map(|t| (t.key().unwrap_or_default(), t.value().unwrap_or_default())),
+                .map(|t| (t.key.as_str(), t.value.as_str())),
         )?;
-        let id = template.launch_template_id().unwrap_or_default();
+        let id = template.id.as_str();
         let (latest_version, data) = self.latest(cx, id).await?;
         let live = Live {
             latest_version,
@@ -278,26 +258,19 @@ impl Resource for LaunchTemplate {
         let want = self.desired(cx, deps, &live.wanted_image)?;
         let id = &observed.found.id;
         let fields: Vec<&str> = changes.iter().map(|c| c.field.as_str()).collect();
-        let out = cx
+        let version = cx
             .clients
             .ec2
-            .create_launch_template_version()
-            .launch_template_id(id)
-            .version_description(format!("modu: {}", fields.join(", ")))
-            .launch_template_data(self.request_data(cx, &want))
-            .send()
+            .create_launch_template_version(
+                id,
+                &format!("modu: {}", fields.join(", ")),
+                &self.request_data(cx, &want),
+            )
             .await
             .context("adding a version to", KIND, id)?;
-        let version = out
-            .launch_template_version()
-            .and_then(|v| v.version_number())
-            .unwrap_or_default();
         cx.clients
             .ec2
-            .modify_launch_template()
-            .launch_template_id(id)
-            .default_version(version.to_string())
-            .send()
+            .set_default_launch_template_version(id, version)
             .await
             .context("setting the default version of", KIND, id)?;
         Ok(())
@@ -307,35 +280,19 @@ impl Resource for LaunchTemplate {
         let name = self.name(cx);
         let image = self.image_id(cx).await?;
         let settings = self.desired(cx, deps, &image)?;
-        let template_tags = tags::sdk(&cx.spec, self.key().as_str(), &name, |k, v| {
-            Tag::builder().key(k).value(v).build()
-        });
-        let out = cx
+        let template_tags = tags::sdk(&cx.spec, self.key().as_str(), &name, Tag::new);
+        let template = cx
             .clients
             .ec2
-            .create_launch_template()
-            .launch_template_name(&name)
-            .version_description("created by modu")
-            .launch_template_data(self.request_data(cx, &settings))
-            .tag_specifications(
-                TagSpecification::builder()
-                    .resource_type(ResourceType::LaunchTemplate)
-                    .set_tags(Some(template_tags))
-                    .build(),
+            .create_launch_template(
+                &name,
+                "created by modu",
+                &self.request_data(cx, &settings),
+                &template_tags,
             )
-            .send()
             .await
             .context("creating", KIND, &name)?;
-        let template = out.launch_template();
-        Ok(found(
-            template
-                .and_then(|t| t.launch_template_id())
-                .unwrap_or_default(),
-            &name,
-            template
-                .and_then(|t| t.latest_version_number())
-                .unwrap_or(1),
-        ))
+        Ok(found(&template.id, &name, template.latest_version.max(1)))
     }
 
     async fn health(&self, _cx: &Context, _deps: &Deps<'_>, observed: &Observed) -> Result<Health> {
@@ -366,9 +323,7 @@ impl Resource for LaunchTemplate {
     async fn delete(&self, cx: &Context, found: &Found) -> Result<()> {
         cx.clients
             .ec2
-            .delete_launch_template()
-            .launch_template_id(&found.id)
-            .send()
+            .delete_launch_template(&found.id)
             .await
             .or_gone(NOT_FOUND, KIND, &found.id)
     }

@@ -4,8 +4,8 @@
 //! The common case (default VPC, default subnets) costs one call: default-for-AZ subnets
 //! exist only in the default VPC, so they name it.
 
+use crate::aws::ec2::{Filter, Subnet};
 use async_trait::async_trait;
-use aws_sdk_ec2::types::{Filter, Subnet};
 use serde_json::json;
 
 use super::{Context, Deps, Found, Health, Key, Observed, OnDown, Outputs, Resource};
@@ -16,10 +16,6 @@ use crate::spec::{SubnetsRef, VpcRef};
 pub struct Network;
 
 const KIND: &str = "network";
-
-fn filter(name: &str, value: &str) -> Filter {
-    Filter::builder().name(name).values(value).build()
-}
 
 fn no_default_vpc(cx: &Context) -> Error {
     Error::fixable(
@@ -40,44 +36,35 @@ impl Network {
     /// The default VPC's id (only needed when explicit subnets must be checked against it,
     /// or to explain why no default subnets were found).
     async fn default_vpc(&self, cx: &Context) -> Result<Option<String>> {
-        let out = cx
+        let vpcs = cx
             .clients
             .ec2
-            .describe_vpcs()
-            .filters(filter("is-default", "true"))
-            .send()
+            .describe_vpcs(&[], &[Filter::new("is-default", ["true"])])
             .await
             .context("looking up", "vpc", "default")?;
-        Ok(out.vpcs().iter().find_map(|v| v.vpc_id()).map(String::from))
+        Ok(vpcs.into_iter().next())
     }
 
     async fn vpc_exists(&self, cx: &Context, id: &str) -> Result<bool> {
-        let out = cx
+        let vpcs = cx
             .clients
             .ec2
-            .describe_vpcs()
-            .vpc_ids(id)
-            .send()
+            .describe_vpcs(&[id.to_string()], &[])
             .await
             .or_absent(&["InvalidVpcID.NotFound"], "looking up", "vpc", id)?;
-        Ok(out.is_some_and(|o| !o.vpcs().is_empty()))
+        Ok(vpcs.is_some_and(|v| !v.is_empty()))
     }
 
     async fn default_subnets(&self, cx: &Context, vpc: Option<&str>) -> Result<Vec<Subnet>> {
-        let mut request = cx
-            .clients
-            .ec2
-            .describe_subnets()
-            .filters(filter("default-for-az", "true"));
+        let mut filters = vec![Filter::new("default-for-az", ["true"])];
         if let Some(vpc) = vpc {
-            request = request.filters(filter("vpc-id", vpc));
+            filters.push(Filter::new("vpc-id", [vpc]));
         }
-        Ok(request
-            .send()
+        cx.clients
+            .ec2
+            .describe_subnets(&[], &filters)
             .await
-            .context("looking up", "subnets of", vpc.unwrap_or("the default VPC"))?
-            .subnets
-            .unwrap_or_default())
+            .context("looking up", "subnets of", vpc.unwrap_or("the default VPC"))
     }
 
     /// The VPC id and its subnets, as the spec names them.
@@ -86,7 +73,7 @@ impl Network {
         match (&network.vpc, &network.subnets) {
             (VpcRef::Default, SubnetsRef::Default) => {
                 let subnets = self.default_subnets(cx, None).await?;
-                let Some(vpc) = subnets.first().and_then(|s| s.vpc_id()).map(String::from) else {
+                let Some(vpc) = subnets.first().map(|s| s.vpc_id.clone()) else {
                     return Err(match self.default_vpc(cx).await? {
                         None => no_default_vpc(cx),
                         Some(vpc) => Error::fixable(
@@ -113,29 +100,15 @@ impl Network {
                     VpcRef::Id(id) if self.vpc_exists(cx, id).await? => id.clone(),
                     VpcRef::Id(id) => return Err(no_such_vpc(cx, id)),
                 };
-                let result = cx
-                    .clients
-                    .ec2
-                    .describe_subnets()
-                    .set_subnet_ids(Some(ids.clone()))
-                    .send()
-                    .await;
+                let result = cx.clients.ec2.describe_subnets(ids, &[]).await;
                 let subnets = match result {
-                    Err(err)
-                        if crate::aws::errors::is_code(&err, &["InvalidSubnetID.NotFound"]) =>
-                    {
+                    Err(err) if err.code() == Some("InvalidSubnetID.NotFound") => {
                         return Err(Error::fixable(
-                            format!(
-                                "a subnet in `network.subnets` does not exist: {}",
-                                crate::aws::errors::message(&err)
-                            ),
+                            format!("a subnet in `network.subnets` does not exist: {err}"),
                             "list the VPC's subnets with `aws ec2 describe-subnets` and fix `network.subnets`",
                         ));
                     }
-                    other => other
-                        .context("looking up", "subnets", &ids.join(","))?
-                        .subnets
-                        .unwrap_or_default(),
+                    other => other.context("looking up", "subnets", &ids.join(","))?,
                 };
                 Ok((vpc, subnets))
             }
@@ -146,21 +119,19 @@ impl Network {
 /// Checks the subnets suit a load balancer: all in `vpc`, one per zone, at least two zones.
 /// Returns (subnet ids, zones), sorted by zone.
 fn check_subnets(vpc: &str, mut subnets: Vec<Subnet>) -> Result<(Vec<String>, Vec<String>)> {
-    if let Some(stray) = subnets.iter().find(|s| s.vpc_id() != Some(vpc)) {
+    if let Some(stray) = subnets.iter().find(|s| s.vpc_id != vpc) {
         return Err(Error::fixable(
             format!(
                 "subnet {} is in {}, not in the stack's VPC {vpc}",
-                stray.subnet_id().unwrap_or("?"),
-                stray.vpc_id().unwrap_or("?")
+                stray.id, stray.vpc_id
             ),
             "list subnets of the stack's VPC only in `network.subnets`",
         ));
     }
-    subnets.sort_by(|a, b| a.availability_zone().cmp(&b.availability_zone()));
+    subnets.sort_by(|a, b| a.availability_zone.cmp(&b.availability_zone));
     let mut zones: Vec<String> = subnets
         .iter()
-        .filter_map(|s| s.availability_zone())
-        .map(String::from)
+        .map(|s| s.availability_zone.clone())
         .collect();
     let count = zones.len();
     zones.dedup();
@@ -179,11 +150,7 @@ fn check_subnets(vpc: &str, mut subnets: Vec<Subnet>) -> Result<(Vec<String>, Ve
             "list subnets in at least two availability zones in `network.subnets`",
         ));
     }
-    let ids = subnets
-        .iter()
-        .filter_map(|s| s.subnet_id())
-        .map(String::from)
-        .collect();
+    let ids = subnets.iter().map(|s| s.id.clone()).collect();
     Ok((ids, zones))
 }
 
@@ -249,11 +216,11 @@ mod tests {
     use super::*;
 
     fn subnet(id: &str, vpc: &str, zone: &str) -> Subnet {
-        Subnet::builder()
-            .subnet_id(id)
-            .vpc_id(vpc)
-            .availability_zone(zone)
-            .build()
+        Subnet {
+            id: id.into(),
+            vpc_id: vpc.into(),
+            availability_zone: zone.into(),
+        }
     }
 
     #[test]

@@ -8,15 +8,12 @@
 use std::collections::BTreeSet;
 
 use async_trait::async_trait;
-use aws_sdk_ec2::types::{
-    IpPermission, IpRange, Ipv6Range, ResourceType, SecurityGroup as AwsGroup, Tag,
-    TagSpecification, UserIdGroupPair,
-};
 use serde_json::json;
 
 use super::{
     Change, Context, Deps, Diff, Found, Health, Key, Observed, Resource, ensure_owned, shared,
 };
+use crate::aws::ec2::{IpPermission, SecurityGroup as AwsGroup, Tag};
 use crate::aws::errors::{Absent, AwsContext};
 use crate::aws::tags;
 use crate::error::Result;
@@ -63,18 +60,18 @@ impl Rule {
     }
 
     fn to_permission(&self) -> IpPermission {
-        let builder = IpPermission::builder()
-            .ip_protocol(&self.protocol)
-            .from_port(self.from)
-            .to_port(self.to);
+        let mut permission = IpPermission {
+            protocol: self.protocol.clone(),
+            from_port: Some(self.from),
+            to_port: Some(self.to),
+            ..IpPermission::default()
+        };
         match &self.source {
-            Source::Ipv4(cidr) => builder.ip_ranges(IpRange::builder().cidr_ip(cidr).build()),
-            Source::Ipv6(cidr) => builder.ipv6_ranges(Ipv6Range::builder().cidr_ipv6(cidr).build()),
-            Source::Group(id) => {
-                builder.user_id_group_pairs(UserIdGroupPair::builder().group_id(id).build())
-            }
+            Source::Ipv4(cidr) => permission.ipv4_ranges.push(cidr.clone()),
+            Source::Ipv6(cidr) => permission.ipv6_ranges.push(cidr.clone()),
+            Source::Group(id) => permission.source_groups.push(id.clone()),
         }
-        .build()
+        permission
     }
 
     fn describe(&self) -> String {
@@ -93,30 +90,27 @@ impl Rule {
 /// Flattens AWS's grouped permissions into single rules.
 fn rules_of(group: &AwsGroup) -> BTreeSet<Rule> {
     let mut rules = BTreeSet::new();
-    for permission in group.ip_permissions() {
-        let protocol = permission.ip_protocol().unwrap_or("-1").to_string();
-        let from = permission.from_port().unwrap_or(-1);
-        let to = permission.to_port().unwrap_or(-1);
+    for permission in &group.ingress {
+        let protocol = match permission.protocol.as_str() {
+            "" => "-1".to_string(),
+            protocol => protocol.to_string(),
+        };
+        let from = permission.from_port.unwrap_or(-1);
+        let to = permission.to_port.unwrap_or(-1);
         let rule = |source| Rule {
             protocol: protocol.clone(),
             from,
             to,
             source,
         };
-        for range in permission.ip_ranges() {
-            rules.insert(rule(Source::Ipv4(
-                range.cidr_ip().unwrap_or_default().to_string(),
-            )));
+        for cidr in &permission.ipv4_ranges {
+            rules.insert(rule(Source::Ipv4(cidr.clone())));
         }
-        for range in permission.ipv6_ranges() {
-            rules.insert(rule(Source::Ipv6(
-                range.cidr_ipv6().unwrap_or_default().to_string(),
-            )));
+        for cidr in &permission.ipv6_ranges {
+            rules.insert(rule(Source::Ipv6(cidr.clone())));
         }
-        for pair in permission.user_id_group_pairs() {
-            rules.insert(rule(Source::Group(
-                pair.group_id().unwrap_or_default().to_string(),
-            )));
+        for group in &permission.source_groups {
+            rules.insert(rule(Source::Group(group.clone())));
         }
     }
     rules
@@ -169,10 +163,10 @@ impl SecurityGroup {
         }
         cx.clients
             .ec2
-            .authorize_security_group_ingress()
-            .group_id(id)
-            .set_ip_permissions(Some(rules.iter().map(|r| r.to_permission()).collect()))
-            .send()
+            .authorize_security_group_ingress(
+                id,
+                &rules.iter().map(|r| r.to_permission()).collect::<Vec<_>>(),
+            )
             .await
             .context("authorizing ingress on", self.kind(), id)?;
         Ok(())
@@ -184,10 +178,10 @@ impl SecurityGroup {
         }
         cx.clients
             .ec2
-            .revoke_security_group_ingress()
-            .group_id(id)
-            .set_ip_permissions(Some(rules.iter().map(|r| r.to_permission()).collect()))
-            .send()
+            .revoke_security_group_ingress(
+                id,
+                &rules.iter().map(|r| r.to_permission()).collect::<Vec<_>>(),
+            )
             .await
             .context("revoking ingress on", self.kind(), id)?;
         Ok(())
@@ -248,22 +242,22 @@ impl Resource for SecurityGroup {
         let groups =
             shared::ec2::security_groups(cx, &reads, &network.id, &all_names(&cx.spec.stack))
                 .await?;
-        let Some(group) = groups
-            .iter()
-            .find(|g| g.group_name() == Some(name.as_str()))
-        else {
+        let Some(group) = groups.iter().find(|g| g.name == name) else {
             return Ok(None);
         };
-        let id = group.group_id().unwrap_or_default();
+        let id = &group.id;
         ensure_owned(
             cx,
             format!("security group {name} ({id}) in {}", network.id),
             group
-                .tags()
+                .tags
                 .iter()
-                .map(|t| (t.key().unwrap_or_default(), t.value().unwrap_or_default())),
+                .map(|t| (t.key.as_str(), t.value.as_str())),
         )?;
-        Ok(Some(Observed::new(Found::new(id), rules_of(group))))
+        Ok(Some(Observed::new(
+            Found::new(id.as_str()),
+            rules_of(group),
+        )))
     }
 
     fn diff(&self, cx: &Context, deps: &Deps<'_>, observed: &Observed) -> Result<Vec<Change>> {
@@ -289,26 +283,13 @@ impl Resource for SecurityGroup {
     async fn create(&self, cx: &Context, deps: &Deps<'_>) -> Result<Found> {
         let name = self.name(cx);
         let desired = self.desired_rules(cx, deps)?;
-        let tag_list = tags::sdk(&cx.spec, self.key().as_str(), &name, |k, v| {
-            Tag::builder().key(k).value(v).build()
-        });
-        let out = cx
+        let tag_list = tags::sdk(&cx.spec, self.key().as_str(), &name, Tag::new);
+        let id = cx
             .clients
             .ec2
-            .create_security_group()
-            .group_name(&name)
-            .description(self.description())
-            .vpc_id(deps.id(Key::Network)?)
-            .tag_specifications(
-                TagSpecification::builder()
-                    .resource_type(ResourceType::SecurityGroup)
-                    .set_tags(Some(tag_list))
-                    .build(),
-            )
-            .send()
+            .create_security_group(&name, self.description(), deps.id(Key::Network)?, &tag_list)
             .await
             .context("creating", self.kind(), &name)?;
-        let id = out.group_id().unwrap_or_default().to_string();
         self.authorize(cx, &id, &desired.iter().collect::<Vec<_>>())
             .await?;
         Ok(Found::new(id))
@@ -330,9 +311,7 @@ impl Resource for SecurityGroup {
         cx.retry_on(self, "DependencyViolation", "to be released", || async {
             cx.clients
                 .ec2
-                .delete_security_group()
-                .group_id(&found.id)
-                .send()
+                .delete_security_group(&found.id)
                 .await
                 .or_gone(&["InvalidGroup.NotFound"], self.kind(), &found.id)
         })
@@ -384,17 +363,17 @@ mod tests {
 
     #[test]
     fn permissions_flatten_into_single_rules() {
-        let group = AwsGroup::builder()
-            .ip_permissions(
-                IpPermission::builder()
-                    .ip_protocol("tcp")
-                    .from_port(80)
-                    .to_port(80)
-                    .ip_ranges(IpRange::builder().cidr_ip("0.0.0.0/0").build())
-                    .ipv6_ranges(Ipv6Range::builder().cidr_ipv6("::/0").build())
-                    .build(),
-            )
-            .build();
+        let group = AwsGroup {
+            ingress: vec![IpPermission {
+                protocol: "tcp".into(),
+                from_port: Some(80),
+                to_port: Some(80),
+                ipv4_ranges: vec!["0.0.0.0/0".into()],
+                ipv6_ranges: vec!["::/0".into()],
+                source_groups: vec![],
+            }],
+            ..AwsGroup::default()
+        };
         assert_eq!(
             rules_of(&group),
             rules(&[

@@ -1,6 +1,6 @@
 //! EC2: the stack's security groups, read once for all three.
 
-use aws_sdk_ec2::types::{Filter, SecurityGroup};
+use crate::aws::ec2::{Filter, SecurityGroup};
 
 use crate::aws::errors::AwsContext;
 use crate::error::Result;
@@ -17,21 +17,14 @@ pub async fn security_groups<'a>(
     let groups = reads
         .security_groups
         .get_or_try_init(|| async {
-            let out = cx
-                .clients
+            cx.clients
                 .ec2
-                .describe_security_groups()
-                .filters(Filter::builder().name("vpc-id").values(vpc).build())
-                .filters(
-                    Filter::builder()
-                        .name("group-name")
-                        .set_values(Some(names.to_vec()))
-                        .build(),
-                )
-                .send()
+                .describe_security_groups(&[
+                    Filter::new("vpc-id", [vpc]),
+                    Filter::new("group-name", names.iter().cloned()),
+                ])
                 .await
-                .context("looking up", "security-group", &names.join(","))?;
-            Ok::<_, crate::Error>(out.security_groups.unwrap_or_default())
+                .context("looking up", "security-group", &names.join(","))
         })
         .await?;
     Ok(groups.as_slice())

@@ -16,6 +16,6 @@ use tokio::sync::OnceCell;
 /// every observation ([`super::Context::forget_reads`]), so nothing stale is reused.
 #[derive(Default)]
 pub struct Reads {
-    security_groups: OnceCell<Vec<aws_sdk_ec2::types::SecurityGroup>>,
+    security_groups: OnceCell<Vec<crate::aws::ec2::SecurityGroup>>,
     elb: OnceCell<elbv2::View>,
 }
