@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::Value;
 use support::{
     Aws, Emulator, RECORD, Run, Spec, ZONE, absolute, arg, describe_calls, expect_no_change,
-    metric_rows, modu, search_expressions,
+    metric_rows, modu, modu_on_terminal, search_expressions,
 };
 
 /// The resource keys of the compute tier, always present.
@@ -144,6 +144,49 @@ async fn a_stack_without_the_optional_tiers_creates_nothing_for_them() {
     let (status, doc) = status_json(&emulator, arg(&off_file)).await;
     status.expect_success();
     assert_eq!(keys(&doc), key_set(&CORE_KEYS), "{status}");
+}
+
+#[tokio::test]
+async fn on_a_terminal_up_asks_before_deleting_and_no_keeps_everything() {
+    let emulator = Emulator::start();
+    let aws = Aws::new(&emulator).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut spec = Spec::full("asked");
+    let file = spec.write(dir.path());
+    modu(&emulator, &["up", "-f", arg(&file)])
+        .await
+        .expect_success();
+
+    // Nothing to delete: no question, even on a terminal.
+    let quiet = modu_on_terminal(&emulator, &["up", "-f", arg(&file)], "n").await;
+    quiet.expect_success();
+    assert!(quiet.stderr.contains("[on_terminal: not asked]"), "{quiet}");
+
+    spec.cdn_mut().enabled = false;
+    spec.write(dir.path());
+    let mark = emulator.mark();
+    let declined = modu_on_terminal(&emulator, &["up", "-f", arg(&file)], "n").await;
+    declined.expect_code(1);
+    assert!(
+        declined.stderr.contains("This deletes or replaces ")
+            && declined.stderr.contains("distribution modu:asked")
+            && declined.stderr.contains("[on_terminal: asked]"),
+        "{declined}"
+    );
+    let mutations = emulator.mutating_calls_since(mark);
+    assert!(mutations.is_empty(), "{mutations:?}\n{declined}");
+    assert!(aws.distribution_of_stack("asked").await.is_some());
+
+    let accepted = modu_on_terminal(&emulator, &["up", "-f", arg(&file)], "y").await;
+    accepted.expect_success();
+    assert!(
+        accepted.stderr.contains("[on_terminal: asked]"),
+        "{accepted}"
+    );
+    assert!(
+        aws.distribution_of_stack("asked").await.is_none(),
+        "{accepted}"
+    );
 }
 
 #[tokio::test]

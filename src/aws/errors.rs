@@ -116,7 +116,7 @@ where
     }
 }
 
-impl<T> AwsContext<T> for Result<T, super::ec2::CallError> {
+impl<T> AwsContext<T> for Result<T, super::wire::CallError> {
     fn context(self, action: &'static str, kind: &'static str, name: &str) -> Result<T, Error> {
         self.map_err(|err| {
             let code = err.code().map(str::to_string);
@@ -132,7 +132,7 @@ impl<T> AwsContext<T> for Result<T, super::ec2::CallError> {
     }
 }
 
-impl<T> Absent<T> for Result<T, super::ec2::CallError> {
+impl<T> Absent<T> for Result<T, super::wire::CallError> {
     fn or_absent(
         self,
         not_found: &[&str],

@@ -5,8 +5,10 @@
 
 pub mod ec2;
 pub mod errors;
+pub mod ssm;
 pub mod tags;
 pub mod wait;
+pub mod wire;
 
 use aws_config::{BehaviorVersion, Region};
 use aws_credential_types::provider::ProvideCredentials;
@@ -30,7 +32,7 @@ pub struct Clients {
     pub elbv2: aws_sdk_elasticloadbalancingv2::Client,
     pub autoscaling: aws_sdk_autoscaling::Client,
     pub s3: aws_sdk_s3::Client,
-    pub ssm: aws_sdk_ssm::Client,
+    pub ssm: ssm::Client,
     pub sts: aws_sdk_sts::Client,
     pub cloudfront: aws_sdk_cloudfront::Client,
     pub elasticache: aws_sdk_elasticache::Client,
@@ -45,7 +47,7 @@ impl Clients {
             elbv2: aws_sdk_elasticloadbalancingv2::Client::new(config),
             autoscaling: aws_sdk_autoscaling::Client::new(config),
             s3: aws_sdk_s3::Client::new(config),
-            ssm: aws_sdk_ssm::Client::new(config),
+            ssm: ssm::Client::new(config),
             sts: aws_sdk_sts::Client::new(config),
             cloudfront: aws_sdk_cloudfront::Client::new(config),
             elasticache: aws_sdk_elasticache::Client::new(config),

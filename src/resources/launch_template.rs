@@ -13,7 +13,7 @@ use super::{
 use crate::aws::ec2::{
     LaunchTemplate as AwsLaunchTemplate, LaunchTemplateData, MetadataOptions, Tag,
 };
-use crate::aws::errors::{self, Absent, AwsContext};
+use crate::aws::errors::{Absent, AwsContext};
 use crate::aws::tags;
 use crate::error::{Error, Result};
 use crate::spec::ImageRef;
@@ -99,12 +99,10 @@ impl LaunchTemplate {
                 let result = cx
                     .clients
                     .ssm
-                    .get_parameter()
-                    .name(ImageRef::AL2023_PARAMETER)
-                    .send()
+                    .get_parameter(ImageRef::AL2023_PARAMETER)
                     .await;
                 if let Err(err) = &result
-                    && errors::is_code(err, &["ParameterNotFound"])
+                    && err.code() == Some("ParameterNotFound")
                 {
                     return Err(Error::fixable(
                         format!(
@@ -115,11 +113,8 @@ impl LaunchTemplate {
                         "set `compute.image` to an ami- id available in the region",
                     ));
                 }
-                let out =
-                    result.context("resolving the image of", KIND, ImageRef::AL2023_PARAMETER)?;
-                out.parameter()
-                    .and_then(|p| p.value())
-                    .map(str::to_string)
+                result
+                    .context("resolving the image of", KIND, ImageRef::AL2023_PARAMETER)?
                     .ok_or_else(|| {
                         Error::fixable(
                             "the Amazon Linux 2023 parameter has no value",

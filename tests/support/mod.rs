@@ -1160,19 +1160,35 @@ pub async fn expect_no_change(emulator: &Emulator, args: &[&str], what: &str) ->
 }
 
 pub async fn modu(emulator: &Emulator, args: &[&str]) -> Run {
-    run_modu(Some(emulator.url()), args).await
+    run_modu(Some(emulator.url()), args, None).await
+}
+
+/// Runs `modu ARGS` with a terminal as its stdin and types `answer` when it asks a
+/// `[y/N]` question. The run's stderr ends with `[on_terminal: asked]` or `… not asked]`.
+pub async fn modu_on_terminal(emulator: &Emulator, args: &[&str], answer: &str) -> Run {
+    run_modu(Some(emulator.url()), args, Some(answer)).await
 }
 
 /// Runs `modu` with no endpoint at all, for commands that must not touch AWS
 /// (`schema`, `validate`). Credentials are still the test ones, so an
 /// accidental call could never reach a real account.
 pub async fn modu_offline(args: &[&str]) -> Run {
-    run_modu(None, args).await
+    run_modu(None, args, None).await
 }
 
-async fn run_modu(endpoint: Option<&str>, args: &[&str]) -> Run {
+async fn run_modu(endpoint: Option<&str>, args: &[&str], terminal_answer: Option<&str>) -> Run {
     let isolation = tempfile::tempdir().expect("temp dir for the AWS config files");
-    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_modu"));
+    let mut command = match terminal_answer {
+        None => tokio::process::Command::new(env!("CARGO_BIN_EXE_modu")),
+        Some(answer) => {
+            let mut python = tokio::process::Command::new("python3");
+            python
+                .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/on_terminal.py"))
+                .arg(answer)
+                .arg(env!("CARGO_BIN_EXE_modu"));
+            python
+        }
+    };
     command
         .args(args)
         .current_dir(isolation.path())

@@ -1,5 +1,5 @@
-//! Sending one EC2 Query request: the endpoint the SDK would pick, SigV4, the SDK's
-//! standard retry rules, and EC2's error document.
+//! Sending one request: the endpoint the SDK would pick, SigV4, the SDK's standard retry
+//! rules, and the error documents of the Query and JSON protocols.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -17,9 +17,16 @@ use super::CallError;
 use super::query::Params;
 use super::xml::Element;
 
-/// The service name EC2 signs with and its id in shared config files.
-const SIGNING_NAME: &str = "ec2";
-const SERVICE_ID: &str = "EC2";
+/// What identifies a service on the wire.
+#[derive(Debug, Clone, Copy)]
+pub struct Service {
+    /// The name requests are signed for (`ec2`, `ssm`).
+    pub signing_name: &'static str,
+    /// Its id in shared config files and `AWS_ENDPOINT_URL_<ID>`.
+    pub service_id: &'static str,
+    /// The first label of its regional endpoint.
+    pub endpoint_prefix: &'static str,
+}
 
 /// The SDK's defaults where the configuration sets none.
 const DEFAULT_ATTEMPTS: u32 = 3;
@@ -56,6 +63,7 @@ const RETRYABLE_CODES: &[&str] = &[
 
 #[derive(Debug)]
 pub struct Transport {
+    service: Service,
     http: reqwest::Client,
     endpoint: reqwest::Url,
     region: String,
@@ -67,13 +75,14 @@ pub struct Transport {
 }
 
 impl Transport {
-    pub fn new(config: &SdkConfig) -> Arc<Self> {
+    pub fn new(config: &SdkConfig, service: Service) -> Arc<Self> {
         let region = config
             .region()
             .map(|r| r.as_ref().to_string())
             .unwrap_or_else(|| "us-east-1".into());
-        let configured = endpoint_override(config);
+        let configured = endpoint_override(config, service.service_id);
         let endpoint = endpoint(
+            service.endpoint_prefix,
             &region,
             configured.as_deref(),
             config.use_fips().unwrap_or(false),
@@ -97,9 +106,10 @@ impl Transport {
             .unwrap_or_default();
         let retry = config.retry_config();
         Arc::new(Transport {
+            service,
             http,
             endpoint: reqwest::Url::parse(&endpoint).unwrap_or_else(|_| {
-                reqwest::Url::parse("https://ec2.us-east-1.amazonaws.com/").expect("a valid URL")
+                reqwest::Url::parse("https://invalid.endpoint/").expect("a valid URL")
             }),
             region,
             credentials: config.credentials_provider(),
@@ -110,67 +120,113 @@ impl Transport {
         })
     }
 
-    /// Sends `params` and returns the answer's root element, retrying throttling,
-    /// transient errors and 5xx answers with capped exponential backoff and full jitter.
-    pub async fn call(&self, params: &Params) -> Result<Element, CallError> {
+    /// A Query-protocol call: `params` as a form, the answer's root element back.
+    pub async fn query(&self, params: &Params) -> Result<Element, CallError> {
         let body = params.encode();
-        let mut attempt = 1;
+        let action = params.action();
+        self.retrying(action, || async {
+            let (status, text) = self.send(action, QUERY_CONTENT_TYPE, None, &body).await?;
+            query_answer(action, status, &text)
+        })
+        .await
+    }
+
+    /// A JSON 1.1 call: `target` (e.g. `AmazonSSM.GetParameter`) with `input`, the
+    /// answer's document back.
+    pub async fn json(
+        &self,
+        target: &str,
+        input: &serde_json::Value,
+    ) -> Result<serde_json::Value, CallError> {
+        let body = input.to_string();
+        let action = target.rsplit('.').next().unwrap_or(target);
+        self.retrying(action, || async {
+            let (status, text) = self
+                .send(action, JSON_CONTENT_TYPE, Some(target), &body)
+                .await?;
+            json_answer(action, status, &text)
+        })
+        .await
+    }
+
+    /// Runs `attempt` until it succeeds, fails for good, or the attempts run out, waiting
+    /// with capped exponential backoff and full jitter in between.
+    async fn retrying<T, F, Fut>(&self, action: &str, mut attempt: F) -> Result<T, CallError>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, CallError>>,
+    {
+        let mut tries = 1;
         loop {
-            let outcome = self.attempt(params.action(), &body).await;
-            match outcome {
-                Err(err) if attempt < self.max_attempts && err.is_retryable() => {
+            match attempt().await {
+                Err(err) if tries < self.max_attempts && err.is_retryable() => {
                     let delay = backoff(
-                        attempt,
+                        tries,
                         self.initial_backoff,
                         self.max_backoff,
                         rand::random(),
                     );
                     tracing::debug!(
-                        action = params.action(),
-                        attempt,
+                        service = self.service.signing_name,
+                        action,
+                        attempt = tries,
                         ?delay,
                         error = %err,
-                        "retrying an EC2 request"
+                        "retrying"
                     );
                     tokio::time::sleep(delay).await;
-                    attempt += 1;
+                    tries += 1;
                 }
                 other => return other,
             }
         }
     }
 
-    async fn attempt(&self, action: &str, body: &str) -> Result<Element, CallError> {
+    /// One signed POST; the status and text of the answer.
+    async fn send(
+        &self,
+        action: &str,
+        content_type: &str,
+        target: Option<&str>,
+        body: &str,
+    ) -> Result<(u16, String), CallError> {
         let credentials = self.credentials().await?;
         let host = host_header(&self.endpoint);
+        let mut headers = vec![("host", host.as_str()), ("content-type", content_type)];
+        if let Some(target) = target {
+            headers.push(("x-amz-target", target));
+        }
         let signed = signature_headers(
             self.endpoint.as_str(),
-            &host,
+            &headers,
             body,
             credentials,
             &self.region,
+            self.service.signing_name,
             SystemTime::now(),
         )?;
-        let mut request = self
-            .http
-            .post(self.endpoint.clone())
-            .header("host", &host)
-            .header("content-type", CONTENT_TYPE)
-            .body(body.to_string());
+        let mut request = self.http.post(self.endpoint.clone()).body(body.to_string());
+        for (name, value) in headers.into_iter() {
+            request = request.header(name, value);
+        }
         for (name, value) in signed {
             request = request.header(name, value);
         }
-        let response = request.send().await.map_err(|err| CallError::Transport {
+        let transport = |err: reqwest::Error| CallError::Transport {
             action: action.to_string(),
             detail: crate::aws::errors::flatten(&err),
-        })?;
+        };
+        let response = request.send().await.map_err(transport)?;
         let status = response.status().as_u16();
-        let text = response.text().await.map_err(|err| CallError::Transport {
-            action: action.to_string(),
-            detail: crate::aws::errors::flatten(&err),
-        })?;
-        tracing::debug!(action, status, bytes = text.len(), "EC2 answered");
-        answer(action, status, &text)
+        let text = response.text().await.map_err(transport)?;
+        tracing::debug!(
+            service = self.service.signing_name,
+            action,
+            status,
+            bytes = text.len(),
+            "answered"
+        );
+        Ok((status, text))
     }
 
     async fn credentials(&self) -> Result<Credentials, CallError> {
@@ -196,16 +252,17 @@ impl Transport {
     }
 }
 
-const CONTENT_TYPE: &str = "application/x-www-form-urlencoded; charset=utf-8";
+const QUERY_CONTENT_TYPE: &str = "application/x-www-form-urlencoded; charset=utf-8";
+const JSON_CONTENT_TYPE: &str = "application/x-amz-json-1.1";
 
-/// The endpoint set for EC2 alone (`AWS_ENDPOINT_URL_EC2`, a profile's `[services]`
-/// section) or for every service, in the SDK's order of precedence.
-fn endpoint_override(config: &SdkConfig) -> Option<String> {
+/// The endpoint set for this service alone (`AWS_ENDPOINT_URL_EC2`, a profile's
+/// `[services]` section) or for every service, in the SDK's order of precedence.
+fn endpoint_override(config: &SdkConfig, service_id: &str) -> Option<String> {
     if config.get_origin("endpoint_url").is_client_config() {
         return config.endpoint_url().map(str::to_string);
     }
     let key = ServiceConfigKey::builder()
-        .service_id(SERVICE_ID)
+        .service_id(service_id)
         .env("AWS_ENDPOINT_URL")
         .profile("endpoint_url")
         .build()
@@ -216,9 +273,15 @@ fn endpoint_override(config: &SdkConfig) -> Option<String> {
         .or_else(|| config.endpoint_url().map(str::to_string))
 }
 
-/// EC2's regional endpoint as AWS documents it (FIPS and dual-stack variants included),
-/// unless one is configured.
-pub fn endpoint(region: &str, configured: Option<&str>, fips: bool, dual_stack: bool) -> String {
+/// The service's regional endpoint as AWS documents it (FIPS and dual-stack variants
+/// included), unless one is configured.
+pub fn endpoint(
+    prefix: &str,
+    region: &str,
+    configured: Option<&str>,
+    fips: bool,
+    dual_stack: bool,
+) -> String {
     if let Some(url) = configured {
         return format!("{}/", url.trim_end_matches('/'));
     }
@@ -229,8 +292,8 @@ pub fn endpoint(region: &str, configured: Option<&str>, fips: bool, dual_stack: 
         (true, false) => "api.aws",
         (true, true) => "api.amazonwebservices.com.cn",
     };
-    let service = if fips { "ec2-fips" } else { "ec2" };
-    format!("https://{service}.{region}.{domain}/")
+    let fips = if fips { "-fips" } else { "" };
+    format!("https://{prefix}{fips}.{region}.{domain}/")
 }
 
 /// `host[:port]` as the HTTP client sends it (the port only when it is not the scheme's).
@@ -243,30 +306,30 @@ fn host_header(url: &reqwest::Url) -> String {
 }
 
 /// The SigV4 headers (`authorization`, `x-amz-date`, and the session token if any) for a
-/// POST of `body` to `url`.
+/// POST of `body` with `headers` to `url`.
 fn signature_headers(
     url: &str,
-    host: &str,
+    headers: &[(&str, &str)],
     body: &str,
     credentials: Credentials,
     region: &str,
+    signing_name: &str,
     time: SystemTime,
 ) -> Result<Vec<(String, String)>, CallError> {
     let identity = Identity::from(credentials);
     let params = v4::SigningParams::builder()
         .identity(&identity)
         .region(region)
-        .name(SIGNING_NAME)
+        .name(signing_name)
         .time(time)
         .settings(SigningSettings::default())
         .build()
         .map_err(|err| CallError::Signing(err.to_string()))?
         .into();
-    let headers = [("host", host), ("content-type", CONTENT_TYPE)];
     let request = SignableRequest::new(
         "POST",
         url,
-        headers.into_iter(),
+        headers.iter().copied(),
         SignableBody::Bytes(body.as_bytes()),
     )
     .map_err(|err| CallError::Signing(err.to_string()))?;
@@ -279,8 +342,9 @@ fn signature_headers(
         .collect())
 }
 
-/// Reads an answer: a 2xx document, or EC2's `<Response><Errors><Error>` shape.
-fn answer(action: &str, status: u16, text: &str) -> Result<Element, CallError> {
+/// Reads a Query answer: a 2xx document, or the `<Response><Errors><Error>` (EC2) or
+/// `<ErrorResponse><Error>` shape.
+fn query_answer(action: &str, status: u16, text: &str) -> Result<Element, CallError> {
     let parsed = Element::parse(text);
     if (200..300).contains(&status) {
         return parsed.map_err(|detail| CallError::Unreadable {
@@ -289,11 +353,16 @@ fn answer(action: &str, status: u16, text: &str) -> Result<Element, CallError> {
         });
     }
     let error = parsed.ok().and_then(|root| {
-        let error = root.child("Errors")?.child("Error")?;
+        let error = match root.child("Errors") {
+            Some(errors) => errors.child("Error")?,
+            None => root.child("Error")?,
+        };
         Some((
             error.string("Code"),
             error.string("Message"),
-            root.text_of("RequestID").map(str::to_string),
+            root.text_of("RequestID")
+                .or(root.text_of("RequestId"))
+                .map(str::to_string),
         ))
     });
     match error {
@@ -303,6 +372,44 @@ fn answer(action: &str, status: u16, text: &str) -> Result<Element, CallError> {
             code,
             message,
             request_id,
+        }),
+        _ => Err(CallError::Status {
+            action: action.to_string(),
+            status,
+            body: text.chars().take(200).collect(),
+        }),
+    }
+}
+
+/// Reads a JSON 1.1 answer: a 2xx document, or `{"__type": "…#Code", "message": …}`.
+fn json_answer(action: &str, status: u16, text: &str) -> Result<serde_json::Value, CallError> {
+    let parsed: Result<serde_json::Value, _> = if text.trim().is_empty() {
+        Ok(serde_json::Value::Object(Default::default()))
+    } else {
+        serde_json::from_str(text)
+    };
+    if (200..300).contains(&status) {
+        return parsed.map_err(|err| CallError::Unreadable {
+            action: action.to_string(),
+            detail: err.to_string(),
+        });
+    }
+    let document = parsed.unwrap_or_default();
+    let code = document["__type"]
+        .as_str()
+        .or(document["code"].as_str())
+        .map(|t| t.rsplit('#').next().unwrap_or(t).to_string());
+    match code {
+        Some(code) if !code.is_empty() => Err(CallError::Service {
+            action: action.to_string(),
+            status,
+            code,
+            message: document["message"]
+                .as_str()
+                .or(document["Message"].as_str())
+                .unwrap_or_default()
+                .to_string(),
+            request_id: None,
         }),
         _ => Err(CallError::Status {
             action: action.to_string(),
@@ -343,23 +450,29 @@ mod tests {
     #[test]
     fn endpoints_follow_the_documented_names() {
         assert_eq!(
-            endpoint("eu-west-1", None, false, false),
+            endpoint("ec2", "eu-west-1", None, false, false),
             "https://ec2.eu-west-1.amazonaws.com/"
         );
         assert_eq!(
-            endpoint("us-east-1", None, true, false),
-            "https://ec2-fips.us-east-1.amazonaws.com/"
+            endpoint("ssm", "us-east-1", None, true, false),
+            "https://ssm-fips.us-east-1.amazonaws.com/"
         );
         assert_eq!(
-            endpoint("us-east-1", None, false, true),
+            endpoint("ec2", "us-east-1", None, false, true),
             "https://ec2.us-east-1.api.aws/"
         );
         assert_eq!(
-            endpoint("cn-north-1", None, false, false),
+            endpoint("ec2", "cn-north-1", None, false, false),
             "https://ec2.cn-north-1.amazonaws.com.cn/"
         );
         assert_eq!(
-            endpoint("us-east-1", Some("http://127.0.0.1:5000"), true, true),
+            endpoint(
+                "ec2",
+                "us-east-1",
+                Some("http://127.0.0.1:5000"),
+                true,
+                true
+            ),
             "http://127.0.0.1:5000/"
         );
     }
@@ -379,10 +492,14 @@ mod tests {
         let time = SystemTime::UNIX_EPOCH + Duration::from_secs(1_767_225_600); // 2026-01-01
         let headers = signature_headers(
             "https://ec2.eu-west-1.amazonaws.com/",
-            "ec2.eu-west-1.amazonaws.com",
+            &[
+                ("host", "ec2.eu-west-1.amazonaws.com"),
+                ("content-type", QUERY_CONTENT_TYPE),
+            ],
             "Action=DescribeVpcs&Version=2016-11-15",
             credentials,
             "eu-west-1",
+            "ec2",
             time,
         )
         .unwrap();
@@ -409,7 +526,7 @@ mod tests {
         let body = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Response><Errors><Error>\
             <Code>InvalidGroup.NotFound</Code><Message>The security group 'sg-1' does not exist</Message>\
             </Error></Errors><RequestID>req-1</RequestID></Response>";
-        match answer("DeleteSecurityGroup", 400, body).unwrap_err() {
+        match query_answer("DeleteSecurityGroup", 400, body).unwrap_err() {
             CallError::Service {
                 code,
                 message,
@@ -424,9 +541,20 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        let gateway = answer("DescribeVpcs", 502, "<html>bad gateway</html>").unwrap_err();
+        let gateway = query_answer("DescribeVpcs", 502, "<html>bad gateway</html>").unwrap_err();
         assert!(matches!(gateway, CallError::Status { status: 502, .. }));
         assert!(gateway.is_retryable());
+    }
+
+    #[test]
+    fn json_errors_name_their_code_without_the_namespace() {
+        let body =
+            r#"{"__type":"com.amazonaws.ssm#ParameterNotFound","message":"no such parameter"}"#;
+        let err = json_answer("GetParameter", 400, body).unwrap_err();
+        assert_eq!(err.code(), Some("ParameterNotFound"));
+        assert_eq!(err.to_string(), "ParameterNotFound: no such parameter");
+        let ok = json_answer("GetParameter", 200, r#"{"Parameter":{"Value":"ami-1"}}"#).unwrap();
+        assert_eq!(ok["Parameter"]["Value"], "ami-1");
     }
 
     #[test]
@@ -486,6 +614,12 @@ mod tests {
         (url, handle)
     }
 
+    const EC2: Service = Service {
+        signing_name: "ec2",
+        service_id: "EC2",
+        endpoint_prefix: "ec2",
+    };
+
     fn config(url: &str) -> SdkConfig {
         SdkConfig::builder()
             .region(aws_types::region::Region::new("eu-west-1"))
@@ -508,8 +642,8 @@ mod tests {
     async fn throttled_requests_are_signed_retried_and_then_answered() {
         let ok = "<DescribeVpcsResponse><vpcSet><item><vpcId>vpc-1</vpcId></item></vpcSet></DescribeVpcsResponse>";
         let (url, server) = server(vec![(503, THROTTLED), (200, ok)]).await;
-        let transport = Transport::new(&config(&url));
-        let root = transport.call(&Params::new("DescribeVpcs")).await.unwrap();
+        let transport = Transport::new(&config(&url), EC2);
+        let root = transport.query(&Params::new("DescribeVpcs")).await.unwrap();
         assert_eq!(
             root.items("vpcSet").next().unwrap().string("vpcId"),
             "vpc-1"
@@ -529,9 +663,9 @@ mod tests {
     #[tokio::test]
     async fn attempts_stop_at_the_configured_maximum_with_the_last_code() {
         let (url, server) = server(vec![(503, THROTTLED); 3]).await;
-        let transport = Transport::new(&config(&url));
+        let transport = Transport::new(&config(&url), EC2);
         let err = transport
-            .call(&Params::new("DescribeVpcs"))
+            .query(&Params::new("DescribeVpcs"))
             .await
             .unwrap_err();
         assert_eq!(err.code(), Some("RequestLimitExceeded"));
@@ -543,9 +677,9 @@ mod tests {
         let missing = "<Response><Errors><Error><Code>InvalidVpcID.NotFound</Code>\
             <Message>no</Message></Error></Errors></Response>";
         let (url, server) = server(vec![(400, missing)]).await;
-        let transport = Transport::new(&config(&url));
+        let transport = Transport::new(&config(&url), EC2);
         let err = transport
-            .call(&Params::new("DescribeVpcs"))
+            .query(&Params::new("DescribeVpcs"))
             .await
             .unwrap_err();
         assert_eq!(err.code(), Some("InvalidVpcID.NotFound"));

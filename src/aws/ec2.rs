@@ -1,67 +1,20 @@
-//! The EC2 actions modu calls, spoken directly in EC2's Query protocol.
-//!
-//! aws-sdk-ec2 models every one of EC2's several hundred actions, and compiling it was most
-//! of a cold `cargo install` (more than 17 minutes on two cores at any opt-level). modu
-//! calls thirteen, so this module speaks the documented protocol itself: a form-encoded
-//! POST signed with SigV4 (the SDK's own signer), an XML answer, EC2's error document, the
-//! endpoint, credentials, timeouts and standard retries that the shared `SdkConfig`
-//! decides for every other client. Each action below names its API reference page.
-
-mod query;
-mod transport;
-mod xml;
+//! The EC2 actions modu calls, in EC2's Query protocol (see [`super::wire`] for why modu
+//! speaks it itself). Each action names its API reference page.
 
 use std::sync::Arc;
 
 use aws_types::SdkConfig;
 
-pub use query::{Filter, Params, Tag};
-use transport::Transport;
-use xml::Element;
+pub use super::wire::query::{Filter, Params, Tag};
+use super::wire::transport::{Service, Transport};
+use super::wire::xml::Element;
+pub use super::wire::{CallError, CallResult};
 
-/// Why an EC2 call failed, shaped like the SDK's errors: a service error has a code.
-#[derive(Debug, thiserror::Error)]
-pub enum CallError {
-    #[error("{code}: {message}")]
-    Service {
-        action: String,
-        status: u16,
-        code: String,
-        message: String,
-        request_id: Option<String>,
-    },
-    #[error("{action} answered HTTP {status}: {body}")]
-    Status {
-        action: String,
-        status: u16,
-        body: String,
-    },
-    #[error("{action} did not reach EC2: {detail}")]
-    Transport { action: String, detail: String },
-    #[error("no usable credentials: {0}")]
-    Credentials(String),
-    #[error("the request could not be signed: {0}")]
-    Signing(String),
-    #[error("EC2's answer to {action} could not be read: {detail}")]
-    Unreadable { action: String, detail: String },
-}
-
-impl CallError {
-    /// The error code EC2 answered with, if it answered with one.
-    pub fn code(&self) -> Option<&str> {
-        match self {
-            CallError::Service { code, .. } => Some(code),
-            _ => None,
-        }
-    }
-
-    /// True for failures before EC2 answered (network, credentials).
-    pub fn is_transport(&self) -> bool {
-        !matches!(self, CallError::Service { .. } | CallError::Status { .. })
-    }
-}
-
-pub type CallResult<T> = std::result::Result<T, CallError>;
+const SERVICE: Service = Service {
+    signing_name: "ec2",
+    service_id: "EC2",
+    endpoint_prefix: "ec2",
+};
 
 /// An EC2 client; cheap to clone (one connection pool).
 #[derive(Clone, Debug)]
@@ -127,7 +80,7 @@ pub struct MetadataOptions {
 impl Client {
     pub fn new(config: &SdkConfig) -> Self {
         Client {
-            transport: Transport::new(config),
+            transport: Transport::new(config, SERVICE),
         }
     }
 
@@ -135,7 +88,7 @@ impl Client {
     async fn describe_all(&self, mut params: Params, list: &str) -> CallResult<Vec<Element>> {
         let mut items = Vec::new();
         loop {
-            let mut root = self.transport.call(&params).await?;
+            let mut root = self.transport.query(&params).await?;
             let next = root.text_of("nextToken").map(str::to_string);
             if let Some(index) = root.children.iter().position(|c| c.name == list) {
                 let found = root.children.swap_remove(index);
@@ -208,7 +161,7 @@ impl Client {
             .set("GroupDescription", description)
             .set("VpcId", vpc_id)
             .tag_specifications("TagSpecification", &[("security-group", tags)]);
-        Ok(self.transport.call(&params).await?.string("groupId"))
+        Ok(self.transport.query(&params).await?.string("groupId"))
     }
 
     /// [AuthorizeSecurityGroupIngress](https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_AuthorizeSecurityGroupIngress.html)
@@ -258,14 +211,14 @@ impl Client {
                 params.set(format!("{prefix}.Groups.{}.GroupId", j + 1), group);
             }
         }
-        self.transport.call(&params).await.map(drop)
+        self.transport.query(&params).await.map(drop)
     }
 
     /// [DeleteSecurityGroup](https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DeleteSecurityGroup.html)
     pub async fn delete_security_group(&self, group_id: &str) -> CallResult<()> {
         let mut params = Params::new("DeleteSecurityGroup");
         params.set("GroupId", group_id);
-        self.transport.call(&params).await.map(drop)
+        self.transport.query(&params).await.map(drop)
     }
 
     /// [DescribeLaunchTemplates](https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeLaunchTemplates.html)
@@ -319,7 +272,7 @@ impl Client {
             .set("VersionDescription", description)
             .tag_specifications("TagSpecification", &[("launch-template", tags)]);
         template_data_params(&mut params, data);
-        let root = self.transport.call(&params).await?;
+        let root = self.transport.query(&params).await?;
         Ok(root
             .child("launchTemplate")
             .map(launch_template)
@@ -339,7 +292,7 @@ impl Client {
             .set("LaunchTemplateId", id)
             .set("VersionDescription", description);
         template_data_params(&mut params, data);
-        let root = self.transport.call(&params).await?;
+        let root = self.transport.query(&params).await?;
         Ok(root
             .child("launchTemplateVersion")
             .and_then(|v| v.number("versionNumber"))
@@ -357,14 +310,14 @@ impl Client {
         params
             .set("LaunchTemplateId", id)
             .set("SetDefaultVersion", version);
-        self.transport.call(&params).await.map(drop)
+        self.transport.query(&params).await.map(drop)
     }
 
     /// [DeleteLaunchTemplate](https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DeleteLaunchTemplate.html)
     pub async fn delete_launch_template(&self, id: &str) -> CallResult<()> {
         let mut params = Params::new("DeleteLaunchTemplate");
         params.set("LaunchTemplateId", id);
-        self.transport.call(&params).await.map(drop)
+        self.transport.query(&params).await.map(drop)
     }
 }
 
