@@ -31,6 +31,8 @@ pub enum CallError {
     },
     #[error("{action} did not reach AWS: {detail}")]
     Transport { action: String, detail: String },
+    #[error("{0}")]
+    Endpoint(String),
     #[error("no usable credentials: {0}")]
     Credentials(String),
     #[error("the request could not be signed: {0}")]

@@ -65,7 +65,8 @@ const RETRYABLE_CODES: &[&str] = &[
 pub struct Transport {
     service: Service,
     http: reqwest::Client,
-    endpoint: reqwest::Url,
+    /// The endpoint, or why the configured one is not a URL (reported by the first call).
+    endpoint: Result<reqwest::Url, String>,
     region: String,
     credentials: Option<SharedCredentialsProvider>,
     cached: Mutex<Option<Credentials>>,
@@ -108,9 +109,8 @@ impl Transport {
         Arc::new(Transport {
             service,
             http,
-            endpoint: reqwest::Url::parse(&endpoint).unwrap_or_else(|_| {
-                reqwest::Url::parse("https://invalid.endpoint/").expect("a valid URL")
-            }),
+            endpoint: reqwest::Url::parse(&endpoint)
+                .map_err(|err| format!("the endpoint {endpoint:?} is not a URL ({err})")),
             region,
             credentials: config.credentials_provider(),
             cached: Mutex::new(None),
@@ -190,14 +190,18 @@ impl Transport {
         target: Option<&str>,
         body: &str,
     ) -> Result<(u16, String), CallError> {
+        let endpoint = self
+            .endpoint
+            .as_ref()
+            .map_err(|detail| CallError::Endpoint(detail.clone()))?;
         let credentials = self.credentials().await?;
-        let host = host_header(&self.endpoint);
+        let host = host_header(endpoint);
         let mut headers = vec![("host", host.as_str()), ("content-type", content_type)];
         if let Some(target) = target {
             headers.push(("x-amz-target", target));
         }
         let signed = signature_headers(
-            self.endpoint.as_str(),
+            endpoint.as_str(),
             &headers,
             body,
             credentials,
@@ -205,7 +209,7 @@ impl Transport {
             self.service.signing_name,
             SystemTime::now(),
         )?;
-        let mut request = self.http.post(self.endpoint.clone()).body(body.to_string());
+        let mut request = self.http.post(endpoint.clone()).body(body.to_string());
         for (name, value) in headers.into_iter() {
             request = request.header(name, value);
         }
@@ -429,9 +433,10 @@ impl CallError {
             }
             CallError::Status { status, .. } => *status >= 500 || *status == 429,
             CallError::Transport { .. } => true,
-            CallError::Credentials(_) | CallError::Signing(_) | CallError::Unreadable { .. } => {
-                false
-            }
+            CallError::Endpoint(_)
+            | CallError::Credentials(_)
+            | CallError::Signing(_)
+            | CallError::Unreadable { .. } => false,
         }
     }
 }
@@ -670,6 +675,20 @@ mod tests {
             .unwrap_err();
         assert_eq!(err.code(), Some("RequestLimitExceeded"));
         assert_eq!(server.await.unwrap().len(), 3);
+    }
+
+    #[tokio::test]
+    async fn a_configured_endpoint_that_is_no_url_is_named_in_the_error() {
+        let transport = Transport::new(&config("127.0.0.1:5000"), EC2);
+        let err = transport
+            .query(&Params::new("DescribeVpcs"))
+            .await
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("\"127.0.0.1:5000/\" is not a URL"),
+            "{err}"
+        );
+        assert!(matches!(err, CallError::Endpoint(_)) && !err.is_retryable());
     }
 
     #[tokio::test]
