@@ -90,33 +90,51 @@ fn help_for(code: Option<&str>, is_transport: bool) -> Option<String> {
     Some(help.to_string())
 }
 
-/// Attaches what modu was doing to an SDK error.
-pub trait AwsContext<T> {
-    fn context(self, action: &'static str, kind: &'static str, name: &str) -> Result<T, Error>;
+/// What modu reads from a failed AWS call, whichever client made it (an SDK crate or
+/// [`super::wire`]).
+pub trait Failure: StdError + 'static {
+    /// The modelled error code AWS answered with, if it answered.
+    fn code(&self) -> Option<&str>;
+    /// What AWS said, or the transport failure with its causes.
+    fn message(&self) -> String;
+    /// True when the call failed before AWS answered.
+    fn is_transport(&self) -> bool;
 }
 
-impl<T, E, R> AwsContext<T> for Result<T, SdkError<E, R>>
+impl<E, R> Failure for SdkError<E, R>
 where
     E: ProvideErrorMetadata + StdError + 'static,
     R: std::fmt::Debug + 'static,
 {
-    fn context(self, action: &'static str, kind: &'static str, name: &str) -> Result<T, Error> {
-        self.map_err(|err| {
-            let code = code(&err).map(str::to_string);
-            let transport = !matches!(err, SdkError::ServiceError(_));
-            Error::Aws {
-                action,
-                kind,
-                name: name.to_string(),
-                help: help_for(code.as_deref(), transport),
-                message: message(&err),
-                code,
-            }
-        })
+    fn code(&self) -> Option<&str> {
+        code(self)
+    }
+    fn message(&self) -> String {
+        message(self)
+    }
+    fn is_transport(&self) -> bool {
+        !matches!(self, SdkError::ServiceError(_))
     }
 }
 
-impl<T> AwsContext<T> for Result<T, super::wire::CallError> {
+impl Failure for super::wire::CallError {
+    fn code(&self) -> Option<&str> {
+        super::wire::CallError::code(self)
+    }
+    fn message(&self) -> String {
+        flatten(self)
+    }
+    fn is_transport(&self) -> bool {
+        super::wire::CallError::is_transport(self)
+    }
+}
+
+/// Attaches what modu was doing to a failed AWS call.
+pub trait AwsContext<T> {
+    fn context(self, action: &'static str, kind: &'static str, name: &str) -> Result<T, Error>;
+}
+
+impl<T, F: Failure> AwsContext<T> for Result<T, F> {
     fn context(self, action: &'static str, kind: &'static str, name: &str) -> Result<T, Error> {
         self.map_err(|err| {
             let code = err.code().map(str::to_string);
@@ -125,34 +143,14 @@ impl<T> AwsContext<T> for Result<T, super::wire::CallError> {
                 kind,
                 name: name.to_string(),
                 help: help_for(code.as_deref(), err.is_transport()),
-                message: flatten(&err),
+                message: err.message(),
                 code,
             }
         })
     }
 }
 
-impl<T> Absent<T> for Result<T, super::wire::CallError> {
-    fn or_absent(
-        self,
-        not_found: &[&str],
-        action: &'static str,
-        kind: &'static str,
-        name: &str,
-    ) -> Result<Option<T>, Error> {
-        match self {
-            Err(err) if err.code().is_some_and(|c| not_found.contains(&c)) => Ok(None),
-            other => other.map(Some).context(action, kind, name),
-        }
-    }
-
-    fn or_gone(self, not_found: &[&str], kind: &'static str, name: &str) -> Result<(), Error> {
-        self.or_absent(not_found, "deleting", kind, name)
-            .map(|_| ())
-    }
-}
-
-/// Not-found and delete-of-missing as values, over the SDK's modelled error codes, so a
+/// Not-found and delete-of-missing as values, over the modelled error codes, so a
 /// resource file says once which codes mean "not there".
 pub trait Absent<T> {
     /// `Ok(None)` when AWS answered one of `not_found`; other errors name the action.
@@ -168,11 +166,7 @@ pub trait Absent<T> {
     fn or_gone(self, not_found: &[&str], kind: &'static str, name: &str) -> Result<(), Error>;
 }
 
-impl<T, E, R> Absent<T> for Result<T, SdkError<E, R>>
-where
-    E: ProvideErrorMetadata + StdError + 'static,
-    R: std::fmt::Debug + 'static,
-{
+impl<T, F: Failure> Absent<T> for Result<T, F> {
     fn or_absent(
         self,
         not_found: &[&str],
@@ -181,7 +175,7 @@ where
         name: &str,
     ) -> Result<Option<T>, Error> {
         match self {
-            Err(err) if is_code(&err, not_found) => Ok(None),
+            Err(err) if err.code().is_some_and(|c| not_found.contains(&c)) => Ok(None),
             other => other.map(Some).context(action, kind, name),
         }
     }
