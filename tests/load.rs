@@ -217,7 +217,10 @@ impl App {
             child,
             port,
             log,
-            http: reqwest::Client::builder().no_proxy().build().unwrap(),
+            http: {
+                modu::aws::tls::install_crypto_provider();
+                reqwest::Client::builder().no_proxy().build().unwrap()
+            },
             syncs: AtomicU64::new(0),
             _dir: dir,
         }

@@ -272,6 +272,7 @@ pub async fn run(
 
 /// One client for the whole run: its pool keeps a connection per virtual user alive.
 fn http_client(options: &Options) -> Result<Client> {
+    install_crypto_provider();
     Client::builder()
         .http1_only()
         // Proxies set in the environment are meant for the outside world, not the service.
@@ -284,6 +285,15 @@ fn http_client(options: &Options) -> Result<Client> {
         .map_err(|e| Error::Bug {
             what: format!("cannot build the HTTP client: {}", describe_error(&e)),
         })
+}
+
+/// reqwest takes the process's rustls provider; modu's TLS is ring throughout (the SDK's
+/// default, aws-lc, would be a second C library to build). One installed before is kept.
+fn install_crypto_provider() {
+    static PROVIDER: std::sync::Once = std::sync::Once::new();
+    PROVIDER.call_once(|| {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
 }
 
 /// The setup phase: accounts, images and forms, one virtual user each.

@@ -7,6 +7,7 @@ pub mod ec2;
 pub mod errors;
 pub mod ssm;
 pub mod tags;
+pub mod tls;
 pub mod wait;
 pub mod wire;
 
@@ -61,6 +62,7 @@ impl Clients {
 /// that the credentials work; returns the clients and the account id.
 pub async fn connect(connection: &Connection) -> Result<(Clients, String)> {
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .http_client(tls::sdk_http_client())
         .region(Region::new(connection.region.clone()));
     if let Some(profile) = &connection.profile {
         loader = loader.profile_name(profile);

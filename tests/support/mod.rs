@@ -187,6 +187,7 @@ pub fn describe_calls(calls: &[Call]) -> String {
 /// SDK configuration pointing at the emulator with static test credentials.
 pub async fn sdk_config(emulator: &Emulator) -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
+        .http_client(modu::aws::tls::sdk_http_client())
         .credentials_provider(Credentials::new(
             ACCESS_KEY,
             SECRET_KEY,

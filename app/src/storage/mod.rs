@@ -9,7 +9,7 @@ mod sessions;
 
 pub use cache::Cache;
 pub use disk::DiskStore;
-pub use s3::S3Store;
+pub use s3::{S3Store, https_client};
 pub use sessions::{SessionStore, SessionUser, sweep_expired, sweep_forever};
 
 use bytes::Bytes;

@@ -17,7 +17,10 @@ impl S3Store {
     /// `force_path_style` addresses the bucket as `endpoint/bucket/key`; S3 accepts it,
     /// and endpoints without wildcard DNS (a local emulator, some VPC endpoints) need it.
     pub async fn connect(bucket: &str, force_path_style: bool) -> Self {
-        let shared = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        let shared = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .http_client(https_client())
+            .load()
+            .await;
         let config = aws_sdk_s3::config::Builder::from(&shared)
             .force_path_style(force_path_style)
             .build();
@@ -128,4 +131,13 @@ impl ImageStore for S3Store {
     fn describe(&self) -> String {
         format!("s3:{}", self.bucket)
     }
+}
+
+/// The SDK's HTTPS client on rustls with ring, the TLS the service's other connections
+/// (PostgreSQL, Redis) use too: the SDK's default would build aws-lc, a second C library.
+pub fn https_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
+    use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(Provider::Rustls(CryptoMode::Ring))
+        .build_https()
 }

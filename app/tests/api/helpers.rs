@@ -61,6 +61,15 @@ impl Drop for TestApp {
     }
 }
 
+/// reqwest looks up the process's rustls provider when a client is built (the workspace
+/// builds it with TLS but without a provider of its own); the service's is ring.
+pub fn install_crypto_provider() {
+    static PROVIDER: Once = Once::new();
+    PROVIDER.call_once(|| {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+}
+
 pub async fn spawn_app() -> TestApp {
     spawn_app_with(|_| {}).await
 }
@@ -121,6 +130,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
         },
         None => Store::Disk(settings.media_dir.clone()),
     };
+    install_crypto_provider();
     TestApp {
         address,
         client: reqwest::Client::builder()
@@ -147,7 +157,10 @@ async fn create_bucket(endpoint: &str, bucket: &str) -> aws_sdk_s3::Client {
             std::env::set_var("AWS_REGION", "us-east-1");
         }
     });
-    let shared = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let shared = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(modu_app::storage::https_client())
+        .load()
+        .await;
     let conf = aws_sdk_s3::config::Builder::from(&shared)
         .force_path_style(true)
         .build();

@@ -147,6 +147,7 @@ async fn the_binary_drains_on_sigterm_and_exits_cleanly() {
         rest
     });
 
+    crate::helpers::install_crypto_provider();
     let client = reqwest::Client::new();
     let signup: serde_json::Value = client
         .post(format!("http://{addr}/api/auth/signup"))

@@ -98,6 +98,7 @@ impl Transport {
             .unwrap_or(DEFAULT_ATTEMPT_TIMEOUT);
         // The SDK's own clients use no proxy unless told to; this one does the same, so
         // every AWS call of a run takes the same path.
+        crate::aws::tls::install_crypto_provider();
         let http = reqwest::Client::builder()
             .no_proxy()
             .connect_timeout(connect)
