@@ -22,6 +22,8 @@ if ! python3 -c 'import pytest' 2>/dev/null; then
     echo "installing pytest with pip"
     python3 -m pip install --quiet pytest
 fi
+# The local cloud's tools (network namespaces, sandboxes, the instances' AWS CLI).
+scripts/local-cloud-deps.sh
 # app/: redis-server, PostgreSQL, Chromium and fonts are installed by scripts/app-test.sh.
 
 # --- checks --------------------------------------------------------------------

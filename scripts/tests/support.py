@@ -3,9 +3,11 @@ free loopback port, boto3 clients for it, and small helpers."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -46,6 +48,81 @@ class Emulator:
     def stop(self) -> None:
         self.process.stdin.close()
         self.process.wait(timeout=10)
+
+
+class LocalCloud:
+    """scripts/local-cloud.sh on free loopback ports; stops when its stdin closes."""
+
+    def __init__(self, folder: Path, *flags: str):
+        folder.mkdir(parents=True, exist_ok=True)
+        self.ready_file = folder / "ready.json"
+        self.stderr = folder / "local-cloud.stderr"
+        self.process = subprocess.Popen(
+            [str(SCRIPTS / "local-cloud.sh"), "--ready-file", str(self.ready_file), "--exit-on-stdin-eof",
+             "--log", str(folder / "calls.log"), *flags],
+            stdin=subprocess.PIPE,
+            stderr=open(self.stderr, "w"),
+        )
+        deadline = time.monotonic() + 30
+        while not self.ready_file.exists():
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                pytest.fail(f"the local cloud did not start:\n{self.stderr.read_text()}")
+            time.sleep(0.05)
+        self.ready = json.loads(self.ready_file.read_text())
+        self.url = self.ready["endpoint_url"]
+        self.proxy = self.ready["http_proxy"]
+        self.state = Path(self.ready["state_dir"])
+        self.pid = self.ready["pid"]
+
+    def client(self, service: str):
+        return boto3.client(
+            service,
+            endpoint_url=self.url,
+            region_name=REGION,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+
+    def instance_root(self, instance_id: str) -> Path:
+        return self.state / "instances" / instance_id / "root"
+
+    def log(self) -> str:
+        return self.stderr.read_text()
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.stdin.close()
+            try:
+                self.process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def get(proxy: str, url: str, timeout: float = 10) -> tuple[int, dict, bytes]:
+    """A GET through the local cloud's proxy: (status, headers, body)."""
+    import urllib.error
+    import urllib.request
+
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({"http": proxy, "https": proxy}))
+    try:
+        with opener.open(url, timeout=timeout) as response:
+            return response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as err:
+        return err.code, dict(err.headers), err.read()
+
+
+def wait_for(what: str, check, timeout: float = 60, every: float = 0.25):
+    """Polls `check()` until it returns something truthy; fails the test after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout:g}s waiting for {what}")
+        time.sleep(every)
 
 
 def uid(prefix: str) -> str:

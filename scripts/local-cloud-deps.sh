@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs what the local cloud (scripts/local-cloud.sh) needs, each only when missing:
+# iproute2 (network namespaces), util-linux's nsenter, bubblewrap (the instances' sandboxes),
+# and what a boot script for Amazon Linux 2023 expects to find: bash, curl, Python 3 at
+# /usr/bin/python3, procps. The AWS CLI and the emulator's Python packages come pinned from
+# scripts/requirements-emulator.txt.
+set -euo pipefail
+
+missing=()
+command -v ip >/dev/null || missing+=(iproute2)
+command -v nsenter >/dev/null || missing+=(util-linux)
+command -v bwrap >/dev/null || missing+=(bubblewrap)
+command -v curl >/dev/null || missing+=(curl)
+command -v pgrep >/dev/null || missing+=(procps)
+[ -x /usr/bin/python3 ] || missing+=(python3)
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "local-cloud-deps: installing ${missing[*]}" >&2
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+scripts="$(dirname "$0")"
+if ! python3 "$scripts/emulator_pin.py"; then
+    echo "local-cloud-deps: installing the emulator's pinned packages" >&2
+    python3 -m pip install -q -r "$scripts/requirements-emulator.txt"
+fi

@@ -1,0 +1,260 @@
+"""What the data planes read of the control plane: plain snapshots of moto's state.
+
+moto's models are mutated by the API server's threads; the data planes never touch them
+directly. `Control.snapshot()` copies what they need into frozen dataclasses while holding
+the lock the API server takes around every request (`Control.lock`), so each snapshot is
+one consistent moment of the account.
+"""
+
+from __future__ import annotations
+
+import base64
+import threading
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Instance:
+    id: str
+    account: str
+    region: str
+    state: str
+    private_ip: str
+    subnet_cidr: str
+    zone: str
+    instance_type: str
+    image_id: str
+    user_data: bytes
+    profile_arn: str | None
+    http_tokens: str
+    tags: dict
+
+
+@dataclass(frozen=True)
+class HealthCheck:
+    protocol: str
+    port: str  # "traffic-port" or a number
+    path: str
+    interval: float
+    timeout: float
+    healthy_threshold: int
+    unhealthy_threshold: int
+    matcher: str  # "200", "200-299", "200,302"
+    enabled: bool
+
+
+@dataclass(frozen=True)
+class TargetGroup:
+    arn: str
+    name: str
+    port: int
+    protocol: str
+    health: HealthCheck
+    algorithm: str
+    deregistration_delay: float
+    targets: tuple  # ((instance id, port), ...)
+
+
+@dataclass(frozen=True)
+class Listener:
+    arn: str
+    port: int
+    protocol: str
+    forward: tuple  # ((target group arn, weight), ...); empty for other actions
+    fixed: dict | None  # a fixed-response action's config
+
+
+@dataclass(frozen=True)
+class LoadBalancer:
+    arn: str
+    name: str
+    dns_name: str
+    scheme: str
+    listeners: tuple
+
+
+@dataclass(frozen=True)
+class Record:
+    name: str  # lower case, no trailing dot
+    type: str
+    values: tuple
+    alias: str | None  # an alias target's DNS name, lower case, no trailing dot
+
+
+@dataclass
+class Snapshot:
+    instances: dict = field(default_factory=dict)  # id -> Instance
+    load_balancers: dict = field(default_factory=dict)  # dns name -> LoadBalancer
+    target_groups: dict = field(default_factory=dict)  # arn -> TargetGroup
+    records: dict = field(default_factory=dict)  # (name, type) -> Record, public zones only
+
+    def instance_by_ip(self, address: str) -> Instance | None:
+        for instance in self.instances.values():
+            if instance.private_ip == address and instance.state == "running":
+                return instance
+        return None
+
+
+def _number(value, default: float) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return default
+
+
+def _bare(name: str) -> str:
+    return name.rstrip(".").lower()
+
+
+class Control:
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+
+    def snapshot(self) -> Snapshot:
+        from moto.ec2.models import ec2_backends
+        from moto.elbv2.models import elbv2_backends
+        from moto.route53.models import route53_backends
+
+        snap = Snapshot()
+        with self.lock:
+            for account, regions in list(ec2_backends.items()):
+                for region, backend in list(regions.items()):
+                    for reservation in list(backend.reservations.values()):
+                        for instance in reservation.instances:
+                            snap.instances[instance.id] = self._instance(account, region, backend, instance)
+            for account, regions in list(elbv2_backends.items()):
+                for region, backend in list(regions.items()):
+                    for group in list(backend.target_groups.values()):
+                        snap.target_groups[group.arn] = self._target_group(group)
+                    for balancer in list(backend.load_balancers.values()):
+                        snap.load_balancers[_bare(balancer.dns_name)] = self._load_balancer(balancer)
+            for account, partitions in list(route53_backends.items()):
+                for backend in list(partitions.values()):
+                    for zone in list(backend.zones.values()):
+                        if zone.private_zone:
+                            continue
+                        for rrset in list(zone.rrsets):
+                            record = self._record(rrset)
+                            snap.records[(record.name, record.type)] = record
+        return snap
+
+    @staticmethod
+    def _instance(account, region, backend, instance) -> Instance:
+        data = {}
+        tags = {t["key"]: t["value"] for t in backend.describe_tags(filters={"resource-id": [instance.id]})}
+        template_id = tags.get("aws:ec2launchtemplate:id")
+        if template_id:
+            try:
+                version = backend._get_template_from_args(
+                    {"LaunchTemplateId": template_id, "Version": tags.get("aws:ec2launchtemplate:version")}
+                )
+                data = version.data
+            except Exception:  # the template was deleted since: the instance keeps running
+                data = {}
+        profile = data.get("IamInstanceProfile") or {}
+        profile_arn = profile.get("Arn")
+        if not profile_arn and profile.get("Name"):
+            profile_arn = f"arn:aws:iam::{account}:instance-profile/{profile['Name']}"
+        if not profile_arn and instance.iam_instance_profile:
+            profile_arn = instance.iam_instance_profile.get("Arn")
+        options = data.get("MetadataOptions") or {}
+        user_data = b""
+        raw = instance.user_data
+        if isinstance(raw, list):
+            raw = raw[0] if raw else None
+        if raw is not None:
+            encoded = raw.as_bytes() if hasattr(raw, "as_bytes") else str(raw).encode()
+            try:
+                user_data = base64.b64decode(encoded)
+            except ValueError:
+                user_data = encoded
+        cidr = ""
+        if instance.subnet_id:
+            try:
+                cidr = backend.get_subnet(instance.subnet_id).cidr_block
+            except Exception:
+                cidr = ""
+        return Instance(
+            id=instance.id,
+            account=account,
+            region=region,
+            state=instance.state,
+            private_ip=instance.private_ip or "",
+            subnet_cidr=cidr,
+            zone=instance._placement.zone,
+            instance_type=instance.instance_type,
+            image_id=instance.image_id,
+            user_data=user_data,
+            profile_arn=profile_arn,
+            http_tokens=options.get("HttpTokens", "optional"),
+            tags=tags,
+        )
+
+    @staticmethod
+    def _target_group(group) -> TargetGroup:
+        matcher = (getattr(group, "matcher", None) or {}).get("HttpCode", "200")
+        health = HealthCheck(
+            protocol=(group.health_check_protocol or "HTTP").upper(),
+            port=str(group.health_check_port or "traffic-port"),
+            path=group.health_check_path or "/",
+            interval=_number(group.health_check_interval_seconds, 30),
+            timeout=_number(group.health_check_timeout_seconds, 5),
+            healthy_threshold=int(_number(group.healthy_threshold_count, 5)),
+            unhealthy_threshold=int(_number(group.unhealthy_threshold_count, 2)),
+            matcher=str(matcher),
+            enabled=bool(group.health_check_enabled),
+        )
+        return TargetGroup(
+            arn=group.arn,
+            name=group.name,
+            port=int(_number(group.port, 80)),
+            protocol=(group.protocol or "HTTP").upper(),
+            health=health,
+            algorithm=str(group.attributes.get("load_balancing.algorithm.type", "round_robin")),
+            deregistration_delay=_number(group.attributes.get("deregistration_delay.timeout_seconds"), 300),
+            targets=tuple((t["Id"], int(_number(t.get("Port"), group.port))) for t in group.targets.values()),
+        )
+
+    @staticmethod
+    def _load_balancer(balancer) -> LoadBalancer:
+        listeners = []
+        for listener in list(balancer.listeners.values()):
+            forward, fixed = [], None
+            for action in listener.default_actions:
+                data = action.data if hasattr(action, "data") else action
+                if data.get("Type") == "forward":
+                    groups = (data.get("ForwardConfig") or {}).get("TargetGroups") or []
+                    if groups:
+                        forward = [(g["TargetGroupArn"], int(_number(g.get("Weight"), 1))) for g in groups]
+                    elif data.get("TargetGroupArn"):
+                        forward = [(data["TargetGroupArn"], 1)]
+                elif data.get("Type") == "fixed-response":
+                    fixed = dict(data.get("FixedResponseConfig") or {})
+            listeners.append(
+                Listener(
+                    arn=listener.arn,
+                    port=int(_number(listener.port, 80)),
+                    protocol=(listener.protocol or "HTTP").upper(),
+                    forward=tuple(forward),
+                    fixed=fixed,
+                )
+            )
+        return LoadBalancer(
+            arn=balancer.arn,
+            name=balancer.name,
+            dns_name=_bare(balancer.dns_name),
+            scheme=balancer.scheme or "internet-facing",
+            listeners=tuple(listeners),
+        )
+
+    @staticmethod
+    def _record(rrset) -> Record:
+        alias = None
+        if rrset.alias_target:
+            alias = _bare(rrset.alias_target.get("DNSName", ""))
+        return Record(
+            name=_bare(rrset.name),
+            type=rrset.type,
+            values=tuple(r.get("Value", "") if isinstance(r, dict) else str(r) for r in rrset.records or ()),
+            alias=alias,
+        )

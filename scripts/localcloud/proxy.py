@@ -1,0 +1,130 @@
+"""The local cloud's front door: an HTTP proxy on the host that reaches a stack by its
+public names.
+
+    curl -x $http_proxy http://modu-lb-1.us-east-1.elb.amazonaws.com/
+    curl -x $http_proxy http://awstest.example.com/        (a Route 53 record aliased to it)
+
+A name is looked up as the internet would: a Route 53 record in a public hosted zone (alias,
+CNAME) leads to a resource's name; a load balancer's DNS name leads to its listener on the
+requested port. Plain HTTP arrives in absolute form; `CONNECT name:port` opens a tunnel to
+the same place (the bytes inside are then served as that listener serves them). A name
+that is no resource of the cloud answers 502 and says so: nothing leaves the machine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import traceback
+from urllib.parse import urlsplit
+
+from . import http1
+
+MAX_ALIAS_HOPS = 8
+
+
+class Resolver:
+    def __init__(self, snapshot, refresh):
+        self.snapshot = snapshot  # () -> the latest Snapshot
+        self.refresh = refresh  # () -> a Snapshot taken now
+
+    def resolve(self, host: str):
+        """('load_balancer', LoadBalancer) for a name of the cloud, or None. A name the
+        latest snapshot does not know is looked up once more in a fresh one, so a resource
+        is reachable as soon as its create call has answered."""
+        return self._resolve(host, self.snapshot()) or self._resolve(host, self.refresh())
+
+    def _resolve(self, host: str, snap):
+        name = host.rstrip(".").lower()
+        for _ in range(MAX_ALIAS_HOPS):
+            bare = name[len("dualstack."):] if name.startswith("dualstack.") else name
+            if bare in snap.load_balancers:
+                return "load_balancer", snap.load_balancers[bare]
+            record = snap.records.get((name, "A")) or snap.records.get((name, "AAAA"))
+            if record and record.alias:
+                name = record.alias
+                continue
+            record = snap.records.get((name, "CNAME"))
+            if record and record.values:
+                name = record.values[0].rstrip(".").lower()
+                continue
+            return None
+        return None
+
+
+def no_such_name(host: str) -> http1.Response:
+    return http1.text_response(
+        502,
+        f"local cloud: {host} is not a name of any resource in this cloud (a load balancer, or a "
+        "Route 53 record in a public hosted zone leading to one); the proxy reaches nothing else\n",
+    )
+
+
+class Proxy:
+    def __init__(self, resolver: Resolver, load_balancers, log):
+        self.resolver = resolver
+        self.load_balancers = load_balancers
+        self.log = log
+
+    async def serve(self, host: str, port: int) -> asyncio.AbstractServer:
+        return await asyncio.start_server(self.connection, host, port, limit=2**20)
+
+    async def connection(self, reader, writer) -> None:
+        viewer = writer.get_extra_info("peername")[0]
+        tunnel: tuple[str, int] | None = None
+        try:
+            while True:
+                request = await http1.read_request(reader)
+                if request is None:
+                    break
+                if request.method == "CONNECT" and tunnel is None:
+                    host, _, port = request.target.rpartition(":")
+                    if not port.isdigit():
+                        writer.write(http1.encode_response(http1.text_response(400, "CONNECT needs host:port\n"), False))
+                        break
+                    if self.resolver.resolve(host) is None:
+                        writer.write(http1.encode_response(no_such_name(host), False))
+                        break
+                    writer.write(b"HTTP/1.1 200 Connection Established\r\n\r\n")
+                    await writer.drain()
+                    tunnel = (host, int(port))
+                    continue
+                if tunnel:
+                    host, port = tunnel
+                    path = request.target
+                else:
+                    url = urlsplit(request.target)
+                    if url.scheme != "http" or not url.hostname:
+                        response = http1.text_response(
+                            400, "local cloud: this is a proxy: send absolute http:// URLs, or CONNECT\n"
+                        )
+                        writer.write(http1.encode_response(response, False))
+                        break
+                    host, port = url.hostname, url.port or 80
+                    path = (url.path or "/") + (f"?{url.query}" if url.query else "")
+                response = await self.dispatch(request, host, port, path, viewer)
+                keep = request.keep_alive
+                writer.write(http1.encode_response(response, keep, head_only=request.method == "HEAD"))
+                await writer.drain()
+                if not keep:
+                    break
+        except (http1.ProtocolError, ConnectionError, asyncio.IncompleteReadError):
+            pass
+        except Exception:  # a bug of the local cloud: said, and the viewer gets an answer
+            self.log("proxy: " + traceback.format_exc())
+            writer.write(http1.encode_response(http1.text_response(500, "local cloud: internal error\n"), False))
+        finally:
+            writer.close()
+
+    async def dispatch(self, request, host: str, port: int, path: str, viewer: str) -> http1.Response:
+        found = self.resolver.resolve(host)
+        if found is None:
+            return no_such_name(host)
+        kind, resource = found
+        if kind == "load_balancer":
+            listener = next((l for l in resource.listeners if l.port == port), None)
+            if listener is None or listener.protocol != "HTTP":
+                return http1.text_response(
+                    502, f"local cloud: load balancer {resource.name} has no HTTP listener on port {port}\n"
+                )
+            return await self.load_balancers.handle(resource, listener, request, viewer, path)
+        return no_such_name(host)

@@ -1,0 +1,336 @@
+"""The local cloud's data planes, run for real (scripts/localcloud/): instances boot their
+user data in sandboxes of their own, with IMDSv2 and systemd's semantics; load balancers
+route to healthy targets by their real health checks; the proxy reaches them by name."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from support import LocalCloud, get, uid, wait_for
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the local cloud needs root (network namespaces)")
+
+IMAGE = "ami-12c6146b"
+
+
+@pytest.fixture(scope="module")
+def cloud(tmp_path_factory):
+    running = LocalCloud(tmp_path_factory.mktemp("local-cloud"))
+    yield running
+    running.stop()
+
+
+def subnet_of(cloud) -> str:
+    return cloud.client("ec2").describe_subnets()["Subnets"][0]["SubnetId"]
+
+
+def launch(cloud, user_data: str, count: int = 1, **extra) -> list[str]:
+    reply = cloud.client("ec2").run_instances(
+        ImageId=IMAGE, MinCount=count, MaxCount=count, InstanceType="t3.micro",
+        SubnetId=subnet_of(cloud), UserData=user_data, **extra,
+    )
+    return [i["InstanceId"] for i in reply["Instances"]]
+
+
+def console(cloud, instance_id: str) -> str:
+    output = cloud.client("ec2").get_console_output(InstanceId=instance_id).get("Output", "")
+    return output
+
+
+def boot_finished(cloud, instance_id: str) -> str:
+    return wait_for(
+        f"{instance_id} to finish its user data",
+        lambda: "user data finished" in (text := console(cloud, instance_id)) and text,
+        timeout=60,
+    )
+
+
+def terminate(cloud, *instance_ids: str) -> None:
+    cloud.client("ec2").terminate_instances(InstanceIds=list(instance_ids))
+
+
+def test_user_data_runs_as_root_in_a_sandbox_of_its_own(cloud):
+    [instance] = launch(cloud, """#!/bin/bash
+set -eu
+echo "uid: $(id -u)"
+echo hello > /etc/localcloud-test
+mkdir -p /opt/app && echo opt > /opt/app/file
+if touch /usr/localcloud-test 2>/dev/null; then echo "usr: writable"; else echo "usr: read-only"; fi
+echo "hostname: $(hostname)"
+echo "address: $(ip -4 -o addr show eth0 | awk '{print $4}')"
+python3 -c 'print("python3: runs")'
+echo "os: $(. /etc/os-release; echo $ID $VERSION_ID)"
+""")
+    text = boot_finished(cloud, instance)
+    described = cloud.client("ec2").describe_instances(InstanceIds=[instance])["Reservations"][0]["Instances"][0]
+    address = described["PrivateIpAddress"]
+    assert "uid: 0" in text
+    assert "usr: read-only" in text
+    assert "python3: runs" in text
+    assert "os: amzn 2023" in text
+    assert f"hostname: ip-{address.replace('.', '-')}" in text
+    assert f"address: {address}/" in text
+    assert "exit code 0" in text
+    root = cloud.instance_root(instance)
+    assert (root / "etc" / "localcloud-test").read_text() == "hello\n"
+    assert (root / "opt" / "app" / "file").read_text() == "opt\n"
+    assert not Path("/etc/localcloud-test").exists()
+    assert not Path("/usr/localcloud-test").exists()
+    terminate(cloud, instance)
+
+
+def test_imdsv2_and_instance_profile_credentials_from_the_emulators_sts(cloud):
+    iam = cloud.client("iam")
+    role = uid("role-")
+    iam.create_role(
+        RoleName=role,
+        AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]}),
+    )
+    profile = iam.create_instance_profile(InstanceProfileName=role)["InstanceProfile"]
+    iam.add_role_to_instance_profile(InstanceProfileName=role, RoleName=role)
+    template = cloud.client("ec2").create_launch_template(
+        LaunchTemplateName=uid("lt-"),
+        LaunchTemplateData={
+            "ImageId": IMAGE,
+            "IamInstanceProfile": {"Arn": profile["Arn"]},
+            "MetadataOptions": {"HttpTokens": "required", "HttpEndpoint": "enabled"},
+        },
+    )["LaunchTemplate"]
+    [instance] = launch(cloud, """#!/bin/bash
+set -u
+echo "without a token: $(curl -s -o /dev/null -w '%{http_code}' http://169.254.169.254/latest/meta-data/instance-id)"
+token=$(curl -s -X PUT http://169.254.169.254/latest/api/token -H 'X-aws-ec2-metadata-token-ttl-seconds: 60')
+md() { curl -s -H "X-aws-ec2-metadata-token: $token" "http://169.254.169.254/latest/meta-data/$1"; }
+echo "instance-id: $(md instance-id)"
+echo "local-ipv4: $(md local-ipv4)"
+echo "zone: $(md placement/availability-zone)"
+echo "region: $(md placement/region)"
+echo "role: $(md iam/security-credentials/)"
+echo "caller: $(aws sts get-caller-identity --query Arn --output text)"
+""", LaunchTemplate={"LaunchTemplateId": template["LaunchTemplateId"]})
+    text = boot_finished(cloud, instance)
+    described = cloud.client("ec2").describe_instances(InstanceIds=[instance])["Reservations"][0]["Instances"][0]
+    assert "without a token: 401" in text
+    assert f"instance-id: {instance}" in text
+    assert f"local-ipv4: {described['PrivateIpAddress']}" in text
+    assert f"zone: {described['Placement']['AvailabilityZone']}" in text
+    assert "region: us-east-1" in text
+    assert f"role: {role}" in text
+    assert f"caller: arn:aws:sts::123456789012:assumed-role/{role}/{instance}" in text, text
+    terminate(cloud, instance)
+
+
+UNITS = r"""#!/bin/bash
+set -eu
+cat > /etc/envtest.env <<'ENV'
+# a comment
+C="three"
+ENV
+cat > /etc/systemd/system/envtest.service <<'UNIT'
+[Service]
+Environment="A=1" "B=two words"
+EnvironmentFile=/etc/envtest.env
+EnvironmentFile=-/etc/missing.env
+ExecStart=/bin/sh -c 'echo "$A|$B|$C" > /var/log/envtest.out; exec sleep 1000'
+[Install]
+WantedBy=multi-user.target
+UNIT
+cat > /etc/systemd/system/flaky.service <<'UNIT'
+[Service]
+ExecStart=/bin/sh -c 'echo start >> /var/log/flaky.out; sleep 0.2; exit 1'
+Restart=always
+RestartSec=0.2
+UNIT
+cat > /etc/systemd/system/stubborn.service <<'UNIT'
+[Service]
+ExecStart=/bin/sh -c 'trap "echo term >> /var/log/stubborn.out" TERM; while true; do sleep 0.1; done'
+TimeoutStopSec=1
+UNIT
+cat > /etc/systemd/system/graceful.service <<'UNIT'
+[Service]
+User=nobody
+ExecStart=/usr/bin/python3 -c 'import os, signal, sys, time; open("/tmp/graceful.uid", "w").write(str(os.getuid())); signal.signal(signal.SIGTERM, lambda *a: (open("/tmp/graceful.out", "a").write("term\n"), sys.exit(0))); time.sleep(1000)'
+UNIT
+systemctl daemon-reload
+systemctl enable --now envtest.service
+systemctl start flaky stubborn graceful
+echo "envtest: $(systemctl is-active envtest)"
+echo "enabled: $(systemctl is-enabled envtest)"
+systemctl start nosuch.service || echo "nosuch: refused with $?"
+"""
+
+
+def test_systemd_units_environment_restart_and_stop_with_sigterm_then_sigkill(cloud):
+    [instance] = launch(cloud, UNITS)
+    text = boot_finished(cloud, instance)
+    root = cloud.instance_root(instance)
+    assert "envtest: active" in text
+    assert "enabled: enabled" in text
+    assert "nosuch: refused with 5" in text
+    assert wait_for("envtest's output", lambda: (root / "var/log/envtest.out").exists()
+                    and (root / "var/log/envtest.out").read_text()) == "1|two words|three\n"
+    wait_for("flaky to be restarted", lambda: (root / "var/log/flaky.out").exists()
+             and (root / "var/log/flaky.out").read_text().count("start") >= 3)
+    assert wait_for("graceful to start", lambda: (root / "tmp/graceful.uid").exists()
+                    and (root / "tmp/graceful.uid").read_text()) == "65534"
+    started = time.monotonic()
+    terminate(cloud, instance)
+    text = wait_for("the instance to power off", lambda: "powered off" in (t := console(cloud, instance)) and t, timeout=30)
+    assert time.monotonic() - started < 10
+    assert "stopping stubborn.service: SIGTERM, SIGKILL after 1s" in text
+    assert (root / "var/log/stubborn.out").read_text().startswith("term")
+    assert (root / "tmp/graceful.out").read_text() == "term\n"
+
+
+APP = r"""#!/bin/bash
+set -eu
+mkdir -p /opt/app
+token=$(curl -s -X PUT http://169.254.169.254/latest/api/token -H 'X-aws-ec2-metadata-token-ttl-seconds: 60')
+curl -s -H "X-aws-ec2-metadata-token: $token" http://169.254.169.254/latest/meta-data/instance-id > /opt/app/id
+touch /opt/app/healthy
+cat > /opt/app/app.py <<'APP'
+import http.server, json, os
+ID = open("/opt/app/id").read().strip()
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def do_GET(self):
+        if self.path == "/healthz":
+            code = 200 if os.path.exists("/opt/app/healthy") else 503
+            body = b"ok" if code == 200 else b"sick"
+        else:
+            code, body = 200, json.dumps({"instance": ID, "headers": dict(self.headers)}).encode()
+        self.send_response(code)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *args):
+        pass
+http.server.ThreadingHTTPServer(("", 8000), Handler).serve_forever()
+APP
+cat > /etc/systemd/system/app.service <<'UNIT'
+[Service]
+ExecStart=/usr/bin/python3 /opt/app/app.py
+Restart=always
+UNIT
+systemctl daemon-reload
+systemctl enable --now app
+"""
+
+
+def health(cloud, group_arn: str) -> dict:
+    found = cloud.client("elbv2").describe_target_health(TargetGroupArn=group_arn)["TargetHealthDescriptions"]
+    return {d["Target"]["Id"]: d["TargetHealth"] for d in found}
+
+
+def test_load_balancer_routes_round_robin_to_healthy_targets_reached_by_name(cloud):
+    ec2, elbv2, route53 = cloud.client("ec2"), cloud.client("elbv2"), cloud.client("route53")
+    vpc = ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"][0]["VpcId"]
+    subnets = [s["SubnetId"] for s in ec2.describe_subnets()["Subnets"]][:2]
+    group = elbv2.create_target_group(
+        Name=uid("tg-"), Protocol="HTTP", Port=8000, VpcId=vpc, HealthCheckPath="/healthz",
+        HealthCheckIntervalSeconds=5, HealthCheckTimeoutSeconds=2, HealthyThresholdCount=2, UnhealthyThresholdCount=2,
+    )["TargetGroups"][0]
+    balancer = elbv2.create_load_balancer(Name=uid("lb-"), Subnets=subnets)["LoadBalancers"][0]
+    elbv2.create_listener(
+        LoadBalancerArn=balancer["LoadBalancerArn"], Protocol="HTTP", Port=80,
+        DefaultActions=[{"Type": "forward", "TargetGroupArn": group["TargetGroupArn"]}],
+    )
+    zone_name = f"{uid('z')}.test"
+    zone = route53.create_hosted_zone(Name=zone_name, CallerReference=uid("ref-"))["HostedZone"]
+    route53.change_resource_record_sets(HostedZoneId=zone["Id"], ChangeBatch={"Changes": [{
+        "Action": "CREATE",
+        "ResourceRecordSet": {"Name": f"www.{zone_name}", "Type": "A", "AliasTarget": {
+            "HostedZoneId": balancer["CanonicalHostedZoneId"], "DNSName": f"dualstack.{balancer['DNSName']}",
+            "EvaluateTargetHealth": False}},
+    }]})
+    lb_url = f"http://{balancer['DNSName']}/"
+
+    # Nothing registered yet: 503, as ELB answers.
+    status, headers, body = get(cloud.proxy, lb_url)
+    assert status == 503 and b"503 Service Temporarily Unavailable" in body and headers["Server"] == "awselb/2.0"
+
+    instances = launch(cloud, APP, count=2)
+    for instance in instances:
+        boot_finished(cloud, instance)
+    elbv2.register_targets(TargetGroupArn=group["TargetGroupArn"], Targets=[{"Id": i} for i in instances])
+    assert {h["State"] for h in health(cloud, group["TargetGroupArn"]).values()} == {"initial"}
+    wait_for("both targets healthy", lambda: all(
+        h["State"] == "healthy" for h in health(cloud, group["TargetGroupArn"]).values()), timeout=30)
+
+    seen = []
+    for url in [lb_url] * 6 + [f"http://www.{zone_name}/"] * 6:
+        status, _, body = get(cloud.proxy, url)
+        assert status == 200, body
+        answer = json.loads(body)
+        seen.append(answer["instance"])
+        assert answer["headers"]["X-Forwarded-For"] == "127.0.0.1"
+        assert answer["headers"]["X-Forwarded-Proto"] == "http"
+        assert answer["headers"]["X-Forwarded-Port"] == "80"
+        assert answer["headers"]["X-Amzn-Trace-Id"].startswith("Root=1-")
+    assert set(seen[:6]) == set(instances) and set(seen[6:]) == set(instances)
+
+    # One app stops passing its check: unhealthy within interval x threshold (+ one interval),
+    # and no more requests reach it.
+    sick, well = instances
+    (cloud.instance_root(sick) / "opt/app/healthy").unlink()
+    started = time.monotonic()
+    wait_for("the sick target unhealthy", lambda: health(cloud, group["TargetGroupArn"])[sick]["State"] == "unhealthy",
+             timeout=20)
+    assert time.monotonic() - started <= 5 * 2 + 5 + 1
+    described = health(cloud, group["TargetGroupArn"])[sick]
+    assert described["Reason"] == "Target.ResponseCodeMismatch"
+    assert "[503]" in described["Description"]
+    assert {json.loads(get(cloud.proxy, lb_url)[2])["instance"] for _ in range(6)} == {well}
+
+    (cloud.instance_root(sick) / "opt/app/healthy").touch()
+    wait_for("the target healthy again", lambda: health(cloud, group["TargetGroupArn"])[sick]["State"] == "healthy",
+             timeout=20)
+    assert {json.loads(get(cloud.proxy, lb_url)[2])["instance"] for _ in range(6)} == set(instances)
+
+    status, _, body = get(cloud.proxy, "http://nothing.invalid/")
+    assert status == 502 and b"nothing.invalid is not a name" in body
+    terminate(cloud, *instances)
+
+
+def test_stopping_leaves_nothing_running_or_mounted(tmp_path):
+    cloud = LocalCloud(tmp_path)
+    [instance] = launch(cloud, "#!/bin/bash\nsystemd-run --help >/dev/null 2>&1 || true\nsleep 1000 &\necho started\n")
+    boot_finished(cloud, instance)
+    state = cloud.state
+    prefix = f"lc{cloud.pid}-"
+    assert any(n.startswith(prefix) for n in subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout.split())
+    cloud.stop()
+    assert cloud.process.returncode == 0, cloud.log()
+    names = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    assert prefix not in names
+    assert not state.exists()
+    assert str(state) not in Path("/proc/mounts").read_text()
+    leftovers = subprocess.run(["pgrep", "-f", str(state)], capture_output=True, text=True).stdout
+    assert leftovers == ""
+
+
+def test_a_killed_local_cloud_leaves_no_instance_running(tmp_path):
+    cloud = LocalCloud(tmp_path / "first")
+    [instance] = launch(cloud, "#!/bin/bash\nsleep 1000 &\necho started\n")
+    boot_finished(cloud, instance)
+    prefix = f"lc{cloud.pid}-"
+    cloud.process.kill()
+    cloud.process.wait()
+    # Its instances power off by themselves: their lifeline to the cloud closed.
+    wait_for("the orphaned sandbox to end", lambda: subprocess.run(
+        ["pgrep", "-f", str(cloud.state)], capture_output=True).returncode == 1, timeout=20)
+    # The next local cloud removes the dead one's namespaces.
+    second = LocalCloud(tmp_path / "second")
+    try:
+        names = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+        assert prefix not in names
+    finally:
+        second.stop()
