@@ -65,7 +65,20 @@ pub struct Emulator {
     child: Child,
     url: String,
     dir: TempDir,
+    /// Set when this is the local cloud (`Emulator::local_cloud`).
+    local: Option<LocalCloud>,
 }
+
+/// What the local cloud's ready file says besides the API endpoint.
+#[derive(Debug, Clone, Deserialize)]
+pub struct LocalCloud {
+    pub http_proxy: String,
+    pub ca_bundle: PathBuf,
+    pub state_dir: PathBuf,
+}
+
+/// Starting the local cloud: moto's import plus, on a fresh machine, its packages.
+const LOCAL_CLOUD_START_TIMEOUT: Duration = Duration::from_secs(300);
 
 impl Emulator {
     pub fn start() -> Emulator {
@@ -112,6 +125,7 @@ impl Emulator {
             child,
             url: String::new(),
             dir,
+            local: None,
         };
         match ready_rx.recv_timeout(EMULATOR_START_TIMEOUT) {
             Ok(url) => emulator.url = url,
@@ -121,6 +135,71 @@ impl Emulator {
             ),
         }
         emulator
+    }
+
+    /// The local cloud (scripts/local-cloud.sh): the emulator's APIs plus data planes that
+    /// run the stack (instances, load balancers, ...), reached through its proxy. It stops,
+    /// cleaning up what it started, when dropped; it needs root (network namespaces).
+    pub fn local_cloud() -> Emulator {
+        assert!(
+            running_as_root(),
+            "the local cloud creates network namespaces: run the tests as root"
+        );
+        let dir = tempfile::tempdir().expect("temp dir for the local cloud");
+        let ready = dir.path().join("ready.json");
+        let stderr =
+            fs::File::create(dir.path().join("emulator.stderr")).expect("local cloud stderr file");
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/local-cloud.sh");
+        let child = Command::new(&script)
+            .arg("--ready-file")
+            .arg(&ready)
+            .arg("--log")
+            .arg(dir.path().join("requests.jsonl"))
+            .arg("--exit-on-stdin-eof")
+            // Its stdin is this pipe: when the test process dies, the cloud stops.
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(stderr)
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting {}: {e}", script.display()));
+        let mut emulator = Emulator {
+            child,
+            url: String::new(),
+            dir,
+            local: None,
+        };
+        let started = std::time::Instant::now();
+        let text = loop {
+            if let Ok(text) = fs::read_to_string(&ready) {
+                break text;
+            }
+            let exited = emulator.child.try_wait().ok().flatten().is_some();
+            if exited || started.elapsed() > LOCAL_CLOUD_START_TIMEOUT {
+                panic!(
+                    "the local cloud did not write {}\n--- stderr ---\n{}",
+                    ready.display(),
+                    emulator.stderr()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        #[derive(Deserialize)]
+        struct Ready {
+            endpoint_url: String,
+            #[serde(flatten)]
+            local: LocalCloud,
+        }
+        let parsed: Ready = serde_json::from_str(&text).expect("the ready file is JSON");
+        emulator.url = parsed.endpoint_url;
+        emulator.local = Some(parsed.local);
+        emulator
+    }
+
+    /// The local cloud's facts; panics on a plain emulator.
+    pub fn local(&self) -> &LocalCloud {
+        self.local
+            .as_ref()
+            .expect("this test needs Emulator::local_cloud()")
     }
 
     pub fn url(&self) -> &str {
@@ -166,9 +245,30 @@ impl Emulator {
 
 impl Drop for Emulator {
     fn drop(&mut self) {
+        if self.local.is_some() {
+            // Closing stdin stops the local cloud cleanly: instances powered off,
+            // namespaces removed. It is killed only when that takes too long.
+            drop(self.child.stdin.take());
+            let started = std::time::Instant::now();
+            while started.elapsed() < Duration::from_secs(60) {
+                if let Ok(Some(_)) = self.child.try_wait() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+pub fn running_as_root() -> bool {
+    fs::read_to_string("/proc/self/status")
+        .map(|s| {
+            s.lines()
+                .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"))
+        })
+        .unwrap_or(false)
 }
 
 /// Renders calls as `service:Operation` list for assertion messages.

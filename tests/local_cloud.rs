@@ -1,0 +1,180 @@
+//! `modu up` of the reference stack on the local cloud (scripts/local-cloud.sh): the
+//! instances boot the stack's boot script, the load balancer carries real requests to them,
+//! and the stack's names lead there through the cloud's proxy. `down` powers them off.
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use support::*;
+
+/// stacks/modu.yaml and its boot script in a folder of the test, with `edits` applied
+/// (`(from, to)` text replacements, each of which must apply).
+fn reference_stack(dir: &std::path::Path, edits: &[(&str, &str)]) -> std::path::PathBuf {
+    let mut text =
+        std::fs::read_to_string(repo_path("stacks/modu.yaml")).expect("stacks/modu.yaml");
+    for (from, to) in edits {
+        assert!(
+            text.contains(from),
+            "stacks/modu.yaml has no {from:?} any more"
+        );
+        text = text.replacen(from, to, 1);
+    }
+    let spec = dir.join("modu.yaml");
+    std::fs::write(&spec, text).unwrap();
+    std::fs::copy(repo_path("stacks/boot.sh"), dir.join("boot.sh")).unwrap();
+    spec
+}
+
+fn through_proxy(cloud: &Emulator) -> reqwest::Client {
+    modu::aws::tls::install_crypto_provider();
+    reqwest::Client::builder()
+        .proxy(reqwest::Proxy::all(&cloud.local().http_proxy).unwrap())
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap()
+}
+
+/// The instance id the demo app answered with (`{"instance": …, "zone": …}`).
+async fn answering_instance(http: &reqwest::Client, url: &str) -> String {
+    let response = http
+        .get(url)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("GET {url}: {e}"));
+    let status = response.status();
+    let body = response.text().await.unwrap();
+    assert_eq!(status, 200, "GET {url}: {body}");
+    let answer: serde_json::Value =
+        serde_json::from_str(&body).unwrap_or_else(|e| panic!("{body}: {e}"));
+    answer["instance"]
+        .as_str()
+        .expect("an instance id")
+        .to_string()
+}
+
+async fn wait_until(what: &str, timeout: Duration, mut check: impl AsyncFnMut() -> bool) {
+    let started = Instant::now();
+    while !check().await {
+        assert!(
+            started.elapsed() < timeout,
+            "timed out after {timeout:?} waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+#[tokio::test]
+async fn up_serves_the_boot_scripts_app_through_the_load_balancer_and_down_stops_it() {
+    let cloud = Emulator::local_cloud();
+    let dir = tempfile::tempdir().unwrap();
+    // Checks every 6 s instead of 15, and the record aliased to the load balancer.
+    let spec = reference_stack(
+        dir.path(),
+        &[
+            ("interval: 15", "interval: 6"),
+            ("target: cdn", "target: load_balancer"),
+        ],
+    );
+    let run = modu(&cloud, &["up", "-f", arg(&spec), "--yes"]).await;
+    run.expect_success();
+
+    let config = sdk_config(&cloud).await;
+    let elbv2 = aws_sdk_elasticloadbalancingv2::Client::new(&config);
+    let autoscaling = aws_sdk_autoscaling::Client::new(&config);
+    let ec2 = aws_sdk_ec2::Client::new(&config);
+    let group = elbv2
+        .describe_target_groups()
+        .names("modu-tg")
+        .send()
+        .await
+        .unwrap()
+        .target_groups()[0]
+        .clone();
+    let balancer = elbv2
+        .describe_load_balancers()
+        .names("modu-lb")
+        .send()
+        .await
+        .unwrap()
+        .load_balancers()[0]
+        .clone();
+    wait_until(
+        "both targets healthy",
+        Duration::from_secs(60),
+        async || {
+            let health = elbv2
+                .describe_target_health()
+                .target_group_arn(group.target_group_arn().unwrap())
+                .send()
+                .await
+                .unwrap();
+            let states: Vec<_> = health
+                .target_health_descriptions()
+                .iter()
+                .map(|d| {
+                    d.target_health()
+                        .and_then(|h| h.state())
+                        .map(|s| s.as_str().to_string())
+                })
+                .collect();
+            states.len() == 2 && states.iter().all(|s| s.as_deref() == Some("healthy"))
+        },
+    )
+    .await;
+
+    let members: BTreeSet<String> = autoscaling
+        .describe_auto_scaling_groups()
+        .auto_scaling_group_names("modu-asg")
+        .send()
+        .await
+        .unwrap()
+        .auto_scaling_groups()[0]
+        .instances()
+        .iter()
+        .map(|i| i.instance_id().unwrap().to_string())
+        .collect();
+    assert_eq!(members.len(), 2);
+
+    let http = through_proxy(&cloud);
+    let by_name = format!("http://{}/", balancer.dns_name().unwrap());
+    let mut answered = BTreeSet::new();
+    for url in [by_name.as_str(), "http://awstest.example.com/"].repeat(4) {
+        answered.insert(answering_instance(&http, url).await);
+    }
+    assert_eq!(
+        answered, members,
+        "round robin reaches both instances, by both names"
+    );
+
+    let run = modu(
+        &cloud,
+        &["down", "-f", arg(&spec), "--yes", "--delete-data"],
+    )
+    .await;
+    run.expect_success();
+    // Each instance's app was stopped as systemd stops it: SIGTERM first.
+    for id in &members {
+        wait_until(
+            &format!("{id} to power off"),
+            Duration::from_secs(30),
+            async || {
+                let output = ec2
+                    .get_console_output()
+                    .instance_id(id)
+                    .send()
+                    .await
+                    .unwrap();
+                let text = output.output().map(decode_base64).unwrap_or_default();
+                text.contains("stopping demo-app.service: SIGTERM") && text.contains("powered off")
+            },
+        )
+        .await;
+    }
+}
+
+fn decode_base64(text: &str) -> String {
+    use aws_smithy_types::base64;
+    String::from_utf8_lossy(&base64::decode(text).unwrap_or_default()).into_owned()
+}
