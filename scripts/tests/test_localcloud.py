@@ -334,3 +334,104 @@ def test_a_killed_local_cloud_leaves_no_instance_running(tmp_path):
         assert prefix not in names
     finally:
         second.stop()
+
+
+SLOW_APP = r"""#!/bin/bash
+set -eu
+mkdir -p /opt/app
+cat > /opt/app/app.py <<'APP'
+import http.server, os, signal, threading, time
+EVENTS = "/var/log/app-events"
+def note(text):
+    with open(EVENTS, "a") as f:
+        f.write(f"{time.time():.3f} {text}\n")
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        if self.path == "/slow":
+            note("slow started")
+            time.sleep(3)
+        body = b"ok"
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+        if self.path == "/slow":
+            note("slow answered")
+    def log_message(self, *args):
+        pass
+server = http.server.ThreadingHTTPServer(("", 8000), Handler)
+server.daemon_threads = False
+server.block_on_close = True
+def stop(*_):
+    note("sigterm")
+    threading.Thread(target=server.shutdown).start()
+signal.signal(signal.SIGTERM, stop)
+server.serve_forever()
+server.server_close()
+note("exited")
+APP
+cat > /etc/systemd/system/app.service <<'UNIT'
+[Service]
+ExecStart=/usr/bin/python3 /opt/app/app.py
+Restart=on-failure
+TimeoutStopSec=20
+UNIT
+systemctl daemon-reload
+systemctl enable --now app
+"""
+
+
+def test_scale_in_drains_the_target_then_stops_its_app_with_sigterm(cloud):
+    import threading
+
+    ec2, elbv2, autoscaling = cloud.client("ec2"), cloud.client("elbv2"), cloud.client("autoscaling")
+    vpc = ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"][0]["VpcId"]
+    subnets = [s["SubnetId"] for s in ec2.describe_subnets()["Subnets"]][:2]
+    group = elbv2.create_target_group(
+        Name=uid("tg-"), Protocol="HTTP", Port=8000, VpcId=vpc, HealthCheckPath="/",
+        HealthCheckIntervalSeconds=5, HealthCheckTimeoutSeconds=2, HealthyThresholdCount=2,
+    )["TargetGroups"][0]
+    elbv2.modify_target_group_attributes(TargetGroupArn=group["TargetGroupArn"], Attributes=[
+        {"Key": "deregistration_delay.timeout_seconds", "Value": "30"}])
+    balancer = elbv2.create_load_balancer(Name=uid("lb-"), Subnets=subnets)["LoadBalancers"][0]
+    elbv2.create_listener(
+        LoadBalancerArn=balancer["LoadBalancerArn"], Protocol="HTTP", Port=80,
+        DefaultActions=[{"Type": "forward", "TargetGroupArn": group["TargetGroupArn"]}],
+    )
+    template = ec2.create_launch_template(
+        LaunchTemplateName=uid("lt-"),
+        LaunchTemplateData={"ImageId": IMAGE, "InstanceType": "t3.micro",
+                            "UserData": base64.b64encode(SLOW_APP.encode()).decode()},
+    )["LaunchTemplate"]
+    name = uid("asg-")
+    autoscaling.create_auto_scaling_group(
+        AutoScalingGroupName=name, MinSize=0, MaxSize=2, DesiredCapacity=2,
+        LaunchTemplate={"LaunchTemplateId": template["LaunchTemplateId"]},
+        VPCZoneIdentifier=",".join(subnets), TargetGroupARNs=[group["TargetGroupArn"]],
+    )
+    wait_for("both targets healthy", lambda: len(h := health(cloud, group["TargetGroupArn"])) == 2
+             and all(t["State"] == "healthy" for t in h.values()), timeout=40)
+    members = {i["InstanceId"] for i in autoscaling.describe_auto_scaling_groups(
+        AutoScalingGroupNames=[name])["AutoScalingGroups"][0]["Instances"]}
+
+    url = f"http://{balancer['DNSName']}/slow"
+    answers = []
+    slow = [threading.Thread(target=lambda: answers.append(get(cloud.proxy, url, timeout=20)[0])) for _ in range(2)]
+    for thread in slow:
+        thread.start()
+    wait_for("both slow requests in flight", lambda: sum(
+        (cloud.instance_root(i) / "var/log/app-events").exists() for i in members) == 2, timeout=10, every=0.05)
+    autoscaling.set_desired_capacity(AutoScalingGroupName=name, DesiredCapacity=1)
+    for thread in slow:
+        thread.join()
+    assert answers == [200, 200]
+    remaining = {i["InstanceId"] for i in autoscaling.describe_auto_scaling_groups(
+        AutoScalingGroupNames=[name])["AutoScalingGroups"][0]["Instances"]}
+    [gone] = members - remaining
+    text = wait_for("the scaled-in instance to power off",
+                    lambda: "powered off" in (t := console(cloud, gone)) and t, timeout=30)
+    events = [line.split(" ", 1) for line in (cloud.instance_root(gone) / "var/log/app-events").read_text().splitlines()]
+    order = [what for _, what in events]
+    assert order == ["slow started", "slow answered", "sigterm", "exited"], order
+    assert "stopping app.service: SIGTERM" in text
+    autoscaling.delete_auto_scaling_group(AutoScalingGroupName=name, ForceDelete=True)
