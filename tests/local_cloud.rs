@@ -1,6 +1,7 @@
 //! `modu up` of the reference stack on the local cloud (scripts/local-cloud.sh): the
 //! instances boot the stack's boot script, the load balancer carries real requests to them,
-//! and the stack's names lead there through the cloud's proxy. `down` powers them off.
+//! and the stack's names lead there through the cloud's proxy: the load balancer's, a record
+//! aliased to it, and the distribution's over HTTPS. `down` powers the instances off.
 
 mod support;
 
@@ -27,13 +28,63 @@ fn reference_stack(dir: &std::path::Path, edits: &[(&str, &str)]) -> std::path::
     spec
 }
 
+/// An HTTP client that reaches the cloud through its proxy, trusts its CA, and does not
+/// follow redirects (so a test sees them).
 fn through_proxy(cloud: &Emulator) -> reqwest::Client {
     modu::aws::tls::install_crypto_provider();
+    let ca = std::fs::read(&cloud.local().ca_bundle).expect("the local cloud's CA");
     reqwest::Client::builder()
         .proxy(reqwest::Proxy::all(&cloud.local().http_proxy).unwrap())
+        .add_root_certificate(reqwest::Certificate::from_pem(&ca).unwrap())
+        .redirect(reqwest::redirect::Policy::none())
         .timeout(Duration::from_secs(10))
         .build()
         .unwrap()
+}
+
+async fn wait_for_healthy_targets(cloud: &Emulator, count: usize) {
+    let elbv2 = aws_sdk_elasticloadbalancingv2::Client::new(&sdk_config(cloud).await);
+    let group = elbv2
+        .describe_target_groups()
+        .names("modu-tg")
+        .send()
+        .await
+        .unwrap()
+        .target_groups()[0]
+        .clone();
+    wait_until("the targets healthy", Duration::from_secs(60), async || {
+        let health = elbv2
+            .describe_target_health()
+            .target_group_arn(group.target_group_arn().unwrap())
+            .send()
+            .await
+            .unwrap();
+        let states: Vec<_> = health
+            .target_health_descriptions()
+            .iter()
+            .map(|d| {
+                d.target_health()
+                    .and_then(|h| h.state())
+                    .map(|s| s.as_str().to_string())
+            })
+            .collect();
+        states.len() == count && states.iter().all(|s| s.as_deref() == Some("healthy"))
+    })
+    .await;
+}
+
+async fn group_members(cloud: &Emulator) -> BTreeSet<String> {
+    aws_sdk_autoscaling::Client::new(&sdk_config(cloud).await)
+        .describe_auto_scaling_groups()
+        .auto_scaling_group_names("modu-asg")
+        .send()
+        .await
+        .unwrap()
+        .auto_scaling_groups()[0]
+        .instances()
+        .iter()
+        .map(|i| i.instance_id().unwrap().to_string())
+        .collect()
 }
 
 /// The instance id the demo app answered with (`{"instance": …, "zone": …}`).
@@ -82,16 +133,7 @@ async fn up_serves_the_boot_scripts_app_through_the_load_balancer_and_down_stops
 
     let config = sdk_config(&cloud).await;
     let elbv2 = aws_sdk_elasticloadbalancingv2::Client::new(&config);
-    let autoscaling = aws_sdk_autoscaling::Client::new(&config);
     let ec2 = aws_sdk_ec2::Client::new(&config);
-    let group = elbv2
-        .describe_target_groups()
-        .names("modu-tg")
-        .send()
-        .await
-        .unwrap()
-        .target_groups()[0]
-        .clone();
     let balancer = elbv2
         .describe_load_balancers()
         .names("modu-lb")
@@ -100,41 +142,8 @@ async fn up_serves_the_boot_scripts_app_through_the_load_balancer_and_down_stops
         .unwrap()
         .load_balancers()[0]
         .clone();
-    wait_until(
-        "both targets healthy",
-        Duration::from_secs(60),
-        async || {
-            let health = elbv2
-                .describe_target_health()
-                .target_group_arn(group.target_group_arn().unwrap())
-                .send()
-                .await
-                .unwrap();
-            let states: Vec<_> = health
-                .target_health_descriptions()
-                .iter()
-                .map(|d| {
-                    d.target_health()
-                        .and_then(|h| h.state())
-                        .map(|s| s.as_str().to_string())
-                })
-                .collect();
-            states.len() == 2 && states.iter().all(|s| s.as_deref() == Some("healthy"))
-        },
-    )
-    .await;
-
-    let members: BTreeSet<String> = autoscaling
-        .describe_auto_scaling_groups()
-        .auto_scaling_group_names("modu-asg")
-        .send()
-        .await
-        .unwrap()
-        .auto_scaling_groups()[0]
-        .instances()
-        .iter()
-        .map(|i| i.instance_id().unwrap().to_string())
-        .collect();
+    wait_for_healthy_targets(&cloud, 2).await;
+    let members = group_members(&cloud).await;
     assert_eq!(members.len(), 2);
 
     let http = through_proxy(&cloud);
@@ -177,4 +186,93 @@ async fn up_serves_the_boot_scripts_app_through_the_load_balancer_and_down_stops
 fn decode_base64(text: &str) -> String {
     use aws_smithy_types::base64;
     String::from_utf8_lossy(&base64::decode(text).unwrap_or_default()).into_owned()
+}
+
+#[tokio::test]
+async fn the_reference_stack_serves_https_through_its_distribution_and_media_from_the_bucket() {
+    let cloud = Emulator::local_cloud();
+    let dir = tempfile::tempdir().unwrap();
+    let spec = reference_stack(dir.path(), &[("interval: 15", "interval: 6")]);
+    let run = modu(&cloud, &["up", "-f", arg(&spec), "--yes"]).await;
+    run.expect_success();
+    let config = sdk_config(&cloud).await;
+    let cloudfront = aws_sdk_cloudfront::Client::new(&config);
+    let s3 = aws_sdk_s3::Client::new(&config);
+    let list = cloudfront.list_distributions().send().await.unwrap();
+    let domain = list.distribution_list().unwrap().items()[0]
+        .domain_name()
+        .to_string();
+    wait_for_healthy_targets(&cloud, 2).await;
+    let members = group_members(&cloud).await;
+
+    // HTTPS to the distribution's domain, its certificate checked against the cloud's CA,
+    // reaches the instances through the load balancer.
+    let http = through_proxy(&cloud);
+    let mut answered = BTreeSet::new();
+    for _ in 0..6 {
+        answered.insert(answering_instance(&http, &format!("https://{domain}/")).await);
+    }
+    assert_eq!(answered, members);
+    // Plain HTTP is redirected, as the behaviours' viewer protocol policy says.
+    let redirect = http
+        .get(format!("http://{domain}/api/resumes?page=2"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(redirect.status(), 301);
+    assert_eq!(
+        redirect.headers()["location"].to_str().unwrap(),
+        format!("https://{domain}/api/resumes?page=2")
+    );
+    // The record is an alias the distribution has no certificate for: CloudFront presents
+    // its *.cloudfront.net certificate, which a client checking the name refuses.
+    let refused = http.get("https://awstest.example.com/").send().await;
+    assert!(refused.is_err(), "{refused:?}");
+
+    // /media/* reads the bucket through origin access control, which the bucket policy grants.
+    let bucket = format!("modu-images-{ACCOUNT}");
+    s3.put_object()
+        .bucket(&bucket)
+        .key("media/hello.txt")
+        .content_type("text/plain")
+        .body(aws_sdk_s3::primitives::ByteStream::from_static(
+            b"hello from the bucket",
+        ))
+        .send()
+        .await
+        .unwrap();
+    let media = http
+        .get(format!("https://{domain}/media/hello.txt"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(media.status(), 200);
+    assert_eq!(media.headers()["content-type"], "text/plain");
+    assert_eq!(media.text().await.unwrap(), "hello from the bucket");
+    // Without the grant, S3 refuses CloudFront as it refuses anyone.
+    s3.delete_bucket_policy()
+        .bucket(&bucket)
+        .send()
+        .await
+        .unwrap();
+    let denied = http
+        .get(format!("https://{domain}/media/hello.txt"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(denied.status(), 403);
+    assert!(
+        denied
+            .text()
+            .await
+            .unwrap()
+            .contains("<Code>AccessDenied</Code>")
+    );
+
+    modu(
+        &cloud,
+        &["down", "-f", arg(&spec), "--yes", "--delete-data"],
+    )
+    .await
+    .expect_success();
 }

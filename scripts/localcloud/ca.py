@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
+import ssl
 from pathlib import Path
 
 from cryptography import x509
@@ -73,3 +74,33 @@ class Authority:
         )
         key_path.chmod(0o600)
         return cert_path, key_path
+
+
+class Certificates:
+    """The TLS context a viewer of a distribution gets for the name it asked for: the
+    distribution's own domain, or an alias when the distribution has a certificate for its
+    aliases. Any other name gets CloudFront's default *.cloudfront.net certificate, which a
+    client checking the name refuses, as it would on AWS."""
+
+    def __init__(self, authority: Authority):
+        self.authority = authority
+        self.contexts: dict = {}
+
+    def context(self, names: tuple) -> ssl.SSLContext:
+        if names not in self.contexts:
+            stem = "cert-" + str(len(self.contexts))
+            cert, key = self.authority.issue(list(names), stem)
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.minimum_version = ssl.TLSVersion.TLSv1_2
+            context.load_cert_chain(cert, key)
+            context.set_alpn_protocols(["http/1.1"])
+            self.contexts[names] = context
+        return self.contexts[names]
+
+    def for_viewer(self, name: str, distribution) -> ssl.SSLContext:
+        name = name.rstrip(".").lower()
+        if name == distribution.domain:
+            return self.context(("*.cloudfront.net",))
+        if name in distribution.aliases and distribution.certificate_arn:
+            return self.context((name,))
+        return self.context(("*.cloudfront.net",))

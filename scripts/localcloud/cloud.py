@@ -81,12 +81,49 @@ class Record:
     alias: str | None  # an alias target's DNS name, lower case, no trailing dot
 
 
+@dataclass(frozen=True)
+class Origin:
+    id: str
+    domain: str
+    path: str
+    kind: str  # "custom" or "s3"
+    protocol_policy: str  # custom origins: http-only, https-only, match-viewer
+    http_port: int
+    https_port: int
+    access_control: str  # an S3 origin's origin access control id, "" for none
+    headers: tuple  # ((name, value), ...) the distribution adds
+
+
+@dataclass(frozen=True)
+class Behaviour:
+    pattern: str  # "*" for the default behaviour
+    origin: str
+    viewer_policy: str  # allow-all, redirect-to-https, https-only
+    methods: tuple
+    cache_policy: str
+    request_policy: str
+
+
+@dataclass(frozen=True)
+class Distribution:
+    id: str
+    arn: str
+    account: str
+    domain: str  # dxxxx.cloudfront.net
+    aliases: tuple
+    enabled: bool
+    certificate_arn: str
+    origins: dict
+    behaviours: tuple  # path behaviours in order, then the default one
+
+
 @dataclass
 class Snapshot:
     instances: dict = field(default_factory=dict)  # id -> Instance
     load_balancers: dict = field(default_factory=dict)  # dns name -> LoadBalancer
     target_groups: dict = field(default_factory=dict)  # arn -> TargetGroup
     records: dict = field(default_factory=dict)  # (name, type) -> Record, public zones only
+    distributions: dict = field(default_factory=dict)  # domain -> Distribution
 
     def instance_by_ip(self, address: str) -> Instance | None:
         for instance in self.instances.values():
@@ -113,6 +150,7 @@ class Control:
     def snapshot(self) -> Snapshot:
         from moto.ec2.models import ec2_backends
         from moto.elbv2.models import elbv2_backends
+        from moto.cloudfront.models import cloudfront_backends
         from moto.route53.models import route53_backends
 
         snap = Snapshot()
@@ -136,6 +174,11 @@ class Control:
                         for rrset in list(zone.rrsets):
                             record = self._record(rrset)
                             snap.records[(record.name, record.type)] = record
+            for account, partitions in list(cloudfront_backends.items()):
+                for backend in list(partitions.values()):
+                    for distribution in list(backend.distributions.values()):
+                        found = self._distribution(account, distribution)
+                        snap.distributions[found.domain] = found
         return snap
 
     @staticmethod
@@ -257,4 +300,52 @@ class Control:
             type=rrset.type,
             values=tuple(r.get("Value", "") if isinstance(r, dict) else str(r) for r in rrset.records or ()),
             alias=alias,
+        )
+
+    @staticmethod
+    def _distribution(account, distribution) -> Distribution:
+        config = distribution.distribution_config
+        origins = {}
+        for origin in config.Origins["Items"]:
+            custom = getattr(origin, "custom_origin_config", None)
+            headers = tuple(
+                (h["HeaderName"], h["HeaderValue"]) for h in (origin.custom_headers or {}).get("Items") or []
+            )
+            origins[origin.id] = Origin(
+                id=origin.id,
+                domain=_bare(origin.domain_name),
+                path=origin.origin_path or "",
+                kind="custom" if custom is not None else "s3",
+                protocol_policy=(custom.origin_protocol_policy if custom else "https-only") or "http-only",
+                http_port=int(_number(custom.http_port if custom else 80, 80)),
+                https_port=int(_number(custom.https_port if custom else 443, 443)),
+                access_control=getattr(origin, "origin_access_control_id", "") or "",
+                headers=headers,
+            )
+
+        def behaviour(pattern, b) -> Behaviour:
+            return Behaviour(
+                pattern=pattern,
+                origin=b.target_origin_id,
+                viewer_policy=b.viewer_protocol_policy,
+                methods=tuple(m.upper() for m in b.allowed_methods.items),
+                cache_policy=b.cache_policy_id or "",
+                request_policy=b.origin_request_policy_id or "",
+            )
+
+        behaviours = [
+            behaviour(b.path_pattern, b) for b in (config.CacheBehaviors.get("Items") or []) if hasattr(b, "path_pattern")
+        ]
+        behaviours.append(behaviour("*", config.DefaultCacheBehavior))
+        certificate = config.ViewerCertificate
+        return Distribution(
+            id=distribution.distribution_id,
+            arn=distribution.arn,
+            account=account,
+            domain=_bare(distribution.domain_name),
+            aliases=tuple(_bare(a) for a in (config.Aliases.get("Items") or [])),
+            enabled=str(getattr(config, "Enabled", True)).lower() == "true",
+            certificate_arn=getattr(certificate, "acm_certificate_arn", "") or "",
+            origins=origins,
+            behaviours=tuple(behaviours),
         )

@@ -123,7 +123,8 @@ def main() -> None:
 
     from . import hooks
     from .alb import LoadBalancers
-    from .ca import Authority
+    from .ca import Authority, Certificates
+    from .cdn import Distributions
     from .cloud import Control, Snapshot
     from .compute import Compute
     from .health import Board, HealthChecker
@@ -172,7 +173,9 @@ def main() -> None:
     checker = HealthChecker(board, snapshot, router_socket, say)
     balancers = LoadBalancers(board, snapshot, router_socket, say)
     metadata = Metadata(snapshot, control, say)
-    proxy = Proxy(Resolver(snapshot, refresh), balancers, say)
+    resolver = Resolver(snapshot, refresh)
+    distributions = Distributions(control, resolver, balancers, say)
+    proxy = Proxy(resolver, balancers, distributions, Certificates(authority).for_viewer, say)
     servers = []
 
     async def start_data_planes() -> int:

@@ -14,6 +14,7 @@ that is no resource of the cloud answers 502 and says so: nothing leaves the mac
 from __future__ import annotations
 
 import asyncio
+import ssl
 import traceback
 from urllib.parse import urlsplit
 
@@ -28,17 +29,21 @@ class Resolver:
         self.refresh = refresh  # () -> a Snapshot taken now
 
     def resolve(self, host: str):
-        """('load_balancer', LoadBalancer) for a name of the cloud, or None. A name the
+        """('load_balancer', LoadBalancer) or ('distribution', Distribution) for a name of
+        the cloud, or None. A name the
         latest snapshot does not know is looked up once more in a fresh one, so a resource
         is reachable as soon as its create call has answered."""
         return self._resolve(host, self.snapshot()) or self._resolve(host, self.refresh())
 
     def _resolve(self, host: str, snap):
+        """What a name leads to, following Route 53 aliases and CNAMEs as DNS would."""
         name = host.rstrip(".").lower()
         for _ in range(MAX_ALIAS_HOPS):
             bare = name[len("dualstack."):] if name.startswith("dualstack.") else name
             if bare in snap.load_balancers:
                 return "load_balancer", snap.load_balancers[bare]
+            if name in snap.distributions:
+                return "distribution", snap.distributions[name]
             record = snap.records.get((name, "A")) or snap.records.get((name, "AAAA"))
             if record and record.alias:
                 name = record.alias
@@ -60,9 +65,11 @@ def no_such_name(host: str) -> http1.Response:
 
 
 class Proxy:
-    def __init__(self, resolver: Resolver, load_balancers, log):
+    def __init__(self, resolver: Resolver, load_balancers, distributions, certificates, log):
         self.resolver = resolver
         self.load_balancers = load_balancers
+        self.distributions = distributions
+        self.certificates = certificates  # name -> ssl.SSLContext presenting what AWS would
         self.log = log
 
     async def serve(self, host: str, port: int) -> asyncio.AbstractServer:
@@ -71,6 +78,7 @@ class Proxy:
     async def connection(self, reader, writer) -> None:
         viewer = writer.get_extra_info("peername")[0]
         tunnel: tuple[str, int] | None = None
+        scheme = "http"
         try:
             while True:
                 request = await http1.read_request(reader)
@@ -78,15 +86,22 @@ class Proxy:
                     break
                 if request.method == "CONNECT" and tunnel is None:
                     host, _, port = request.target.rpartition(":")
+                    host = host.strip("[]")
                     if not port.isdigit():
                         writer.write(http1.encode_response(http1.text_response(400, "CONNECT needs host:port\n"), False))
                         break
-                    if self.resolver.resolve(host) is None:
+                    found = self.resolver.resolve(host)
+                    if found is None:
                         writer.write(http1.encode_response(no_such_name(host), False))
                         break
                     writer.write(b"HTTP/1.1 200 Connection Established\r\n\r\n")
                     await writer.drain()
                     tunnel = (host, int(port))
+                    if found[0] == "distribution" and int(port) == 443:
+                        # CloudFront's viewers speak TLS: terminated here with a certificate
+                        # from the local cloud's CA, for the name CloudFront would cover.
+                        await writer.start_tls(self.certificates(host, found[1]))
+                        scheme = "https"
                     continue
                 if tunnel:
                     host, port = tunnel
@@ -101,13 +116,13 @@ class Proxy:
                         break
                     host, port = url.hostname, url.port or 80
                     path = (url.path or "/") + (f"?{url.query}" if url.query else "")
-                response = await self.dispatch(request, host, port, path, viewer)
+                response = await self.dispatch(request, host, port, path, viewer, scheme)
                 keep = request.keep_alive
                 writer.write(http1.encode_response(response, keep, head_only=request.method == "HEAD"))
                 await writer.drain()
                 if not keep:
                     break
-        except (http1.ProtocolError, ConnectionError, asyncio.IncompleteReadError):
+        except (http1.ProtocolError, ConnectionError, asyncio.IncompleteReadError, ssl.SSLError):
             pass
         except Exception:  # a bug of the local cloud: said, and the viewer gets an answer
             self.log("proxy: " + traceback.format_exc())
@@ -115,16 +130,20 @@ class Proxy:
         finally:
             writer.close()
 
-    async def dispatch(self, request, host: str, port: int, path: str, viewer: str) -> http1.Response:
+    async def dispatch(self, request, host: str, port: int, path: str, viewer: str, scheme: str) -> http1.Response:
         found = self.resolver.resolve(host)
         if found is None:
             return no_such_name(host)
         kind, resource = found
-        if kind == "load_balancer":
-            listener = next((l for l in resource.listeners if l.port == port), None)
-            if listener is None or listener.protocol != "HTTP":
-                return http1.text_response(
-                    502, f"local cloud: load balancer {resource.name} has no HTTP listener on port {port}\n"
-                )
-            return await self.load_balancers.handle(resource, listener, request, viewer, path)
-        return no_such_name(host)
+        if kind == "distribution":
+            if port not in (80, 443):
+                return http1.text_response(502, f"local cloud: CloudFront answers on ports 80 and 443, not {port}\n")
+            # The Host a viewer sends is the name it asked for (an alias, or the domain).
+            viewer_host = (request.headers.get("Host") or host).split(":")[0]
+            return await self.distributions.handle(resource, request, viewer, path, scheme, viewer_host)
+        listener = next((l for l in resource.listeners if l.port == port), None)
+        if listener is None or listener.protocol != "HTTP" or scheme != "http":
+            return http1.text_response(
+                502, f"local cloud: load balancer {resource.name} has no {scheme.upper()} listener on port {port}\n"
+            )
+        return await self.load_balancers.handle(resource, listener, request, viewer, path)
