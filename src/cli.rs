@@ -133,9 +133,17 @@ pub struct LoadArgs {
     /// Longest one request may take before it counts as a timeout
     #[arg(long, default_value_t = 10, value_name = "SECONDS")]
     pub request_timeout: u64,
-    /// Allow a URL that is not this machine (127.0.0.0/8, ::1, localhost)
+    /// Allow a URL that is not this machine (127.0.0.0/8, ::1, localhost) [a target reached
+    /// through a --proxy on this machine counts as this machine's]
     #[arg(long)]
     pub allow_remote: bool,
+    /// Send every request through this HTTP proxy (CONNECT for https) [default: HTTPS_PROXY /
+    /// HTTP_PROXY and NO_PROXY from the environment, none for a service on this machine]
+    #[arg(long, value_name = "URL")]
+    pub proxy: Option<String>,
+    /// Trust the PEM certificates in FILE besides the system's (e.g. a local cloud's CA)
+    #[arg(long, value_name = "FILE")]
+    pub ca_bundle: Option<std::path::PathBuf>,
     /// The report on stdout: a table for people, or a JSON document
     #[arg(short, long, value_enum, default_value_t = OutputFormat::Table)]
     pub output: OutputFormat,

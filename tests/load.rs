@@ -844,3 +844,152 @@ async fn bad_numbers_are_refused_before_anything_is_sent() {
     );
     assert_eq!(app.counts().await.requests, 0);
 }
+
+/// A forward proxy on a free loopback port that sends every request, whatever host it
+/// names, to the service on `port`, and counts what it forwarded.
+struct ForwardProxy {
+    url: String,
+    forwarded: Arc<AtomicU64>,
+}
+
+impl ForwardProxy {
+    async fn start(port: u16) -> ForwardProxy {
+        use axum::body::{Body, to_bytes};
+        use axum::extract::Request;
+
+        let forwarded = Arc::new(AtomicU64::new(0));
+        let http = reqwest::Client::builder().no_proxy().build().unwrap();
+        let handler = {
+            let forwarded = Arc::clone(&forwarded);
+            move |request: Request| {
+                let forwarded = Arc::clone(&forwarded);
+                let http = http.clone();
+                async move {
+                    let path = request
+                        .uri()
+                        .path_and_query()
+                        .map_or("/".to_string(), |p| p.to_string());
+                    let (parts, body) = request.into_parts();
+                    let body = to_bytes(body, usize::MAX).await.unwrap();
+                    let mut upstream =
+                        http.request(parts.method, format!("http://127.0.0.1:{port}{path}"));
+                    for (name, value) in &parts.headers {
+                        if name != "host" && name != "proxy-connection" {
+                            upstream = upstream.header(name, value);
+                        }
+                    }
+                    let answer = upstream.body(body).send().await.unwrap();
+                    forwarded.fetch_add(1, Ordering::SeqCst);
+                    let mut response = Response::builder().status(answer.status().as_u16());
+                    for (name, value) in answer.headers() {
+                        response = response.header(name.as_str(), value.as_bytes());
+                    }
+                    response
+                        .body(Body::from(answer.bytes().await.unwrap()))
+                        .unwrap()
+                }
+            }
+        };
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            axum::serve(listener, Router::new().fallback(handler))
+                .await
+                .unwrap();
+        });
+        ForwardProxy { url, forwarded }
+    }
+
+    fn forwarded(&self) -> u64 {
+        self.forwarded.load(Ordering::SeqCst)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_service_behind_a_proxy_on_this_machine_is_loaded_through_it() {
+    modu::aws::tls::install_crypto_provider();
+    let app = App::start().await;
+    let proxy = ForwardProxy::start(app.port).await;
+    // A name no resolver knows: only the proxy can reach it, and a proxy on this machine
+    // makes it count as this machine's (no --allow-remote).
+    let url = "http://resume.service.invalid/";
+    let run = modu_load(&[
+        "--url",
+        url,
+        "--proxy",
+        &proxy.url,
+        "-c",
+        "1",
+        "--max-requests",
+        "10",
+        "--output",
+        "json",
+    ])
+    .await;
+    assert_eq!(run.code, 0, "stderr:\n{}", run.stderr);
+    assert_eq!(app.counts().await.posts, 10);
+    let through = proxy.forwarded();
+    assert!(through > 10, "{through} requests forwarded");
+
+    // HTTP_PROXY from the environment is honoured for a service elsewhere.
+    let child = command(&[
+        "--url",
+        url,
+        "--allow-remote",
+        "-c",
+        "1",
+        "--max-requests",
+        "10",
+        "--output",
+        "json",
+    ])
+    .env("HTTP_PROXY", &proxy.url)
+    .env_remove("NO_PROXY")
+    .spawn()
+    .unwrap();
+    let run = finish(child, Instant::now()).await;
+    assert_eq!(run.code, 0, "stderr:\n{}", run.stderr);
+    assert_eq!(app.counts().await.posts, 20);
+    assert!(proxy.forwarded() > through);
+
+    // ... but not for the service on this machine, which the environment's proxy is not for.
+    let before = proxy.forwarded();
+    let child = command(&["--url", &app.url(), "-c", "1", "--max-requests", "10"])
+        .env("HTTP_PROXY", &proxy.url)
+        .spawn()
+        .unwrap();
+    assert_eq!(finish(child, Instant::now()).await.code, 0);
+    assert_eq!(proxy.forwarded(), before);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_proxy_or_ca_bundle_is_refused_before_anything_is_sent() {
+    let app = App::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let not_pem = dir.path().join("ca.pem");
+    std::fs::write(&not_pem, "not a certificate\n").unwrap();
+    let missing = dir.path().join("missing.pem");
+    let cases: [(&[&str], &str); 3] = [
+        (
+            &["--proxy", "socks5://127.0.0.1:1080"],
+            "--proxy \"socks5://127.0.0.1:1080\" is not an http:// proxy URL",
+        ),
+        (
+            &["--ca-bundle", not_pem.to_str().unwrap()],
+            "holds no certificate",
+        ),
+        (
+            &["--ca-bundle", missing.to_str().unwrap()],
+            "cannot be read",
+        ),
+    ];
+    let url = app.url();
+    for (extra, said) in cases {
+        let mut args = vec!["--url", url.as_str(), "-c", "1", "-d", "1"];
+        args.extend_from_slice(extra);
+        let run = modu_load(&args).await;
+        assert_eq!(run.code, 1, "{extra:?}: {}", run.stderr);
+        assert!(run.stderr.contains(said), "{extra:?}: {}", run.stderr);
+    }
+    assert_eq!(app.counts().await.requests, 0);
+}

@@ -27,6 +27,24 @@ pub enum Error {
     )]
     Url { url: String, problem: String },
 
+    /// `--proxy` is not an http:// URL with a host.
+    #[error("--proxy {url:?} {problem}")]
+    #[diagnostic(
+        code(modu_load::proxy),
+        help("give an HTTP proxy's URL, e.g. --proxy http://127.0.0.1:3128")
+    )]
+    Proxy { url: String, problem: String },
+
+    /// `--ca-bundle` cannot be read or holds no certificate.
+    #[error("--ca-bundle {path} {problem}")]
+    #[diagnostic(
+        code(modu_load::ca_bundle),
+        help(
+            "give a file of PEM certificates (-----BEGIN CERTIFICATE-----), e.g. a local cloud's ca.pem"
+        )
+    )]
+    CaBundle { path: String, problem: String },
+
     #[error(
         "refusing to send load to {url}: {host} is not a loopback address \
          (127.0.0.0/8, ::1 or localhost)"

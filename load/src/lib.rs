@@ -40,7 +40,7 @@ use tokio_util::sync::CancellationToken;
 pub use error::{Error, Result};
 pub use progress::ProgressMode;
 pub use report::Report;
-pub use target::Target;
+pub use target::{ProxyUrl, Target};
 
 use form::Form;
 use progress::LiveLine;
@@ -126,6 +126,12 @@ pub struct Options {
     pub max_requests: u64,
     pub allow_remote: bool,
     pub request_timeout: Duration,
+    /// An HTTP proxy for every request (CONNECT for https). None: HTTPS_PROXY/HTTP_PROXY
+    /// (and NO_PROXY) from the environment, except for a service on this machine.
+    pub proxy: Option<String>,
+    /// PEM certificates to trust besides the system's, for an HTTPS service whose CA is
+    /// private (a local cloud's, a company's).
+    pub ca_bundle: Option<std::path::PathBuf>,
 }
 
 impl Options {
@@ -141,6 +147,8 @@ impl Options {
             max_requests: 100_000,
             allow_remote: false,
             request_timeout: Duration::from_secs(10),
+            proxy: None,
+            ca_bundle: None,
         }
     }
 
@@ -212,8 +220,10 @@ pub async fn run(
     progress: ProgressMode,
 ) -> Result<Report> {
     options.validate()?;
-    let target = Target::parse(&options.url, options.allow_remote)?;
-    let client = http_client(options)?;
+    let proxy = options.proxy.as_deref().map(ProxyUrl::parse).transpose()?;
+    let local_proxy = proxy.as_ref().is_some_and(ProxyUrl::is_loopback);
+    let target = Target::parse(&options.url, options.allow_remote || local_proxy)?;
+    let client = http_client(options, &target, proxy.as_ref())?;
     let line = LiveLine::new(progress);
 
     let setup_started = Instant::now();
@@ -271,20 +281,44 @@ pub async fn run(
 }
 
 /// One client for the whole run: its pool keeps a connection per virtual user alive.
-fn http_client(options: &Options) -> Result<Client> {
+fn http_client(options: &Options, target: &Target, proxy: Option<&ProxyUrl>) -> Result<Client> {
     install_crypto_provider();
-    Client::builder()
+    let mut builder = Client::builder()
         .http1_only()
-        // Proxies set in the environment are meant for the outside world, not the service.
-        .no_proxy()
         .tcp_nodelay(true)
         .connect_timeout(options.request_timeout.min(CONNECT_TIMEOUT))
         .timeout(options.request_timeout)
-        .user_agent(concat!("modu-load/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .map_err(|e| Error::Bug {
-            what: format!("cannot build the HTTP client: {}", describe_error(&e)),
-        })
+        .user_agent(concat!("modu-load/", env!("CARGO_PKG_VERSION")));
+    builder = match proxy {
+        Some(proxy) => builder.proxy(proxy.reqwest()?),
+        // A service on this machine is not behind the proxy that the environment sets for
+        // the outside world; anything else takes the environment's (reqwest's default).
+        None if target.is_loopback() => builder.no_proxy(),
+        None => builder,
+    };
+    if let Some(path) = &options.ca_bundle {
+        for certificate in ca_bundle(path)? {
+            builder = builder.add_root_certificate(certificate);
+        }
+    }
+    builder.build().map_err(|e| Error::Bug {
+        what: format!("cannot build the HTTP client: {}", describe_error(&e)),
+    })
+}
+
+/// The certificates of a PEM file, each one checked.
+fn ca_bundle(path: &std::path::Path) -> Result<Vec<reqwest::Certificate>> {
+    let refuse = |problem: String| Error::CaBundle {
+        path: path.display().to_string(),
+        problem,
+    };
+    let pem = std::fs::read(path).map_err(|e| refuse(format!("cannot be read: {e}")))?;
+    let certificates = reqwest::Certificate::from_pem_bundle(&pem)
+        .map_err(|e| refuse(format!("is not PEM certificates: {}", describe_error(&e))))?;
+    if certificates.is_empty() {
+        return Err(refuse("holds no certificate".to_string()));
+    }
+    Ok(certificates)
 }
 
 /// reqwest takes the process's rustls provider; modu's TLS is ring throughout (the SDK's

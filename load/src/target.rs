@@ -1,6 +1,6 @@
 //! Where the load goes: the service's base URL, refused unless it is this machine
-//! (127.0.0.0/8, ::1, `localhost`) or the user said `--allow-remote`. Pure: no request is
-//! made before this check passes.
+//! (127.0.0.0/8, ::1, `localhost`), reached through a proxy on this machine, or the user
+//! said `--allow-remote`. Pure: no request is made before this check passes.
 
 use std::net::IpAddr;
 
@@ -54,6 +54,45 @@ impl Target {
     pub fn base(&self) -> &Url {
         &self.base
     }
+
+    pub fn is_loopback(&self) -> bool {
+        self.base.host_str().is_some_and(is_loopback)
+    }
+}
+
+/// `--proxy`: an http:// proxy URL. One on this machine (a local cloud's, say) makes the
+/// target count as this machine's too: the proxy, not the internet, is what the load reaches.
+#[derive(Debug, Clone)]
+pub struct ProxyUrl {
+    url: Url,
+}
+
+impl ProxyUrl {
+    pub fn parse(raw: &str) -> Result<ProxyUrl> {
+        let refuse = |problem: String| Error::Proxy {
+            url: raw.to_string(),
+            problem,
+        };
+        let url = Url::parse(raw).map_err(|e| refuse(format!("is not a URL: {e}")))?;
+        if url.scheme() != "http" {
+            return Err(refuse("is not an http:// proxy URL".to_string()));
+        }
+        if url.host_str().is_none() {
+            return Err(refuse("has no host".to_string()));
+        }
+        Ok(ProxyUrl { url })
+    }
+
+    pub fn is_loopback(&self) -> bool {
+        self.url.host_str().is_some_and(is_loopback)
+    }
+
+    pub fn reqwest(&self) -> Result<reqwest::Proxy> {
+        reqwest::Proxy::all(self.url.as_str()).map_err(|e| Error::Proxy {
+            url: self.url.to_string(),
+            problem: e.to_string(),
+        })
+    }
 }
 
 fn is_loopback(host: &str) -> bool {
@@ -72,6 +111,26 @@ fn is_loopback(host: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_proxy_is_an_http_url_and_one_on_this_machine_is_local() {
+        assert!(
+            ProxyUrl::parse("http://127.0.0.1:3128")
+                .unwrap()
+                .is_loopback()
+        );
+        assert!(
+            !ProxyUrl::parse("http://proxy.example.com:3128")
+                .unwrap()
+                .is_loopback()
+        );
+        for bad in ["socks5://127.0.0.1:1080", "127.0.0.1:3128", "http://"] {
+            assert!(
+                matches!(ProxyUrl::parse(bad), Err(Error::Proxy { .. })),
+                "{bad}"
+            );
+        }
+    }
 
     #[test]
     fn loopback_hosts_are_accepted() {
