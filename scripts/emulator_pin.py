@@ -5,7 +5,7 @@ and whether they are the ones installed.
     python3 scripts/emulator_pin.py
 
 exits 0 when every pin is installed at its version, else 1 with one line per
-difference on stderr. The installer scripts (test.sh, demo.sh, app-test-deps.sh) run
+difference on stderr. The installer scripts (test.sh, local-cloud-deps.sh, app-test-deps.sh) run
 it to decide whether to `pip install -r`; scripts/emulator.py calls `require()` before
 it serves anything, so a test never runs on a moto the corrections were not written for.
 """

@@ -117,6 +117,33 @@ class Distribution:
     behaviours: tuple  # path behaviours in order, then the default one
 
 
+@dataclass(frozen=True)
+class Cache:
+    id: str
+    account: str
+    status: str
+    port: int
+    tls: bool
+    auth_token: str | None
+    primary_endpoint: str
+    reader_endpoint: str
+    members: tuple  # ((cluster id, node address name, "primary"/"replica", subnet cidr), ...)
+
+
+@dataclass(frozen=True)
+class Database:
+    id: str
+    account: str
+    engine: str
+    status: str
+    address: str
+    port: int
+    username: str
+    password: str
+    db_name: str
+    subnet_cidr: str
+
+
 @dataclass
 class Snapshot:
     instances: dict = field(default_factory=dict)  # id -> Instance
@@ -124,6 +151,8 @@ class Snapshot:
     target_groups: dict = field(default_factory=dict)  # arn -> TargetGroup
     records: dict = field(default_factory=dict)  # (name, type) -> Record, public zones only
     distributions: dict = field(default_factory=dict)  # domain -> Distribution
+    caches: dict = field(default_factory=dict)  # (account, replication group id) -> Cache
+    databases: dict = field(default_factory=dict)  # (account, DB instance id) -> Database
 
     def instance_by_ip(self, address: str) -> Instance | None:
         for instance in self.instances.values():
@@ -151,6 +180,8 @@ class Control:
         from moto.ec2.models import ec2_backends
         from moto.elbv2.models import elbv2_backends
         from moto.cloudfront.models import cloudfront_backends
+        from moto.elasticache.models import elasticache_backends
+        from moto.rds.models import rds_backends
         from moto.route53.models import route53_backends
 
         snap = Snapshot()
@@ -179,7 +210,85 @@ class Control:
                     for distribution in list(backend.distributions.values()):
                         found = self._distribution(account, distribution)
                         snap.distributions[found.domain] = found
+            for account, regions in list(elasticache_backends.items()):
+                for region, backend in list(regions.items()):
+                    for group in list(backend.replication_groups.values()):
+                        cache = self._cache(account, region, backend, group)
+                        if cache is not None:
+                            snap.caches[(account, cache.id)] = cache
+            for account, regions in list(rds_backends.items()):
+                for region, backend in list(regions.items()):
+                    for instance in list(backend.databases.values()):
+                        snap.databases[(account, instance.db_instance_identifier)] = self._database(
+                            account, region, instance
+                        )
         return snap
+
+    @staticmethod
+    def _first_subnet_cidr(account: str, region: str, subnet_ids) -> str:
+        from moto.ec2.models import ec2_backends
+
+        backend = ec2_backends[account][region]
+        for subnet_id in subnet_ids or []:
+            try:
+                return backend.get_subnet(subnet_id).cidr_block
+            except Exception:
+                continue
+        defaults = [s for s in backend.describe_subnets() if getattr(s, "default_for_az", False)]
+        return sorted(defaults, key=lambda s: s.cidr_block)[0].cidr_block if defaults else "172.31.0.0/20"
+
+    def _cache(self, account, region, backend, group) -> Cache | None:
+        if not group.node_groups:
+            return None
+        node_group = group.node_groups[0]
+        subnet_ids = []
+        subnet_group = backend.cache_subnet_groups.get(group.cache_subnet_group_name or "")
+        if subnet_group is not None:
+            subnet_ids = list(subnet_group.subnet_ids or [])
+        cidr = self._first_subnet_cidr(account, region, subnet_ids)
+        members = tuple(
+            (m["CacheClusterId"], _bare(m["ReadEndpoint"]["Address"]), m.get("CurrentRole", "replica"), cidr)
+            for m in node_group.get("NodeGroupMembers", [])
+        )
+        return Cache(
+            id=group.replication_group_id,
+            account=account,
+            status=group.status,
+            port=int(group.port or 6379),
+            tls=bool(group.transit_encryption_enabled),
+            auth_token=getattr(group, "_local_cloud_auth_token", None),
+            primary_endpoint=_bare(node_group["PrimaryEndpoint"]["Address"]),
+            reader_endpoint=_bare(node_group["ReaderEndpoint"]["Address"]),
+            members=members,
+        )
+
+    def _database(self, account, region, instance) -> Database:
+        password = getattr(instance, "_master_user_password", "") or ""
+        secret = getattr(instance, "master_user_secret", None)
+        if getattr(instance, "manage_master_user_password", False) and secret is not None:
+            try:
+                import json as _json
+
+                current = secret.secretsmanager.get_secret_value(secret.secret.arn, None, None)
+                password = _json.loads(current["SecretString"])["password"]
+            except Exception:
+                password = ""
+        subnet_ids = []
+        group = getattr(instance, "db_subnet_group", None)
+        for subnet in getattr(group, "subnets", None) or []:
+            subnet_ids.append(getattr(subnet, "id", subnet))
+        return Database(
+            id=instance.db_instance_identifier,
+            account=account,
+            engine=instance.engine or "",
+            status=instance.status,
+            address=_bare(instance.address),
+            port=int(instance.port or 5432),
+            username=instance.master_username or "postgres",
+            password=password,
+            db_name=instance.db_name or "",
+            subnet_cidr=self._first_subnet_cidr(account, region, subnet_ids),
+        )
 
     @staticmethod
     def _instance(account, region, backend, instance) -> Instance:

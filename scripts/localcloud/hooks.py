@@ -2,7 +2,8 @@
 
 Installed only by the local cloud (the plain emulator keeps moto's answers): target health
 comes from the health checks that really run (health.py), and an instance's console output
-is what its boot really printed.
+is what its boot really printed; a replication group remembers its AUTH token for the
+cache's data plane.
 """
 
 from __future__ import annotations
@@ -50,3 +51,15 @@ def install(board, console_of) -> None:
         return result
 
     General.get_console_output = get_console_output
+
+    # A replication group's AUTH token: moto keeps only whether there is one; the cache's
+    # data plane needs the token itself to require it.
+    from moto.elasticache.models import ReplicationGroup
+
+    original_group_init = ReplicationGroup.__init__
+
+    def group_init(self, *args, **kwargs):
+        original_group_init(self, *args, **kwargs)
+        self._local_cloud_auth_token = kwargs.get("auth_token")
+
+    ReplicationGroup.__init__ = group_init

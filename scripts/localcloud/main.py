@@ -25,6 +25,7 @@ import logging
 import os
 import shutil
 import signal
+import socket
 import sys
 import tempfile
 import threading
@@ -127,6 +128,8 @@ def main() -> None:
     from .cdn import Distributions
     from .cloud import Control, Snapshot
     from .compute import Compute
+    from .dns import serve as serve_dns
+    from .stores import Stores
     from .health import Board, HealthChecker
     from .imds import Metadata
     from .netns import ENDPOINT_ADDRESS, IMDS_ADDRESS, Network, listener_in, socket_in
@@ -173,14 +176,19 @@ def main() -> None:
     checker = HealthChecker(board, snapshot, router_socket, say)
     balancers = LoadBalancers(board, snapshot, router_socket, say)
     metadata = Metadata(snapshot, control, say)
-    resolver = Resolver(snapshot, refresh)
+    stores = Stores(network, state, authority, say)
+    resolver = Resolver(snapshot, refresh, stores)
     distributions = Distributions(control, resolver, balancers, say)
-    proxy = Proxy(resolver, balancers, distributions, Certificates(authority).for_viewer, say)
+    proxy = Proxy(resolver, balancers, distributions, Certificates(authority).for_viewer, router_socket, say)
     servers = []
 
     async def start_data_planes() -> int:
         servers.append(await metadata.serve(listener_in(network.router, IMDS_ADDRESS, 80)))
         servers.append(await relay(listener_in(network.router, ENDPOINT_ADDRESS, api_port), api_port))
+        dns_socket = socket_in(network.router, kind=socket.SOCK_DGRAM)
+        dns_socket.bind((ENDPOINT_ADDRESS, 53))
+        dns_socket.setblocking(False)
+        servers.append(await serve_dns(dns_socket, stores, snapshot))
         front = await proxy.serve("127.0.0.1", 0)
         servers.append(front)
         return front.sockets[0].getsockname()[1]
@@ -192,6 +200,7 @@ def main() -> None:
                 latest["snapshot"] = await loop.run_in_executor(None, control.snapshot)
                 compute.reconcile(latest["snapshot"])
                 checker.reconcile(latest["snapshot"])
+                stores.reconcile(latest["snapshot"])
             except Exception:  # a bug of the local cloud: said once, and the next look tries again
                 problem = traceback.format_exc()
                 if problem != said:
@@ -232,6 +241,7 @@ def main() -> None:
     finally:
         say("stopping")
         compute.close()
+        stores.close()
         for server in servers:
             server.close()
         pending = asyncio.all_tasks(loop)

@@ -24,15 +24,18 @@ MAX_ALIAS_HOPS = 8
 
 
 class Resolver:
-    def __init__(self, snapshot, refresh):
+    def __init__(self, snapshot, refresh, stores=None):
         self.snapshot = snapshot  # () -> the latest Snapshot
         self.refresh = refresh  # () -> a Snapshot taken now
+        self.stores = stores  # the data stores' endpoints (stores.py)
 
     def resolve(self, host: str):
         """('load_balancer', LoadBalancer) or ('distribution', Distribution) for a name of
         the cloud, or None. A name the
         latest snapshot does not know is looked up once more in a fresh one, so a resource
         is reachable as soon as its create call has answered."""
+        if self.stores is not None and (endpoint := self.stores.resolve(host)):
+            return "endpoint", endpoint
         return self._resolve(host, self.snapshot()) or self._resolve(host, self.refresh())
 
     def _resolve(self, host: str, snap):
@@ -65,8 +68,9 @@ def no_such_name(host: str) -> http1.Response:
 
 
 class Proxy:
-    def __init__(self, resolver: Resolver, load_balancers, distributions, certificates, log):
+    def __init__(self, resolver: Resolver, load_balancers, distributions, certificates, router_socket, log):
         self.resolver = resolver
+        self.router_socket = router_socket
         self.load_balancers = load_balancers
         self.distributions = distributions
         self.certificates = certificates  # name -> ssl.SSLContext presenting what AWS would
@@ -94,6 +98,9 @@ class Proxy:
                     if found is None:
                         writer.write(http1.encode_response(no_such_name(host), False))
                         break
+                    if found[0] == "endpoint":
+                        await self.tunnel(reader, writer, host, int(port), found[1])
+                        return
                     writer.write(b"HTTP/1.1 200 Connection Established\r\n\r\n")
                     await writer.drain()
                     tunnel = (host, int(port))
@@ -130,11 +137,46 @@ class Proxy:
         finally:
             writer.close()
 
+    async def tunnel(self, reader, writer, host: str, port: int, endpoint: tuple[str, int]) -> None:
+        """CONNECT to a private endpoint (a cache's, a database's): bytes both ways to the
+        server inside the VPC, as an instance would reach it."""
+        address, served = endpoint
+        if port != served:
+            writer.write(http1.encode_response(
+                http1.text_response(502, f"local cloud: {host} answers on port {served}, not {port}\n"), False))
+            return
+        loop = asyncio.get_running_loop()
+        sock = self.router_socket()
+        sock.setblocking(False)
+        try:
+            await loop.sock_connect(sock, (address, port))
+        except OSError as err:
+            sock.close()
+            writer.write(http1.encode_response(http1.text_response(502, f"local cloud: {host}: {err}\n"), False))
+            return
+        up_reader, up_writer = await asyncio.open_connection(sock=sock)
+        writer.write(b"HTTP/1.1 200 Connection Established\r\n\r\n")
+        await writer.drain()
+
+        async def pump(source, sink):
+            try:
+                while data := await source.read(65536):
+                    sink.write(data)
+                    await sink.drain()
+            except (ConnectionError, OSError):
+                pass
+            finally:
+                sink.close()
+
+        await asyncio.gather(pump(reader, up_writer), pump(up_reader, writer))
+
     async def dispatch(self, request, host: str, port: int, path: str, viewer: str, scheme: str) -> http1.Response:
         found = self.resolver.resolve(host)
         if found is None:
             return no_such_name(host)
         kind, resource = found
+        if kind == "endpoint":
+            return http1.text_response(400, f"local cloud: {host} is a private endpoint: reach it with CONNECT\n")
         if kind == "distribution":
             if port not in (80, 443):
                 return http1.text_response(502, f"local cloud: CloudFront answers on ports 80 and 443, not {port}\n")

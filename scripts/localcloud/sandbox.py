@@ -18,6 +18,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from .netns import ENDPOINT_ADDRESS
+
 GUEST = Path(__file__).resolve().parent / "guest"
 WRITABLE = ("etc", "opt", "var", "run", "tmp", "root", "home", "srv", "mnt")
 # What programs read from /etc that a boot script does not write itself.
@@ -79,6 +81,10 @@ class Sandbox:
                     out.write(ca_bundle.read_text())
         (etc / "os-release").write_text(OS_RELEASE)
         (etc / "hostname").write_text(self.hostname + "\n")
+        (etc / "resolv.conf").write_text(
+            f"# the VPC's resolver (localcloud/dns.py)\nnameserver {ENDPOINT_ADDRESS}\nsearch ec2.internal\n"
+            "options timeout:1 attempts:2\n"
+        )
         (etc / "hosts").write_text(f"127.0.0.1 localhost\n::1 localhost\n127.0.1.1 {self.hostname}\n")
         (etc / "machine-id").write_text(os.urandom(16).hex() + "\n")
         (etc / "systemd" / "system").mkdir(parents=True, exist_ok=True)

@@ -14,6 +14,8 @@ is corrected, not the product.
   the disable-before-delete rule, full ListDistributions summaries, real pages.
 - `elasticache`: replication groups (cluster mode disabled) with their member clusters,
   modification and replica counts, subnet groups, tags.
+- `rds`: the managed master password's secret holds the master username and a generated
+  password.
 - `route53`: ChangeResourceRecordSets validated as one batch, record-set shapes, real
   ListHostedZones pages.
 - `paging`: the page sizes of those two lists, and the forced small page of the tests.
@@ -26,7 +28,7 @@ ARN, and answers StartInstanceRefresh with HTTP 500.
 
 from __future__ import annotations
 
-from . import autoscaling, cloudfront, elasticache, paging, route53
+from . import autoscaling, cloudfront, elasticache, paging, rds, route53
 
 _applied = False
 
@@ -44,4 +46,5 @@ def apply(page_size: int | None = None) -> None:
     autoscaling.apply()
     cloudfront.apply()
     elasticache.apply()
+    rds.apply()
     route53.apply()

@@ -131,3 +131,67 @@ def uid(prefix: str) -> str:
 
 def error_code(excinfo) -> str:
     return excinfo.value.response["Error"]["Code"]
+
+
+def connect_through(proxy: str, host: str, port: int, timeout: float = 10):
+    """A socket to `host:port` through the proxy's CONNECT tunnel."""
+    import socket
+    from urllib.parse import urlsplit
+
+    where = urlsplit(proxy)
+    sock = socket.create_connection((where.hostname, where.port), timeout=timeout)
+    sock.sendall(f"CONNECT {host}:{port} HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n".encode())
+    head = b""
+    while b"\r\n\r\n" not in head:
+        chunk = sock.recv(4096)
+        if not chunk:
+            break
+        head += chunk
+    status = head.split(b"\r\n", 1)[0]
+    if b" 200 " not in status + b" ":
+        sock.close()
+        raise ConnectionError(f"CONNECT {host}:{port}: {head.decode(errors='replace')}")
+    return sock
+
+
+class Tunnel:
+    """A loopback port whose connections the proxy tunnels to `host:port` (for clients
+    that cannot speak to an HTTP proxy themselves, like psql)."""
+
+    def __init__(self, proxy: str, host: str, port: int):
+        import socket
+        import threading
+
+        self.server = socket.socket()
+        self.server.bind(("127.0.0.1", 0))
+        self.server.listen(8)
+        self.port = self.server.getsockname()[1]
+
+        def pump(source, sink):
+            try:
+                while data := source.recv(65536):
+                    sink.sendall(data)
+            except OSError:
+                pass
+            finally:
+                for s in (source, sink):
+                    try:
+                        s.shutdown(socket.SHUT_RDWR)
+                    except OSError:
+                        pass
+
+        def accept():
+            while True:
+                try:
+                    client, _ = self.server.accept()
+                except OSError:
+                    return
+                upstream = connect_through(proxy, host, port)
+                upstream.settimeout(None)
+                threading.Thread(target=pump, args=(client, upstream), daemon=True).start()
+                threading.Thread(target=pump, args=(upstream, client), daemon=True).start()
+
+        threading.Thread(target=accept, daemon=True).start()
+
+    def close(self):
+        self.server.close()

@@ -11,7 +11,7 @@ import pytest
 from emulator_pin import INSTALL, Pin, mismatches, pins, report
 from support import SCRIPTS
 
-INSTALLERS = ("test.sh", "demo.sh", "app-test-deps.sh")
+INSTALLERS = ("test.sh", "local-cloud-deps.sh", "app-test-deps.sh")
 
 
 def test_moto_is_pinned_once_to_an_exact_version():
@@ -27,6 +27,9 @@ def test_every_installer_installs_the_pinned_file():
         assert "emulator_pin.py" in text, f"{name} installs only when the installed versions differ"
         assert "moto[server]" not in text, f"{name} installs an unpinned moto"
     assert "pip install" not in (SCRIPTS / "emulator.py").read_text(), "emulator.py asserts the pin, it does not install"
+    # The demo and the local cloud install through local-cloud-deps.sh.
+    for name in ("demo.sh", "local-cloud.sh"):
+        assert "local-cloud-deps.sh" in (SCRIPTS / name).read_text(), name
 
 
 def test_a_difference_names_both_versions_and_the_install_command():

@@ -435,3 +435,104 @@ def test_scale_in_drains_the_target_then_stops_its_app_with_sigterm(cloud):
     assert order == ["slow started", "slow answered", "sigterm", "exited"], order
     assert "stopping app.service: SIGTERM" in text
     autoscaling.delete_auto_scaling_group(AutoScalingGroupName=name, ForceDelete=True)
+
+
+def redis(sock, *command: str) -> bytes:
+    """One RESP command, its reply's first line."""
+    sock.sendall(b"*%d\r\n" % len(command) + b"".join(b"$%d\r\n%s\r\n" % (len(c.encode()), c.encode()) for c in command))
+    reply = b""
+    while not reply.endswith(b"\r\n"):
+        reply += sock.recv(4096)
+    if reply.startswith(b"$") and not reply.startswith(b"$-1"):
+        while reply.count(b"\r\n") < 2:
+            reply += sock.recv(4096)
+        return reply.split(b"\r\n")[1]
+    return reply.strip()
+
+
+def test_a_replication_group_is_a_real_redis_with_tls_and_auth_at_its_endpoints(cloud):
+    import ssl
+
+    from support import connect_through
+
+    elasticache = cloud.client("elasticache")
+    token = "a-token-of-at-least-16-chars"
+    group = elasticache.create_replication_group(
+        ReplicationGroupId=uid("rg-"), ReplicationGroupDescription="local cloud test",
+        Engine="redis", CacheNodeType="cache.t3.micro", NumCacheClusters=2,
+        TransitEncryptionEnabled=True, AuthToken=token, AutomaticFailoverEnabled=True,
+    )["ReplicationGroup"]
+    node_group = elasticache.describe_replication_groups(
+        ReplicationGroupId=group["ReplicationGroupId"])["ReplicationGroups"][0]["NodeGroups"][0]
+    primary = node_group["PrimaryEndpoint"]["Address"]
+    reader = node_group["ReaderEndpoint"]["Address"]
+    context = ssl.create_default_context(cafile=cloud.ready["ca_bundle"])
+
+    def session(name: str):
+        raw = wait_for(f"{name} to answer", lambda: _try_connect(cloud.proxy, name, 6379), timeout=30)
+        return context.wrap_socket(raw, server_hostname=name)
+
+    with session(primary) as conn:
+        assert redis(conn, "PING").startswith(b"-NOAUTH")
+        assert redis(conn, "AUTH", "wrong-token-0123456789") .startswith(b"-WRONGPASS")
+        assert redis(conn, "AUTH", token) == b"+OK"
+        assert redis(conn, "SET", "greeting", "hello") == b"+OK"
+        assert redis(conn, "ROLE").startswith(b"*")
+    with session(reader) as conn:
+        assert redis(conn, "AUTH", token) == b"+OK"
+        wait_for("the replica to have the key", lambda: redis(conn, "GET", "greeting") == b"hello", timeout=15)
+        assert redis(conn, "SET", "x", "y").startswith(b"-READONLY")
+
+    # Inside the VPC the endpoint resolves too: an instance reaches it as an app would.
+    [instance] = launch(cloud, f"""#!/bin/bash
+echo "ping: $(redis-cli --tls --cacert /etc/pki/ca-trust/source/anchors/localcloud.pem -h {primary} -p 6379 --no-auth-warning -a {token} PING)"
+""")
+    assert "ping: PONG" in boot_finished(cloud, instance)
+    terminate(cloud, instance)
+
+    elasticache.delete_replication_group(ReplicationGroupId=group["ReplicationGroupId"])
+    wait_for("the endpoint to go", lambda: _try_connect(cloud.proxy, primary, 6379) is None, timeout=20)
+
+
+def _try_connect(proxy: str, host: str, port: int):
+    from support import connect_through
+
+    try:
+        return connect_through(proxy, host, port)
+    except (ConnectionError, OSError):
+        return None
+
+
+def test_a_postgres_db_instance_is_a_real_postgresql_with_its_managed_secret_and_tls(cloud):
+    from support import Tunnel
+
+    rds, secrets = cloud.client("rds"), cloud.client("secretsmanager")
+    instance = rds.create_db_instance(
+        DBInstanceIdentifier=uid("db-"), Engine="postgres", EngineVersion="16.4", DBInstanceClass="db.t4g.micro",
+        AllocatedStorage=20, MasterUsername="modu", ManageMasterUserPassword=True, DBName="resumes",
+        StorageEncrypted=True,
+    )["DBInstance"]
+    secret = json.loads(secrets.get_secret_value(SecretId=instance["MasterUserSecret"]["SecretArn"])["SecretString"])
+    assert secret["username"] == "modu" and secret["password"] != "P@55w0rd!" and len(secret["password"]) >= 16
+    address = rds.describe_db_instances(DBInstanceIdentifier=instance["DBInstanceIdentifier"])["DBInstances"][0]["Endpoint"]["Address"]
+    wait_for("the database to listen", lambda: _try_connect(cloud.proxy, address, 5432), timeout=60)
+    tunnel = Tunnel(cloud.proxy, address, 5432)
+    try:
+        def psql(sslmode: str, sql: str, password: str = secret["password"]):
+            return subprocess.run(
+                ["psql", f"host={address} hostaddr=127.0.0.1 port={tunnel.port} dbname=resumes user=modu "
+                         f"sslmode={sslmode} sslrootcert={cloud.ready['ca_bundle']}", "-tAc", sql],
+                capture_output=True, text=True, env={**os.environ, "PGPASSWORD": password}, timeout=30,
+            )
+
+        done = psql("verify-full", "select current_user || ' ' || current_database() || ' ' || (select ssl from pg_stat_ssl where pid = pg_backend_pid())")
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.strip() == "modu resumes true"
+        plain = psql("disable", "select 1")
+        assert plain.returncode != 0 and "no encryption" in plain.stderr, plain.stderr
+        wrong = psql("require", "select 1", password="not-the-password")
+        assert wrong.returncode != 0 and "password authentication failed" in wrong.stderr
+    finally:
+        tunnel.close()
+    rds.delete_db_instance(DBInstanceIdentifier=instance["DBInstanceIdentifier"], SkipFinalSnapshot=True)
+    wait_for("the database to stop", lambda: _try_connect(cloud.proxy, address, 5432) is None, timeout=30)
