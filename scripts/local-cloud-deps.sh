@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the local cloud (scripts/local-cloud.sh) needs, each only when missing:
 # iproute2 (network namespaces), util-linux's nsenter, bubblewrap (the instances' sandboxes),
-# and what a boot script for Amazon Linux 2023 expects to find: bash, curl, Python 3 at
-# /usr/bin/python3, procps. The AWS CLI and the emulator's Python packages come pinned from
+# what a boot script for Amazon Linux 2023 expects to find (bash, curl, Python 3 at
+# /usr/bin/python3, procps), redis-server and PostgreSQL for the data stores. The AWS CLI and the emulator's Python packages come pinned from
 # scripts/requirements-emulator.txt.
 set -euo pipefail
 
@@ -13,6 +13,9 @@ command -v bwrap >/dev/null || missing+=(bubblewrap)
 command -v curl >/dev/null || missing+=(curl)
 command -v pgrep >/dev/null || missing+=(procps)
 [ -x /usr/bin/python3 ] || missing+=(python3)
+# The data stores: ElastiCache's and RDS's data planes.
+command -v redis-server >/dev/null || missing+=(redis-server)
+ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || missing+=(postgresql)
 if [ ${#missing[@]} -gt 0 ]; then
     echo "local-cloud-deps: installing ${missing[*]}" >&2
     apt-get update -qq

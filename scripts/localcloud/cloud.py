@@ -176,6 +176,15 @@ class Control:
     def __init__(self) -> None:
         self.lock = threading.RLock()
 
+    def advance(self) -> None:
+        """Moves what the control plane runs over time (instance refreshes) one step."""
+        from moto.autoscaling.models import autoscaling_backends
+
+        with self.lock:
+            for _, regions in list(autoscaling_backends.items()):
+                for backend in list(regions.values()):
+                    backend.advance_instance_refreshes()
+
     def snapshot(self) -> Snapshot:
         from moto.ec2.models import ec2_backends
         from moto.elbv2.models import elbv2_backends

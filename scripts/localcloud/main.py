@@ -197,6 +197,7 @@ def main() -> None:
         said = None
         while True:
             try:
+                await loop.run_in_executor(None, control.advance)
                 latest["snapshot"] = await loop.run_in_executor(None, control.snapshot)
                 compute.reconcile(latest["snapshot"])
                 checker.reconcile(latest["snapshot"])

@@ -12,6 +12,8 @@ is corrected, not the product.
   `Enabled`; deleting a group deletes its policies.
 - `cloudfront`: distribution ARNs, origins with an origin access control, ETag/IfMatch,
   the disable-before-delete rule, full ListDistributions summaries, real pages.
+- `instance_refresh`: StartInstanceRefresh and its siblings, which moto lacks: instances
+  replaced within the health percentages, warm-up, checkpoints, skip matching, rollback.
 - `elasticache`: replication groups (cluster mode disabled) with their member clusters,
   modification and replica counts, subnet groups, tags.
 - `rds`: the managed master password's secret holds the master username and a generated
@@ -22,13 +24,13 @@ is corrected, not the product.
 
 CloudWatch metric-math alarms and their tags already behave as AWS in moto and are not
 patched (scripts/tests/test_cloudwatch.py guards them). Known and left alone: moto keys
-scaling policies by name across all groups (AWS: per group), gives every policy the same
-ARN, and answers StartInstanceRefresh with HTTP 500.
+scaling policies by name across all groups (AWS: per group) and gives every policy the
+same ARN.
 """
 
 from __future__ import annotations
 
-from . import autoscaling, cloudfront, elasticache, paging, rds, route53
+from . import autoscaling, cloudfront, elasticache, instance_refresh, paging, rds, route53
 
 _applied = False
 
@@ -44,6 +46,7 @@ def apply(page_size: int | None = None) -> None:
         return
     _applied = True
     autoscaling.apply()
+    instance_refresh.apply()
     cloudfront.apply()
     elasticache.apply()
     rds.apply()

@@ -536,3 +536,126 @@ def test_a_postgres_db_instance_is_a_real_postgresql_with_its_managed_secret_and
         tunnel.close()
     rds.delete_db_instance(DBInstanceIdentifier=instance["DBInstanceIdentifier"], SkipFinalSnapshot=True)
     wait_for("the database to stop", lambda: _try_connect(cloud.proxy, address, 5432) is None, timeout=30)
+
+
+def versioned_app(version: str, healthy: bool = True) -> str:
+    """APP, answering with its version too; with healthy=False its health check fails."""
+    script = APP.replace('touch /opt/app/healthy\n', f'echo {version} > /opt/app/version\n' + ('touch /opt/app/healthy\n' if healthy else ''))
+    return script.replace('json.dumps({"instance": ID, ', 'json.dumps({"version": open("/opt/app/version").read().strip(), "instance": ID, ')
+
+
+def refresh_stack(cloud):
+    """An Auto Scaling group of 2 behind a load balancer, launch template version 1."""
+    ec2, elbv2, autoscaling = cloud.client("ec2"), cloud.client("elbv2"), cloud.client("autoscaling")
+    vpc = ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"][0]["VpcId"]
+    subnets = [s["SubnetId"] for s in ec2.describe_subnets()["Subnets"]][:2]
+    group = elbv2.create_target_group(
+        Name=uid("tg-"), Protocol="HTTP", Port=8000, VpcId=vpc, HealthCheckPath="/healthz",
+        HealthCheckIntervalSeconds=5, HealthCheckTimeoutSeconds=2, HealthyThresholdCount=2, UnhealthyThresholdCount=2,
+    )["TargetGroups"][0]
+    elbv2.modify_target_group_attributes(TargetGroupArn=group["TargetGroupArn"], Attributes=[
+        {"Key": "deregistration_delay.timeout_seconds", "Value": "5"}])
+    balancer = elbv2.create_load_balancer(Name=uid("lb-"), Subnets=subnets)["LoadBalancers"][0]
+    elbv2.create_listener(
+        LoadBalancerArn=balancer["LoadBalancerArn"], Protocol="HTTP", Port=80,
+        DefaultActions=[{"Type": "forward", "TargetGroupArn": group["TargetGroupArn"]}],
+    )
+    template = ec2.create_launch_template(LaunchTemplateName=uid("lt-"), LaunchTemplateData={
+        "ImageId": IMAGE, "UserData": base64.b64encode(versioned_app("v1").encode()).decode()})["LaunchTemplate"]
+    name = uid("asg-")
+    autoscaling.create_auto_scaling_group(
+        AutoScalingGroupName=name, MinSize=2, MaxSize=4, DesiredCapacity=2,
+        LaunchTemplate={"LaunchTemplateId": template["LaunchTemplateId"], "Version": "1"},
+        VPCZoneIdentifier=",".join(subnets), TargetGroupARNs=[group["TargetGroupArn"]],
+    )
+    wait_for("both targets healthy", lambda: len(h := health(cloud, group["TargetGroupArn"])) == 2
+             and all(t["State"] == "healthy" for t in h.values()), timeout=40)
+    return name, template["LaunchTemplateId"], group["TargetGroupArn"], f"http://{balancer['DNSName']}/"
+
+
+class Stream:
+    """A steady stream of requests through the proxy, every status kept."""
+
+    def __init__(self, cloud, url: str):
+        import threading
+
+        self.statuses, self.versions = [], []
+        self.stopping = threading.Event()
+
+        def run():
+            while not self.stopping.is_set():
+                status, _, body = get(cloud.proxy, url, timeout=10)
+                self.statuses.append(status)
+                if status == 200:
+                    self.versions.append(json.loads(body)["version"])
+                time.sleep(0.05)
+
+        self.thread = threading.Thread(target=run, daemon=True)
+        self.thread.start()
+
+    def stop(self):
+        self.stopping.set()
+        self.thread.join()
+
+
+def refreshes(cloud, name):
+    return cloud.client("autoscaling").describe_instance_refreshes(AutoScalingGroupName=name)["InstanceRefreshes"]
+
+
+def members(cloud, name):
+    groups = cloud.client("autoscaling").describe_auto_scaling_groups(AutoScalingGroupNames=[name])["AutoScalingGroups"]
+    return {i["InstanceId"] for i in groups[0]["Instances"]}
+
+
+def test_an_instance_refresh_replaces_every_instance_without_a_failed_request(cloud):
+    ec2, autoscaling = cloud.client("ec2"), cloud.client("autoscaling")
+    name, template, _, url = refresh_stack(cloud)
+    before = members(cloud, name)
+    ec2.create_launch_template_version(LaunchTemplateId=template, SourceVersion="1", LaunchTemplateData={
+        "UserData": base64.b64encode(versioned_app("v2").encode()).decode()})
+    stream = Stream(cloud, url)
+    refresh_id = autoscaling.start_instance_refresh(
+        AutoScalingGroupName=name,
+        DesiredConfiguration={"LaunchTemplate": {"LaunchTemplateId": template, "Version": "2"}},
+        Preferences={"MinHealthyPercentage": 100, "MaxHealthyPercentage": 200, "InstanceWarmup": 1},
+    )["InstanceRefreshId"]
+    with pytest.raises(Exception, match="InstanceRefreshInProgress"):
+        autoscaling.start_instance_refresh(AutoScalingGroupName=name)
+    done = wait_for("the refresh to succeed", lambda: (r := refreshes(cloud, name)[0])["Status"] in (
+        "Successful", "Failed", "Cancelled") and r, timeout=120)
+    time.sleep(1)
+    stream.stop()
+    assert done["InstanceRefreshId"] == refresh_id and done["Status"] == "Successful", done
+    assert done["PercentageComplete"] == 100
+    after = members(cloud, name)
+    assert len(after) == 2 and not after & before
+    assert stream.statuses and set(stream.statuses) == {200}, sorted(set(stream.statuses))
+    assert stream.versions[0] == "v1" and stream.versions[-1] == "v2"
+    group = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[name])["AutoScalingGroups"][0]
+    assert group["LaunchTemplate"]["Version"] == "2"
+    autoscaling.delete_auto_scaling_group(AutoScalingGroupName=name, ForceDelete=True)
+
+
+def test_a_refresh_whose_instances_fail_their_health_check_rolls_back(cloud):
+    ec2, autoscaling = cloud.client("ec2"), cloud.client("autoscaling")
+    name, template, _, url = refresh_stack(cloud)
+    before = members(cloud, name)
+    ec2.create_launch_template_version(LaunchTemplateId=template, SourceVersion="1", LaunchTemplateData={
+        "UserData": base64.b64encode(versioned_app("broken", healthy=False).encode()).decode()})
+    stream = Stream(cloud, url)
+    autoscaling.start_instance_refresh(
+        AutoScalingGroupName=name,
+        DesiredConfiguration={"LaunchTemplate": {"LaunchTemplateId": template, "Version": "2"}},
+        Preferences={"MinHealthyPercentage": 100, "MaxHealthyPercentage": 200, "AutoRollback": True},
+    )
+    done = wait_for("the rollback to end", lambda: (r := refreshes(cloud, name)[0])["Status"] in (
+        "RollbackSuccessful", "RollbackFailed", "Successful", "Failed") and r, timeout=120)
+    stream.stop()
+    assert done["Status"] == "RollbackSuccessful", done
+    assert "failed its health checks" in done["StatusReason"]
+    assert set(stream.statuses) == {200} and set(stream.versions) == {"v1"}
+    group = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[name])["AutoScalingGroups"][0]
+    assert group["LaunchTemplate"]["Version"] == "1"
+    # The old instances were never touched: only the broken ones came and went.
+    assert members(cloud, name) == before
+    autoscaling.delete_auto_scaling_group(AutoScalingGroupName=name, ForceDelete=True)
