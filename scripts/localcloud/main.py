@@ -128,6 +128,7 @@ def main() -> None:
     from .cdn import Distributions
     from .cloud import Control, Snapshot
     from .compute import Compute
+    from .scaling import Scaling
     from .dns import serve as serve_dns
     from .stores import Stores
     from .health import Board, HealthChecker
@@ -177,6 +178,7 @@ def main() -> None:
     balancers = LoadBalancers(board, snapshot, router_socket, say)
     metadata = Metadata(snapshot, control, say)
     stores = Stores(network, state, authority, say)
+    scaling = Scaling(control, compute, args.time_scale, say)
     resolver = Resolver(snapshot, refresh, stores)
     distributions = Distributions(control, resolver, balancers, say)
     proxy = Proxy(resolver, balancers, distributions, Certificates(authority).for_viewer, router_socket, say)
@@ -202,6 +204,7 @@ def main() -> None:
                 compute.reconcile(latest["snapshot"])
                 checker.reconcile(latest["snapshot"])
                 stores.reconcile(latest["snapshot"])
+                await loop.run_in_executor(None, scaling.sample)
             except Exception:  # a bug of the local cloud: said once, and the next look tries again
                 problem = traceback.format_exc()
                 if problem != said:

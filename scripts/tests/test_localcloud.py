@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import time
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -659,3 +660,51 @@ def test_a_refresh_whose_instances_fail_their_health_check_rolls_back(cloud):
     # The old instances were never touched: only the broken ones came and went.
     assert members(cloud, name) == before
     autoscaling.delete_auto_scaling_group(AutoScalingGroupName=name, ForceDelete=True)
+
+
+BURNER = r"""#!/bin/bash
+set -eu
+cat > /etc/systemd/system/burn.service <<'UNIT'
+[Service]
+ExecStart=/bin/bash -c 'while true; do if [ -e /opt/burn ]; then for i in $(seq 20000); do :; done; else sleep 0.2; fi; done'
+UNIT
+systemctl daemon-reload
+systemctl start burn
+"""
+
+
+def test_target_tracking_scales_out_on_real_cpu_and_back_in(tmp_path):
+    # CloudWatch's minute and the policy's warm-up, at 2 % of their real length.
+    cloud = LocalCloud(tmp_path, "--time-scale", "0.02")
+    try:
+        ec2, autoscaling, cloudwatch = cloud.client("ec2"), cloud.client("autoscaling"), cloud.client("cloudwatch")
+        subnets = [s["SubnetId"] for s in ec2.describe_subnets()["Subnets"]][:2]
+        template = ec2.create_launch_template(LaunchTemplateName=uid("lt-"), LaunchTemplateData={
+            "ImageId": IMAGE, "UserData": base64.b64encode(BURNER.encode()).decode()})["LaunchTemplate"]
+        name = uid("asg-")
+        autoscaling.create_auto_scaling_group(
+            AutoScalingGroupName=name, MinSize=1, MaxSize=3, DesiredCapacity=1,
+            LaunchTemplate={"LaunchTemplateId": template["LaunchTemplateId"]}, VPCZoneIdentifier=",".join(subnets),
+        )
+        autoscaling.put_scaling_policy(
+            AutoScalingGroupName=name, PolicyName="cpu", PolicyType="TargetTrackingScaling",
+            TargetTrackingConfiguration={"PredefinedMetricSpecification": {
+                "PredefinedMetricType": "ASGAverageCPUUtilization"}, "TargetValue": 40.0},
+        )
+        [first] = members(cloud, name)
+        boot_finished(cloud, first)
+        (cloud.instance_root(first) / "opt/burn").touch()
+        wait_for("a scale-out", lambda: len(members(cloud, name)) >= 2, timeout=60)
+        high = [a for a in cloudwatch.describe_alarms()["MetricAlarms"] if "-AlarmHigh-" in a["AlarmName"]]
+        assert [a["StateValue"] for a in high] == ["ALARM"]
+        datapoints = cloudwatch.get_metric_statistics(
+            Namespace="AWS/EC2", MetricName="CPUUtilization", Dimensions=[{"Name": "InstanceId", "Value": first}],
+            StartTime=datetime.now(timezone.utc) - timedelta(minutes=10), EndTime=datetime.now(timezone.utc),
+            Period=60, Statistics=["Maximum"],
+        )["Datapoints"]
+        assert max(d["Maximum"] for d in datapoints) > 40
+        (cloud.instance_root(first) / "opt/burn").unlink()
+        wait_for("a scale-in back to the minimum", lambda: len(members(cloud, name)) == 1, timeout=90)
+        assert "target tracking cpu" in cloud.log()
+    finally:
+        cloud.stop()
