@@ -180,7 +180,10 @@ class Control:
         """Moves what the control plane runs over time (instance refreshes) one step."""
         from moto.autoscaling.models import autoscaling_backends
 
+        from . import latency
+
         with self.lock:
+            latency.advance()
             for _, regions in list(autoscaling_backends.items()):
                 for backend in list(regions.values()):
                     backend.advance_instance_refreshes()

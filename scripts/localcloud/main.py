@@ -105,7 +105,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="the local cloud: AWS APIs plus real data planes")
     parser.add_argument("--ready-file", required=True, help="written as JSON once everything listens")
     parser.add_argument("--latency", choices=("none", "realistic"), default="none")
-    parser.add_argument("--time-scale", type=float, default=1.0, help="multiplies realistic durations")
+    parser.add_argument(
+        "--time-scale", type=float, default=1.0,
+        help="multiplies realistic durations (latency.py), CloudWatch's period and scaling warm-ups",
+    )
     parser.add_argument("--log", help="append one JSON line per API request to this file")
     parser.add_argument("--state-dir", help="where instances' files live (default: a new temporary folder)")
     parser.add_argument("--page-size", type=int, default=None, help="as scripts/emulator.py --page-size")
@@ -138,6 +141,10 @@ def main() -> None:
 
     emulator_pin.require()
     moto_patches.apply(page_size=args.page_size)
+    if args.latency == "realistic":
+        from . import latency
+
+        latency.install(args.time_scale)
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
     from werkzeug.serving import make_server
 

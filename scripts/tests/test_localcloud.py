@@ -708,3 +708,46 @@ def test_target_tracking_scales_out_on_real_cpu_and_back_in(tmp_path):
         assert "target tracking cpu" in cloud.log()
     finally:
         cloud.stop()
+
+
+def test_realistic_latency_holds_each_resource_in_its_transitional_state_for_its_time(tmp_path):
+    from localcloud.latency import SECONDS
+
+    scale = 0.01
+    cloud = LocalCloud(tmp_path, "--latency", "realistic", "--time-scale", str(scale))
+    try:
+        ec2, elbv2, elasticache = cloud.client("ec2"), cloud.client("elbv2"), cloud.client("elasticache")
+        subnets = [s["SubnetId"] for s in ec2.describe_subnets()["Subnets"]][:2]
+        started = time.monotonic()
+        balancer = elbv2.create_load_balancer(Name=uid("lb-"), Subnets=subnets)["LoadBalancers"][0]
+        [instance] = launch(cloud, "#!/bin/bash\necho booted\n")
+        group_id = uid("rg-")
+        elasticache.create_replication_group(ReplicationGroupId=group_id, ReplicationGroupDescription="latency",
+                                             CacheNodeType="cache.t3.micro", NumCacheClusters=1)
+
+        def lb_state():
+            return elbv2.describe_load_balancers(LoadBalancerArns=[balancer["LoadBalancerArn"]])[
+                "LoadBalancers"][0]["State"]["Code"]
+
+        def instance_state():
+            return ec2.describe_instances(InstanceIds=[instance])["Reservations"][0]["Instances"][0]["State"]["Name"]
+
+        def group_status():
+            found = elasticache.describe_replication_groups()["ReplicationGroups"]
+            return next((g["Status"] for g in found if g["ReplicationGroupId"] == group_id), None)
+
+        assert (lb_state(), instance_state(), group_status()) == ("provisioning", "pending", "creating")
+        wait_for("the instance to run", lambda: instance_state() == "running", timeout=10, every=0.05)
+        assert time.monotonic() - started >= SECONDS["instance_boot"] * scale
+        boot_finished(cloud, instance)
+        wait_for("the load balancer to be active", lambda: lb_state() == "active", timeout=10, every=0.1)
+        assert time.monotonic() - started >= SECONDS["load_balancer"] * scale
+        wait_for("the group to be available", lambda: group_status() == "available", timeout=20, every=0.1)
+        assert time.monotonic() - started >= SECONDS["cache_create"] * scale
+        deleting = time.monotonic()
+        elasticache.delete_replication_group(ReplicationGroupId=group_id)
+        assert group_status() == "deleting"
+        wait_for("the group to be gone", lambda: group_status() is None, timeout=20, every=0.1)
+        assert time.monotonic() - deleting >= SECONDS["cache_delete"] * scale
+    finally:
+        cloud.stop()
