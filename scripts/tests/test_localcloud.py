@@ -231,19 +231,34 @@ def health(cloud, group_arn: str) -> dict:
     return {d["Target"]["Id"]: d["TargetHealth"] for d in found}
 
 
-def test_load_balancer_routes_round_robin_to_healthy_targets_reached_by_name(cloud):
-    ec2, elbv2, route53 = cloud.client("ec2"), cloud.client("elbv2"), cloud.client("route53")
+def balanced(cloud, health_path: str = "/healthz", deregistration_delay: int | None = None):
+    """A target group on port 8000 (checks every 5 s, 2 to turn either way) behind a new
+    internet-facing load balancer's HTTP listener on port 80: (target group ARN, balancer)."""
+    ec2, elbv2 = cloud.client("ec2"), cloud.client("elbv2")
     vpc = ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"][0]["VpcId"]
     subnets = [s["SubnetId"] for s in ec2.describe_subnets()["Subnets"]][:2]
     group = elbv2.create_target_group(
-        Name=uid("tg-"), Protocol="HTTP", Port=8000, VpcId=vpc, HealthCheckPath="/healthz",
+        Name=uid("tg-"), Protocol="HTTP", Port=8000, VpcId=vpc, HealthCheckPath=health_path,
         HealthCheckIntervalSeconds=5, HealthCheckTimeoutSeconds=2, HealthyThresholdCount=2, UnhealthyThresholdCount=2,
     )["TargetGroups"][0]
+    if deregistration_delay is not None:
+        elbv2.modify_target_group_attributes(TargetGroupArn=group["TargetGroupArn"], Attributes=[
+            {"Key": "deregistration_delay.timeout_seconds", "Value": str(deregistration_delay)}])
     balancer = elbv2.create_load_balancer(Name=uid("lb-"), Subnets=subnets)["LoadBalancers"][0]
     elbv2.create_listener(
         LoadBalancerArn=balancer["LoadBalancerArn"], Protocol="HTTP", Port=80,
         DefaultActions=[{"Type": "forward", "TargetGroupArn": group["TargetGroupArn"]}],
     )
+    return group["TargetGroupArn"], balancer
+
+
+def subnets_of(cloud, count: int = 2) -> list[str]:
+    return [s["SubnetId"] for s in cloud.client("ec2").describe_subnets()["Subnets"]][:count]
+
+
+def test_load_balancer_routes_round_robin_to_healthy_targets_reached_by_name(cloud):
+    elbv2, route53 = cloud.client("elbv2"), cloud.client("route53")
+    group_arn, balancer = balanced(cloud)
     zone_name = f"{uid('z')}.test"
     zone = route53.create_hosted_zone(Name=zone_name, CallerReference=uid("ref-"))["HostedZone"]
     route53.change_resource_record_sets(HostedZoneId=zone["Id"], ChangeBatch={"Changes": [{
@@ -261,10 +276,10 @@ def test_load_balancer_routes_round_robin_to_healthy_targets_reached_by_name(clo
     instances = launch(cloud, APP, count=2)
     for instance in instances:
         boot_finished(cloud, instance)
-    elbv2.register_targets(TargetGroupArn=group["TargetGroupArn"], Targets=[{"Id": i} for i in instances])
-    assert {h["State"] for h in health(cloud, group["TargetGroupArn"]).values()} == {"initial"}
+    elbv2.register_targets(TargetGroupArn=group_arn, Targets=[{"Id": i} for i in instances])
+    assert {h["State"] for h in health(cloud, group_arn).values()} == {"initial"}
     wait_for("both targets healthy", lambda: all(
-        h["State"] == "healthy" for h in health(cloud, group["TargetGroupArn"]).values()), timeout=30)
+        h["State"] == "healthy" for h in health(cloud, group_arn).values()), timeout=30)
 
     seen = []
     for url in [lb_url] * 6 + [f"http://www.{zone_name}/"] * 6:
@@ -283,16 +298,16 @@ def test_load_balancer_routes_round_robin_to_healthy_targets_reached_by_name(clo
     sick, well = instances
     (cloud.instance_root(sick) / "opt/app/healthy").unlink()
     started = time.monotonic()
-    wait_for("the sick target unhealthy", lambda: health(cloud, group["TargetGroupArn"])[sick]["State"] == "unhealthy",
+    wait_for("the sick target unhealthy", lambda: health(cloud, group_arn)[sick]["State"] == "unhealthy",
              timeout=20)
     assert time.monotonic() - started <= 5 * 2 + 5 + 1
-    described = health(cloud, group["TargetGroupArn"])[sick]
+    described = health(cloud, group_arn)[sick]
     assert described["Reason"] == "Target.ResponseCodeMismatch"
     assert "[503]" in described["Description"]
     assert {json.loads(get(cloud.proxy, lb_url)[2])["instance"] for _ in range(6)} == {well}
 
     (cloud.instance_root(sick) / "opt/app/healthy").touch()
-    wait_for("the target healthy again", lambda: health(cloud, group["TargetGroupArn"])[sick]["State"] == "healthy",
+    wait_for("the target healthy again", lambda: health(cloud, group_arn)[sick]["State"] == "healthy",
              timeout=20)
     assert {json.loads(get(cloud.proxy, lb_url)[2])["instance"] for _ in range(6)} == set(instances)
 
@@ -385,20 +400,9 @@ systemctl enable --now app
 def test_scale_in_drains_the_target_then_stops_its_app_with_sigterm(cloud):
     import threading
 
-    ec2, elbv2, autoscaling = cloud.client("ec2"), cloud.client("elbv2"), cloud.client("autoscaling")
-    vpc = ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"][0]["VpcId"]
-    subnets = [s["SubnetId"] for s in ec2.describe_subnets()["Subnets"]][:2]
-    group = elbv2.create_target_group(
-        Name=uid("tg-"), Protocol="HTTP", Port=8000, VpcId=vpc, HealthCheckPath="/",
-        HealthCheckIntervalSeconds=5, HealthCheckTimeoutSeconds=2, HealthyThresholdCount=2,
-    )["TargetGroups"][0]
-    elbv2.modify_target_group_attributes(TargetGroupArn=group["TargetGroupArn"], Attributes=[
-        {"Key": "deregistration_delay.timeout_seconds", "Value": "30"}])
-    balancer = elbv2.create_load_balancer(Name=uid("lb-"), Subnets=subnets)["LoadBalancers"][0]
-    elbv2.create_listener(
-        LoadBalancerArn=balancer["LoadBalancerArn"], Protocol="HTTP", Port=80,
-        DefaultActions=[{"Type": "forward", "TargetGroupArn": group["TargetGroupArn"]}],
-    )
+    ec2, autoscaling = cloud.client("ec2"), cloud.client("autoscaling")
+    subnets = subnets_of(cloud)
+    group_arn, balancer = balanced(cloud, health_path="/", deregistration_delay=30)
     template = ec2.create_launch_template(
         LaunchTemplateName=uid("lt-"),
         LaunchTemplateData={"ImageId": IMAGE, "InstanceType": "t3.micro",
@@ -408,9 +412,9 @@ def test_scale_in_drains_the_target_then_stops_its_app_with_sigterm(cloud):
     autoscaling.create_auto_scaling_group(
         AutoScalingGroupName=name, MinSize=0, MaxSize=2, DesiredCapacity=2,
         LaunchTemplate={"LaunchTemplateId": template["LaunchTemplateId"]},
-        VPCZoneIdentifier=",".join(subnets), TargetGroupARNs=[group["TargetGroupArn"]],
+        VPCZoneIdentifier=",".join(subnets), TargetGroupARNs=[group_arn],
     )
-    wait_for("both targets healthy", lambda: len(h := health(cloud, group["TargetGroupArn"])) == 2
+    wait_for("both targets healthy", lambda: len(h := health(cloud, group_arn)) == 2
              and all(t["State"] == "healthy" for t in h.values()), timeout=40)
     members = {i["InstanceId"] for i in autoscaling.describe_auto_scaling_groups(
         AutoScalingGroupNames=[name])["AutoScalingGroups"][0]["Instances"]}
@@ -453,8 +457,6 @@ def redis(sock, *command: str) -> bytes:
 
 def test_a_replication_group_is_a_real_redis_with_tls_and_auth_at_its_endpoints(cloud):
     import ssl
-
-    from support import connect_through
 
     elasticache = cloud.client("elasticache")
     token = "a-token-of-at-least-16-chars"
@@ -547,31 +549,20 @@ def versioned_app(version: str, healthy: bool = True) -> str:
 
 def refresh_stack(cloud):
     """An Auto Scaling group of 2 behind a load balancer, launch template version 1."""
-    ec2, elbv2, autoscaling = cloud.client("ec2"), cloud.client("elbv2"), cloud.client("autoscaling")
-    vpc = ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"][0]["VpcId"]
-    subnets = [s["SubnetId"] for s in ec2.describe_subnets()["Subnets"]][:2]
-    group = elbv2.create_target_group(
-        Name=uid("tg-"), Protocol="HTTP", Port=8000, VpcId=vpc, HealthCheckPath="/healthz",
-        HealthCheckIntervalSeconds=5, HealthCheckTimeoutSeconds=2, HealthyThresholdCount=2, UnhealthyThresholdCount=2,
-    )["TargetGroups"][0]
-    elbv2.modify_target_group_attributes(TargetGroupArn=group["TargetGroupArn"], Attributes=[
-        {"Key": "deregistration_delay.timeout_seconds", "Value": "5"}])
-    balancer = elbv2.create_load_balancer(Name=uid("lb-"), Subnets=subnets)["LoadBalancers"][0]
-    elbv2.create_listener(
-        LoadBalancerArn=balancer["LoadBalancerArn"], Protocol="HTTP", Port=80,
-        DefaultActions=[{"Type": "forward", "TargetGroupArn": group["TargetGroupArn"]}],
-    )
+    ec2, autoscaling = cloud.client("ec2"), cloud.client("autoscaling")
+    subnets = subnets_of(cloud)
+    group_arn, balancer = balanced(cloud, deregistration_delay=5)
     template = ec2.create_launch_template(LaunchTemplateName=uid("lt-"), LaunchTemplateData={
         "ImageId": IMAGE, "UserData": base64.b64encode(versioned_app("v1").encode()).decode()})["LaunchTemplate"]
     name = uid("asg-")
     autoscaling.create_auto_scaling_group(
         AutoScalingGroupName=name, MinSize=2, MaxSize=4, DesiredCapacity=2,
         LaunchTemplate={"LaunchTemplateId": template["LaunchTemplateId"], "Version": "1"},
-        VPCZoneIdentifier=",".join(subnets), TargetGroupARNs=[group["TargetGroupArn"]],
+        VPCZoneIdentifier=",".join(subnets), TargetGroupARNs=[group_arn],
     )
-    wait_for("both targets healthy", lambda: len(h := health(cloud, group["TargetGroupArn"])) == 2
+    wait_for("both targets healthy", lambda: len(h := health(cloud, group_arn)) == 2
              and all(t["State"] == "healthy" for t in h.values()), timeout=40)
-    return name, template["LaunchTemplateId"], group["TargetGroupArn"], f"http://{balancer['DNSName']}/"
+    return name, template["LaunchTemplateId"], group_arn, f"http://{balancer['DNSName']}/"
 
 
 class Stream:
