@@ -22,9 +22,11 @@ if ! python3 -c 'import pytest' 2>/dev/null; then
     echo "installing pytest with pip"
     python3 -m pip install --quiet pytest
 fi
-# The local cloud's tools (network namespaces, sandboxes, the instances' AWS CLI).
+# The local cloud's tools (network namespaces, sandboxes, the instances' AWS CLI, the data
+# stores), and what the app's and the stack's tests need: redis-server, PostgreSQL, Chromium
+# (tests/local_cloud.rs opens the stack in it too), fonts, wrk.
 scripts/local-cloud-deps.sh
-# app/: redis-server, PostgreSQL, Chromium and fonts are installed by scripts/app-test.sh.
+scripts/app-test-deps.sh
 
 # --- checks --------------------------------------------------------------------
 cargo fmt --all --check

@@ -224,6 +224,13 @@ async fn the_reference_stack_serves_https_through_its_distribution_and_media_fro
         redirect.headers()["location"].to_str().unwrap(),
         format!("https://{domain}/api/resumes?page=2")
     );
+    // Chromium through the proxy, trusting the cloud's CA by its key, shows the same.
+    let page = chromium_page(&cloud, &format!("https://{domain}/")).await;
+    assert!(
+        members.iter().any(|id| page.contains(id.as_str())),
+        "{page}"
+    );
+
     // The record is an alias the distribution has no certificate for: CloudFront presents
     // its *.cloudfront.net certificate, which a client checking the name refuses.
     let refused = http.get("https://awstest.example.com/").send().await;
@@ -275,4 +282,36 @@ async fn the_reference_stack_serves_https_through_its_distribution_and_media_fro
     )
     .await
     .expect_success();
+}
+
+/// The DOM Chromium renders for `url`, through the local cloud's proxy, headless.
+async fn chromium_page(cloud: &Emulator, url: &str) -> String {
+    let profile = tempfile::tempdir().unwrap();
+    let output = tokio::process::Command::new("chromium")
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+        ])
+        .args([
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg(format!("--proxy-server={}", cloud.local().http_proxy))
+        .arg(format!(
+            "--ignore-certificate-errors-spki-list={}",
+            cloud.local().ca_spki_sha256
+        ))
+        .args(["--dump-dom", url])
+        .kill_on_drop(true)
+        .output();
+    let output = tokio::time::timeout(Duration::from_secs(60), output)
+        .await
+        .expect("chromium ends within a minute")
+        .expect("chromium runs (scripts/test.sh installs it)");
+    String::from_utf8_lossy(&output.stdout).into_owned()
 }

@@ -4,7 +4,9 @@ certificate is the ready file's `ca_bundle`; instances trust it as well."""
 
 from __future__ import annotations
 
+import base64
 import datetime
+import hashlib
 import ipaddress
 import ssl
 from pathlib import Path
@@ -42,6 +44,12 @@ class Authority:
         )
         self.bundle = folder / "ca.pem"
         self.bundle.write_bytes(self.certificate.public_bytes(serialization.Encoding.PEM))
+        # What Chromium's --ignore-certificate-errors-spki-list takes: the base64 SHA-256 of
+        # the CA's public key, which every chain the cloud serves ends with.
+        key = self.certificate.public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        self.spki_sha256 = base64.b64encode(hashlib.sha256(key).digest()).decode()
 
     def issue(self, names: list[str], stem: str) -> tuple[Path, Path]:
         """A server certificate for `names` (wildcards allowed); returns (cert, key) files."""
@@ -68,7 +76,10 @@ class Authority:
         )
         cert_path = self.folder / f"{stem}.crt"
         key_path = self.folder / f"{stem}.key"
-        cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+        # The whole chain, so a client may check the issuer by its key too.
+        cert_path.write_bytes(
+            certificate.public_bytes(serialization.Encoding.PEM) + self.certificate.public_bytes(serialization.Encoding.PEM)
+        )
         key_path.write_bytes(
             key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
         )

@@ -8,6 +8,8 @@ When everything listens it writes FILE (JSON):
     {"endpoint_url": "http://127.0.0.1:P",   the AWS APIs, for --endpoint-url
      "http_proxy": "http://127.0.0.1:Q",     the stack's public names (proxy.py)
      "ca_bundle": "/…/ca.pem",               the CA of the cloud's HTTPS names (ca.py)
+     "ca_spki_sha256": "…",                  its key's hash, for Chromium's
+                                              --ignore-certificate-errors-spki-list
      "state_dir": "/…", "pid": N}
 
 Layout: cloud.py reads moto's state for the data planes; hooks.py makes moto answer from
@@ -226,6 +228,7 @@ def main() -> None:
         "endpoint_url": f"http://127.0.0.1:{api_port}",
         "http_proxy": f"http://127.0.0.1:{proxy_port}",
         "ca_bundle": str(authority.bundle),
+        "ca_spki_sha256": authority.spki_sha256,
         "state_dir": str(state),
         "pid": os.getpid(),
         "latency": args.latency,

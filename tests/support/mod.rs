@@ -74,6 +74,8 @@ pub struct Emulator {
 pub struct LocalCloud {
     pub http_proxy: String,
     pub ca_bundle: PathBuf,
+    /// The CA's key hash, as Chromium's --ignore-certificate-errors-spki-list takes it.
+    pub ca_spki_sha256: String,
     pub state_dir: PathBuf,
 }
 
