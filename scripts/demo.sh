@@ -38,6 +38,7 @@ ready() { python3 -c "import json, sys; print(json.load(open(sys.argv[1]))[sys.a
 endpoint="$(ready endpoint_url)"
 proxy="$(ready http_proxy)"
 ca="$(ready ca_bundle)"
+spki="$(ready ca_spki_sha256)"
 echo "local cloud: AWS APIs at $endpoint, its stack's names through the proxy $proxy"
 
 export AWS_ENDPOINT_URL="$endpoint" AWS_ACCESS_KEY_ID=demo AWS_SECRET_ACCESS_KEY=demo AWS_REGION=us-east-1
@@ -66,7 +67,7 @@ done
 echo
 echo "Try it yourself (the certificates come from the local cloud's CA, $ca):"
 echo "  curl -x $proxy --cacert $ca $url"
-echo "  chromium --proxy-server=$proxy --ignore-certificate-errors $url"
+echo "  chromium --proxy-server=$proxy --ignore-certificate-errors-spki-list=$spki $url"
 echo "  modu load --url $url --proxy $proxy --ca-bundle $ca    (the resume service's traffic test)"
 
 if $keep; then
