@@ -1,13 +1,75 @@
-"""Auto Scaling: target-tracking scaling policies and their CloudWatch alarms."""
+"""Auto Scaling: launches balanced across zones at the group's template version;
+target-tracking scaling policies and their CloudWatch alarms."""
 
 from __future__ import annotations
 
 import uuid
 
 
+def launch(group, count: int, version: str | None = None) -> list[str]:
+    """Launches `count` instances for a group with a launch template, each in the group's
+    subnet whose zone has the fewest of its instances, at `version` (default: the group's
+    own), and makes them members. Returns their ids."""
+    from moto.autoscaling import models as asg
+
+    backend = group.autoscaling_backend
+    subnets = [s for s in (group.vpc_zone_identifier or "").split(",") if s]
+    zone_of = {}
+    for subnet_id in subnets:
+        try:
+            zone_of[subnet_id] = backend.ec2_backend.get_subnet(subnet_id).availability_zone
+        except Exception:
+            zone_of[subnet_id] = subnet_id
+    wanted = version or group.launch_template_version or "$Default"
+    number = str(group.ec2_launch_template.get_version(wanted).number)
+    tags = group.get_propagated_tags()
+    tags[asg.ASG_NAME_TAG] = group.name
+    tags.update(group.instance_tags)
+    ids = []
+    for _ in range(count):
+        subnet = None
+        if subnets:
+            per_zone = {zone_of[s]: 0 for s in subnets}
+            for member in group.instance_states:
+                zone = member.instance._placement.zone
+                if zone in per_zone:
+                    per_zone[zone] += 1
+            subnet = min(subnets, key=lambda s: (per_zone[zone_of[s]], subnets.index(s)))
+        reservation = backend.ec2_backend.run_instances(
+            group.image_id, 1, None, group.security_groups,
+            instance_type=group.instance_type,
+            tags={"instance": dict(tags)},
+            launch_template={"LaunchTemplateId": group.ec2_launch_template.id, "Version": number},
+            is_instance_type_default=False,
+            subnet_id=subnet,
+        )
+        for instance in reservation.instances:
+            instance.autoscaling_group = group
+            group.instance_states.append(
+                asg.InstanceState(instance, protected_from_scale_in=group.new_instances_protected_from_scale_in)
+            )
+            ids.append(instance.id)
+    return ids
+
+
 def apply() -> None:
     from moto.autoscaling import models as asg
     from moto.cloudwatch.models import cloudwatch_backends
+
+    # ---- where and what a group launches ----------------------------------------------
+    # AWS (EC2 Auto Scaling User Guide, "Rebalancing activities"; CreateAutoScalingGroup →
+    # LaunchTemplate.Version): a group spreads its instances evenly over the zones of its
+    # subnets, and launches the template version it names ($Default, $Latest or a number).
+    # moto puts every instance in the first subnet, with a random zone in its placement,
+    # and launches the template's default version whatever the group says.
+    original_replace = asg.FakeAutoScalingGroup.replace_autoscaling_group_instances
+
+    def replace_autoscaling_group_instances(self, count_needed, propagated_tags):
+        if self.ec2_launch_template is None:
+            return original_replace(self, count_needed, propagated_tags)
+        launch(self, count_needed)
+
+    asg.FakeAutoScalingGroup.replace_autoscaling_group_instances = replace_autoscaling_group_instances
 
     # ---- Enabled ---------------------------------------------------------------
     # AWS (Auto Scaling API Reference, DescribePolicies → ScalingPolicy.Enabled): every

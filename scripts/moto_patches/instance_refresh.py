@@ -32,6 +32,7 @@ import time
 import uuid
 from datetime import datetime, timezone
 
+from .autoscaling import launch
 from .errors import service_module
 
 ACTIVE = ("Pending", "InProgress", "Cancelling", "RollbackInProgress", "Baking")
@@ -155,29 +156,10 @@ def apply() -> None:
             return "unhealthy"
         return "healthy" if all(s == "healthy" for s in states) else "pending"
 
-    def launch(backend, group, count: int, version: str) -> list[str]:
-        """`count` instances of the group's launch template at `version`, spread over the
-        group's subnets as Auto Scaling balances zones."""
-        subnets = [s for s in (group.vpc_zone_identifier or "").split(",") if s]
-        tags = group.get_propagated_tags()
-        tags[asg.ASG_NAME_TAG] = group.name
-        tags.update(group.instance_tags)
-        ids = []
-        for index in range(count):
-            subnet = subnets[(len(group.instance_states) + index) % len(subnets)] if subnets else None
-            reservation = backend.ec2_backend.run_instances(
-                group.image_id, 1, None, group.security_groups,
-                instance_type=group.instance_type,
-                tags={"instance": dict(tags)},
-                launch_template={"LaunchTemplateId": group.ec2_launch_template.id, "Version": version},
-                is_instance_type_default=False,
-                subnet_id=subnet,
-            )
-            for instance in reservation.instances:
-                instance.autoscaling_group = group
-                group.instance_states.append(asg.InstanceState(instance))
-                ids.append(instance.id)
-        backend.update_attached_target_groups(group.name)
+    def launch_replacements(backend, group, count: int, version: str) -> list[str]:
+        ids = launch(group, count, version) if count else []
+        if ids:
+            backend.update_attached_target_groups(group.name)
         return ids
 
     def terminate(backend, group, ids: list[str]) -> None:
@@ -255,7 +237,7 @@ def apply() -> None:
             count, room = 1, room + 1
         terminate(backend, group, refresh.to_replace[:count])
         refresh.to_replace = refresh.to_replace[count:]
-        for instance_id in launch(backend, group, max(0, min(owed, room)), refresh.target_version):
+        for instance_id in launch_replacements(backend, group, max(0, min(owed, room)), refresh.target_version):
             refresh.launched[instance_id] = now
 
     def fail(backend, group, refresh: Refresh, why: str) -> None:

@@ -32,3 +32,32 @@ def test_target_tracking_policy_alarms(client):
     assert len(cw.describe_alarms(AlarmNames=names)["MetricAlarms"]) == 2
     asg.delete_policy(AutoScalingGroupName=group, PolicyName="cpu")
     assert cw.describe_alarms(AlarmNames=names)["MetricAlarms"] == []
+
+
+def test_a_group_spreads_its_instances_over_its_zones_at_its_template_version(client):
+    asg, ec2 = client("autoscaling"), client("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.31.0.0/16")["Vpc"]["VpcId"]
+    zones = [z["ZoneName"] for z in ec2.describe_availability_zones()["AvailabilityZones"]][:2]
+    subnets = [
+        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.31.{n}.0/24", AvailabilityZone=zone)["Subnet"]["SubnetId"]
+        for n, zone in enumerate(zones)
+    ]
+    template = ec2.create_launch_template(
+        LaunchTemplateName=uid("lt-"), LaunchTemplateData={"ImageId": "ami-12c6146b", "InstanceType": "t3.micro"}
+    )["LaunchTemplate"]["LaunchTemplateId"]
+    ec2.create_launch_template_version(LaunchTemplateId=template, SourceVersion="1",
+                                       LaunchTemplateData={"InstanceType": "t3.small"})
+    group = uid("asg-")
+    asg.create_auto_scaling_group(
+        AutoScalingGroupName=group, MinSize=0, MaxSize=4, DesiredCapacity=4, VPCZoneIdentifier=",".join(subnets),
+        LaunchTemplate={"LaunchTemplateId": template, "Version": "2"},
+    )
+    members = asg.describe_auto_scaling_groups(AutoScalingGroupNames=[group])["AutoScalingGroups"][0]["Instances"]
+    assert sorted(m["AvailabilityZone"] for m in members) == sorted(zones * 2)
+    ids = [m["InstanceId"] for m in members]
+    instances = [i for r in ec2.describe_instances(InstanceIds=ids)["Reservations"] for i in r["Instances"]]
+    assert {i["Placement"]["AvailabilityZone"] for i in instances} == set(zones)
+    assert {i["SubnetId"] for i in instances} == set(subnets)
+    assert {i["InstanceType"] for i in instances} == {"t3.small"}
+    versions = {t["Value"] for i in instances for t in i["Tags"] if t["Key"] == "aws:ec2launchtemplate:version"}
+    assert versions == {"2"}
