@@ -65,3 +65,76 @@ def test_health_check_matchers_take_codes_lists_and_ranges():
     assert matches("200", 200) and not matches("200", 204)
     assert matches("200,302", 302) and not matches("200,302", 301)
     assert matches("200-299", 204) and not matches("200-299", 301)
+
+
+def test_least_outstanding_requests_picks_the_least_busy_target_and_round_robin_takes_turns():
+    from localcloud.alb import LoadBalancers
+    from localcloud.cloud import HealthCheck, TargetGroup
+    from localcloud.health import Board, TargetState
+
+    check = HealthCheck("HTTP", "traffic-port", "/", 5, 2, 2, 2, "200", True)
+
+    def group(algorithm: str) -> TargetGroup:
+        return TargetGroup("arn:tg", "tg", 8000, "HTTP", check, algorithm, 300, (("i-1", 8000), ("i-2", 8000)))
+
+    board = Board()
+    board.targets[("arn:tg", "i-1", 8000)] = TargetState(state="healthy", in_flight=3)
+    board.targets[("arn:tg", "i-2", 8000)] = TargetState(state="healthy", in_flight=1)
+    balancers = LoadBalancers(board, snapshot=None, router_socket=None, log=print)
+    assert balancers.choose(group("least_outstanding_requests"))[0] == "i-2"
+    assert [balancers.choose(group("round_robin"))[0] for _ in range(4)] == ["i-1", "i-2", "i-1", "i-2"]
+    # Only unhealthy targets: the group fails open to all of them; none ready: nothing.
+    for state in board.targets.values():
+        state.state = "unhealthy"
+    assert {balancers.choose(group("round_robin"))[0] for _ in range(2)} == {"i-1", "i-2"}
+    for state in board.targets.values():
+        state.state = "initial"
+    assert balancers.choose(group("round_robin")) is None
+
+
+def test_each_origin_request_policy_forwards_what_it_names():
+    import asyncio
+
+    from localcloud import http1
+    from localcloud.cdn import ALL_VIEWER, CORS_S3_ORIGIN, Distributions
+    from localcloud.cloud import Distribution, Listener, LoadBalancer, Origin
+
+    listener = Listener("arn:listener", 80, "HTTP", (("arn:tg", 1),), None)
+    balancer = LoadBalancer("arn:lb", "lb", "lb-1.us-east-1.elb.amazonaws.com", "internet-facing", (listener,))
+    seen = []
+
+    class Resolver:
+        def resolve(self, host):
+            return ("load_balancer", balancer) if host == balancer.dns_name else None
+
+    class Balancers:
+        async def handle(self, lb, chosen, request, viewer_ip, path):
+            seen.append((request, viewer_ip, path))
+            return http1.text_response(200, "ok")
+
+    origin = Origin("lb", balancer.dns_name, "", "custom", "http-only", 80, 443, "", (("X-Origin-Secret", "s3cr3t"),))
+
+    def forwarded(policy: str):
+        distribution = Distribution(
+            "E1", "arn:cf", "123456789012", "d1.cloudfront.net", (), True, "", {"lb": origin},
+            (Behaviour("*", "lb", "allow-all", ("GET", "HEAD"), "", policy),),
+        )
+        request = http1.Request("GET", "/api/x?page=2", "HTTP/1.1", http1.Headers([
+            ("Host", "d1.cloudfront.net"), ("Cookie", "session=1"), ("Origin", "https://a.example"),
+            ("Accept", "text/html")]))
+        response = asyncio.run(Distributions(None, Resolver(), Balancers(), print).handle(
+            distribution, request, "192.0.2.7", "/api/x?page=2", "https", "d1.cloudfront.net"))
+        assert response.status == 200 and response.headers.get("X-Cache") == "Miss from cloudfront"
+        return seen.pop()
+
+    request, edge, path = forwarded(ALL_VIEWER)
+    assert path == "/api/x?page=2" and request.headers.get("Host") == "d1.cloudfront.net"
+    assert request.headers.get("Cookie") == "session=1" and request.headers.get("Accept") == "text/html"
+    assert request.headers.get("X-Forwarded-For") == "192.0.2.7" and request.headers.get("X-Origin-Secret") == "s3cr3t"
+    assert edge != "192.0.2.7"  # the load balancer sees CloudFront's address
+    request, _, path = forwarded("")
+    assert path == "/api/x" and request.headers.get("Host") == balancer.dns_name
+    assert request.headers.get("Cookie") is None and request.headers.get("Accept") is None
+    assert request.headers.get("User-Agent") == "Amazon CloudFront"
+    request, _, path = forwarded(CORS_S3_ORIGIN)
+    assert request.headers.get("Origin") == "https://a.example" and request.headers.get("Cookie") is None
