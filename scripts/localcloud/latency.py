@@ -159,31 +159,28 @@ def install(scale: float) -> None:
     cloudfront.CloudFrontBackend.update_distribution = update_distribution
 
     # Deletions that take time: `deleting` now, gone when due.
-    original_delete_group = ElastiCacheBackend.delete_replication_group
+    _defer_deletion(ElastiCacheBackend, "delete_replication_group", "replication_group_id",
+                    "replication_groups", "cache_delete")
+    _defer_deletion(RDSBackend, "delete_db_instance", "db_instance_identifier", "databases", "database_delete")
 
-    def delete_replication_group(self, replication_group_id, *args, **kwargs):
-        group = self.replication_groups.get(replication_group_id)
-        if group is None or group.status == "deleting":
-            return original_delete_group(self, replication_group_id, *args, **kwargs) if group is None else group
-        group.status = "deleting"
-        due = time.monotonic() + SECONDS["cache_delete"] * scale
-        _deleting.append((due, lambda: original_delete_group(self, replication_group_id, *args, **kwargs)))
-        return group
 
-    ElastiCacheBackend.delete_replication_group = delete_replication_group
+def _defer_deletion(backend_cls, method: str, id_parameter: str, collection: str, kind: str) -> None:
+    """`backend_cls.method` marks the resource `deleting` and really deletes it once its
+    deletion time has passed (a missing one fails as the original does)."""
+    original = getattr(backend_cls, method)
 
-    original_delete_db = RDSBackend.delete_db_instance
+    def delete(self, *args, **kwargs):
+        resource_id = args[0] if args else kwargs.get(id_parameter)
+        resource = getattr(self, collection).get(resource_id)
+        if resource is None:
+            return original(self, *args, **kwargs)
+        if resource.status != "deleting":
+            resource.status = "deleting"
+            due = time.monotonic() + SECONDS[kind] * _scale
+            _deleting.append((due, lambda: original(self, *args, **kwargs)))
+        return resource
 
-    def delete_db_instance(self, db_instance_identifier, *args, **kwargs):
-        database = self.databases.get(db_instance_identifier)
-        if database is None or database.status == "deleting":
-            return original_delete_db(self, db_instance_identifier, *args, **kwargs) if database is None else database
-        database.status = "deleting"
-        due = time.monotonic() + SECONDS["database_delete"] * scale
-        _deleting.append((due, lambda: original_delete_db(self, db_instance_identifier, *args, **kwargs)))
-        return database
-
-    RDSBackend.delete_db_instance = delete_db_instance
+    setattr(backend_cls, method, delete)
 
 
 def advance() -> None:

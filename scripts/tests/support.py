@@ -19,6 +19,13 @@ REGION = "us-east-1"
 ACCOUNT = "123456789012"
 
 
+def client_for(url: str, service: str):
+    """A boto3 client of `service` at an emulator's endpoint, with its test credentials."""
+    return boto3.client(
+        service, endpoint_url=url, region_name=REGION, aws_access_key_id="testing", aws_secret_access_key="testing"
+    )
+
+
 class Emulator:
     """One emulator process; stops when its stdin closes."""
 
@@ -37,13 +44,7 @@ class Emulator:
         self.url = line.split(" ", 1)[1]
 
     def client(self, service: str):
-        return boto3.client(
-            service,
-            endpoint_url=self.url,
-            region_name=REGION,
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-        )
+        return client_for(self.url, service)
 
     def stop(self) -> None:
         self.process.stdin.close()
@@ -76,13 +77,7 @@ class LocalCloud:
         self.pid = self.ready["pid"]
 
     def client(self, service: str):
-        return boto3.client(
-            service,
-            endpoint_url=self.url,
-            region_name=REGION,
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-        )
+        return client_for(self.url, service)
 
     def instance_root(self, instance_id: str) -> Path:
         return self.state / "instances" / instance_id / "root"
