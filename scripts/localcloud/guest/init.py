@@ -35,9 +35,14 @@ REMAINING_TIMEOUT = 5.0
 
 
 def log(text: str) -> None:
+    """A line on the console; a console that is gone (the host removed the instance's
+    folder) must not stop a power-off."""
     stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    with open(CONSOLE, "a") as console:
-        console.write(f"[{stamp}] localcloud-init: {text}\n")
+    try:
+        with open(CONSOLE, "a") as console:
+            console.write(f"[{stamp}] localcloud-init: {text}\n")
+    except OSError:
+        pass
 
 
 def seconds(text: str, default: float) -> float:
