@@ -20,6 +20,7 @@ import random
 import time
 
 from . import http1
+from .netns import open_from
 
 IDLE_TIMEOUT = 60.0
 
@@ -104,15 +105,7 @@ class LoadBalancers:
                 state.in_flight -= 1
 
     async def forward(self, address: str, port: int, request: http1.Request) -> http1.Response:
-        loop = asyncio.get_running_loop()
-        sock = self.router_socket()
-        sock.setblocking(False)
-        try:
-            await loop.sock_connect(sock, (address, port))
-        except BaseException:
-            sock.close()
-            raise
-        reader, writer = await asyncio.open_connection(sock=sock, limit=2**20)
+        reader, writer = await open_from(self.router_socket, address, port, limit=2**20)
         try:
             writer.write(http1.encode_request(request))
             await writer.drain()

@@ -21,6 +21,7 @@ import time
 from dataclasses import dataclass, field
 
 from . import http1
+from .netns import open_from
 
 REASONS = {
     "Elb.RegistrationInProgress": "Target registration is in progress",
@@ -81,17 +82,6 @@ class HealthChecker:
         self.log = log
         self.tasks: dict = {}
 
-    async def connect(self, address: str, port: int, timeout: float):
-        loop = asyncio.get_running_loop()
-        sock = self.router_socket()
-        sock.setblocking(False)
-        try:
-            await asyncio.wait_for(loop.sock_connect(sock, (address, port)), timeout)
-        except BaseException:
-            sock.close()
-            raise
-        return await asyncio.open_connection(sock=sock)
-
     def reconcile(self, snapshot) -> None:
         """Starts checks for new targets, drains deregistered ones."""
         wanted = set()
@@ -140,7 +130,7 @@ class HealthChecker:
     async def check_once(self, address: str, traffic_port: int, check) -> tuple[bool, str | None, int | None]:
         port = traffic_port if check.port == "traffic-port" else int(check.port)
         try:
-            reader, writer = await self.connect(address, port, check.timeout)
+            reader, writer = await open_from(self.router_socket, address, port, check.timeout)
         except asyncio.TimeoutError:
             return False, "Target.Timeout", None
         except OSError:

@@ -69,6 +69,21 @@ def socket_in(namespace: str, family=socket.AF_INET, kind=socket.SOCK_STREAM) ->
     return result["socket"]
 
 
+async def open_from(make_socket, address: str, port: int, timeout: float | None = None, limit: int = 2**16):
+    """asyncio streams to address:port over a socket from `make_socket()` (one in a
+    namespace); the socket is closed when the connection fails or times out."""
+    import asyncio
+
+    sock = make_socket()
+    sock.setblocking(False)
+    try:
+        await asyncio.wait_for(asyncio.get_running_loop().sock_connect(sock, (address, port)), timeout)
+    except BaseException:
+        sock.close()
+        raise
+    return await asyncio.open_connection(sock=sock, limit=limit)
+
+
 def listener_in(namespace: str, address: str, port: int) -> socket.socket:
     sock = socket_in(namespace)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

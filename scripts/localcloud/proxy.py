@@ -19,6 +19,7 @@ import traceback
 from urllib.parse import urlsplit
 
 from . import http1
+from .netns import open_from
 
 MAX_ALIAS_HOPS = 8
 
@@ -145,16 +146,11 @@ class Proxy:
             writer.write(http1.encode_response(
                 http1.text_response(502, f"local cloud: {host} answers on port {served}, not {port}\n"), False))
             return
-        loop = asyncio.get_running_loop()
-        sock = self.router_socket()
-        sock.setblocking(False)
         try:
-            await loop.sock_connect(sock, (address, port))
+            up_reader, up_writer = await open_from(self.router_socket, address, port)
         except OSError as err:
-            sock.close()
             writer.write(http1.encode_response(http1.text_response(502, f"local cloud: {host}: {err}\n"), False))
             return
-        up_reader, up_writer = await asyncio.open_connection(sock=sock)
         writer.write(b"HTTP/1.1 200 Connection Established\r\n\r\n")
         await writer.drain()
 
