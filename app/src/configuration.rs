@@ -1,6 +1,8 @@
 //! Settings, read from flags or the matching environment variables. With none of
 //! them set the service runs alone: SQLite in WAL mode, images on local disk and an
-//! in-process cache, so `cargo run -p modu-app` just works.
+//! in-process cache, so `cargo run -p modu-app` just works. Deployed by modu, it is
+//! started with `--parameters /modu/<stack>/` and reads where its database, cache and
+//! bucket are from the stack's parameters and secrets (see `parameters`).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -33,6 +35,10 @@ pub struct Settings {
     /// Store images in this S3 bucket (standard AWS settings; `AWS_ENDPOINT_URL` for an emulator).
     #[arg(long, env = "S3_BUCKET")]
     pub s3_bucket: Option<String>,
+
+    /// Prefix of every image's key in the bucket (the CDN's `/media/*` path reads `media/`).
+    #[arg(long, env = "S3_PREFIX", default_value = "")]
+    pub s3_prefix: String,
 
     /// Address the bucket as `endpoint/bucket/key` (for endpoints without per-bucket DNS).
     #[arg(long, env = "S3_FORCE_PATH_STYLE", default_value_t = false)]
@@ -68,6 +74,18 @@ pub struct Settings {
     #[arg(long, env = "SESSION_SWEEP_SECS", default_value_t = 600,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub session_sweep_secs: u64,
+
+    /// Read the database, cache and bucket settings from this SSM Parameter Store path
+    /// (e.g. `/modu/<stack>/`) and the secrets it names, with the standard AWS credentials;
+    /// they take the place of the matching settings above.
+    #[arg(long, env = "MODU_PARAMETERS")]
+    pub parameters: Option<String>,
+
+    /// Seconds to keep serving after SIGTERM while `/readyz` says draining: a load balancer
+    /// keeps sending until its deregistration delay is over.
+    #[arg(long, env = "DRAIN_SECS", default_value_t = 0,
+          value_parser = clap::value_parser!(u64).range(0..=3600))]
+    pub drain_secs: u64,
 
     /// Log filter in `RUST_LOG` syntax.
     #[arg(long, env = "RUST_LOG", default_value = "info,sqlx=warn,aws=warn")]

@@ -6,6 +6,8 @@ pub mod configuration;
 pub mod db;
 pub mod domain;
 pub mod error;
+pub mod gate;
+pub mod parameters;
 pub mod routes;
 pub mod startup;
 pub mod state;

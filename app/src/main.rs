@@ -10,10 +10,13 @@ use modu_app::telemetry;
 #[tokio::main]
 async fn main() {
     modu_app::startup::tune_allocator();
+    modu_wire::install_crypto_provider();
     let settings = Settings::parse();
     telemetry::init(&settings.log_filter, std::io::stdout);
 
-    let app = match Application::build(settings).await {
+    // Listen at once and bring the parts up in the background: an instance may boot
+    // before its database answers, and `/readyz` tells the load balancer when it does.
+    let app = match Application::start(settings).await {
         Ok(app) => app,
         Err(e) => {
             tracing::error!(error = %e, "cannot start");

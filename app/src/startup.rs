@@ -1,9 +1,17 @@
 //! Builds the application from its settings — database, image store, sessions and
 //! cache — binds the listener (port 0 picks a free one, which the tests rely on) and
-//! serves until SIGTERM, finishing in-flight requests first so a scale-in never cuts
-//! an upload short.
+//! serves until SIGTERM. On SIGTERM it first drains: `/readyz` fails while requests are
+//! still served for `drain_secs` (a load balancer keeps sending until its deregistration
+//! delay is over), then in-flight requests finish and it exits, so neither a scale-in
+//! nor a rollout cuts a request short.
+//!
+//! Two ways up: [`Application::build`] brings every part up before it returns and fails
+//! on the first error (tests, local runs); [`Application::start`] listens at once and
+//! brings the parts up in the background, retrying with backoff, while the [`Gate`]
+//! answers — the way an instance starts, possibly before its database exists.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use axum::Router;
@@ -17,6 +25,8 @@ use tower_http::trace::TraceLayer;
 
 use crate::configuration::Settings;
 use crate::db::{self, Db, DbError};
+use crate::gate::Gate;
+use crate::parameters::{ParameterClient, ParameterError};
 use crate::routes;
 use crate::state::{AppState, Limits};
 use crate::storage::{Cache, DiskStore, ImageStore, S3Store, SessionStore, sweep_forever};
@@ -24,11 +34,15 @@ use crate::storage::{Cache, DiskStore, ImageStore, S3Store, SessionStore, sweep_
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     #[error(transparent)]
+    Parameters(#[from] ParameterError),
+    #[error(transparent)]
     Db(#[from] DbError),
     #[error("loading job categories: {0}")]
     Tasks(#[source] sqlx::Error),
     #[error("connecting to Redis at REDIS_URL: {0}")]
     Redis(#[source] redis::RedisError),
+    #[error("opening the image store: {0}")]
+    Storage(#[source] crate::storage::StoreError),
     #[error("creating the media directory {path}: {source}")]
     MediaDir {
         path: String,
@@ -41,18 +55,73 @@ pub enum StartError {
     },
 }
 
+impl StartError {
+    /// The `/readyz` part this error keeps waiting.
+    fn part(&self) -> &'static str {
+        match self {
+            StartError::Parameters(_) => "config",
+            StartError::Db(_) | StartError::Tasks(_) => "database",
+            StartError::Redis(_) => "cache",
+            StartError::Storage(_) | StartError::MediaDir { .. } => "storage",
+            StartError::Bind { .. } => "listener",
+        }
+    }
+}
+
+/// Set once SIGTERM arrived: `/readyz` fails from then on.
+#[derive(Debug, Clone, Default)]
+pub struct Draining(Arc<AtomicBool>);
+
+impl Draining {
+    pub fn is_set(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+
+    fn set(&self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
 pub struct Application {
     listener: TcpListener,
     router: Router,
-    state: AppState,
+    gate: Gate,
+    draining: Draining,
     session_sweep: Duration,
+    drain: Duration,
 }
 
 impl Application {
-    pub async fn build(settings: Settings) -> Result<Self, StartError> {
-        let state = build_state(&settings).await?;
-        let router = routes::router(state.clone());
-        let router = with_middleware(router, Duration::from_secs(settings.request_timeout_secs));
+    /// Brings every part up, then binds; the first failure is the answer.
+    pub async fn build(mut settings: Settings) -> Result<Self, StartError> {
+        let gate = Gate::default();
+        let draining = Draining::default();
+        if let Some(path) = settings.parameters.clone() {
+            ParameterClient::from_environment()
+                .await
+                .apply(&path, &mut settings)
+                .await?;
+        }
+        let state = build_state(&settings, &gate, draining.clone()).await?;
+        gate.open(state.clone(), routes::router(state));
+        Self::listening(settings, gate, draining)
+    }
+
+    /// Binds at once and brings the parts up in the background, retrying each failure
+    /// with backoff until every part answers; only a port that cannot be bound fails.
+    pub async fn start(settings: Settings) -> Result<Self, StartError> {
+        let gate = Gate::default();
+        let draining = Draining::default();
+        let app = Self::listening(settings.clone(), gate.clone(), draining.clone())?;
+        tokio::spawn(bring_up(settings, gate, draining));
+        Ok(app)
+    }
+
+    fn listening(settings: Settings, gate: Gate, draining: Draining) -> Result<Self, StartError> {
+        let router = with_middleware(
+            gate.router(),
+            Duration::from_secs(settings.request_timeout_secs),
+        );
         let listener = bind(settings.bind).map_err(|source| StartError::Bind {
             address: settings.bind.to_string(),
             source,
@@ -60,8 +129,10 @@ impl Application {
         Ok(Application {
             listener,
             router,
-            state,
+            gate,
+            draining,
             session_sweep: Duration::from_secs(settings.session_sweep_secs),
+            drain: Duration::from_secs(settings.drain_secs),
         })
     }
 
@@ -71,16 +142,13 @@ impl Application {
             .expect("a bound listener has an address")
     }
 
-    pub fn state(&self) -> &AppState {
-        &self.state
-    }
-
     /// Serves until SIGTERM or Ctrl-C.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.run_until(shutdown_signal()).await
     }
 
-    /// Serves until `stop` completes, then lets in-flight requests finish.
+    /// Serves until `stop` completes, drains for `drain_secs`, then lets in-flight
+    /// requests finish.
     pub async fn run_until(
         self,
         stop: impl std::future::Future<Output = ()> + Send + 'static,
@@ -89,12 +157,63 @@ impl Application {
         let listener = self.listener.tap_io(|tcp| {
             let _ = tcp.set_nodelay(true);
         });
-        let sweeper = tokio::spawn(sweep_forever(self.state.db.clone(), self.session_sweep));
+        let gate = self.gate.clone();
+        let sweep = self.session_sweep;
+        let sweeper = tokio::spawn(async move {
+            let state = gate.ready().await;
+            sweep_forever(state.db, sweep).await
+        });
+        let (draining, drain) = (self.draining.clone(), self.drain);
         let served = axum::serve(listener, self.router)
-            .with_graceful_shutdown(stop)
+            .with_graceful_shutdown(async move {
+                stop.await;
+                draining.set();
+                if !drain.is_zero() {
+                    tracing::info!(
+                        seconds = drain.as_secs(),
+                        "draining: /readyz fails, still serving"
+                    );
+                    tokio::time::sleep(drain).await;
+                }
+                tracing::info!("shutting down: finishing in-flight requests");
+            })
             .await;
         sweeper.abort();
         served
+    }
+}
+
+/// Brings the parts up until all answer: each attempt reads the configuration again
+/// (a secret may have appeared meanwhile) and reports on the gate what it waits for.
+async fn bring_up(settings: Settings, gate: Gate, draining: Draining) {
+    let client = match &settings.parameters {
+        Some(_) => Some(ParameterClient::from_environment().await),
+        None => None,
+    };
+    let mut delay = Duration::from_secs(1);
+    loop {
+        let mut attempt = settings.clone();
+        let result = async {
+            if let (Some(client), Some(path)) = (&client, &settings.parameters) {
+                client.apply(path, &mut attempt).await?;
+            }
+            gate.report("config", "ok");
+            build_state(&attempt, &gate, draining.clone()).await
+        }
+        .await;
+        match result {
+            Ok(state) => {
+                tracing::info!("every part answers: ready");
+                gate.open(state.clone(), routes::router(state));
+                return;
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, retry_in = ?delay, "not ready yet");
+                gate.report(err.part(), err.to_string());
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(30));
+            }
+        }
     }
 }
 
@@ -128,10 +247,15 @@ fn bind(address: std::net::SocketAddr) -> std::io::Result<TcpListener> {
     socket.listen(ACCEPT_BACKLOG)
 }
 
-async fn build_state(settings: &Settings) -> Result<AppState, StartError> {
+async fn build_state(
+    settings: &Settings,
+    gate: &Gate,
+    draining: Draining,
+) -> Result<AppState, StartError> {
     let db = Db::connect(&settings.database_url, settings.db_pool_size).await?;
     db.migrate().await?;
     let tasks = db::tasks::all(&db).await.map_err(StartError::Tasks)?;
+    gate.report("database", "ok");
 
     let redis = match &settings.redis_url {
         Some(url) => {
@@ -166,9 +290,19 @@ async fn build_state(settings: &Settings) -> Result<AppState, StartError> {
         }
         None => (SessionStore::Database(db.clone()), Cache::local()),
     };
+    gate.report(
+        "cache",
+        if redis.is_some() {
+            "ok"
+        } else {
+            "not configured"
+        },
+    );
 
     let images: Arc<dyn ImageStore> = match &settings.s3_bucket {
-        Some(bucket) => Arc::new(S3Store::connect(bucket, settings.s3_force_path_style).await),
+        Some(bucket) => Arc::new(
+            S3Store::connect(bucket, &settings.s3_prefix, settings.s3_force_path_style).await,
+        ),
         None => Arc::new(DiskStore::new(&settings.media_dir).map_err(|source| {
             StartError::MediaDir {
                 path: settings.media_dir.display().to_string(),
@@ -176,6 +310,8 @@ async fn build_state(settings: &Settings) -> Result<AppState, StartError> {
             }
         })?),
     };
+    images.check().await.map_err(StartError::Storage)?;
+    gate.report("storage", "ok");
     tracing::info!(
         database = ?db.backend,
         sessions = sessions.describe(),
@@ -203,6 +339,7 @@ async fn build_state(settings: &Settings) -> Result<AppState, StartError> {
             max_body_bytes: settings.max_body_bytes(),
         },
         media_base_url,
+        draining,
     })
 }
 
@@ -254,5 +391,5 @@ async fn shutdown_signal() {
         _ = ctrl_c => {},
         _ = terminate => {},
     }
-    tracing::info!("shutting down: finishing in-flight requests");
+    tracing::info!("stop signal received");
 }

@@ -9,6 +9,7 @@ use redis::aio::ConnectionManager;
 
 use crate::db::Db;
 use crate::domain::Task;
+use crate::startup::Draining;
 use crate::storage::{Cache, ImageStore, SessionStore};
 
 /// Upload limits, derived once from the settings.
@@ -33,4 +34,6 @@ pub struct AppState {
     pub limits: Limits,
     /// Prefix of image URLs, without a trailing slash.
     pub media_base_url: String,
+    /// Set on SIGTERM; `/readyz` fails from then on.
+    pub draining: Draining,
 }

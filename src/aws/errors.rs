@@ -8,6 +8,8 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 use crate::error::Error;
 
+pub use modu_wire::flatten;
+
 /// The modelled error code AWS answered with (`DependencyViolation`, `NoSuchBucket`…), if any.
 pub fn code<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> Option<&str> {
     match err {
@@ -44,21 +46,6 @@ where
         }
         _ => flatten(err),
     }
-}
-
-/// An error and all its sources on one line (the SDK's top-level messages are terse).
-pub fn flatten(err: &(dyn StdError + 'static)) -> String {
-    let mut out = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        let text = cause.to_string();
-        if !out.contains(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        source = cause.source();
-    }
-    out
 }
 
 /// The next step to suggest for well-known error codes.

@@ -9,7 +9,7 @@ pub mod ssm;
 pub mod tags;
 pub mod tls;
 pub mod wait;
-pub mod wire;
+pub use modu_wire as wire;
 
 use aws_config::{BehaviorVersion, Region};
 use aws_credential_types::provider::ProvideCredentials;

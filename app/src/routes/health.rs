@@ -1,5 +1,6 @@
 //! Probes for the load balancer: `/healthz` says the process is alive, `/readyz`
-//! that it can reach every part it needs to serve (database, Redis, image storage).
+//! that it can reach every part it needs to serve (database, cache, image storage) and
+//! is not draining. Until the parts first answer, `gate` answers both.
 
 use axum::Json;
 use axum::extract::State;
@@ -20,7 +21,7 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
             "unreachable"
         }
     };
-    let redis = match &state.redis {
+    let cache = match &state.redis {
         None => "not configured",
         Some(conn) => match redis::cmd("PING")
             .query_async::<String>(&mut conn.clone())
@@ -40,7 +41,8 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
             "unreachable"
         }
     };
-    let ready = database == "ok" && storage == "ok" && redis != "unreachable";
+    let draining = state.draining.is_set();
+    let ready = !draining && database == "ok" && storage == "ok" && cache != "unreachable";
     let status = if ready {
         StatusCode::OK
     } else {
@@ -48,6 +50,12 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
     };
     (
         status,
-        Json(json!({ "database": database, "redis": redis, "storage": storage })),
+        Json(json!({
+            "ready": ready,
+            "draining": draining,
+            "database": database,
+            "cache": cache,
+            "storage": storage,
+        })),
     )
 }

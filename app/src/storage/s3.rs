@@ -1,5 +1,7 @@
-//! Images as objects in one S3 bucket. Uploads of a resume run in parallel; if any
-//! fails, the ones that succeeded are deleted so no orphan stays behind.
+//! Images as objects in one S3 bucket, under a key prefix (a stack's CDN serves
+//! `/media/*` from `media/`, and its instance role may write nowhere else). Uploads of a
+//! resume run in parallel; if any fails, the ones that succeeded are deleted so no orphan
+//! stays behind.
 
 use aws_sdk_s3::Client;
 use aws_sdk_s3::primitives::ByteStream;
@@ -11,12 +13,13 @@ use super::{ImageStore, NewObject, StoreError, StoredObject};
 pub struct S3Store {
     client: Client,
     bucket: String,
+    prefix: String,
 }
 
 impl S3Store {
     /// `force_path_style` addresses the bucket as `endpoint/bucket/key`; S3 accepts it,
     /// and endpoints without wildcard DNS (a local emulator, some VPC endpoints) need it.
-    pub async fn connect(bucket: &str, force_path_style: bool) -> Self {
+    pub async fn connect(bucket: &str, prefix: &str, force_path_style: bool) -> Self {
         let shared = aws_config::defaults(aws_config::BehaviorVersion::latest())
             .http_client(https_client())
             .load()
@@ -27,7 +30,13 @@ impl S3Store {
         S3Store {
             client: Client::from_conf(config),
             bucket: bucket.to_owned(),
+            prefix: prefix.to_owned(),
         }
+    }
+
+    /// The object key of a stored image's key.
+    fn object(&self, key: &str) -> String {
+        format!("{}{key}", self.prefix)
     }
 
     pub fn client(&self) -> &Client {
@@ -38,7 +47,7 @@ impl S3Store {
         self.client
             .put_object()
             .bucket(&self.bucket)
-            .key(&obj.key)
+            .key(self.object(&obj.key))
             .content_type(obj.content_type)
             .body(ByteStream::from(obj.bytes.clone()))
             .send()
@@ -82,7 +91,7 @@ impl ImageStore for S3Store {
         self.client
             .delete_object()
             .bucket(&self.bucket)
-            .key(key)
+            .key(self.object(key))
             .send()
             .await
             .map_err(|e| StoreError::new("deleting", key, sdk_message(&e)))?;
@@ -94,7 +103,7 @@ impl ImageStore for S3Store {
             .client
             .get_object()
             .bucket(&self.bucket)
-            .key(key)
+            .key(self.object(key))
             .send()
             .await
         {
@@ -129,7 +138,7 @@ impl ImageStore for S3Store {
     }
 
     fn describe(&self) -> String {
-        format!("s3:{}", self.bucket)
+        format!("s3:{}/{}", self.bucket, self.prefix)
     }
 }
 

@@ -18,12 +18,13 @@ async fn readyz_checks_every_part() {
     let body: Value = resp.json().await.unwrap();
     assert_eq!(body["database"], "ok");
     assert_eq!(body["storage"], "ok");
-    let redis = if backend() == Backend::Postgres {
+    let cache = if backend() == Backend::Postgres {
         "ok"
     } else {
         "not configured"
     };
-    assert_eq!(body["redis"], redis);
+    assert_eq!(body["cache"], cache);
+    assert_eq!(body["ready"], true);
 }
 
 #[tokio::test]

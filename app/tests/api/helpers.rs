@@ -90,20 +90,11 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
     settings.media_dir = dir.join("media");
     settings.db_pool_size = 8;
     let mut s3 = None;
+    settings.database_url = fresh_database(&name, &dir).await;
     match backend() {
-        Backend::Sqlite => {
-            settings.database_url = format!("sqlite://{}", dir.join("modu.db").display());
-        }
+        Backend::Sqlite => {}
         Backend::Postgres => {
             let services = services::ensure();
-            let mut admin = sqlx::PgConnection::connect(&format!("{}/postgres", services.postgres))
-                .await
-                .expect("connecting to the test PostgreSQL");
-            sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {name}")))
-                .execute(&mut admin)
-                .await
-                .unwrap();
-            settings.database_url = format!("{}/{name}", services.postgres);
             settings.redis_url = Some(services.redis.clone());
             settings.redis_prefix = format!("{name}:");
             settings.s3_bucket = Some(name.clone());
@@ -144,8 +135,26 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
     }
 }
 
+/// A new, empty database of the backend under test, named `name` (SQLite: in `dir`).
+pub async fn fresh_database(name: &str, dir: &Path) -> String {
+    match backend() {
+        Backend::Sqlite => format!("sqlite://{}", dir.join(format!("{name}.db")).display()),
+        Backend::Postgres => {
+            let services = services::ensure();
+            let mut admin = sqlx::PgConnection::connect(&format!("{}/postgres", services.postgres))
+                .await
+                .expect("connecting to the test PostgreSQL");
+            sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                .execute(&mut admin)
+                .await
+                .unwrap();
+            format!("{}/{name}", services.postgres)
+        }
+    }
+}
+
 /// The application reads the standard AWS settings from the environment, as deployed.
-async fn create_bucket(endpoint: &str, bucket: &str) -> aws_sdk_s3::Client {
+pub async fn create_bucket(endpoint: &str, bucket: &str) -> aws_sdk_s3::Client {
     static ENV: Once = Once::new();
     ENV.call_once(|| {
         // SAFETY: runs once, before any application (the only other reader of these

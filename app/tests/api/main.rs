@@ -6,6 +6,7 @@
 mod auth;
 mod bad_inputs;
 mod concurrency;
+mod deployed;
 mod failures;
 mod health;
 mod helpers;

@@ -1,5 +1,5 @@
 //! AWS's wire protocols, spoken directly for the services where the generated SDK crate
-//! costs more to build than modu's use of it is worth.
+//! costs more to build than its few calls are worth — by modu and by the service it deploys.
 //!
 //! aws-sdk-ec2 models every one of EC2's several hundred actions and took more than 17
 //! minutes of a cold release build on two cores; aws-sdk-ssm took almost 5 for the one
@@ -7,6 +7,9 @@
 //! and documented, so modu signs with the SDK's own SigV4 signer and takes endpoint,
 //! credentials, timeouts and retry settings from the same `SdkConfig` as every SDK client.
 //! The other services keep their SDK crates.
+
+use std::error::Error as StdError;
+use std::sync::Once;
 
 pub mod query;
 pub mod transport;
@@ -57,3 +60,28 @@ impl CallError {
 }
 
 pub type CallResult<T> = std::result::Result<T, CallError>;
+
+/// An error and its sources on one line, without repeating a cause that the error's own
+/// text already carries.
+pub fn flatten(err: &(dyn StdError + 'static)) -> String {
+    let mut out = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = cause.source();
+    }
+    out
+}
+
+/// Makes ring the process's rustls provider, which reqwest's clients look up when built.
+/// Idempotent; a provider installed earlier by someone else is kept.
+pub fn install_crypto_provider() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+}

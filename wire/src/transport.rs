@@ -98,7 +98,7 @@ impl Transport {
             .unwrap_or(DEFAULT_ATTEMPT_TIMEOUT);
         // The SDK's own clients use no proxy unless told to; this one does the same, so
         // every AWS call of a run takes the same path.
-        crate::aws::tls::install_crypto_provider();
+        crate::install_crypto_provider();
         let http = reqwest::Client::builder()
             .no_proxy()
             .connect_timeout(connect)
@@ -219,7 +219,7 @@ impl Transport {
         }
         let transport = |err: reqwest::Error| CallError::Transport {
             action: action.to_string(),
-            detail: crate::aws::errors::flatten(&err),
+            detail: crate::flatten(&err),
         };
         let response = request.send().await.map_err(transport)?;
         let status = response.status().as_u16();
@@ -251,7 +251,7 @@ impl Transport {
         let fresh = provider
             .provide_credentials()
             .await
-            .map_err(|err| CallError::Credentials(crate::aws::errors::flatten(&err)))?;
+            .map_err(|err| CallError::Credentials(crate::flatten(&err)))?;
         *cached = Some(fresh.clone());
         Ok(fresh)
     }
