@@ -19,12 +19,14 @@ const SSM: Service = Service {
     signing_name: "ssm",
     service_id: "SSM",
     endpoint_prefix: "ssm",
+    global: false,
 };
 
 const SECRETS_MANAGER: Service = Service {
     signing_name: "secretsmanager",
     service_id: "Secrets Manager",
     endpoint_prefix: "secretsmanager",
+    global: false,
 };
 
 /// Parameter names below the stack's path, as modu writes them.

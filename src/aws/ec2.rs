@@ -14,6 +14,7 @@ const SERVICE: Service = Service {
     signing_name: "ec2",
     service_id: "EC2",
     endpoint_prefix: "ec2",
+    global: false,
 };
 
 /// An EC2 client; cheap to clone (one connection pool).

@@ -3,6 +3,7 @@
 //! The SDK configuration is loaded once and every client is built from it, so region,
 //! profile, endpoint override and credentials are decided in one place.
 
+pub mod direct;
 pub mod ec2;
 pub mod errors;
 pub mod ssm;
@@ -33,7 +34,11 @@ pub struct Clients {
     pub elbv2: aws_sdk_elasticloadbalancingv2::Client,
     pub autoscaling: aws_sdk_autoscaling::Client,
     pub s3: aws_sdk_s3::Client,
-    pub ssm: ssm::Client,
+    pub ssm: direct::JsonClient,
+    pub iam: direct::QueryClient,
+    pub rds: direct::QueryClient,
+    pub secrets: direct::JsonClient,
+    pub logs: direct::JsonClient,
     pub sts: aws_sdk_sts::Client,
     pub cloudfront: aws_sdk_cloudfront::Client,
     pub elasticache: aws_sdk_elasticache::Client,
@@ -48,7 +53,11 @@ impl Clients {
             elbv2: aws_sdk_elasticloadbalancingv2::Client::new(config),
             autoscaling: aws_sdk_autoscaling::Client::new(config),
             s3: aws_sdk_s3::Client::new(config),
-            ssm: ssm::Client::new(config),
+            ssm: direct::JsonClient::ssm(config),
+            iam: direct::QueryClient::iam(config),
+            rds: direct::QueryClient::rds(config),
+            secrets: direct::JsonClient::secrets_manager(config),
+            logs: direct::JsonClient::logs(config),
             sts: aws_sdk_sts::Client::new(config),
             cloudfront: aws_sdk_cloudfront::Client::new(config),
             elasticache: aws_sdk_elasticache::Client::new(config),

@@ -1,40 +1,15 @@
-//! The one Systems Manager action modu calls, in SSM's JSON 1.1 protocol (see
-//! [`super::wire`] for why modu speaks it itself).
+//! The Systems Manager calls modu makes, in SSM's JSON 1.1 protocol (see [`super::wire`]
+//! for why modu speaks it itself): public AMI parameters, and the stack's own parameters.
 
-use std::sync::Arc;
-
-use aws_types::SdkConfig;
 use serde_json::json;
 
-use super::wire::transport::{Service, Transport};
-pub use super::wire::{CallError, CallResult};
+use super::direct::{CallResult, JsonClient};
 
-const SERVICE: Service = Service {
-    signing_name: "ssm",
-    service_id: "SSM",
-    endpoint_prefix: "ssm",
-};
-
-/// A Systems Manager client; cheap to clone (one connection pool).
-#[derive(Clone, Debug)]
-pub struct Client {
-    transport: Arc<Transport>,
-}
-
-impl Client {
-    pub fn new(config: &SdkConfig) -> Self {
-        Client {
-            transport: Transport::new(config, SERVICE),
-        }
-    }
-
+impl JsonClient {
     /// [GetParameter](https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_GetParameter.html):
     /// the value of parameter `name` (e.g. the public AMI parameters under `/aws/service/`).
     pub async fn get_parameter(&self, name: &str) -> CallResult<Option<String>> {
-        let answer = self
-            .transport
-            .json("AmazonSSM.GetParameter", &json!({ "Name": name }))
-            .await?;
+        let answer = self.call("GetParameter", &json!({ "Name": name })).await?;
         Ok(answer["Parameter"]["Value"].as_str().map(str::to_string))
     }
 }

@@ -46,8 +46,6 @@ mod tests {
     #[test]
     fn reference_spec_parses_to_the_expected_model() {
         let dir = test_dir("reference");
-        let script = "#!/bin/bash\necho hello\n";
-        std::fs::write(dir.join("boot.sh"), script).expect("write boot.sh");
         let path = dir.join("modu.yaml");
         let spec = parse_str(REFERENCE, &path).expect("reference spec is valid");
         let expected = Spec {
@@ -65,7 +63,7 @@ mod tests {
                 port: 80,
                 algorithm: Algorithm::RoundRobin,
                 health_check: HealthCheck {
-                    path: "/healthz".into(),
+                    path: "/readyz".into(),
                     interval: 15,
                     timeout: 5,
                     healthy_threshold: 2,
@@ -85,8 +83,8 @@ mod tests {
                 cpu_target: 80.0,
                 health_check_grace: 120,
                 user_data: UserData {
-                    file: Some(dir.join("boot.sh")),
-                    script: script.into(),
+                    file: None,
+                    script: crate::spec::boot_script::default_boot_script(8000, "/readyz"),
                 },
             },
             cdn: Some(Cdn {
@@ -105,6 +103,16 @@ mod tests {
                 record: "awstest.example.com".into(),
                 target: DnsTarget::Cdn,
                 create_zone: true,
+            }),
+            app: Some(App {
+                artifact: Artifact::Build,
+                env: BTreeMap::from([("RUST_LOG".into(), "info,sqlx=warn,aws=warn".into())]),
+            }),
+            database: Some(Database {
+                engine_version: "16".into(),
+                instance_class: "db.t4g.micro".into(),
+                storage_gb: 20,
+                multi_az: false,
             }),
             source: path,
         };

@@ -28,6 +28,10 @@ pub struct Spec {
     pub dashboard: Option<Dashboard>,
     /// Route53 alias records; `None` when absent.
     pub dns: Option<Dns>,
+    /// The resume service on the instances; `None` when absent.
+    pub app: Option<App>,
+    /// RDS PostgreSQL shared by the instances; `None` when disabled or absent.
+    pub database: Option<Database>,
     /// The file the spec was read from (relative paths inside it resolve against its folder).
     #[serde(skip)]
     pub source: PathBuf,
@@ -234,4 +238,31 @@ pub enum DnsTarget {
     Cdn,
     /// The load balancer, even when there is a CDN.
     LoadBalancer,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct App {
+    pub artifact: Artifact,
+    /// Extra environment variables of the service (names checked, none of modu's own).
+    pub env: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Artifact {
+    /// modu builds modu-app for the instances from the workspace the spec is in.
+    Build,
+    /// A prebuilt binary (checked to exist when the spec is read).
+    File(PathBuf),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Database {
+    /// PostgreSQL version, major (`16`) or full (`16.4`).
+    pub engine_version: String,
+    /// `db.` instance class, e.g. `db.t4g.micro`.
+    pub instance_class: String,
+    /// GiB of gp3 storage, 20-65536.
+    pub storage_gb: u32,
+    pub multi_az: bool,
 }

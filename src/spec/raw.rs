@@ -110,6 +110,60 @@ pub(super) struct RawSpec {
     /// Route53 alias records pointing a name at the stack. Default: off (no section).
     #[schemars(with = "Option<RawDns>")]
     pub(super) dns: Field<RawDns>,
+    /// The resume service (modu-app) on the instances: uploaded to the bucket and
+    /// installed by the default boot script. Default: off (no section): the instances
+    /// run `compute.user_data`, or a placeholder.
+    #[schemars(with = "Option<RawApp>")]
+    pub(super) app: Field<RawApp>,
+    /// An RDS PostgreSQL instance shared by every instance. Default: off (no section).
+    #[schemars(with = "Option<RawDatabase>")]
+    pub(super) database: Field<RawDatabase>,
+}
+
+/// The release the instances run.
+#[derive(Debug, Default, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+#[schemars(rename = "App")]
+pub(super) struct RawApp {
+    /// `build` (modu builds modu-app for x86_64 Amazon Linux 2023 from the workspace the
+    /// spec is in) or the path of a prebuilt Linux x86_64 binary, relative to the spec
+    /// file. Default: `build`.
+    #[schemars(with = "Option<String>", extend("default" = "build"))]
+    pub(super) artifact: Field<String>,
+    /// Extra environment variables of the service, e.g. `RUST_LOG`. Not for secrets: they
+    /// are written into the launch template. Default: none.
+    #[schemars(with = "Option<RawEnv>")]
+    pub(super) env: Field<RawEnv>,
+}
+
+/// The shared PostgreSQL database.
+#[derive(Debug, Default, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+#[schemars(rename = "Database")]
+pub(super) struct RawDatabase {
+    /// `false` turns the database off, as leaving the section out does. Default: `true`.
+    #[schemars(with = "Option<bool>", extend("default" = true))]
+    pub(super) enabled: Field<bool>,
+    /// PostgreSQL major (`16`) or full (`16.4`) version. Default: `16`.
+    #[schemars(
+        with = "Option<String>",
+        regex(pattern = "^[0-9]{2}(\\.[0-9]+)?$"),
+        extend("default" = "16")
+    )]
+    pub(super) engine_version: Field<String>,
+    /// RDS instance class, `db.<family>.<size>`. Default: `db.t4g.micro`.
+    #[schemars(
+        with = "Option<String>",
+        regex(pattern = "^db\\.[a-z][a-z0-9-]*\\.[a-z0-9]+$"),
+        extend("default" = "db.t4g.micro")
+    )]
+    pub(super) instance_class: Field<String>,
+    /// Allocated storage in GiB, 20-65536 (gp3, encrypted). Default: 20.
+    #[schemars(with = "Option<u32>", range(min = 20, max = 65536), extend("default" = 20))]
+    pub(super) storage_gb: Field<i64>,
+    /// A standby in a second Availability Zone. Default: `false`.
+    #[schemars(with = "Option<bool>", extend("default" = false))]
+    pub(super) multi_az: Field<bool>,
 }
 
 /// The VPC and subnets the load balancer and instances live in.
@@ -430,6 +484,25 @@ impl JsonSchema for RawTags {
                 "not": { "pattern": "^(aws|modu):" }
             },
             "additionalProperties": { "type": "string", "maxLength": 256 },
+            "default": {}
+        })
+    }
+}
+
+/// `app.env`: variable names and values, in file order.
+#[derive(Debug, Default)]
+pub(super) struct RawEnv(pub(super) Vec<(Spanned<String>, Field<String>)>);
+
+impl JsonSchema for RawEnv {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Env".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "type": "object",
+            "propertyNames": { "pattern": "^[A-Z_][A-Z0-9_]*$" },
+            "additionalProperties": { "type": "string" },
             "default": {}
         })
     }

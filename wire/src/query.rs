@@ -13,12 +13,34 @@ pub struct Params {
 
 impl Params {
     pub fn new(action: &str) -> Self {
+        Self::versioned(action, API_VERSION)
+    }
+
+    /// A request of another Query service (IAM, RDS), which names its own API version.
+    pub fn versioned(action: &str, version: &str) -> Self {
         Params {
             pairs: vec![
                 ("Action".into(), action.into()),
-                ("Version".into(), API_VERSION.into()),
+                ("Version".into(), version.into()),
             ],
         }
+    }
+
+    /// `name.member.1=a&name.member.2=b…`, the list encoding of IAM and RDS.
+    pub fn members<S: AsRef<str>>(&mut self, name: &str, values: &[S]) -> &mut Self {
+        for (i, value) in values.iter().enumerate() {
+            self.set(format!("{name}.member.{}", i + 1), value.as_ref());
+        }
+        self
+    }
+
+    /// `prefix.member.N.Key` / `.Value` pairs (IAM's and RDS's tags).
+    pub fn member_tags(&mut self, prefix: &str, tags: &[(String, String)]) -> &mut Self {
+        for (i, (key, value)) in tags.iter().enumerate() {
+            self.set(format!("{prefix}.member.{}.Key", i + 1), key);
+            self.set(format!("{prefix}.member.{}.Value", i + 1), value);
+        }
+        self
     }
 
     pub fn action(&self) -> &str {

@@ -26,6 +26,8 @@ pub struct Service {
     pub service_id: &'static str,
     /// The first label of its regional endpoint.
     pub endpoint_prefix: &'static str,
+    /// One endpoint for every region (`https://iam.amazonaws.com`), signed for us-east-1.
+    pub global: bool,
 }
 
 /// The SDK's defaults where the configuration sets none.
@@ -33,6 +35,9 @@ const DEFAULT_ATTEMPTS: u32 = 3;
 const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_millis(3100);
 const DEFAULT_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(60);
 const DEFAULT_MAX_BACKOFF: Duration = Duration::from_secs(20);
+
+/// Where requests to a global service's endpoint are signed for.
+const GLOBAL_SIGNING_REGION: &str = "us-east-1";
 
 /// Credentials are refreshed this long before they expire.
 const REFRESH_BEFORE_EXPIRY: Duration = Duration::from_secs(300);
@@ -77,14 +82,19 @@ pub struct Transport {
 
 impl Transport {
     pub fn new(config: &SdkConfig, service: Service) -> Arc<Self> {
-        let region = config
+        let configured_region = config
             .region()
             .map(|r| r.as_ref().to_string())
             .unwrap_or_else(|| "us-east-1".into());
+        let region = if service.global {
+            GLOBAL_SIGNING_REGION.to_string()
+        } else {
+            configured_region
+        };
         let configured = endpoint_override(config, service.service_id);
         let endpoint = endpoint(
             service.endpoint_prefix,
-            &region,
+            if service.global { "" } else { &region },
             configured.as_deref(),
             config.use_fips().unwrap_or(false),
             config.use_dual_stack().unwrap_or(false),
@@ -298,6 +308,9 @@ pub fn endpoint(
         (true, true) => "api.amazonwebservices.com.cn",
     };
     let fips = if fips { "-fips" } else { "" };
+    if region.is_empty() {
+        return format!("https://{prefix}{fips}.{domain}/");
+    }
     format!("https://{prefix}{fips}.{region}.{domain}/")
 }
 
@@ -468,6 +481,10 @@ mod tests {
             "https://ec2.us-east-1.api.aws/"
         );
         assert_eq!(
+            endpoint("iam", "", None, false, false),
+            "https://iam.amazonaws.com/"
+        );
+        assert_eq!(
             endpoint("ec2", "cn-north-1", None, false, false),
             "https://ec2.cn-north-1.amazonaws.com.cn/"
         );
@@ -624,6 +641,7 @@ mod tests {
         signing_name: "ec2",
         service_id: "EC2",
         endpoint_prefix: "ec2",
+        global: false,
     };
 
     fn config(url: &str) -> SdkConfig {

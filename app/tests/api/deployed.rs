@@ -131,6 +131,7 @@ const SSM: Service = Service {
     signing_name: "ssm",
     service_id: "SSM",
     endpoint_prefix: "ssm",
+    global: false,
 };
 
 #[tokio::test]

@@ -10,6 +10,7 @@
 //! certificate ARNs, DNS names); `load_balancer.rs`, `compute.rs` and
 //! `tiers.rs` check the rest.
 
+mod app;
 mod compute;
 mod load_balancer;
 mod tiers;
@@ -115,6 +116,11 @@ impl Checker<'_> {
             })
         });
         let dns = raw.dns.into_value().and_then(|raw| self.dns(raw));
+        let app = raw
+            .app
+            .into_value()
+            .map(|raw| self.app(raw, compute.user_data.file.is_some()));
+        let database = raw.database.into_value().and_then(|raw| self.database(raw));
         Spec {
             stack,
             region,
@@ -127,6 +133,8 @@ impl Checker<'_> {
             cache,
             dashboard,
             dns,
+            app,
+            database,
             source: self.out.file().to_path_buf(),
         }
     }

@@ -18,8 +18,8 @@ use serde_saphyr::{Location, Spanned};
 
 use super::diagnostics::{Reporter, join_field, suggestion};
 use super::raw::{
-    Field, RawCache, RawCdn, RawCompute, RawDashboard, RawDns, RawHealthCheck, RawLoadBalancer,
-    RawNetwork, RawSpec, RawStorage,
+    Field, RawApp, RawCache, RawCdn, RawCompute, RawDashboard, RawDatabase, RawDns, RawHealthCheck,
+    RawLoadBalancer, RawNetwork, RawSpec, RawStorage,
 };
 use super::yaml::{Node, Value};
 
@@ -178,6 +178,35 @@ impl Read for RawSpec {
             cache: section.optional("cache"),
             dashboard: section.optional("dashboard"),
             dns: section.optional("dns"),
+            app: section.optional("app"),
+            database: section.optional("database"),
+        };
+        section.finish();
+        Some(raw)
+    }
+}
+
+impl Read for RawApp {
+    fn read(node: &Node, place: &Place, out: &mut Reporter) -> Option<Self> {
+        let mut section = Section::open(node, place, out)?;
+        let raw = RawApp {
+            artifact: section.optional("artifact"),
+            env: section.optional("env"),
+        };
+        section.finish();
+        Some(raw)
+    }
+}
+
+impl Read for RawDatabase {
+    fn read(node: &Node, place: &Place, out: &mut Reporter) -> Option<Self> {
+        let mut section = Section::open(node, place, out)?;
+        let raw = RawDatabase {
+            enabled: section.optional("enabled"),
+            engine_version: section.optional("engine_version"),
+            instance_class: section.optional("instance_class"),
+            storage_gb: section.optional("storage_gb"),
+            multi_az: section.optional("multi_az"),
         };
         section.finish();
         Some(raw)
@@ -408,7 +437,7 @@ mod tests {
     }
 
     /// Every section of the schema, by its path in the file.
-    const SECTIONS: [(&str, &str); 10] = [
+    const SECTIONS: [(&str, &str); 12] = [
         ("", ""),
         ("network", "Network"),
         ("storage", "Storage"),
@@ -419,6 +448,8 @@ mod tests {
         ("cache", "Cache"),
         ("dashboard", "Dashboard"),
         ("dns", "Dns"),
+        ("app", "App"),
+        ("database", "Database"),
     ];
 
     /// YAML that sets the section at `path` to `body` (a flow mapping).

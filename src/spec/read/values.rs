@@ -11,7 +11,7 @@ use serde_saphyr::Spanned;
 use super::{MAPPING, Place, Read, SINGLE_VALUE, read_field, report_wrong_type};
 use crate::spec::diagnostics::{Reporter, source_slice, suggestion};
 use crate::spec::raw::{
-    Field, RawAlgorithm, RawCacheEngine, RawDnsTarget, RawPriceClass, RawSubnets, RawTags,
+    Field, RawAlgorithm, RawCacheEngine, RawDnsTarget, RawEnv, RawPriceClass, RawSubnets, RawTags,
 };
 use crate::spec::yaml::{Node, Value};
 
@@ -31,6 +31,12 @@ impl Read for RawTags {
             tags.push((Spanned::new(name, key.at, key.defined), value));
         }
         Some(RawTags(tags))
+    }
+}
+
+impl Read for RawEnv {
+    fn read(node: &Node, place: &Place, out: &mut Reporter) -> Option<Self> {
+        RawTags::read(node, place, out).map(|tags| RawEnv(tags.0))
     }
 }
 
