@@ -17,6 +17,7 @@ pub mod engine;
 pub mod error;
 pub mod output;
 pub mod plan;
+pub mod release;
 pub mod resources;
 pub mod spec;
 pub mod telemetry;

@@ -10,17 +10,25 @@
 pub mod alarms;
 pub mod auto_scaling_group;
 pub mod bucket;
+pub mod cache_secret;
 pub mod cache_subnet_group;
 pub mod dashboard;
+pub mod database;
+pub mod db_subnet_group;
 pub mod distribution;
 pub mod dns_record;
 pub mod hosted_zone;
+pub mod instance_profile;
+pub mod instance_role;
 pub mod launch_template;
 pub mod listener;
 pub mod load_balancer;
+pub mod log_group;
 pub mod media_access;
 pub mod network;
 pub mod origin_access_control;
+pub mod parameters;
+pub mod release;
 pub mod replication_group;
 pub mod scaling_policy;
 pub mod security_group;
@@ -57,8 +65,13 @@ pub struct Context {
     /// Longest wait for any one resource to become ready or gone.
     pub timeout: Duration,
     pub progress: Arc<dyn Progress>,
-    /// `down --delete-data`: also delete resources that hold user data (the bucket).
+    /// `down --delete-data`: also delete resources that hold user data (bucket, database).
     pub delete_data: bool,
+    /// `down --delete-data --no-final-snapshot`: delete the database without a snapshot.
+    pub skip_final_snapshot: bool,
+    /// The release `up`, `plan` and `deploy` roll out; `None` for `status` and `down`,
+    /// which only look at what is there.
+    pub release: Option<crate::release::Release>,
     /// Reads that several resources share within one observation of the stack.
     reads: Mutex<Arc<shared::Reads>>,
 }
@@ -81,6 +94,8 @@ impl Context {
             timeout,
             progress,
             delete_data,
+            skip_final_snapshot: false,
+            release: None,
             reads: Mutex::default(),
         }
     }
@@ -126,6 +141,15 @@ pub enum Key {
     DnsRecord,
     Dashboard,
     Alarms,
+    Release,
+    InstanceRole,
+    InstanceProfile,
+    LogGroup,
+    CacheSecret,
+    SgDb,
+    DbSubnets,
+    Database,
+    Parameters,
 }
 
 impl Key {
@@ -151,6 +175,15 @@ impl Key {
             Key::DnsRecord => "dns-record",
             Key::Dashboard => "dashboard",
             Key::Alarms => "alarms",
+            Key::Release => "release",
+            Key::InstanceRole => "instance-role",
+            Key::InstanceProfile => "instance-profile",
+            Key::LogGroup => "log-group",
+            Key::CacheSecret => "cache-secret",
+            Key::SgDb => "sg-db",
+            Key::DbSubnets => "db-subnets",
+            Key::Database => "database",
+            Key::Parameters => "parameters",
         }
     }
 }
@@ -213,6 +246,17 @@ pub enum Outputs {
     },
     Alarms {
         names: Vec<String>,
+    },
+    Release {
+        key: String,
+        sha256: String,
+        id: String,
+    },
+    Database {
+        /// `host:port`.
+        endpoint: String,
+        name: String,
+        secret_arn: String,
     },
 }
 
@@ -567,7 +611,12 @@ pub fn for_spec(_spec: &Spec) -> Vec<Box<dyn Resource>> {
         Box::new(security_group::SecurityGroup::load_balancer()),
         Box::new(security_group::SecurityGroup::app()),
         Box::new(security_group::SecurityGroup::cache()),
+        Box::new(security_group::SecurityGroup::database()),
         Box::new(bucket::Bucket),
+        Box::new(release::ReleaseObject),
+        Box::new(instance_role::InstanceRole),
+        Box::new(instance_profile::InstanceProfile),
+        Box::new(log_group::LogGroup),
         Box::new(target_group::TargetGroup),
         Box::new(load_balancer::LoadBalancer),
         Box::new(listener::Listener),
@@ -575,12 +624,16 @@ pub fn for_spec(_spec: &Spec) -> Vec<Box<dyn Resource>> {
         Box::new(auto_scaling_group::AutoScalingGroup),
         Box::new(scaling_policy::ScalingPolicy),
         Box::new(cache_subnet_group::CacheSubnetGroup),
+        Box::new(cache_secret::CacheSecret),
         Box::new(replication_group::ReplicationGroup),
+        Box::new(db_subnet_group::DbSubnetGroup),
+        Box::new(database::Database),
         Box::new(origin_access_control::OriginAccessControl),
         Box::new(distribution::Distribution),
         Box::new(media_access::MediaAccess),
         Box::new(hosted_zone::HostedZone),
         Box::new(dns_record::DnsRecord),
+        Box::new(parameters::Parameters),
         Box::new(dashboard::Dashboard),
         Box::new(alarms::Alarms),
     ]

@@ -1,5 +1,6 @@
 //! Security groups: the load balancer's (listener port from anywhere), the instances'
-//! (app port from the load balancer only) and the cache's (6379 from the instances only).
+//! (app port from the load balancer only), the cache's (6379 from the instances only) and
+//! the database's (5432 from the instances only).
 //!
 //! Ingress rules are converged exactly: missing rules are authorized and rules that the spec
 //! does not ask for are revoked. Egress is left as AWS creates it (all outbound). The three
@@ -20,12 +21,15 @@ use crate::error::Result;
 
 /// The Redis port the cache group opens to the instances.
 pub const REDIS_PORT: u16 = 6379;
+/// The PostgreSQL port the database group opens to the instances.
+pub const POSTGRES_PORT: u16 = 5432;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Role {
     LoadBalancer,
     App,
     Cache,
+    Database,
 }
 
 pub struct SecurityGroup {
@@ -128,12 +132,18 @@ impl SecurityGroup {
     pub fn cache() -> Self {
         SecurityGroup { role: Role::Cache }
     }
+    pub fn database() -> Self {
+        SecurityGroup {
+            role: Role::Database,
+        }
+    }
 
     fn description(&self) -> &'static str {
         match self.role {
             Role::LoadBalancer => "modu load balancer: listener port from anywhere",
             Role::App => "modu instances: app port from the load balancer only",
             Role::Cache => "modu cache: Redis from the instances only",
+            Role::Database => "modu database: PostgreSQL from the instances only",
         }
     }
 
@@ -152,6 +162,10 @@ impl SecurityGroup {
             )]),
             Role::Cache => BTreeSet::from([Rule::tcp(
                 REDIS_PORT,
+                Source::Group(deps.id(Key::SgApp)?.to_string()),
+            )]),
+            Role::Database => BTreeSet::from([Rule::tcp(
+                POSTGRES_PORT,
                 Source::Group(deps.id(Key::SgApp)?.to_string()),
             )]),
         })
@@ -190,7 +204,7 @@ impl SecurityGroup {
 
 /// The security group names of a stack, for the one shared lookup.
 fn all_names(stack: &str) -> Vec<String> {
-    ["lb", "app", "cache"]
+    ["lb", "app", "cache", "db"]
         .iter()
         .map(|suffix| format!("{stack}-{suffix}"))
         .collect()
@@ -212,6 +226,7 @@ impl Resource for SecurityGroup {
             Role::LoadBalancer => Key::SgLb,
             Role::App => Key::SgApp,
             Role::Cache => Key::SgCache,
+            Role::Database => Key::SgDb,
         }
     }
     fn kind(&self) -> &'static str {
@@ -222,6 +237,7 @@ impl Resource for SecurityGroup {
             Role::LoadBalancer => "lb",
             Role::App => "app",
             Role::Cache => "cache",
+            Role::Database => "db",
         };
         format!("{}-{suffix}", cx.spec.stack)
     }
@@ -229,8 +245,11 @@ impl Resource for SecurityGroup {
         match self.role {
             Role::LoadBalancer => vec![Key::Network],
             Role::App => vec![Key::Network, Key::SgLb],
-            Role::Cache => vec![Key::Network, Key::SgApp],
+            Role::Cache | Role::Database => vec![Key::Network, Key::SgApp],
         }
+    }
+    fn wanted(&self, spec: &crate::spec::Spec) -> bool {
+        self.role != Role::Database || spec.database.is_some()
     }
 
     async fn observe(&self, cx: &Context, deps: &Deps<'_>) -> Result<Option<Observed>> {

@@ -26,19 +26,25 @@ impl Params {
         }
     }
 
-    /// `name.member.1=a&name.member.2=b…`, the list encoding of IAM and RDS.
-    pub fn members<S: AsRef<str>>(&mut self, name: &str, values: &[S]) -> &mut Self {
+    /// `name.member.1=a&name.member.2=b…`, the list encoding of IAM and RDS, whose lists
+    /// name their members (`member` in IAM; `SubnetIdentifier`, `Tag`… in RDS).
+    pub fn members<S: AsRef<str>>(&mut self, name: &str, member: &str, values: &[S]) -> &mut Self {
         for (i, value) in values.iter().enumerate() {
-            self.set(format!("{name}.member.{}", i + 1), value.as_ref());
+            self.set(format!("{name}.{member}.{}", i + 1), value.as_ref());
         }
         self
     }
 
-    /// `prefix.member.N.Key` / `.Value` pairs (IAM's and RDS's tags).
-    pub fn member_tags(&mut self, prefix: &str, tags: &[(String, String)]) -> &mut Self {
+    /// `prefix.<member>.N.Key` / `.Value` pairs (IAM's and RDS's tags).
+    pub fn member_tags(
+        &mut self,
+        prefix: &str,
+        member: &str,
+        tags: &[(String, String)],
+    ) -> &mut Self {
         for (i, (key, value)) in tags.iter().enumerate() {
-            self.set(format!("{prefix}.member.{}.Key", i + 1), key);
-            self.set(format!("{prefix}.member.{}.Value", i + 1), value);
+            self.set(format!("{prefix}.{member}.{}.Key", i + 1), key);
+            self.set(format!("{prefix}.{member}.{}.Value", i + 1), value);
         }
         self
     }

@@ -70,6 +70,14 @@ impl Element {
         self.text_of(name).and_then(|t| t.trim().parse().ok())
     }
 
+    /// Every element of the list `name`, whatever each is called (`member` in IAM,
+    /// `DBInstance`, `Tag`… in RDS).
+    pub fn list<'a>(&'a self, name: &str) -> impl Iterator<Item = &'a Element> + 'a {
+        self.child(name)
+            .into_iter()
+            .flat_map(|list| list.children.iter())
+    }
+
     /// The `<item>` elements of the list `name` (EC2 wraps every list member in `item`).
     pub fn items<'a>(&'a self, name: &str) -> impl Iterator<Item = &'a Element> + 'a {
         self.child(name)
