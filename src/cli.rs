@@ -93,9 +93,13 @@ pub struct DownArgs {
     /// Do not ask for confirmation
     #[arg(short = 'y', long)]
     pub yes: bool,
-    /// Also empty and delete the images bucket (kept by default)
+    /// Also delete what holds the service's data: the images bucket (emptied) and the
+    /// database (after a final snapshot); both are kept by default
     #[arg(long)]
     pub delete_data: bool,
+    /// With --delete-data: delete the database without taking a final snapshot
+    #[arg(long, requires = "delete_data")]
+    pub no_final_snapshot: bool,
 }
 
 #[derive(Debug, Args)]

@@ -10,11 +10,42 @@ use std::time::{Duration, Instant};
 
 use support::*;
 
-/// stacks/modu.yaml and its boot script in a folder of the test, with `edits` applied
+/// What the reference stack's instances run.
+enum Boot<'a> {
+    /// stacks/boot.sh, the demo that answers with its instance id (no app, no database).
+    Demo,
+    /// The resume service, from this binary.
+    App(&'a std::path::Path),
+}
+
+/// stacks/modu.yaml in a folder of the test, booting `boot`, with `edits` applied
 /// (`(from, to)` text replacements, each of which must apply).
-fn reference_stack(dir: &std::path::Path, edits: &[(&str, &str)]) -> std::path::PathBuf {
+fn reference_stack(
+    dir: &std::path::Path,
+    boot: Boot<'_>,
+    edits: &[(&str, &str)],
+) -> std::path::PathBuf {
     let mut text =
         std::fs::read_to_string(repo_path("stacks/modu.yaml")).expect("stacks/modu.yaml");
+    match boot {
+        Boot::Demo => {
+            let (stack, _app) = text.split_once("\napp:").expect("an app section");
+            text = format!("{stack}\n")
+                .replacen(
+                    "  # user_data: boot.sh      #",
+                    "  user_data: boot.sh        #",
+                    1,
+                )
+                .replacen("path: /readyz", "path: /healthz", 1);
+        }
+        Boot::App(binary) => {
+            text = text.replacen(
+                "  artifact: build ",
+                &format!("  artifact: {} ", binary.display()),
+                1,
+            );
+        }
+    }
     for (from, to) in edits {
         assert!(
             text.contains(from),
@@ -123,6 +154,7 @@ async fn up_serves_the_boot_scripts_app_through_the_load_balancer_and_down_stops
     // Checks every 6 s instead of 15, and the record aliased to the load balancer.
     let spec = reference_stack(
         dir.path(),
+        Boot::Demo,
         &[
             ("interval: 15", "interval: 6"),
             ("target: cdn", "target: load_balancer"),
@@ -192,7 +224,7 @@ fn decode_base64(text: &str) -> String {
 async fn the_reference_stack_serves_https_through_its_distribution_and_media_from_the_bucket() {
     let cloud = Emulator::local_cloud();
     let dir = tempfile::tempdir().unwrap();
-    let spec = reference_stack(dir.path(), &[("interval: 15", "interval: 6")]);
+    let spec = reference_stack(dir.path(), Boot::Demo, &[("interval: 15", "interval: 6")]);
     let run = modu(&cloud, &["up", "-f", arg(&spec), "--yes"]).await;
     run.expect_success();
     let config = sdk_config(&cloud).await;
@@ -314,4 +346,307 @@ async fn chromium_page(cloud: &Emulator, url: &str) -> String {
         .expect("chromium ends within a minute")
         .expect("chromium runs (scripts/test.sh installs it)");
     String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// The service's binary as the workspace builds it for tests. The local cloud's instances
+/// share this machine's /usr, so its glibc is theirs; the Amazon Linux build is checked in
+/// `tests/release.rs`.
+fn app_binary() -> std::path::PathBuf {
+    static BUILT: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let status = std::process::Command::new(env!("CARGO"))
+                .args([
+                    "build", "--quiet", "--locked", "-p", "modu-app", "--bin", "modu-app",
+                ])
+                .current_dir(repo_path("."))
+                .status()
+                .expect("running cargo");
+            assert!(status.success(), "building modu-app failed");
+            let target = std::env::var_os("CARGO_TARGET_DIR")
+                .map(std::path::PathBuf::from)
+                .unwrap_or_else(|| repo_path("target"));
+            target.join("debug").join("modu-app")
+        })
+        .clone()
+}
+
+/// The AWS CLI against the cloud, for the services the tests have no SDK crate of: the
+/// answer as JSON.
+fn aws_cli(cloud: &Emulator, args: &[&str]) -> serde_json::Value {
+    let output = std::process::Command::new("aws")
+        .args([
+            "--endpoint-url",
+            cloud.url(),
+            "--region",
+            "us-east-1",
+            "--output",
+            "json",
+        ])
+        .args(args)
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .output()
+        .expect("the AWS CLI (scripts/local-cloud-deps.sh installs it)");
+    assert!(
+        output.status.success(),
+        "aws {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap_or(serde_json::Value::Null)
+}
+
+async fn distribution_domain(cloud: &Emulator) -> String {
+    let cloudfront = aws_sdk_cloudfront::Client::new(&sdk_config(cloud).await);
+    let list = cloudfront.list_distributions().send().await.unwrap();
+    list.distribution_list().unwrap().items()[0]
+        .domain_name()
+        .to_string()
+}
+
+/// A resume form as the web page sends it, with two JPEG images.
+fn resume_form(images: &[Vec<u8>]) -> reqwest::multipart::Form {
+    let mut form = reqwest::multipart::Form::new()
+        .text("name", "Kim Minji")
+        .text("motivation", "Shipped by modu.")
+        .text("task", "3");
+    for (i, bytes) in images.iter().enumerate() {
+        let part = reqwest::multipart::Part::bytes(bytes.clone())
+            .file_name(format!("photo{i}.jpg"))
+            .mime_str("image/jpeg")
+            .unwrap();
+        form = form.part("image", part);
+    }
+    form
+}
+
+#[tokio::test]
+async fn the_reference_stack_runs_the_resume_service_on_a_shared_database() {
+    let cloud = Emulator::local_cloud();
+    let dir = tempfile::tempdir().unwrap();
+    let binary = app_binary();
+    let spec = reference_stack(
+        dir.path(),
+        Boot::App(&binary),
+        &[
+            ("interval: 15", "interval: 6"),
+            ("  port: 80\n", "  port: 80\n  deregistration_delay: 5\n"),
+        ],
+    );
+    let run = modu(&cloud, &["up", "-f", arg(&spec), "--yes"]).await;
+    run.expect_success();
+    // Healthy means `/readyz` answers 200: database, cache and bucket all reached.
+    wait_for_healthy_targets(&cloud, 2).await;
+    let domain = distribution_domain(&cloud).await;
+    let base = format!("https://{domain}");
+    let http = through_proxy(&cloud);
+
+    // The stack's parameters point the service at the stack's own parts.
+    let parameters = aws_cli(
+        &cloud,
+        &[
+            "ssm",
+            "get-parameters-by-path",
+            "--path",
+            "/modu/modu/",
+            "--recursive",
+        ],
+    );
+    let value = |name: &str| -> String {
+        parameters["Parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["Name"] == format!("/modu/modu/{name}"))
+            .and_then(|p| p["Value"].as_str())
+            .unwrap_or_else(|| panic!("no parameter {name}: {parameters}"))
+            .to_string()
+    };
+    assert_eq!(value("media-base-url"), format!("{base}/media"));
+    assert!(
+        value("cache/endpoint").starts_with("modu-cache."),
+        "{parameters}"
+    );
+    assert!(
+        value("database/endpoint").ends_with(":5432"),
+        "{parameters}"
+    );
+    let ready: serde_json::Value = http
+        .get(format!("{base}/readyz"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            ready["database"].as_str(),
+            ready["cache"].as_str(),
+            ready["storage"].as_str()
+        ),
+        (Some("ok"), Some("ok"), Some("ok")),
+        "the cache answers only over TLS with its AUTH token: {ready}"
+    );
+
+    // Sign up and log in through the distribution; save a resume with two images.
+    let password = "correct horse battery";
+    let signup = http
+        .post(format!("{base}/api/auth/signup"))
+        .json(&serde_json::json!({ "username": "kim", "password": password, "password_confirm": password }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signup.status(), 201, "{}", signup.text().await.unwrap());
+    let login: serde_json::Value = http
+        .post(format!("{base}/api/auth/login"))
+        .json(&serde_json::json!({ "username": "kim", "password": password }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = login["token"]
+        .as_str()
+        .expect("a session token")
+        .to_string();
+    let images = [
+        modu::load::jpeg::generate(40_000, 1),
+        modu::load::jpeg::generate(60_000, 2),
+    ];
+    let saved = http
+        .post(format!("{base}/api/resumes"))
+        .bearer_auth(&token)
+        .multipart(resume_form(&images))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(saved.status(), 201, "{}", saved.text().await.unwrap());
+    let saved: serde_json::Value = saved.json().await.unwrap();
+    let id = saved["id"].as_str().unwrap().to_string();
+
+    // Round robin spreads these over both instances: every one sees the same resume and
+    // accepts the same session (PostgreSQL and Redis are shared, nothing is per instance).
+    for _ in 0..6 {
+        let mine = http
+            .get(format!("{base}/api/auth/me"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(mine.status(), 200);
+        let list: serde_json::Value = http
+            .get(format!("{base}/api/resumes"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert!(list.to_string().contains(&id), "{list}");
+    }
+    // The images come back through the distribution's /media/*, from the bucket.
+    for (image, bytes) in saved["images"].as_array().unwrap().iter().zip(&images) {
+        let url = image["url"].as_str().unwrap();
+        assert!(url.starts_with(&format!("{base}/media/")), "{url}");
+        let fetched = http.get(url).send().await.unwrap();
+        assert_eq!(fetched.status(), 200, "{url}");
+        assert_eq!(&fetched.bytes().await.unwrap()[..], &bytes[..]);
+    }
+
+    // The browser test, in Chromium, through the proxy, against the deployed stack.
+    browser_test(&cloud, &base).await;
+
+    // `down` keeps what holds data and says so; with --delete-data nothing is left.
+    let down = modu(&cloud, &["down", "-f", arg(&spec), "--yes"]).await;
+    down.expect_success();
+    assert!(down.stdout.contains("db-instance modu-db"), "{down}");
+    let kept = aws_cli(&cloud, &["rds", "describe-db-instances"]);
+    assert_eq!(
+        kept["DBInstances"][0]["DBInstanceIdentifier"], "modu-db",
+        "{kept}"
+    );
+    let down = modu(
+        &cloud,
+        &[
+            "down",
+            "-f",
+            arg(&spec),
+            "--yes",
+            "--delete-data",
+            "--no-final-snapshot",
+        ],
+    )
+    .await;
+    down.expect_success();
+    let aws = Aws::new(&cloud).await;
+    assert_eq!(aws.tagged_with_stack("modu").await, Vec::<String>::new());
+    let databases = aws_cli(&cloud, &["rds", "describe-db-instances"]);
+    assert_eq!(
+        databases["DBInstances"],
+        serde_json::json!([]),
+        "{databases}"
+    );
+    let roles = aws_cli(
+        &cloud,
+        &["iam", "list-roles", "--path-prefix", "/modu/modu/"],
+    );
+    assert_eq!(roles["Roles"], serde_json::json!([]), "{roles}");
+    let secrets = aws_cli(&cloud, &["secretsmanager", "list-secrets"]);
+    assert_eq!(secrets["SecretList"], serde_json::json!([]), "{secrets}");
+    let parameters = aws_cli(
+        &cloud,
+        &[
+            "ssm",
+            "get-parameters-by-path",
+            "--path",
+            "/modu/modu/",
+            "--recursive",
+        ],
+    );
+    assert_eq!(
+        parameters["Parameters"],
+        serde_json::json!([]),
+        "{parameters}"
+    );
+}
+
+/// Runs app/tests/browser/resume.test.mjs against `base` through the cloud's proxy.
+async fn browser_test(cloud: &Emulator, base: &str) {
+    let browser = repo_path("app/tests/browser");
+    if !browser.join("node_modules/playwright-core").is_dir() {
+        let status = std::process::Command::new("npm")
+            .args(["install", "--no-audit", "--no-fund", "--loglevel=error"])
+            .current_dir(&browser)
+            .status()
+            .expect("npm (scripts/app-test-deps.sh installs Node.js)");
+        assert!(status.success(), "npm install failed");
+    }
+    let artifacts = tempfile::tempdir().unwrap();
+    let output = tokio::process::Command::new("node")
+        .args(["--test", "resume.test.mjs"])
+        .current_dir(&browser)
+        .env("BASE_URL", base)
+        .env("ARTIFACT_DIR", artifacts.path())
+        .env(
+            "CHROMIUM_EXTRA_ARGS",
+            format!(
+                "--proxy-server={} --ignore-certificate-errors-spki-list={}",
+                cloud.local().http_proxy,
+                cloud.local().ca_spki_sha256
+            ),
+        )
+        .kill_on_drop(true)
+        .output();
+    let output = tokio::time::timeout(Duration::from_secs(180), output)
+        .await
+        .expect("the browser test ends within 3 minutes")
+        .expect("node runs");
+    assert!(
+        output.status.success(),
+        "the browser test failed against {base}:\n{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
 }

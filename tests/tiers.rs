@@ -29,8 +29,9 @@ const CORE_KEYS: [&str; 11] = [
 ];
 
 /// The resource keys of the optional tiers.
-const TIER_KEYS: [&str; 9] = [
+const TIER_KEYS: [&str; 10] = [
     "cache-subnets",
+    "cache-secret",
     "cache",
     "cdn-oac",
     "cdn",

@@ -30,6 +30,8 @@ same ARN.
 
 from __future__ import annotations
 
+import os
+
 from . import autoscaling, cloudfront, elasticache, instance_refresh, paging, rds, route53
 
 _applied = False
@@ -45,6 +47,9 @@ def apply(page_size: int | None = None) -> None:
     if _applied:
         return
     _applied = True
+    # Every AWS account has AWS's managed policies (modu attaches AmazonSSMManagedInstanceCore
+    # to its instance role); moto creates them only when asked to.
+    os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
     autoscaling.apply()
     instance_refresh.apply()
     cloudfront.apply()

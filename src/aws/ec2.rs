@@ -66,6 +66,8 @@ pub struct LaunchTemplateData {
     pub security_group_ids: Vec<String>,
     /// Base64, as EC2 takes and returns it.
     pub user_data: String,
+    /// The instance profile's name, if the instances get one.
+    pub instance_profile: Option<String>,
     pub metadata: MetadataOptions,
     /// Tags for what is launched from the template, per resource type (`instance`, `volume`).
     pub tag_specifications: Vec<(String, Vec<Tag>)>,
@@ -378,6 +380,16 @@ fn template_data(data: &Element) -> LaunchTemplateData {
             .map(|g| g.text.trim().to_string())
             .collect(),
         user_data: data.string("userData"),
+        instance_profile: data
+            .child("iamInstanceProfile")
+            .and_then(|p| {
+                p.text_of("name").map(str::to_string).or_else(|| {
+                    p.text_of("arn")
+                        .and_then(|a| a.rsplit('/').next())
+                        .map(str::to_string)
+                })
+            })
+            .filter(|name| !name.is_empty()),
         metadata: MetadataOptions {
             http_endpoint: metadata
                 .map(|m| m.string("httpEndpoint"))
@@ -398,7 +410,11 @@ fn template_data_params(params: &mut Params, data: &LaunchTemplateData) {
         .set(format!("{P}.ImageId"), &data.image_id)
         .set(format!("{P}.InstanceType"), &data.instance_type)
         .list(&format!("{P}.SecurityGroupId"), &data.security_group_ids)
-        .set(format!("{P}.UserData"), &data.user_data)
+        .set(format!("{P}.UserData"), &data.user_data);
+    if let Some(profile) = &data.instance_profile {
+        params.set(format!("{P}.IamInstanceProfile.Name"), profile);
+    }
+    params
         .set(
             format!("{P}.MetadataOptions.HttpEndpoint"),
             &data.metadata.http_endpoint,
@@ -492,6 +508,7 @@ mod tests {
                 instance_type: "t3.micro".into(),
                 security_group_ids: vec!["sg-1".into()],
                 user_data: "IyEvYmluL2Jhc2g=".into(),
+                instance_profile: None,
                 metadata: MetadataOptions {
                     http_endpoint: "enabled".into(),
                     http_tokens: "required".into(),

@@ -13,13 +13,14 @@ pub async fn run(cli: &Cli, args: &DownArgs) -> Result<ExitCode> {
     if !args.yes {
         confirm(&spec.stack, &spec.region, args.delete_data)?;
     }
-    let cx = super::context(
+    let mut cx = super::context(
         cli,
         spec,
         Arc::from(progress_for_stderr()),
         args.delete_data,
     )
     .await?;
+    cx.skip_final_snapshot = args.no_final_snapshot;
     let (summary, error) = engine::down(&cx, &graph).await;
     crate::output::stdout(&summary.render());
     match error {
@@ -31,9 +32,9 @@ pub async fn run(cli: &Cli, args: &DownArgs) -> Result<ExitCode> {
 /// Asks on a terminal for the stack name; refuses without a terminal.
 fn confirm(stack: &str, region: &str, delete_data: bool) -> Result<()> {
     let data = if delete_data {
-        " AND the images bucket with every uploaded file"
+        " AND its data: the images bucket with every uploaded file, and the database"
     } else {
-        " (the images bucket is kept)"
+        " (the images bucket and the database are kept)"
     };
     let prompt =
         format!("Delete stack {stack} in {region}{data}?\nType the stack name to confirm: ");

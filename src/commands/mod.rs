@@ -80,6 +80,19 @@ fn load_stack(cli: &Cli) -> Result<(Spec, Graph)> {
     Ok((spec, graph))
 }
 
+/// [`context`] for the commands that roll the spec's release out (`plan`, `up`): the
+/// release is prepared (built, when `app.artifact` is `build`) before AWS is asked.
+async fn context_with_release(
+    cli: &Cli,
+    spec: Spec,
+    progress: Arc<dyn Progress>,
+) -> Result<Context> {
+    let release = crate::release::prepare(&spec)?;
+    let mut cx = context(cli, spec, progress, false).await?;
+    cx.release = release;
+    Ok(cx)
+}
+
 /// Connects to AWS for `spec` and builds the context every resource works with.
 async fn context(
     cli: &Cli,

@@ -1,5 +1,7 @@
-//! The launch template: image, instance type, instance security group, IMDSv2 only, the boot
-//! script, and the stack's tags on every instance and volume launched from it.
+//! The launch template: image, instance type, instance security group, IMDSv2 only, the
+//! instance profile, the boot script, and the stack's tags on every instance and volume
+//! launched from it. With an `app` (and no `compute.user_data`), the boot script installs
+//! the release: a new release is a new version.
 //!
 //! A launch template version is immutable, so a changed setting becomes a new version that is
 //! made the default; the Auto Scaling group launches `$Latest`, so new instances pick it up.
@@ -16,7 +18,7 @@ use crate::aws::ec2::{
 use crate::aws::errors::{Absent, AwsContext};
 use crate::aws::tags;
 use crate::error::{Error, Result};
-use crate::spec::ImageRef;
+use crate::spec::{ImageRef, ReleaseBoot, release_boot_script};
 
 pub struct LaunchTemplate;
 
@@ -34,6 +36,7 @@ struct Settings {
     security_group_ids: Vec<String>,
     user_data: String,
     imdsv2_required: bool,
+    instance_profile: Option<String>,
 }
 
 impl Settings {
@@ -46,6 +49,7 @@ impl Settings {
             security_group_ids: groups,
             user_data: data.user_data.clone(),
             imdsv2_required: data.metadata.http_tokens == "required",
+            instance_profile: data.instance_profile.clone(),
         }
     }
 }
@@ -87,6 +91,12 @@ fn diff_settings(live: &Settings, want: &Settings) -> Vec<Change> {
         &live.imdsv2_required,
         &want.imdsv2_required,
     );
+    let profile = |p: &Option<String>| p.clone().unwrap_or_else(|| "(none)".into());
+    diff.field(
+        "instance_profile",
+        &profile(&live.instance_profile),
+        &profile(&want.instance_profile),
+    );
     diff.into_changes()
 }
 
@@ -126,13 +136,47 @@ impl LaunchTemplate {
     }
 
     fn desired(&self, cx: &Context, deps: &Deps<'_>, image_id: &str) -> Result<Settings> {
+        let instance_profile = if deps.present(Key::InstanceProfile)? {
+            Some(deps.id(Key::InstanceProfile)?.to_string())
+        } else {
+            None
+        };
         Ok(Settings {
             image_id: image_id.to_string(),
             instance_type: cx.spec.compute.instance_type.clone(),
             security_group_ids: vec![deps.id(Key::SgApp)?.to_string()],
-            user_data: aws_smithy_types::base64::encode(&cx.spec.compute.user_data.script),
+            user_data: aws_smithy_types::base64::encode(self.boot_script(cx, deps)?),
             imdsv2_required: true,
+            instance_profile,
         })
+    }
+
+    /// The spec's boot script, or with an `app` the one that installs the release.
+    fn boot_script(&self, cx: &Context, deps: &Deps<'_>) -> Result<String> {
+        let spec = &cx.spec;
+        let Some(app) = spec
+            .app
+            .as_ref()
+            .filter(|_| spec.compute.user_data.file.is_none())
+        else {
+            return Ok(spec.compute.user_data.script.clone());
+        };
+        let release = cx.release.as_ref().ok_or_else(|| {
+            Error::internal("the launch template of an app needs the release prepared")
+        })?;
+        let key = release.key();
+        let parameters = super::parameters::path(&spec.stack);
+        Ok(release_boot_script(&ReleaseBoot {
+            release: &release.id,
+            region: &spec.region,
+            bucket: deps.id(Key::Bucket)?,
+            key: &key,
+            sha256: &release.sha256,
+            parameters: &parameters,
+            port: spec.compute.port,
+            drain_secs: spec.load_balancer.deregistration_delay,
+            env: &app.env,
+        }))
     }
 
     fn request_data(&self, cx: &Context, settings: &Settings) -> LaunchTemplateData {
@@ -147,6 +191,7 @@ impl LaunchTemplate {
             instance_type: settings.instance_type.clone(),
             security_group_ids: settings.security_group_ids.clone(),
             user_data: settings.user_data.clone(),
+            instance_profile: settings.instance_profile.clone(),
             metadata: MetadataOptions {
                 http_endpoint: "enabled".into(),
                 http_tokens: if settings.imdsv2_required {
@@ -210,7 +255,8 @@ impl Resource for LaunchTemplate {
         format!("{}-lt", cx.spec.stack)
     }
     fn depends_on(&self) -> Vec<Key> {
-        vec![Key::SgApp]
+        // The release is uploaded before an instance could look for it.
+        vec![Key::SgApp, Key::Bucket, Key::InstanceProfile, Key::Release]
     }
 
     async fn observe(&self, cx: &Context, _deps: &Deps<'_>) -> Result<Option<Observed>> {
@@ -335,6 +381,7 @@ mod tests {
             security_group_ids: vec!["sg-1".into()],
             user_data: "IyEvYmluL2Jhc2g=".into(),
             imdsv2_required: true,
+            instance_profile: None,
         }
     }
 

@@ -1,6 +1,7 @@
 //! The ElastiCache replication group for sessions and cache: one primary plus `replicas`
 //! read replicas, automatic failover and multi-AZ when there is at least one replica,
-//! encryption at rest and in transit, behind the cache security group.
+//! encryption at rest and in transit, AUTH with the token kept in Secrets Manager (the
+//! service connects with `rediss://` and that token), behind the cache security group.
 //!
 //! Replica count, node type and failover converge in place; a new engine replaces the group
 //! (the plan says so, and `up` asks first: the cache starts empty).
@@ -66,6 +67,7 @@ struct Live {
     multi_az: bool,
     at_rest_encryption: bool,
     transit_encryption: bool,
+    auth_token: bool,
 }
 
 fn live_of(group: &AwsGroup) -> Live {
@@ -78,6 +80,7 @@ fn live_of(group: &AwsGroup) -> Live {
         multi_az: group.multi_az() == Some(&MultiAzStatus::Enabled),
         at_rest_encryption: group.at_rest_encryption_enabled().unwrap_or(false),
         transit_encryption: group.transit_encryption_enabled().unwrap_or(false),
+        auth_token: group.auth_token_enabled().unwrap_or(false),
     }
 }
 
@@ -90,10 +93,21 @@ fn diff_group(live: &Live, want: &Cache) -> Vec<Change> {
     diff.field("replicas", &live.replicas, &want.replicas);
     diff.field("node_type", &live.node_type, &want.node_type);
     diff.field("automatic_failover", &live.failover, &(want.replicas >= 1));
+    diff.field("auth_token", &live.auth_token, &true);
     diff.into_changes()
 }
 
 impl ReplicationGroup {
+    /// The AUTH token, from the stack's secret.
+    async fn token(&self, cx: &Context, deps: &Deps<'_>) -> Result<String> {
+        match deps.outputs(Key::CacheSecret)? {
+            Some(Outputs::Arn { arn }) => super::cache_secret::token(cx, arn).await,
+            _ => Err(Error::internal(
+                "the cache's AUTH token secret is not there",
+            )),
+        }
+    }
+
     fn spec<'a>(&self, cx: &'a Context) -> Result<&'a Cache> {
         cx.spec
             .cache
@@ -166,7 +180,7 @@ impl Resource for ReplicationGroup {
     fn depends_on(&self) -> Vec<Key> {
         // Only network and security groups: its long creation overlaps the load balancer's
         // and the Auto Scaling group's instead of following them.
-        vec![Key::CacheSubnets, Key::SgCache]
+        vec![Key::CacheSubnets, Key::SgCache, Key::CacheSecret]
     }
     fn wanted(&self, spec: &Spec) -> bool {
         spec.cache.is_some()
@@ -197,13 +211,29 @@ impl Resource for ReplicationGroup {
     async fn apply(
         &self,
         cx: &Context,
-        _deps: &Deps<'_>,
+        deps: &Deps<'_>,
         observed: &Observed,
         changes: &[Change],
     ) -> Result<()> {
         let cache = self.spec(cx)?;
         let live: &Live = observed.live()?;
         let id = &observed.found.id;
+        if touches(changes, "auth_token") {
+            // A group made before AUTH: set the token (transit encryption is already on).
+            cx.clients
+                .elasticache
+                .modify_replication_group()
+                .replication_group_id(id)
+                .auth_token(self.token(cx, deps).await?)
+                .auth_token_update_strategy(
+                    aws_sdk_elasticache::types::AuthTokenUpdateStrategyType::Set,
+                )
+                .apply_immediately(true)
+                .send()
+                .await
+                .context("setting the AUTH token of", KIND, id)?;
+            self.wait_available(cx, id).await?;
+        }
         // Replicas first when growing (failover needs one), failover first when shrinking to none.
         if touches(changes, "replicas") && cache.replicas > live.replicas {
             self.set_replicas(cx, id, true, cache.replicas).await?;
@@ -249,6 +279,7 @@ impl Resource for ReplicationGroup {
             .multi_az_enabled(failover)
             .at_rest_encryption_enabled(true)
             .transit_encryption_enabled(true)
+            .auth_token(self.token(cx, deps).await?)
             .port(i32::from(REDIS_PORT))
             .cache_subnet_group_name(deps.id(Key::CacheSubnets)?)
             .security_group_ids(deps.id(Key::SgCache)?)
@@ -366,6 +397,7 @@ mod tests {
             multi_az: replicas >= 1,
             at_rest_encryption: true,
             transit_encryption: true,
+            auth_token: true,
         }
     }
 

@@ -27,6 +27,7 @@ mod schema;
 mod testing;
 mod yaml;
 
+pub use boot_script::{ReleaseBoot, release_boot_script};
 pub use diagnostics::{Problem, SpecError};
 pub use load::{load, parse_str};
 pub use model::*;

@@ -21,7 +21,9 @@ test('sign up, log in, submit a resume with two images and see it listed', { tim
     executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
     headless: true,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      '--disable-background-networking', '--disable-component-update', '--disable-sync',
+      // e.g. a proxy and the CA to trust, to reach a stack deployed on the local cloud
+      ...(process.env.CHROMIUM_EXTRA_ARGS || '').split(' ').filter(Boolean)],
     viewport: { width: 390, height: 844 },
     deviceScaleFactor: 2,
     isMobile: true,
@@ -66,10 +68,12 @@ test('sign up, log in, submit a resume with two images and see it listed', { tim
     const card = page.locator('article.resume', { hasText: '김민지' }).first();
     await card.waitFor();
     assert.match(await card.textContent(), new RegExp(`by ${user}`));
-    await page.waitForFunction(() => {
-      const imgs = [...document.querySelectorAll('article.resume .thumbs img')];
+    // This user's card only: a shared deployment lists other people's resumes too.
+    await page.waitForFunction(byline => {
+      const card = [...document.querySelectorAll('article.resume')].find(a => a.textContent.includes(byline));
+      const imgs = card ? [...card.querySelectorAll('.thumbs img')] : [];
       return imgs.length === 2 && imgs.every(i => i.complete && i.naturalWidth > 0);
-    });
+    }, `by ${user}`);
     const sizes = await card.locator('.thumbs img').evaluateAll(imgs => imgs.map(i => [i.naturalWidth, i.naturalHeight]));
     assert.deepEqual(sizes, [[64, 48], [48, 64]]);
     await page.screenshot({ path: join(ARTIFACT_DIR, 'resume-list.png'), fullPage: true });

@@ -84,8 +84,11 @@ impl Checker<'_> {
                     Some("modu points the service at the stack's own parts".to_owned()),
                 );
             }
-            let value = value.into_given().map(|v| v.value).unwrap_or_default();
-            out.insert(name.value, value);
+            let value = value.into_given();
+            if let Some(value) = value.as_ref().filter(|v| v.value.contains(['\n', '\r'])) {
+                self.report(&value.referenced, &field, "values must be one line");
+            }
+            out.insert(name.value, value.map(|v| v.value).unwrap_or_default());
         }
         out
     }
