@@ -244,7 +244,11 @@ async fn plan_previews_exactly_what_up_then_does() {
         .collect();
     assert_eq!(
         deletes,
-        BTreeSet::from(["cache".to_string(), "cache-subnets".to_string()]),
+        BTreeSet::from([
+            "cache".to_string(),
+            "cache-secret".to_string(),
+            "cache-subnets".to_string()
+        ]),
         "{doc:#}"
     );
     assert_eq!(
