@@ -50,6 +50,12 @@ pub enum Command {
     /// Shows the plan first, then applies exactly that plan. Deleting or replacing anything
     /// asks first on a terminal; without one it needs --yes.
     Up(UpArgs),
+    /// Roll the spec's release out: upload it, then replace the instances through an
+    /// instance refresh (launch before terminate, rollback on failure)
+    ///
+    /// Converges like `up`, but refuses a plan that deletes or replaces anything. Exits
+    /// non-zero when the refresh fails or rolls back, naming why.
+    Deploy,
     /// Delete everything the stack owns, in reverse dependency order
     Down(DownArgs),
     /// Show every resource of the stack and whether it is healthy

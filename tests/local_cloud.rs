@@ -650,3 +650,226 @@ async fn browser_test(cloud: &Emulator, base: &str) {
         String::from_utf8_lossy(&output.stderr)
     );
 }
+
+/// `modu load` through the cloud's proxy and distribution, running until it is
+/// interrupted (at most 10 minutes): the child, whose stdout is the JSON report.
+fn start_load(cloud: &Emulator, base: &str) -> tokio::process::Child {
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_modu"))
+        .args([
+            "load",
+            "--url",
+            base,
+            "--workload",
+            "click",
+            "-c",
+            "4",
+            "-d",
+            "600",
+        ])
+        .args([
+            "--users",
+            "4",
+            "--request-timeout",
+            "30",
+            "--output",
+            "json",
+        ])
+        .args(["--proxy", &cloud.local().http_proxy])
+        .arg("--ca-bundle")
+        .arg(&cloud.local().ca_bundle)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("starting modu load")
+}
+
+/// Interrupts the load as Ctrl-C would and reads its report.
+async fn stop_load(load: tokio::process::Child) -> serde_json::Value {
+    let pid = load.id().expect("the load is running");
+    let sent = std::process::Command::new("kill")
+        .args(["-INT", &pid.to_string()])
+        .status()
+        .expect("kill");
+    assert!(sent.success());
+    let output = tokio::time::timeout(Duration::from_secs(30), load.wait_with_output())
+        .await
+        .expect("the load stops within 30 s of Ctrl-C")
+        .unwrap();
+    serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&output.stdout)))
+}
+
+/// The launch template version each of the group's instances was launched from.
+async fn instance_versions(cloud: &Emulator) -> Vec<String> {
+    let groups = aws_sdk_autoscaling::Client::new(&sdk_config(cloud).await)
+        .describe_auto_scaling_groups()
+        .auto_scaling_group_names("modu-asg")
+        .send()
+        .await
+        .unwrap();
+    groups.auto_scaling_groups()[0]
+        .instances()
+        .iter()
+        .map(|i| {
+            i.launch_template()
+                .and_then(|t| t.version())
+                .unwrap_or_default()
+                .to_string()
+        })
+        .collect()
+}
+
+/// The warnings and errors the instances' services logged, for a failure's message.
+fn service_problems(cloud: &Emulator) -> String {
+    fn walk(dir: &std::path::Path, out: &mut String) {
+        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                walk(&path, out);
+            } else if path
+                .file_name()
+                .is_some_and(|n| n == "modu-app.service.log")
+            {
+                let text = std::fs::read_to_string(&path).unwrap_or_default();
+                for line in text
+                    .lines()
+                    .filter(|l| l.contains("WARN") || l.contains("ERROR"))
+                {
+                    out.push_str(line);
+                    out.push('\n');
+                }
+            }
+        }
+    }
+    let mut out = String::new();
+    walk(&cloud.local().state_dir, &mut out);
+    out.push_str("--- the local cloud ---\n");
+    out.push_str(&cloud.stderr());
+    out
+}
+
+fn assert_no_failed_requests(cloud: &Emulator, report: &serde_json::Value, during: &str) {
+    let report = &serde_json::json!({ "report": report, "service_log": service_problems(cloud) });
+    let clicks = &report["report"]["clicks"];
+    assert!(
+        clicks["completed"].as_u64().unwrap_or_default() > 0,
+        "the load ran during {during}: {report:#}"
+    );
+    assert_eq!(
+        clicks["with_errors"], 0,
+        "failed clicks during {during}: {report:#}"
+    );
+    assert_eq!(
+        report["report"]["reads"]["with_errors"], 0,
+        "failed reads during {during}: {report:#}"
+    );
+    assert_eq!(
+        report["report"]["errors"]["total"], 0,
+        "failed requests during {during}: {report:#}"
+    );
+}
+
+#[tokio::test]
+async fn deploy_rolls_a_release_out_under_load_and_a_broken_one_back() {
+    let cloud = Emulator::local_cloud();
+    let dir = tempfile::tempdir().unwrap();
+    let first = dir.path().join("modu-app-1");
+    std::fs::copy(app_binary(), &first).unwrap();
+    let spec = reference_stack(
+        dir.path(),
+        Boot::App(&first),
+        &[
+            ("interval: 15", "interval: 6"),
+            ("  port: 80\n", "  port: 80\n  deregistration_delay: 5\n"),
+        ],
+    );
+    modu(&cloud, &["up", "-f", arg(&spec), "--yes"])
+        .await
+        .expect_success();
+    wait_for_healthy_targets(&cloud, 2).await;
+    let before = instance_versions(&cloud).await;
+    let base = format!("https://{}", distribution_domain(&cloud).await);
+
+    // A changed build (the same program with other bytes: a new sha256, a new release).
+    let second = dir.path().join("modu-app-2");
+    let mut bytes = std::fs::read(&first).unwrap();
+    bytes.extend_from_slice(b"\nsecond build\n");
+    std::fs::write(&second, bytes).unwrap();
+    std::fs::set_permissions(&second, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let text = std::fs::read_to_string(&spec).unwrap();
+    std::fs::write(
+        &spec,
+        text.replace(first.to_str().unwrap(), second.to_str().unwrap()),
+    )
+    .unwrap();
+
+    let load = start_load(&cloud, &base);
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let deploy = modu(&cloud, &["deploy", "-f", arg(&spec)]).await;
+    deploy.expect_success();
+    let report = stop_load(load).await;
+    assert!(deploy.stdout.contains("deployed in"), "{deploy}");
+    assert!(
+        deploy.stderr.contains("new ") && deploy.stderr.contains("% after"),
+        "the rollout shows instances moving: {deploy}"
+    );
+    assert_no_failed_requests(&cloud, &report, "the rollout");
+    let after = instance_versions(&cloud).await;
+    assert_eq!(after.len(), 2, "{after:?}");
+    assert!(
+        after.iter().all(|v| !before.contains(v)),
+        "every instance runs the new release: {before:?} → {after:?}"
+    );
+    // Nothing left to do: a second deploy changes nothing.
+    let again = modu(&cloud, &["plan", "-f", arg(&spec), "--detailed-exitcode"]).await;
+    again.expect_success();
+
+    // A release whose process exits at once never becomes ready: the refresh fails and
+    // rolls back, and the running release serves throughout.
+    let broken = dir.path().join("modu-app-broken");
+    std::fs::write(&broken, "#!/bin/sh\necho 'broken build' >&2\nexit 3\n").unwrap();
+    std::fs::set_permissions(&broken, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let text = std::fs::read_to_string(&spec).unwrap();
+    std::fs::write(
+        &spec,
+        text.replace(second.to_str().unwrap(), broken.to_str().unwrap()),
+    )
+    .unwrap();
+    let load = start_load(&cloud, &base);
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let failed = modu(&cloud, &["deploy", "-f", arg(&spec)]).await;
+    let report = stop_load(load).await;
+    assert_ne!(failed.code, Some(0), "{failed}");
+    let said = format!("{}{}", failed.stdout, failed.stderr);
+    assert!(
+        said.contains("ended Rollback") || said.contains("ended Failed"),
+        "deploy names how the rollout ended: {failed}"
+    );
+    assert_no_failed_requests(&cloud, &report, "the failed rollout");
+    let refreshes = aws_sdk_autoscaling::Client::new(&sdk_config(&cloud).await)
+        .describe_instance_refreshes()
+        .auto_scaling_group_name("modu-asg")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        instance_versions(&cloud).await,
+        after,
+        "the previous release is back: {refreshes:#?}\n{failed}"
+    );
+
+    modu(
+        &cloud,
+        &[
+            "down",
+            "-f",
+            arg(&spec),
+            "--yes",
+            "--delete-data",
+            "--no-final-snapshot",
+        ],
+    )
+    .await
+    .expect_success();
+}

@@ -2,14 +2,20 @@
 answers, inside the local cloud, the names of the data stores' endpoints (stores.py) and
 the instances' own ip-….ec2.internal names. Any other name is NXDOMAIN: the local cloud has
 no internet to resolve it on.
+
+It answers on a thread of its own, not on the event loop that carries the load balancers'
+and distributions' traffic: under load that loop can be busy for longer than a resolver
+waits (glibc: 5 s), and an instance would see "Temporary failure in name resolution" where
+AWS's resolver answers at once.
 """
 
 from __future__ import annotations
 
-import asyncio
 import ipaddress
 import re
+import socket
 import struct
+import threading
 
 TTL = 5
 INSTANCE_NAME = re.compile(r"^ip-(\d+)-(\d+)-(\d+)-(\d+)\.ec2\.internal$")
@@ -52,11 +58,10 @@ def answer(packet: bytes, lookup) -> bytes | None:
     return struct.pack("!HHHHHH", ident, 0x8180 | recursion, 1, count, 0, 0) + question + records
 
 
-class Resolver(asyncio.DatagramProtocol):
+class Resolver:
     def __init__(self, stores, snapshot):
         self.stores = stores
         self.snapshot = snapshot
-        self.transport = None
 
     def lookup(self, name: str) -> str | None:
         found = self.stores.resolve(name)
@@ -69,16 +74,39 @@ class Resolver(asyncio.DatagramProtocol):
                 return address
         return None
 
-    def connection_made(self, transport) -> None:
-        self.transport = transport
 
-    def datagram_received(self, data: bytes, peer) -> None:
-        reply = answer(data, self.lookup)
-        if reply is not None:
-            self.transport.sendto(reply, peer)
+class Server:
+    """Answers queries on `sock` until closed."""
+
+    def __init__(self, sock: socket.socket, resolver: Resolver):
+        self.sock = sock
+        self.resolver = resolver
+        self.sock.setblocking(True)
+        self.sock.settimeout(0.5)
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._serve, name="dns", daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        while not self.stopped.is_set():
+            try:
+                data, peer = self.sock.recvfrom(4096)
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            try:
+                reply = answer(data, self.resolver.lookup)
+                if reply is not None:
+                    self.sock.sendto(reply, peer)
+            except OSError:
+                continue
+
+    def close(self) -> None:
+        self.stopped.set()
+        self.thread.join(timeout=2)
+        self.sock.close()
 
 
-async def serve(sock, stores, snapshot):
-    loop = asyncio.get_running_loop()
-    transport, _ = await loop.create_datagram_endpoint(lambda: Resolver(stores, snapshot), sock=sock)
-    return transport
+def serve(sock, stores, snapshot) -> Server:
+    return Server(sock, Resolver(stores, snapshot))

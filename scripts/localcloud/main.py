@@ -198,8 +198,7 @@ def main() -> None:
         servers.append(await relay(listener_in(network.router, ENDPOINT_ADDRESS, api_port), api_port))
         dns_socket = socket_in(network.router, kind=socket.SOCK_DGRAM)
         dns_socket.bind((ENDPOINT_ADDRESS, 53))
-        dns_socket.setblocking(False)
-        servers.append(await serve_dns(dns_socket, stores, snapshot))
+        servers.append(serve_dns(dns_socket, stores, snapshot))
         front = await proxy.serve("127.0.0.1", 0)
         servers.append(front)
         return front.sockets[0].getsockname()[1]

@@ -31,6 +31,10 @@ NETNS_DIR = "/run/netns"
 _libc = ctypes.CDLL(None, use_errno=True)
 
 
+# A locally administered unicast address (the 0x02 bit), fixed for the VPC router.
+BRIDGE_MAC = "02:6c:63:00:00:01"
+
+
 class NetworkError(RuntimeError):
     pass
 
@@ -120,6 +124,11 @@ class Network:
         ip("netns", "add", self.router)
         ip("link", "set", "lo", "up", namespace=self.router)
         ip("link", "add", "br0", "type", "bridge", namespace=self.router)
+        # A bridge takes the lowest MAC of its ports unless it has one of its own: each
+        # instance booting or shutting down would move the gateways' and the stores'
+        # addresses to another MAC, and every other instance's ARP entry for them would
+        # blackhole its traffic for seconds (seen as Redis and PostgreSQL timeouts).
+        ip("link", "set", "br0", "address", BRIDGE_MAC, namespace=self.router)
         ip("link", "set", "br0", "up", namespace=self.router)
         for address in (IMDS_ADDRESS, ENDPOINT_ADDRESS):
             ip("addr", "add", f"{address}/32", "dev", "br0", namespace=self.router)

@@ -45,6 +45,7 @@ def launch(group, count: int, version: str | None = None) -> list[str]:
         )
         for instance in reservation.instances:
             instance.autoscaling_group = group
+            instance.launched_template_version = number
             group.instance_states.append(
                 asg.InstanceState(instance, protected_from_scale_in=group.new_instances_protected_from_scale_in)
             )
@@ -70,6 +71,23 @@ def apply() -> None:
         launch(self, count_needed)
 
     asg.FakeAutoScalingGroup.replace_autoscaling_group_instances = replace_autoscaling_group_instances
+
+    # AWS (DescribeAutoScalingGroups → Instance.LaunchTemplate): each instance reports the
+    # template version it was launched from, which is how a rollout tells old from new.
+    # moto reports the template's current default version for every instance.
+    def instance_launch_template(self):
+        group = self.auto_scaling_group
+        template = group.ec2_launch_template if group is not None else None
+        if template is None:
+            return None
+        version = getattr(self.instance, "launched_template_version", None)
+        return {
+            "LaunchTemplateId": template.id,
+            "LaunchTemplateName": template.name,
+            "Version": version or str(template.default_version_number),
+        }
+
+    asg.InstanceState.launch_template = property(instance_launch_template)
 
     # ---- Enabled ---------------------------------------------------------------
     # AWS (Auto Scaling API Reference, DescribePolicies → ScalingPolicy.Enabled): every

@@ -132,6 +132,9 @@ def apply() -> None:
         return str(template.get_version(version or group.launch_template_version).number)
 
     def instance_version(instance) -> str:
+        launched = getattr(instance, "launched_template_version", None)
+        if launched:
+            return launched
         for tag in instance.get_tags() if hasattr(instance, "get_tags") else []:
             if tag.get("key") == "aws:ec2launchtemplate:version":
                 return tag["value"]

@@ -61,3 +61,9 @@ def test_a_group_spreads_its_instances_over_its_zones_at_its_template_version(cl
     assert {i["InstanceType"] for i in instances} == {"t3.small"}
     versions = {t["Value"] for i in instances for t in i["Tags"] if t["Key"] == "aws:ec2launchtemplate:version"}
     assert versions == {"2"}
+    # Each member reports the version it was launched from, not the template's default.
+    ec2.create_launch_template_version(LaunchTemplateId=template, SourceVersion="2",
+                                       LaunchTemplateData={"InstanceType": "t3.medium"})
+    ec2.modify_launch_template(LaunchTemplateId=template, DefaultVersion="3")
+    members = asg.describe_auto_scaling_groups(AutoScalingGroupNames=[group])["AutoScalingGroups"][0]["Instances"]
+    assert {m["LaunchTemplate"]["Version"] for m in members} == {"2"}

@@ -1,6 +1,7 @@
 //! One module per subcommand, each with a `run()`; this module holds what they share:
 //! finding and loading the spec and connecting to AWS.
 
+mod deploy;
 mod down;
 mod load;
 mod plan;
@@ -48,6 +49,7 @@ async fn dispatch(cli: &Cli) -> Result<ExitCode> {
     match &cli.command {
         Command::Plan(args) => plan::run(cli, args).await,
         Command::Up(args) => up::run(cli, args).await,
+        Command::Deploy => deploy::run(cli).await,
         Command::Down(args) => down::run(cli, args).await,
         Command::Status(args) => status::run(cli, args).await,
         Command::Validate => validate::run(cli),

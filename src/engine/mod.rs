@@ -178,8 +178,10 @@ async fn observe(cx: &Context, graph: &Graph, diff: bool) -> Walk<Seen> {
             } else {
                 Vec::new()
             };
-            // A replaced resource gets a new id: its dependents see it as planned.
-            let known = if changes.iter().any(|c| c.replace) {
+            // A replaced resource gets a new id, a versioned one a new version: its
+            // dependents see it as planned.
+            let renewed = !changes.is_empty() && node.versioned();
+            let known = if renewed || changes.iter().any(|c| c.replace) {
                 Known::Pending
             } else {
                 Known::Exists(observed.found.clone())
@@ -373,14 +375,22 @@ pub async fn apply(cx: &Context, graph: &Graph, plan: StackPlan) -> (Summary, Op
                 }
                 Planned::Update(observed, changes) => {
                     report(cx, node, Phase::Working("updating".into()));
-                    let result = node
-                        .apply(cx, &deps, observed, changes)
-                        .await
-                        .map(|()| Step {
-                            known: Some(Known::Exists(observed.found.clone())),
+                    let result = async {
+                        node.apply(cx, &deps, observed, changes).await?;
+                        // A new version: what its dependents read is what it is now.
+                        let found = match node.versioned() {
+                            true => node.observe(cx, &deps).await?.map(|o| o.found),
+                            false => None,
+                        };
+                        Ok(Step {
+                            known: Some(Known::Exists(
+                                found.unwrap_or_else(|| observed.found.clone()),
+                            )),
                             outcome: Outcome::Updated(change_lines(changes)),
                             payload: (),
-                        });
+                        })
+                    }
+                    .await;
                     finish(cx, node, &result);
                     result
                 }

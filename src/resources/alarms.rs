@@ -175,9 +175,14 @@ struct Want {
     shape: Shape,
 }
 
+/// The alarm on the load balancer's 5xx rate, which also rolls a bad rollout back.
+pub fn error_rate_alarm(stack: &str) -> String {
+    format!("{stack}-alb-5xx-rate")
+}
+
 fn names(stack: &str) -> [String; 3] {
     [
-        format!("{stack}-alb-5xx-rate"),
+        error_rate_alarm(stack),
         format!("{stack}-unhealthy-hosts"),
         format!("{stack}-cache-cpu"),
     ]

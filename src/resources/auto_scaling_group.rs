@@ -13,9 +13,10 @@ use aws_sdk_autoscaling::types::{
 };
 use serde_json::json;
 
+use super::rollout::{self, Rollout};
 use super::{
-    Change, Context, Deps, Diff, Found, Health, Key, Observed, Outputs, Resource, aws_int,
-    ensure_owned, touches,
+    Change, Context, Deps, Diff, Found, Health, KNOWN_AFTER_UP, Key, Observed, Outputs, Resource,
+    aws_int, ensure_owned, touches,
 };
 use crate::aws::errors::AwsContext;
 use crate::aws::tags;
@@ -27,7 +28,6 @@ pub struct AutoScalingGroup;
 const KIND: &str = "auto-scaling-group";
 /// The spec's `desired` as last applied.
 const DESIRED_TAG: &str = "modu:desired";
-const LAUNCH_VERSION: &str = "$Latest";
 
 fn in_service(group: &AwsGroup) -> usize {
     group
@@ -65,6 +65,8 @@ struct Want {
     desired: i32,
     health_check_grace: i32,
     launch_template: String,
+    /// A literal version (never `$Latest`): a new one is rolled out, and can be rolled back.
+    launch_version: String,
     subnets: BTreeSet<String>,
     target_group: String,
     tags: BTreeMap<String, String>,
@@ -143,7 +145,7 @@ fn diff_group(live: &Live, want: &Want) -> Vec<Change> {
     diff.field(
         "launch_template",
         &format!("{} {}", live.launch_template, live.launch_version),
-        &format!("{} {LAUNCH_VERSION}", want.launch_template),
+        &format!("{} {}", want.launch_template, want.launch_version),
     );
     let show = |s: &BTreeSet<String>| s.iter().cloned().collect::<Vec<_>>();
     diff.list("subnets", &show(&live.subnets), &show(&want.subnets));
@@ -188,6 +190,10 @@ impl AutoScalingGroup {
             desired: aws_int(compute.desired),
             health_check_grace: aws_int(compute.health_check_grace),
             launch_template: deps.id(Key::LaunchTemplate)?.to_string(),
+            launch_version: match deps.outputs(Key::LaunchTemplate)? {
+                Some(Outputs::LaunchTemplate { latest_version, .. }) => latest_version.to_string(),
+                _ => KNOWN_AFTER_UP.to_string(),
+            },
             subnets: deps.subnets()?.into_iter().map(String::from).collect(),
             target_group: deps.id(Key::TargetGroup)?.to_string(),
             tags: wanted_tags(cx, &self.name(cx)),
@@ -209,11 +215,21 @@ impl AutoScalingGroup {
             .collect()
     }
 
-    fn template(id: &str) -> LaunchTemplateSpecification {
+    fn template(want: &Want) -> LaunchTemplateSpecification {
         LaunchTemplateSpecification::builder()
-            .launch_template_id(id)
-            .version(LAUNCH_VERSION)
+            .launch_template_id(&want.launch_template)
+            .version(&want.launch_version)
             .build()
+    }
+
+    /// The alarms whose firing rolls a rollout back: the stack's 5xx rate, when it has one.
+    fn rollback_alarms(cx: &Context) -> Vec<String> {
+        match &cx.spec.dashboard {
+            Some(dashboard) if dashboard.alarms => {
+                vec![super::alarms::error_rate_alarm(&cx.spec.stack)]
+            }
+            _ => Vec::new(),
+        }
     }
 
     async fn wait_in_service(&self, cx: &Context, name: &str, want: usize) -> Result<()> {
@@ -319,8 +335,13 @@ impl Resource for AutoScalingGroup {
         if set("health_check_grace") {
             update = update.health_check_grace_period(want.health_check_grace);
         }
-        if set("launch_template") {
-            update = update.launch_template(Self::template(&want.launch_template));
+        // Running instances get a new version of the same template through an instance
+        // refresh, after the other settings; anything else is set on the group directly.
+        let roll_out = touches(changes, "launch_template")
+            && live.instances > 0
+            && live.launch_template == want.launch_template;
+        if !roll_out && set("launch_template") {
+            update = update.launch_template(Self::template(&want));
         }
         if set("subnets") {
             update = update
@@ -349,6 +370,16 @@ impl Resource for AutoScalingGroup {
                 .await
                 .context("tagging", KIND, name)?;
         }
+        if roll_out {
+            let rollout = Rollout {
+                group: name,
+                template: &want.launch_template,
+                version: &want.launch_version,
+                target_group: &want.target_group,
+                alarms: Self::rollback_alarms(cx),
+            };
+            rollout::run(cx, self, &rollout).await?;
+        }
         Ok(())
     }
 
@@ -364,7 +395,7 @@ impl Resource for AutoScalingGroup {
             .autoscaling
             .create_auto_scaling_group()
             .auto_scaling_group_name(&name)
-            .launch_template(Self::template(&want.launch_template))
+            .launch_template(Self::template(&want))
             .min_size(want.min)
             .max_size(want.max)
             .desired_capacity(want.desired)
@@ -460,6 +491,7 @@ mod tests {
             desired: 2,
             health_check_grace: 120,
             launch_template: "lt-1".into(),
+            launch_version: "3".into(),
             subnets: ["s-a".to_string(), "s-b".to_string()].into(),
             target_group: "arn:tg".into(),
             tags: BTreeMap::from([
@@ -478,7 +510,7 @@ mod tests {
             health_check_type: "ELB".into(),
             health_check_grace: 120,
             launch_template: "lt-1".into(),
-            launch_version: LAUNCH_VERSION.into(),
+            launch_version: "3".into(),
             subnets: ["s-a".to_string(), "s-b".to_string()].into(),
             target_groups: vec!["arn:tg".into()],
             tags: want().tags,
@@ -525,6 +557,23 @@ mod tests {
         assert_eq!(
             fields(&diff_group(&scaled, &want)),
             vec!["min", "max", "desired"]
+        );
+    }
+
+    #[test]
+    fn a_new_template_version_is_a_change_and_latest_is_never_asked_for() {
+        let mut want = want();
+        want.launch_version = "4".into();
+        let changes = diff_group(&live(), &want);
+        assert_eq!(
+            changes,
+            vec![Change::new("launch_template", "lt-1 3", "lt-1 4")]
+        );
+        let mut old = live();
+        old.launch_version = "$Latest".into();
+        assert_eq!(
+            fields(&diff_group(&old, &self::want())),
+            vec!["launch_template"]
         );
     }
 

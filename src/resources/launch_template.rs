@@ -4,7 +4,8 @@
 //! the release: a new release is a new version.
 //!
 //! A launch template version is immutable, so a changed setting becomes a new version that is
-//! made the default; the Auto Scaling group launches `$Latest`, so new instances pick it up.
+//! made the default; the Auto Scaling group launches a literal version, and rolls a new one
+//! out to its instances with an instance refresh (see `rollout`).
 
 use async_trait::async_trait;
 use serde_json::json;
@@ -253,6 +254,9 @@ impl Resource for LaunchTemplate {
     }
     fn name(&self, cx: &Context) -> String {
         format!("{}-lt", cx.spec.stack)
+    }
+    fn versioned(&self) -> bool {
+        true
     }
     fn depends_on(&self) -> Vec<Key> {
         // The release is uploaded before an instance could look for it.

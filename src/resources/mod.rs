@@ -30,6 +30,7 @@ pub mod origin_access_control;
 pub mod parameters;
 pub mod release;
 pub mod replication_group;
+pub mod rollout;
 pub mod scaling_policy;
 pub mod security_group;
 pub mod shared;
@@ -596,6 +597,12 @@ pub trait Resource: Send + Sync {
 
     fn on_down(&self, _cx: &Context, _found: &Found) -> OnDown {
         OnDown::Delete
+    }
+    /// An update makes a new version of it (a launch template) rather than changing it in
+    /// place: dependents plan against its outputs as known after `up`, and see the new ones
+    /// once it is applied.
+    fn versioned(&self) -> bool {
+        false
     }
     /// Stack-level outputs this resource provides (the load balancer URL…).
     fn stack_outputs(&self, _cx: &Context, _found: &Found) -> Vec<(&'static str, String)> {
