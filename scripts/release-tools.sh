@@ -12,7 +12,7 @@ if ! python3 -m ziglang version >/dev/null 2>&1; then
     echo "release-tools: installing ziglang ${ZIGLANG_VERSION}" >&2
     python3 -m pip install -q "ziglang==${ZIGLANG_VERSION}"
 fi
-if ! cargo zigbuild --version >/dev/null 2>&1; then
+if ! cargo-zigbuild --version >/dev/null 2>&1; then
     echo "release-tools: installing cargo-zigbuild ${CARGO_ZIGBUILD_VERSION}" >&2
     cargo install --quiet --locked cargo-zigbuild --version "${CARGO_ZIGBUILD_VERSION}"
 fi

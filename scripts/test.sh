@@ -27,6 +27,8 @@ fi
 # (tests/local_cloud.rs opens the stack in it too), fonts, wrk.
 scripts/local-cloud-deps.sh
 scripts/app-test-deps.sh
+# zig and cargo-zigbuild, which build modu-app for Amazon Linux 2023 (tests/release.rs).
+scripts/release-tools.sh
 
 # --- checks --------------------------------------------------------------------
 cargo fmt --all --check
