@@ -18,20 +18,32 @@ fn version_of(symbol: &str) -> Option<(u32, u32)> {
 #[test]
 fn the_built_release_needs_no_glibc_above_2_34() {
     let started = std::time::Instant::now();
-    let binary = modu::release::build(&repo_path(".")).expect("building modu-app for the instances");
-    eprintln!("built {} in {:.1}s", binary.display(), started.elapsed().as_secs_f64());
+    let binary =
+        modu::release::build(&repo_path(".")).expect("building modu-app for the instances");
+    eprintln!(
+        "built {} in {:.1}s",
+        binary.display(),
+        started.elapsed().as_secs_f64()
+    );
     let output = std::process::Command::new("objdump")
         .arg("-T")
         .arg(&binary)
         .output()
         .expect("objdump (binutils, which building Rust on Linux needs)");
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let table = String::from_utf8_lossy(&output.stdout);
     let versions: Vec<(u32, u32)> = table
         .split_whitespace()
         .filter_map(|word| version_of(word.trim_matches(|c| c == '(' || c == ')')))
         .collect();
-    assert!(!versions.is_empty(), "a dynamically linked binary names glibc versions:\n{table}");
+    assert!(
+        !versions.is_empty(),
+        "a dynamically linked binary names glibc versions:\n{table}"
+    );
     let highest = versions.iter().max().unwrap();
     assert!(
         *highest <= (2, 34),
