@@ -26,7 +26,7 @@ pub enum Phase {
     /// What each part is doing (`waiting`, `ok`, or the last error).
     Starting(Arc<BTreeMap<&'static str, String>>),
     Ready {
-        state: AppState,
+        state: Box<AppState>,
         router: Router,
     },
 }
@@ -60,7 +60,10 @@ impl Gate {
 
     /// Opens the gate: from now on every request reaches `router`.
     pub fn open(&self, state: AppState, router: Router) {
-        self.phase.send_replace(Phase::Ready { state, router });
+        self.phase.send_replace(Phase::Ready {
+            state: Box::new(state),
+            router,
+        });
     }
 
     /// The state, once the service is ready.
@@ -68,7 +71,7 @@ impl Gate {
         let mut phase = self.phase.subscribe();
         loop {
             if let Phase::Ready { state, .. } = &*phase.borrow_and_update() {
-                return state.clone();
+                return state.as_ref().clone();
             }
             if phase.changed().await.is_err() {
                 std::future::pending::<()>().await;

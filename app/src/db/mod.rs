@@ -51,6 +51,9 @@ pub struct Db {
     pub backend: Backend,
     /// SQLite only: resume saves committed in groups.
     group_commit: Option<GroupCommit>,
+    /// SQLite only: the file whose lock serialises migrations between processes
+    /// (PostgreSQL has sqlx's advisory lock; sqlx takes none on SQLite).
+    migration_lock: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -59,6 +62,11 @@ pub enum DbError {
     UnsupportedUrl(String),
     #[error("creating the directory of {path}: {source}")]
     CreateDir {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("locking {path} to run migrations: {source}")]
+    MigrationLock {
         path: String,
         source: std::io::Error,
     },
@@ -113,6 +121,7 @@ impl Db {
                 write: pool,
                 backend: Backend::Postgres,
                 group_commit: None,
+                migration_lock: None,
             })
         } else {
             Err(DbError::UnsupportedUrl(url.to_owned()))
@@ -169,6 +178,7 @@ impl Db {
             write,
             backend: Backend::Sqlite,
             group_commit,
+            migration_lock: Some(std::path::PathBuf::from(format!("{file}.migrate-lock"))),
         })
     }
 
@@ -190,6 +200,13 @@ impl Db {
             })
             .collect();
         let migrator = Migrator::with_migrations(migrations);
+        // Several processes on one SQLite file would each see a migration as pending and
+        // run it: an exclusive file lock makes them take turns (the later ones find
+        // nothing to do). Released when the file is dropped.
+        let _held = match &self.migration_lock {
+            Some(path) => Some(lock_file(path.clone()).await?),
+            None => None,
+        };
         migrator.run(&self.write).await.map_err(DbError::Migrate)
     }
 
@@ -197,6 +214,27 @@ impl Db {
         sqlx::query("SELECT 1").execute(&self.read).await?;
         Ok(())
     }
+}
+
+/// Opens `path` and waits for its exclusive lock, off the async threads.
+async fn lock_file(path: std::path::PathBuf) -> Result<std::fs::File, DbError> {
+    let shown = path.display().to_string();
+    let locked = tokio::task::spawn_blocking(move || {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)?;
+        file.lock()?;
+        Ok::<_, std::io::Error>(file)
+    })
+    .await
+    .map_err(std::io::Error::other)
+    .and_then(|r| r);
+    locked.map_err(|source| DbError::MigrationLock {
+        path: shown,
+        source,
+    })
 }
 
 /// Milliseconds since the Unix epoch, the one timestamp type both engines store alike.
