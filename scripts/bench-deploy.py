@@ -66,13 +66,30 @@ def build_variant(source: Path, target: Path, mark: str) -> Path:
     return target
 
 
+def wait_healthy(cloud, count: int) -> None:
+    """Until the target group has `count` healthy targets (`up` returns once the instances
+    are in service, a little before the load balancer calls them healthy)."""
+    elbv2 = cloud.client("elbv2")
+    arn = elbv2.describe_target_groups(Names=["modu-tg"])["TargetGroups"][0]["TargetGroupArn"]
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        states = [d["TargetHealth"]["State"] for d in elbv2.describe_target_health(TargetGroupArn=arn)["TargetHealthDescriptions"]]
+        if states.count("healthy") >= count:
+            return
+        time.sleep(0.5)
+    sys.exit(f"the targets did not become healthy: {states}")
+
+
 def load(cloud, binary: str, url: str, workload: str, seconds: int) -> dict:
     done = subprocess.run(
         [binary, "load", "--url", url, "-w", workload, "-c", "8", "-d", str(seconds), "--output", "json",
          "--proxy", cloud.ready["http_proxy"], "--ca-bundle", cloud.ready["ca_bundle"]],
         capture_output=True, text=True,
     )
-    return json.loads(done.stdout)
+    report = json.loads(done.stdout or "{}")
+    if "clicks" not in report:
+        sys.exit(f"modu load failed: {done.stdout}\n{done.stderr}")
+    return report
 
 
 def main() -> None:
@@ -88,6 +105,7 @@ def main() -> None:
         first = build_variant(Path(args.app), folder / "modu-app-1", "build 1")
         spec = spec_for(folder, first)
         rows.append(("up (app, database, cache, CDN, 2 instances)", f"{run(cloud, args.modu, 'up', '-f', str(spec), '--yes'):.1f} s"))
+        wait_healthy(cloud, 2)
         distribution = cloud.client("cloudfront").list_distributions()["DistributionList"]["Items"][0]["DomainName"]
         url = f"https://{distribution}"
         for workload in ("click", "read"):
