@@ -441,6 +441,30 @@ async fn the_reference_stack_runs_the_resume_service_on_a_shared_database() {
     let base = format!("https://{domain}");
     let http = through_proxy(&cloud);
 
+    // `status` sees the whole stack healthy, nothing drifted (the release compared too).
+    let status = modu(&cloud, &["status", "-f", arg(&spec), "--output", "json"]).await;
+    status.expect_success();
+    let doc: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
+    for resource in doc["resources"].as_array().unwrap() {
+        assert_eq!(resource["drift"], serde_json::json!([]), "{resource:#}");
+    }
+    for key in [
+        "release",
+        "database",
+        "parameters",
+        "instance-role",
+        "cache-secret",
+    ] {
+        assert!(
+            doc["resources"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|r| r["key"] == key && r["exists"] == true),
+            "{key} in {doc:#}"
+        );
+    }
+
     // The stack's parameters point the service at the stack's own parts.
     let parameters = aws_cli(
         &cloud,

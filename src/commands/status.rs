@@ -10,7 +10,17 @@ use crate::output::SilentProgress;
 
 pub async fn run(cli: &Cli, args: &StatusArgs) -> Result<ExitCode> {
     let (spec, graph) = super::load_stack(cli)?;
-    let cx = super::context(cli, spec, Arc::new(SilentProgress), false).await?;
+    // A given binary is hashed to compare the instances' release with; `build` is never
+    // run by `status` (the boot script's drift is then not reported).
+    let given = matches!(
+        spec.app.as_ref().map(|a| &a.artifact),
+        Some(crate::spec::Artifact::File(_))
+    );
+    let cx = if given {
+        super::context_with_release(cli, spec, Arc::new(SilentProgress)).await?
+    } else {
+        super::context(cli, spec, Arc::new(SilentProgress), false).await?
+    };
     let status = engine::status(&cx, &graph).await?;
     match args.output {
         OutputFormat::Table => crate::output::stdout(&status.to_table()),

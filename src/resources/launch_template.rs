@@ -136,7 +136,16 @@ impl LaunchTemplate {
         }
     }
 
-    fn desired(&self, cx: &Context, deps: &Deps<'_>, image_id: &str) -> Result<Settings> {
+    /// The settings the spec asks for. `live_user_data` stands in for the boot script when
+    /// it cannot be known here: an app's release is prepared only by the commands that roll
+    /// it out (`status` reports no drift for it rather than build one).
+    fn desired(
+        &self,
+        cx: &Context,
+        deps: &Deps<'_>,
+        image_id: &str,
+        live_user_data: Option<&str>,
+    ) -> Result<Settings> {
         let instance_profile = if deps.present(Key::InstanceProfile)? {
             Some(deps.id(Key::InstanceProfile)?.to_string())
         } else {
@@ -146,28 +155,37 @@ impl LaunchTemplate {
             image_id: image_id.to_string(),
             instance_type: cx.spec.compute.instance_type.clone(),
             security_group_ids: vec![deps.id(Key::SgApp)?.to_string()],
-            user_data: aws_smithy_types::base64::encode(self.boot_script(cx, deps)?),
+            user_data: match (self.boot_script(cx, deps)?, live_user_data) {
+                (Some(script), _) => aws_smithy_types::base64::encode(script),
+                (None, Some(live)) => live.to_string(),
+                (None, None) => {
+                    return Err(Error::internal(
+                        "the launch template of an app needs its release prepared",
+                    ));
+                }
+            },
             imdsv2_required: true,
             instance_profile,
         })
     }
 
-    /// The spec's boot script, or with an `app` the one that installs the release.
-    fn boot_script(&self, cx: &Context, deps: &Deps<'_>) -> Result<String> {
+    /// The spec's boot script, or with an `app` the one that installs the release; `None`
+    /// for an app whose release was not prepared (`status`).
+    fn boot_script(&self, cx: &Context, deps: &Deps<'_>) -> Result<Option<String>> {
         let spec = &cx.spec;
         let Some(app) = spec
             .app
             .as_ref()
             .filter(|_| spec.compute.user_data.file.is_none())
         else {
-            return Ok(spec.compute.user_data.script.clone());
+            return Ok(Some(spec.compute.user_data.script.clone()));
         };
-        let release = cx.release.as_ref().ok_or_else(|| {
-            Error::internal("the launch template of an app needs the release prepared")
-        })?;
+        let Some(release) = cx.release.as_ref() else {
+            return Ok(None);
+        };
         let key = release.key();
         let parameters = super::parameters::path(&spec.stack);
-        Ok(release_boot_script(&ReleaseBoot {
+        Ok(Some(release_boot_script(&ReleaseBoot {
             release: &release.id,
             region: &spec.region,
             bucket: deps.id(Key::Bucket)?,
@@ -177,7 +195,7 @@ impl LaunchTemplate {
             port: spec.compute.port,
             drain_secs: spec.load_balancer.deregistration_delay,
             env: &app.env,
-        }))
+        })))
     }
 
     fn request_data(&self, cx: &Context, settings: &Settings) -> LaunchTemplateData {
@@ -288,7 +306,7 @@ impl Resource for LaunchTemplate {
 
     fn diff(&self, cx: &Context, deps: &Deps<'_>, observed: &Observed) -> Result<Vec<Change>> {
         let live: &Live = observed.live()?;
-        let want = self.desired(cx, deps, &live.wanted_image)?;
+        let want = self.desired(cx, deps, &live.wanted_image, Some(&live.settings.user_data))?;
         Ok(diff_settings(&live.settings, &want))
     }
 
@@ -300,7 +318,7 @@ impl Resource for LaunchTemplate {
         changes: &[Change],
     ) -> Result<()> {
         let live: &Live = observed.live()?;
-        let want = self.desired(cx, deps, &live.wanted_image)?;
+        let want = self.desired(cx, deps, &live.wanted_image, None)?;
         let id = &observed.found.id;
         let fields: Vec<&str> = changes.iter().map(|c| c.field.as_str()).collect();
         let version = cx
@@ -324,7 +342,7 @@ impl Resource for LaunchTemplate {
     async fn create(&self, cx: &Context, deps: &Deps<'_>) -> Result<Found> {
         let name = self.name(cx);
         let image = self.image_id(cx).await?;
-        let settings = self.desired(cx, deps, &image)?;
+        let settings = self.desired(cx, deps, &image, None)?;
         let template_tags = tags::sdk(&cx.spec, self.key().as_str(), &name, Tag::new);
         let template = cx
             .clients

@@ -149,6 +149,19 @@ async fn the_binary_drains_on_sigterm_and_exits_cleanly() {
 
     crate::helpers::install_crypto_provider();
     let client = reqwest::Client::new();
+    // It listens before its parts are up; like a load balancer, wait for /readyz.
+    let ready = async {
+        loop {
+            let status = client.get(format!("http://{addr}/readyz")).send().await;
+            if status.is_ok_and(|r| r.status() == reqwest::StatusCode::OK) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(30), ready)
+        .await
+        .expect("ready within 30 s");
     let signup: serde_json::Value = client
         .post(format!("http://{addr}/api/auth/signup"))
         .json(&serde_json::json!({
