@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The local demo: starts the local cloud (scripts/local-cloud.sh), runs `modu up` on
-# stacks/modu.yaml in it, shows `modu status`, then fetches the distribution's address
-# through the cloud's proxy a few times so you see different instances answer, and prints
-# how to open it yourself. Then `modu down`, unless --keep: that leaves everything running
+# stacks/modu.yaml in it (building the resume service for the instances first, as
+# `app.artifact: build` says), shows `modu status`, then asks the service at the
+# distribution's address through the cloud's proxy whether it is ready, and prints how to
+# open it yourself. Then `modu down`, unless --keep: that leaves everything running
 # until Ctrl-C. Nothing reaches real AWS; nothing is left running afterwards.
 #
 #   scripts/demo.sh [--keep]
@@ -16,6 +17,7 @@ case "${1:-}" in
 esac
 
 scripts/local-cloud-deps.sh
+scripts/release-tools.sh
 cargo build --quiet --bin modu
 modu=target/debug/modu
 
@@ -59,9 +61,9 @@ run status -f stacks/modu.yaml
 url="$("$modu" status -f stacks/modu.yaml --output json 2>/dev/null \
     | python3 -c 'import json, sys; print(json.load(sys.stdin)["outputs"]["cdn_url"])')"
 echo
-echo "GET $url, through the proxy, six times:"
-for _ in $(seq 6); do
-    echo "  $(curl -sS --max-time 10 -x "$proxy" --cacert "$ca" "$url")"
+echo "GET ${url}readyz, through the proxy (CloudFront -> load balancer -> an instance), three times:"
+for _ in $(seq 3); do
+    echo "  $(curl -sS --max-time 10 -x "$proxy" --cacert "$ca" "${url}readyz")"
 done
 
 echo
@@ -76,7 +78,7 @@ if $keep; then
     trap 'echo; echo "stopping"' INT
     wait "$cloud" || true
 else
-    run down -f stacks/modu.yaml --yes --delete-data
+    run down -f stacks/modu.yaml --yes --delete-data --no-final-snapshot
     echo
     echo "$(wc -l <"$work/requests.jsonl") AWS API calls in all"
 fi

@@ -205,7 +205,15 @@ impl Resource for Parameters {
 
     fn diff(&self, cx: &Context, deps: &Deps<'_>, observed: &Observed) -> Result<Vec<Change>> {
         let live: &Values = observed.live()?;
-        Ok(diff_values(live, &self.wanted_values(cx, deps)?))
+        let mut want = self.wanted_values(cx, deps)?;
+        // Without a prepared release (`status` of `artifact: build`) the id is not known:
+        // no drift is claimed for it.
+        if cx.release.is_none()
+            && let Some(current) = live.get("release")
+        {
+            want.insert("release".to_string(), current.clone());
+        }
+        Ok(diff_values(live, &want))
     }
 
     async fn apply(
