@@ -20,6 +20,11 @@ pub fn for_resource(spec: &Spec, component: &str, name: &str) -> BTreeMap<String
     tags
 }
 
+/// [`for_resource`] as key/value pairs, for the requests modu builds itself (IAM, RDS).
+pub fn pairs(spec: &Spec, component: &str, name: &str) -> Vec<(String, String)> {
+    for_resource(spec, component, name).into_iter().collect()
+}
+
 /// [`for_resource`] as one SDK's tag type, built by `tag` (each service has its own).
 pub fn sdk<T>(
     spec: &Spec,

@@ -203,9 +203,7 @@ impl Resource for Database {
     async fn create(&self, cx: &Context, deps: &Deps<'_>) -> Result<Found> {
         let name = self.name(cx);
         let want = self.spec(cx)?;
-        let tags: Vec<(String, String)> = tags::for_resource(&cx.spec, self.key().as_str(), &name)
-            .into_iter()
-            .collect();
+        let tags = tags::pairs(&cx.spec, self.key().as_str(), &name);
         let mut params = cx.clients.rds.params("CreateDBInstance");
         params
             .set("DBInstanceIdentifier", &name)
