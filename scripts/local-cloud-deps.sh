@@ -2,7 +2,7 @@
 # Installs what the local cloud (scripts/local-cloud.sh) needs, each only when missing:
 # iproute2 (network namespaces), util-linux's nsenter, bubblewrap (the instances' sandboxes),
 # what a boot script for Amazon Linux 2023 expects to find (bash, curl, Python 3 at
-# /usr/bin/python3, procps), redis-server and PostgreSQL for the data stores. The AWS CLI and the emulator's Python packages come pinned from
+# /usr/bin/python3, procps, openssl), redis-server and PostgreSQL for the data stores. The AWS CLI and the emulator's Python packages come pinned from
 # scripts/requirements-emulator.txt.
 set -euo pipefail
 
@@ -11,6 +11,7 @@ command -v ip >/dev/null || missing+=(iproute2)
 command -v nsenter >/dev/null || missing+=(util-linux)
 command -v bwrap >/dev/null || missing+=(bubblewrap)
 command -v curl >/dev/null || missing+=(curl)
+command -v openssl >/dev/null || missing+=(openssl)
 command -v pgrep >/dev/null || missing+=(procps)
 [ -x /usr/bin/python3 ] || missing+=(python3)
 # The data stores: ElastiCache's and RDS's data planes.

@@ -10,55 +10,6 @@ use std::time::{Duration, Instant};
 
 use support::*;
 
-/// What the reference stack's instances run.
-enum Boot<'a> {
-    /// stacks/boot.sh, the demo that answers with its instance id (no app, no database).
-    Demo,
-    /// The resume service, from this binary.
-    App(&'a std::path::Path),
-}
-
-/// stacks/modu.yaml in a folder of the test, booting `boot`, with `edits` applied
-/// (`(from, to)` text replacements, each of which must apply).
-fn reference_stack(
-    dir: &std::path::Path,
-    boot: Boot<'_>,
-    edits: &[(&str, &str)],
-) -> std::path::PathBuf {
-    let mut text =
-        std::fs::read_to_string(repo_path("stacks/modu.yaml")).expect("stacks/modu.yaml");
-    match boot {
-        Boot::Demo => {
-            let (stack, _app) = text.split_once("\napp:").expect("an app section");
-            text = format!("{stack}\n")
-                .replacen(
-                    "  # user_data: boot.sh      #",
-                    "  user_data: boot.sh        #",
-                    1,
-                )
-                .replacen("path: /readyz", "path: /healthz", 1);
-        }
-        Boot::App(binary) => {
-            text = text.replacen(
-                "  artifact: build ",
-                &format!("  artifact: {} ", binary.display()),
-                1,
-            );
-        }
-    }
-    for (from, to) in edits {
-        assert!(
-            text.contains(from),
-            "stacks/modu.yaml has no {from:?} any more"
-        );
-        text = text.replacen(from, to, 1);
-    }
-    let spec = dir.join("modu.yaml");
-    std::fs::write(&spec, text).unwrap();
-    std::fs::copy(repo_path("stacks/boot.sh"), dir.join("boot.sh")).unwrap();
-    spec
-}
-
 /// An HTTP client that reaches the cloud through its proxy, trusts its CA, and does not
 /// follow redirects (so a test sees them).
 fn through_proxy(cloud: &Emulator) -> reqwest::Client {
@@ -404,6 +355,44 @@ async fn distribution_domain(cloud: &Emulator) -> String {
         .to_string()
 }
 
+/// Imports a certificate for `name` into the cloud's ACM in us-east-1, as one issued
+/// elsewhere would be; returns its ARN.
+fn import_certificate(cloud: &Emulator, dir: &std::path::Path, name: &str) -> String {
+    let (certificate, key) = (dir.join("certificate.pem"), dir.join("key.pem"));
+    let made = std::process::Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt"])
+        .args(["ec_paramgen_curve:prime256v1", "-nodes", "-days", "30"])
+        .args(["-subj", &format!("/CN={name}")])
+        .args(["-addext", &format!("subjectAltName=DNS:{name}")])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&certificate)
+        .output()
+        .expect("openssl (scripts/local-cloud-deps.sh installs it)");
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let file = |path: &std::path::Path| format!("fileb://{}", path.display());
+    let imported = aws_cli(
+        cloud,
+        &[
+            "acm",
+            "import-certificate",
+            "--certificate",
+            &file(&certificate),
+            "--private-key",
+            &file(&key),
+        ],
+    );
+    imported["CertificateArn"]
+        .as_str()
+        .expect("a certificate ARN")
+        .to_string()
+}
+
 /// A resume form as the web page sends it, with two JPEG images.
 fn resume_form(images: &[Vec<u8>]) -> reqwest::multipart::Form {
     let mut form = reqwest::multipart::Form::new()
@@ -425,12 +414,18 @@ async fn the_reference_stack_runs_the_resume_service_on_a_shared_database() {
     let cloud = Emulator::local_cloud();
     let dir = tempfile::tempdir().unwrap();
     let binary = app_binary();
+    // A certificate for the stack's record, so the distribution answers at that name too.
+    let certificate = import_certificate(&cloud, dir.path(), "awstest.example.com");
     let spec = reference_stack(
         dir.path(),
         Boot::App(&binary),
         &[
             ("interval: 15", "interval: 6"),
             ("  port: 80\n", "  port: 80\n  deregistration_delay: 5\n"),
+            (
+                "certificate_arn: null             # ACM cert in us-east-1",
+                &format!("certificate_arn: {certificate} #"),
+            ),
         ],
     );
     let run = modu(&cloud, &["up", "-f", arg(&spec), "--yes"]).await;
@@ -439,6 +434,8 @@ async fn the_reference_stack_runs_the_resume_service_on_a_shared_database() {
     wait_for_healthy_targets(&cloud, 2).await;
     let domain = distribution_domain(&cloud).await;
     let base = format!("https://{domain}");
+    // The record, an alias of the distribution that its certificate covers.
+    let site = "https://awstest.example.com";
     let http = through_proxy(&cloud);
 
     // `status` sees the whole stack healthy, nothing drifted (the release compared too).
@@ -486,7 +483,7 @@ async fn the_reference_stack_runs_the_resume_service_on_a_shared_database() {
             .unwrap_or_else(|| panic!("no parameter {name}: {parameters}"))
             .to_string()
     };
-    assert_eq!(value("media-base-url"), format!("{base}/media"));
+    assert_eq!(value("media-base-url"), format!("{site}/media"));
     assert!(
         value("cache/endpoint").starts_with("modu-cache."),
         "{parameters}"
@@ -513,17 +510,17 @@ async fn the_reference_stack_runs_the_resume_service_on_a_shared_database() {
         "the cache answers only over TLS with its AUTH token: {ready}"
     );
 
-    // Sign up and log in through the distribution; save a resume with two images.
+    // Sign up and log in at the record name; save a resume with two images.
     let password = "correct horse battery";
     let signup = http
-        .post(format!("{base}/api/auth/signup"))
+        .post(format!("{site}/api/auth/signup"))
         .json(&serde_json::json!({ "username": "kim", "password": password, "password_confirm": password }))
         .send()
         .await
         .unwrap();
     assert_eq!(signup.status(), 201, "{}", signup.text().await.unwrap());
     let login: serde_json::Value = http
-        .post(format!("{base}/api/auth/login"))
+        .post(format!("{site}/api/auth/login"))
         .json(&serde_json::json!({ "username": "kim", "password": password }))
         .send()
         .await
@@ -540,7 +537,7 @@ async fn the_reference_stack_runs_the_resume_service_on_a_shared_database() {
         modu::load::jpeg::generate(60_000, 2),
     ];
     let saved = http
-        .post(format!("{base}/api/resumes"))
+        .post(format!("{site}/api/resumes"))
         .bearer_auth(&token)
         .multipart(resume_form(&images))
         .send()
@@ -550,8 +547,9 @@ async fn the_reference_stack_runs_the_resume_service_on_a_shared_database() {
     let saved: serde_json::Value = saved.json().await.unwrap();
     let id = saved["id"].as_str().unwrap().to_string();
 
-    // Round robin spreads these over both instances: every one sees the same resume and
-    // accepts the same session (PostgreSQL and Redis are shared, nothing is per instance).
+    // Through the distribution's own name, round robin spreads these over both instances:
+    // every one sees the same resume and accepts the same session (PostgreSQL and Redis are
+    // shared, nothing is per instance).
     for _ in 0..6 {
         let mine = http
             .get(format!("{base}/api/auth/me"))
@@ -570,17 +568,18 @@ async fn the_reference_stack_runs_the_resume_service_on_a_shared_database() {
             .unwrap();
         assert!(list.to_string().contains(&id), "{list}");
     }
-    // The images come back through the distribution's /media/*, from the bucket.
+    // The images come back through the distribution's /media/*, from the bucket, at the
+    // record name the page is served from.
     for (image, bytes) in saved["images"].as_array().unwrap().iter().zip(&images) {
         let url = image["url"].as_str().unwrap();
-        assert!(url.starts_with(&format!("{base}/media/")), "{url}");
+        assert!(url.starts_with(&format!("{site}/media/")), "{url}");
         let fetched = http.get(url).send().await.unwrap();
         assert_eq!(fetched.status(), 200, "{url}");
         assert_eq!(&fetched.bytes().await.unwrap()[..], &bytes[..]);
     }
 
     // The browser test, in Chromium, through the proxy, against the deployed stack.
-    browser_test(&cloud, &base).await;
+    browser_test(&cloud, site).await;
 
     // `down` keeps what holds data and says so; with --delete-data nothing is left.
     let down = modu(&cloud, &["down", "-f", arg(&spec), "--yes"]).await;
@@ -675,29 +674,19 @@ async fn browser_test(cloud: &Emulator, base: &str) {
     );
 }
 
-/// `modu load` through the cloud's proxy and distribution, running until it is
-/// interrupted (at most 10 minutes): the child, whose stdout is the JSON report.
-fn start_load(cloud: &Emulator, base: &str) -> tokio::process::Child {
+/// `modu load` of `workload` with `concurrency` users through the cloud's proxy, for at
+/// most ten minutes (the tests stop it before): the child, whose stdout is the JSON report.
+fn start_load(
+    cloud: &Emulator,
+    base: &str,
+    workload: &str,
+    concurrency: usize,
+) -> tokio::process::Child {
+    let users = concurrency.to_string();
     tokio::process::Command::new(env!("CARGO_BIN_EXE_modu"))
-        .args([
-            "load",
-            "--url",
-            base,
-            "--workload",
-            "click",
-            "-c",
-            "4",
-            "-d",
-            "600",
-        ])
-        .args([
-            "--users",
-            "4",
-            "--request-timeout",
-            "30",
-            "--output",
-            "json",
-        ])
+        .args(["load", "--url", base, "--workload", workload])
+        .args(["-c", &users, "--users", &users, "-d", "600"])
+        .args(["--request-timeout", "30", "--output", "json"])
         .args(["--proxy", &cloud.local().http_proxy])
         .arg("--ca-bundle")
         .arg(&cloud.local().ca_bundle)
@@ -828,7 +817,7 @@ async fn deploy_rolls_a_release_out_under_load_and_a_broken_one_back() {
     )
     .unwrap();
 
-    let load = start_load(&cloud, &base);
+    let load = start_load(&cloud, &base, "click", 4);
     tokio::time::sleep(Duration::from_secs(5)).await;
     let deploy = modu(&cloud, &["deploy", "-f", arg(&spec)]).await;
     deploy.expect_success();
@@ -860,7 +849,7 @@ async fn deploy_rolls_a_release_out_under_load_and_a_broken_one_back() {
         text.replace(second.to_str().unwrap(), broken.to_str().unwrap()),
     )
     .unwrap();
-    let load = start_load(&cloud, &base);
+    let load = start_load(&cloud, &base, "click", 4);
     tokio::time::sleep(Duration::from_secs(5)).await;
     let failed = modu(&cloud, &["deploy", "-f", arg(&spec)]).await;
     let report = stop_load(load).await;
@@ -883,6 +872,129 @@ async fn deploy_rolls_a_release_out_under_load_and_a_broken_one_back() {
         "the previous release is back: {refreshes:#?}\n{failed}"
     );
 
+    modu(
+        &cloud,
+        &[
+            "down",
+            "-f",
+            arg(&spec),
+            "--yes",
+            "--delete-data",
+            "--no-final-snapshot",
+        ],
+    )
+    .await
+    .expect_success();
+}
+
+/// The group's average `CPUUtilization` per period as the cloud published it, oldest first.
+async fn group_cpu(cloud: &Emulator) -> Vec<f64> {
+    let now = std::time::SystemTime::now();
+    let stats = Aws::new(cloud)
+        .await
+        .cloudwatch
+        .get_metric_statistics()
+        .namespace("AWS/EC2")
+        .metric_name("CPUUtilization")
+        .dimensions(
+            aws_sdk_cloudwatch::types::Dimension::builder()
+                .name("AutoScalingGroupName")
+                .value("modu-asg")
+                .build(),
+        )
+        .start_time((now - Duration::from_secs(3600)).into())
+        .end_time((now + Duration::from_secs(60)).into())
+        .period(1)
+        .statistics(aws_sdk_cloudwatch::types::Statistic::Average)
+        .send()
+        .await
+        .expect("the group's CPU statistics");
+    let mut points: Vec<_> = stats.datapoints().to_vec();
+    points.sort_by_key(|p| p.timestamp().map(|t| t.secs()));
+    points.iter().filter_map(|p| p.average()).collect()
+}
+
+/// The state of the target-tracking policy's high alarm.
+async fn high_alarm_state(cloud: &Emulator) -> String {
+    let alarms = Aws::new(cloud).await.alarms().await;
+    let high: Vec<_> = alarms
+        .iter()
+        .filter(|(name, _)| name.contains("-AlarmHigh-"))
+        .filter_map(|(_, a)| a.state_value().map(|s| s.as_str().to_string()))
+        .collect();
+    assert_eq!(high.len(), 1, "one high alarm: {alarms:#?}");
+    high.into_iter().next().unwrap()
+}
+
+/// The spike's mix and users: saves of the form with images (JPEG decoding and a
+/// transaction per click) keep one instance busy.
+const LOAD_WORKLOAD: &str = "click";
+const LOAD_USERS: usize = 8;
+
+#[tokio::test]
+async fn a_load_spike_through_the_distribution_scales_the_group_out_and_back_in() {
+    // CloudWatch's minute and the policy's warm-up at 5 % of their length: a period is 3 s,
+    // so the high alarm fires after 9 s above the target, the low one after 45 s below.
+    let cloud = Emulator::local_cloud_with(&["--time-scale", "0.05"]);
+    let dir = tempfile::tempdir().unwrap();
+    let binary = app_binary();
+    let spec = reference_stack(
+        dir.path(),
+        Boot::App(&binary),
+        &[
+            ("interval: 15", "interval: 6"),
+            ("  port: 80\n", "  port: 80\n  deregistration_delay: 5\n"),
+            ("min: 2", "min: 1"),
+            ("max: 10", "max: 3"),
+            ("desired: 2", "desired: 1"),
+            // The cloud's data planes and the load share this machine's two cores with
+            // the instance, which reaches 40 to 65 % of its vCPU under this load (the low
+            // end with a build running beside it), so the target sits well below that;
+            // idle, it stays under 1 %.
+            ("cpu_target: 80", "cpu_target: 30"),
+        ],
+    );
+    modu(&cloud, &["up", "-f", arg(&spec), "--yes"])
+        .await
+        .expect_success();
+    wait_for_healthy_targets(&cloud, 1).await;
+    let base = format!("https://{}", distribution_domain(&cloud).await);
+
+    // The spike: the group's one instance runs hot, the policy adds instances.
+    let load = start_load(&cloud, &base, LOAD_WORKLOAD, LOAD_USERS);
+    let started = Instant::now();
+    let mut high_alarm_fired = false;
+    while group_members(&cloud).await.len() < 2 {
+        assert!(
+            started.elapsed() < Duration::from_secs(180),
+            "no scale-out within 180 s; the group's CPU by period: {:?}",
+            group_cpu(&cloud).await
+        );
+        high_alarm_fired |= high_alarm_state(&cloud).await == "ALARM";
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    // The alarm fires in the period that scales out and clears once the average falls.
+    high_alarm_fired |= high_alarm_state(&cloud).await == "ALARM";
+    assert!(
+        high_alarm_fired,
+        "{:#?}",
+        Aws::new(&cloud).await.alarms().await
+    );
+    let report = stop_load(load).await;
+    assert_no_failed_requests(&cloud, &report, "the scale-out");
+
+    // The spike over, the low alarm scales the group back in to its minimum.
+    wait_until(
+        "a scale-in back to the minimum",
+        Duration::from_secs(240),
+        async || group_members(&cloud).await.len() == 1,
+    )
+    .await;
+    assert!(
+        cloud.stderr().contains("target tracking"),
+        "{}",
+        cloud.stderr()
+    );
     modu(
         &cloud,
         &[

@@ -15,6 +15,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+from moto_patches.cloudfront import covers
 
 
 class Authority:
@@ -90,7 +91,7 @@ class Authority:
 class Certificates:
     """The TLS context a viewer of a distribution gets for the name it asked for: the
     distribution's own domain, or an alias when the distribution has a certificate for its
-    aliases. Any other name gets CloudFront's default *.cloudfront.net certificate, which a
+    aliases (its ACM certificate covers the name). Any other name gets CloudFront's default *.cloudfront.net certificate, which a
     client checking the name refuses, as it would on AWS."""
 
     def __init__(self, authority: Authority):
@@ -112,6 +113,6 @@ class Certificates:
         name = name.rstrip(".").lower()
         if name == distribution.domain:
             return self.context(("*.cloudfront.net",))
-        if name in distribution.aliases and distribution.certificate_arn:
+        if name in distribution.aliases and covers(distribution.certificate_names, name):
             return self.context((name,))
         return self.context(("*.cloudfront.net",))

@@ -12,6 +12,8 @@ import base64
 import threading
 from dataclasses import dataclass, field
 
+from moto_patches.cloudfront import certificate_names
+
 
 @dataclass(frozen=True)
 class Instance:
@@ -113,6 +115,7 @@ class Distribution:
     aliases: tuple
     enabled: bool
     certificate_arn: str
+    certificate_names: tuple  # what that ACM certificate covers (none when it is not issued)
     origins: dict
     behaviours: tuple  # path behaviours in order, then the default one
 
@@ -459,6 +462,7 @@ class Control:
         ]
         behaviours.append(behaviour("*", config.DefaultCacheBehavior))
         certificate = config.ViewerCertificate
+        arn = getattr(certificate, "acm_certificate_arn", "") or ""
         return Distribution(
             id=distribution.distribution_id,
             arn=distribution.arn,
@@ -467,6 +471,7 @@ class Control:
             aliases=tuple(_bare(a) for a in (config.Aliases.get("Items") or [])),
             enabled=str(getattr(config, "Enabled", True)).lower() == "true",
             certificate_arn=getattr(certificate, "acm_certificate_arn", "") or "",
+            certificate_names=tuple(certificate_names(account, arn) or ()) if arn else (),
             origins=origins,
             behaviours=tuple(behaviours),
         )

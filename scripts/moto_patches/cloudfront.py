@@ -1,8 +1,10 @@
 """CloudFront: distribution ARNs, origins with an origin access control, ETag/IfMatch,
-the disable-before-delete rule, and ListDistributions (full summaries, real pages)."""
+the disable-before-delete rule, viewer certificates that must cover the aliases, and
+ListDistributions (full summaries, real pages)."""
 
 from __future__ import annotations
 
+import copy
 from datetime import datetime, timezone
 
 from . import paging
@@ -11,6 +13,34 @@ from .errors import service_module
 # AWS (CloudFront API Reference, ListDistributions → MaxItems): the default and the most
 # per page are both 100.
 LIST_DEFAULT = LIST_MOST = 100
+
+
+def certificate_names(account_id: str, arn: str) -> list[str] | None:
+    """The names an issued ACM certificate of us-east-1 covers, or None when there is none."""
+    from moto.acm.models import acm_backends
+
+    if ":us-east-1:" not in arn:
+        return None
+    bundle = acm_backends[account_id]["us-east-1"]._certificates.get(arn)
+    if bundle is None:
+        return None
+    bundle.check()
+    if bundle.status != "ISSUED":
+        return None
+    described = bundle.describe()["Certificate"]
+    names = [described["DomainName"], *described.get("SubjectAlternativeNames", [])]
+    return sorted({n.rstrip(".").lower() for n in names})
+
+
+def covers(names: list[str], host: str) -> bool:
+    """Whether a certificate for `names` is valid for `host` (a wildcard stands for one label)."""
+    host = host.rstrip(".").lower()
+    for name in names:
+        if name == host:
+            return True
+        if name.startswith("*.") and "." in host and host.split(".", 1)[1] == name[2:]:
+            return True
+    return False
 
 
 def apply() -> None:
@@ -36,6 +66,51 @@ def apply() -> None:
                 "DistributionNotDisabled",
                 "The distribution you are trying to delete has not been disabled.",
             )
+
+    class InvalidViewerCertificate(CloudFrontException):
+        __module__ = service_module("cloudfront")
+
+        def __init__(self, message: str) -> None:
+            super().__init__("InvalidViewerCertificate", message)
+
+    # ---- viewer certificates ---------------------------------------------------
+    # AWS (CloudFront Developer Guide, "Requirements for using alternate domain names" and
+    # "Requirements for using SSL/TLS certificates with CloudFront"; CreateDistribution /
+    # UpdateDistribution → InvalidViewerCertificate): an alias needs a trusted certificate
+    # attached; an ACM certificate must be an issued one in us-east-1 of the account; it must
+    # cover every alias by its domain name or a subject alternative name (a wildcard covers
+    # one label). moto accepts any ARN and any alias.
+    def check_viewer_certificate(account_id: str, config: dict) -> None:
+        parsed = m.DistributionConfig(copy.deepcopy(config))  # it converts the dict in place
+        aliases = [str(a).rstrip(".").lower() for a in (parsed.Aliases.get("Items") or [])]
+        arn = parsed.ViewerCertificate.acm_certificate_arn
+        if not arn:
+            if aliases and not parsed.ViewerCertificate.iam_certificate_id:
+                raise InvalidViewerCertificate(
+                    "To add an alternate domain name (CNAME) to a CloudFront distribution, you must attach "
+                    "a trusted certificate that validates your authorization to use the domain name."
+                )
+            return
+        names = certificate_names(account_id, arn)
+        if names is None:
+            raise InvalidViewerCertificate(
+                "The specified SSL certificate doesn't exist, isn't in us-east-1 region, isn't valid, "
+                "or doesn't include a valid certificate chain."
+            )
+        for alias in aliases:
+            if not covers(names, alias):
+                raise InvalidViewerCertificate(
+                    "The certificate that is attached to your distribution doesn't cover the alternate "
+                    f"domain name (CNAME) that you're trying to add: {alias}."
+                )
+
+    original_create = m.CloudFrontBackend.create_distribution_with_tags
+
+    def create_distribution_with_tags(self, distribution_config, tags):
+        check_viewer_certificate(self.account_id, distribution_config)
+        return original_create(self, distribution_config, tags)
+
+    m.CloudFrontBackend.create_distribution_with_tags = create_distribution_with_tags
 
     # ---- ARNs ---------------------------------------------------------------
     # AWS (CloudFront API Reference, Distribution → ARN): CloudFront is global, so a
@@ -83,6 +158,8 @@ def apply() -> None:
         dist = self.distributions.get(_id)
         if dist is not None and if_match and if_match != dist.etag:
             raise PreconditionFailed()
+        if dist_config:
+            check_viewer_certificate(self.account_id, dist_config)
         dist, location, _ = original_update(self, dist_config, _id, if_match)
         dist.etag = m.random_id()
         dist.status = "InProgress"

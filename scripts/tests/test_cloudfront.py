@@ -171,3 +171,59 @@ def test_list_distributions_with_page_size_one(fresh_emulator):
     # The summaries on small pages are as complete as on one big page.
     (summary,) = cf.list_distributions(MaxItems="1")["DistributionList"]["Items"]
     assert (summary["Comment"], summary["Enabled"]) == ("site", True)
+
+
+def self_signed(*names: str) -> tuple[bytes, bytes]:
+    """A self-signed certificate for `names` (the first is the subject), as PEM."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    certificate = (
+        x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=1)).not_valid_after(now + datetime.timedelta(days=30))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in names]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    return (certificate.public_bytes(serialization.Encoding.PEM),
+            key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                              serialization.NoEncryption()))
+
+
+def test_aliases_need_an_issued_us_east_1_certificate_that_covers_them(client):
+    cf, acm = client("cloudfront"), client("acm")
+    cert, key = self_signed("www.modu-test.net", "*.api.modu-test.net")
+    arn = acm.import_certificate(Certificate=cert, PrivateKey=key)["CertificateArn"]
+
+    def config(aliases, certificate):
+        base = distribution_config("")
+        del base["Origins"]["Items"][0]["OriginAccessControlId"]
+        base["Aliases"] = {"Quantity": len(aliases), "Items": aliases}
+        base["ViewerCertificate"] = certificate
+        return base
+
+    with_arn = {"ACMCertificateArn": arn, "SSLSupportMethod": "sni-only", "MinimumProtocolVersion": "TLSv1.2_2021"}
+    for aliases, certificate in [
+        (["www.modu-test.net"], {"CloudFrontDefaultCertificate": True}),  # no certificate at all
+        (["other.modu-test.net"], with_arn),  # not covered
+        (["a.b.api.modu-test.net"], with_arn),  # a wildcard covers one label only
+        (["www.modu-test.net"], {**with_arn, "ACMCertificateArn": arn.replace("us-east-1", "eu-west-1")}),
+    ]:
+        with pytest.raises(ClientError) as refused:
+            cf.create_distribution(DistributionConfig=config(aliases, certificate))
+        assert error_code(refused) == "InvalidViewerCertificate", (aliases, certificate)
+
+    created = cf.create_distribution(DistributionConfig=config(["www.modu-test.net", "v1.api.modu-test.net"], with_arn))
+    dist_id, etag = created["Distribution"]["Id"], created["ETag"]
+    current = cf.get_distribution_config(Id=dist_id)["DistributionConfig"]
+    current["Aliases"] = {"Quantity": 1, "Items": ["elsewhere.modu-test.net"]}
+    with pytest.raises(ClientError) as refused:
+        cf.update_distribution(Id=dist_id, IfMatch=etag, DistributionConfig=current)
+    assert error_code(refused) == "InvalidViewerCertificate"

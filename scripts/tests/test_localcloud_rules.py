@@ -116,7 +116,7 @@ def test_each_origin_request_policy_forwards_what_it_names():
 
     def forwarded(policy: str):
         distribution = Distribution(
-            "E1", "arn:cf", "123456789012", "d1.cloudfront.net", (), True, "", {"lb": origin},
+            "E1", "arn:cf", "123456789012", "d1.cloudfront.net", (), True, "", (), {"lb": origin},
             (Behaviour("*", "lb", "allow-all", ("GET", "HEAD"), "", policy),),
         )
         request = http1.Request("GET", "/api/x?page=2", "HTTP/1.1", http1.Headers([

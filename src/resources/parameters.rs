@@ -1,9 +1,10 @@
 //! The stack's configuration for its instances, in SSM Parameter Store under
 //! `/modu/<stack>/`: the bucket and its image prefix, the image base URL (through the
-//! CDN when there is one), the database's and the cache's endpoints and secret ARNs, the
-//! release id and the log group. The service reads them at start with its role, so the
-//! launch template depends on none of these parts and instances boot while RDS and
-//! ElastiCache are still being created. Nothing secret is stored here: only ARNs.
+//! CDN when there is one, at the stack's record when the CDN has a certificate for it),
+//! the database's and the cache's endpoints and secret ARNs, the release id and the log
+//! group. The service reads them at start with its role, so the launch template depends
+//! on none of these parts and instances boot while RDS and ElastiCache are still being
+//! created. Nothing secret is stored here: only ARNs.
 //!
 //! The path is modu's namespace for the stack: every parameter under it is converged
 //! exactly (missing ones put, changed ones overwritten, others deleted).
@@ -20,7 +21,7 @@ use super::{
 use crate::aws::errors::AwsContext;
 use crate::aws::tags;
 use crate::error::Result;
-use crate::spec::Spec;
+use crate::spec::{DnsTarget, Spec};
 
 pub struct Parameters;
 
@@ -33,6 +34,13 @@ pub fn path(stack: &str) -> String {
     format!("/modu/{stack}/")
 }
 
+/// The stack's DNS record when it is one of the distribution's certified aliases.
+fn certified_record(spec: &Spec) -> Option<&str> {
+    let dns = spec.dns.as_ref()?;
+    let certified = spec.cdn.as_ref()?.certificate_arn.is_some();
+    (certified && dns.target == DnsTarget::Cdn).then_some(dns.record.as_str())
+}
+
 impl Parameters {
     fn wanted_values(&self, cx: &Context, deps: &Deps<'_>) -> Result<Values> {
         let mut values = Values::new();
@@ -41,7 +49,10 @@ impl Parameters {
         put("media-prefix", MEDIA_PREFIX);
         let media = if deps.present(Key::Cdn)? {
             let (_, domain) = deps.distribution()?;
-            if domain == KNOWN_AFTER_UP {
+            if let Some(record) = certified_record(&cx.spec) {
+                // The name viewers browse, so image URLs stay on the page's own origin.
+                format!("https://{record}/media")
+            } else if domain == KNOWN_AFTER_UP {
                 KNOWN_AFTER_UP.to_string()
             } else {
                 format!("https://{domain}/media")

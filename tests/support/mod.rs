@@ -143,6 +143,12 @@ impl Emulator {
     /// run the stack (instances, load balancers, ...), reached through its proxy. It stops,
     /// cleaning up what it started, when dropped; it needs root (network namespaces).
     pub fn local_cloud() -> Emulator {
+        Self::local_cloud_with(&[])
+    }
+
+    /// The local cloud started with these extra options of scripts/local-cloud.sh (such as
+    /// `--time-scale`).
+    pub fn local_cloud_with(options: &[&str]) -> Emulator {
         assert!(
             running_as_root(),
             "the local cloud creates network namespaces: run the tests as root"
@@ -158,6 +164,7 @@ impl Emulator {
             .arg("--log")
             .arg(dir.path().join("requests.jsonl"))
             .arg("--exit-on-stdin-eof")
+            .args(options)
             // Its stdin is this pipe: when the test process dies, the cloud stops.
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
@@ -1593,6 +1600,55 @@ pub fn arg(path: &Path) -> &str {
 }
 
 /// The repository's own files (fixtures, stacks/).
+/// What the reference stack's instances run.
+pub enum Boot<'a> {
+    /// stacks/boot.sh, the demo that answers with its instance id (no app, no database).
+    Demo,
+    /// The resume service, from this binary.
+    App(&'a std::path::Path),
+}
+
+/// stacks/modu.yaml in a folder of the test, booting `boot`, with `edits` applied
+/// (`(from, to)` text replacements, each of which must apply).
+pub fn reference_stack(
+    dir: &std::path::Path,
+    boot: Boot<'_>,
+    edits: &[(&str, &str)],
+) -> std::path::PathBuf {
+    let mut text =
+        std::fs::read_to_string(repo_path("stacks/modu.yaml")).expect("stacks/modu.yaml");
+    match boot {
+        Boot::Demo => {
+            let (stack, _app) = text.split_once("\napp:").expect("an app section");
+            text = format!("{stack}\n")
+                .replacen(
+                    "  # user_data: boot.sh      #",
+                    "  user_data: boot.sh        #",
+                    1,
+                )
+                .replacen("path: /readyz", "path: /healthz", 1);
+        }
+        Boot::App(binary) => {
+            text = text.replacen(
+                "  artifact: build ",
+                &format!("  artifact: {} ", binary.display()),
+                1,
+            );
+        }
+    }
+    for (from, to) in edits {
+        assert!(
+            text.contains(from),
+            "stacks/modu.yaml has no {from:?} any more"
+        );
+        text = text.replacen(from, to, 1);
+    }
+    let spec = dir.join("modu.yaml");
+    std::fs::write(&spec, text).unwrap();
+    std::fs::copy(repo_path("stacks/boot.sh"), dir.join("boot.sh")).unwrap();
+    spec
+}
+
 pub fn repo_path(relative: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(relative)
 }

@@ -100,9 +100,12 @@ async fn an_instance_listens_before_its_database_answers_and_comes_up_by_itself(
 
 #[tokio::test]
 async fn on_sigterm_readyz_fails_while_requests_are_still_served_for_the_drain() {
-    let mut app = spawn_app_with(|s| s.drain_secs = 2).await;
+    // Long enough that the requests below land inside it on a loaded machine.
+    const DRAIN: Duration = Duration::from_secs(5);
+    let mut app = spawn_app_with(|s| s.drain_secs = DRAIN.as_secs()).await;
     let addr = app.address.trim_start_matches("http://").to_owned();
     app.begin_shutdown();
+    let drain_ends = tokio::time::Instant::now() + DRAIN;
     tokio::time::sleep(Duration::from_millis(200)).await;
 
     // Fresh connections each time: the load balancer opens new ones while it drains.
@@ -120,7 +123,7 @@ async fn on_sigterm_readyz_fails_while_requests_are_still_served_for_the_drain()
     let saved = app.post_resume(Some(&token), resume_form()).await;
     assert_eq!(saved.status(), StatusCode::CREATED);
 
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    tokio::time::sleep_until(drain_ends + Duration::from_millis(1000)).await;
     assert!(
         tokio::net::TcpStream::connect(&addr).await.is_err(),
         "the listener closes once the drain is over"
