@@ -22,6 +22,9 @@ refuses to start on another one and says how to install the pinned one.
 per page of the lists the emulator pages (Route 53 ListHostedZones, CloudFront
 ListDistributions), whatever MaxItems asks, so a test can walk a client's pagination
 with a handful of resources.
+
+`POST /_emulator/publish-image?region=R` does what AWS does when it releases an Amazon
+Linux 2023 image: a new AMI becomes the public parameter's value (see `Controls`).
 """
 
 from __future__ import annotations
@@ -200,6 +203,65 @@ class RequestLog:
 
 
 # --------------------------------------------------------------------------
+# Test controls: what AWS does by itself, done on request
+# --------------------------------------------------------------------------
+
+AL2023_PARAMETER = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
+
+
+def publish_image(region: str, parameter: str = AL2023_PARAMETER) -> dict:
+    """Publishes a new AMI as AWS does when it releases an image: a copy of the one the
+    public parameter names, made its new value (a new parameter version)."""
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.ec2.models import ec2_backends
+    from moto.ssm.models import Parameter, ssm_backends
+
+    ssm = ssm_backends[DEFAULT_ACCOUNT_ID][region]
+    current = ssm.get_parameter(parameter)
+    if current is None:
+        raise KeyError(parameter)
+    ec2 = ec2_backends[DEFAULT_ACCOUNT_ID][region]
+    source = ec2.describe_images(ami_ids=[current.value])[0]
+    stamp = datetime.now(timezone.utc)
+    image = ec2.copy_image(current.value, region, f"{source.name}-{stamp:%Y%m%d%H%M%S}", source.description)
+    image.owner_id, image.owner_alias = source.owner_id, source.owner_alias
+    if {"Group": "all"} not in image.launch_permissions:
+        image.launch_permissions.append({"Group": "all"})
+    ssm._parameters[parameter].append(
+        Parameter(
+            account_id=DEFAULT_ACCOUNT_ID, name=parameter, value=image.id, parameter_type=current.parameter_type,
+            description=current.description, allowed_pattern=None, keyid=None,
+            last_modified_date=stamp.replace(tzinfo=None), version=current.version + 1,
+            data_type=current.data_type, tier=current.tier,
+        )
+    )
+    return {"parameter": parameter, "image_id": image.id, "version": current.version + 1}
+
+
+class Controls:
+    """WSGI middleware: `POST /_emulator/publish-image?region=R` runs `publish_image` and
+    answers its JSON; every other request goes on to `app` (these are not AWS calls, so they
+    are not in the request log)."""
+
+    def __init__(self, app, lock=None):
+        self.app = app
+        self.lock = lock or threading.Lock()
+
+    def __call__(self, environ, start_response):
+        if environ.get("PATH_INFO") != "/_emulator/publish-image":
+            return self.app(environ, start_response)
+        region = (parse_qs(environ.get("QUERY_STRING", "")).get("region") or ["us-east-1"])[0]
+        with self.lock:
+            try:
+                answer, status = publish_image(region), "200 OK"
+            except (KeyError, IndexError) as err:
+                answer, status = {"error": f"nothing to publish from: {err}"}, "404 Not Found"
+        body = json.dumps(answer).encode()
+        start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+        return [body]
+
+
+# --------------------------------------------------------------------------
 
 
 PAGE_SIZE_VARIABLE = "MODU_EMULATOR_PAGE_SIZE"
@@ -250,7 +312,7 @@ def main() -> None:
 
     # The request log replaces werkzeug's access lines on stderr.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    app = RequestLog(DomainDispatcherApplication(create_backend_app), args.log)
+    app = Controls(RequestLog(DomainDispatcherApplication(create_backend_app), args.log))
     server = make_server("127.0.0.1", args.port, app, threaded=True)
     port = server.server_port
     # moto builds some URLs (queue URLs, presigned links) from MOTO_PORT.

@@ -55,7 +55,7 @@ pub enum Command {
     ///
     /// Converges like `up`, but refuses a plan that deletes or replaces anything. Exits
     /// non-zero when the refresh fails or rolls back, naming why.
-    Deploy,
+    Deploy(DeployArgs),
     /// Delete everything the stack owns, in reverse dependency order
     Down(DownArgs),
     /// Show every resource of the stack and whether it is healthy
@@ -85,6 +85,8 @@ pub struct PlanArgs {
     /// Exit 2 when the plan changes anything, 0 when it changes nothing
     #[arg(long)]
     pub detailed_exitcode: bool,
+    #[command(flatten)]
+    pub image: ImageArgs,
 }
 
 #[derive(Debug, Args)]
@@ -92,6 +94,22 @@ pub struct UpArgs {
     /// Apply deletions and replacements without asking
     #[arg(short = 'y', long)]
     pub yes: bool,
+    #[command(flatten)]
+    pub image: ImageArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct DeployArgs {
+    #[command(flatten)]
+    pub image: ImageArgs,
+}
+
+#[derive(Debug, Default, Args)]
+pub struct ImageArgs {
+    /// Move `compute.image: al2023` to the latest image AWS publishes (it stays on the
+    /// image it was first resolved to otherwise), rolling it out to the instances
+    #[arg(long)]
+    pub refresh_image: bool,
 }
 
 #[derive(Debug, Args)]

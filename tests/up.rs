@@ -8,7 +8,10 @@ use std::collections::BTreeSet;
 
 use aws_sdk_autoscaling::types::AutoScalingGroup;
 use aws_sdk_ec2::types::IpPermission;
-use support::{Aws, Emulator, Spec, USER_DATA, arg, describe_calls, expect_no_change, modu};
+use support::{
+    Aws, Boot, Emulator, Spec, USER_DATA, arg, describe_calls, expect_no_change, modu,
+    reference_stack,
+};
 
 /// One ingress rule, flattened: (protocol, from port, to port, source).
 type Rule = (String, i32, i32, String);
@@ -729,4 +732,173 @@ async fn changed_sizes_and_cpu_target_are_updated_in_place() {
 
     // And the converged stack is stable again.
     expect_no_change(&emulator, &["up", "-f", arg(&file)], "up after the update").await;
+}
+
+/// The reference stack with its `app` (a stand-in binary: nothing boots on the plain
+/// emulator): the plan names every part the service needs; a second `up` changes nothing,
+/// nor does one after AWS publishes a new Amazon Linux image (the template's image is
+/// pinned, and `status` says a newer one exists); `--refresh-image` rolls it out, after
+/// which `up` is a no-op again. `status` shows each instance's release and the last rollout.
+#[tokio::test]
+async fn the_app_stack_keeps_its_image_until_asked_to_refresh_it() {
+    let emulator = Emulator::start();
+    let dir = tempfile::tempdir().unwrap();
+    let artifact = dir.path().join("modu-app");
+    std::fs::write(&artifact, "#!/bin/sh\nexec sleep infinity\n").unwrap();
+    let spec = reference_stack(dir.path(), Boot::App(&artifact), &[]);
+    let file = arg(&spec);
+
+    let plan = modu(&emulator, &["plan", "-f", file, "-o", "json"]).await;
+    plan.expect_success();
+    let created: BTreeSet<String> = plan.json()["changes"]
+        .as_array()
+        .expect("changes")
+        .iter()
+        .filter(|row| row["action"] == "create")
+        .map(|row| row["key"].as_str().unwrap().to_string())
+        .collect();
+    for key in [
+        "release",
+        "instance-role",
+        "instance-profile",
+        "log-group",
+        "cache-secret",
+        "sg-db",
+        "db-subnets",
+        "database",
+        "parameters",
+        "launch-template",
+        "asg",
+    ] {
+        assert!(created.contains(key), "the plan creates {key}\n{plan}");
+    }
+
+    modu(&emulator, &["up", "-f", file]).await.expect_success();
+    expect_no_change(&emulator, &["up", "-f", file], "an unchanged app stack").await;
+    let (first_image, release) = (
+        template_image(&emulator).await,
+        status_of(&emulator, file, "asg").await["details"]["members"][0]["release"].clone(),
+    );
+    assert!(
+        release.as_str().is_some_and(|r| !r.is_empty()),
+        "each instance carries its release: {release}"
+    );
+
+    // AWS publishes a new Amazon Linux 2023 image: the stack stays where it is.
+    let published = publish_image(&emulator).await;
+    assert_ne!(published, first_image);
+    expect_no_change(
+        &emulator,
+        &["up", "-f", file],
+        "an app stack when a new image is published",
+    )
+    .await;
+    assert_eq!(template_image(&emulator).await, first_image);
+    let template = status_of(&emulator, file, "launch-template").await;
+    assert_eq!(template["details"]["published_image"], published.as_str());
+    assert!(
+        template["state"]
+            .as_str()
+            .unwrap()
+            .contains("modu up --refresh-image"),
+        "{template}"
+    );
+
+    // --refresh-image moves to it, through a rollout; then the stack is stable again.
+    let plan = modu(
+        &emulator,
+        &["plan", "-f", file, "-o", "json", "--refresh-image"],
+    )
+    .await;
+    plan.expect_success();
+    let row = plan.json()["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|row| row["key"] == "launch-template")
+        .cloned()
+        .unwrap();
+    assert_eq!(row["action"], "update", "{plan}");
+    assert_eq!(row["fields"][0]["field"], "image", "{plan}");
+    assert_eq!(row["fields"][0]["to"], published.as_str(), "{plan}");
+    let run = modu(&emulator, &["up", "-f", file, "--refresh-image"]).await;
+    run.expect_success();
+    assert_eq!(template_image(&emulator).await, published, "{run}");
+    expect_no_change(&emulator, &["up", "-f", file], "the refreshed app stack").await;
+    let group = status_of(&emulator, file, "asg").await;
+    assert_eq!(
+        group["details"]["last_refresh"]["status"], "Successful",
+        "{group}"
+    );
+    assert!(
+        group["state"]
+            .as_str()
+            .unwrap()
+            .contains("last rollout Successful"),
+        "{group}"
+    );
+
+    modu(
+        &emulator,
+        &[
+            "down",
+            "-f",
+            file,
+            "--yes",
+            "--delete-data",
+            "--no-final-snapshot",
+        ],
+    )
+    .await
+    .expect_success();
+}
+
+/// The image of the stack's launch template's latest version.
+async fn template_image(emulator: &Emulator) -> String {
+    let versions = Aws::new(emulator)
+        .await
+        .ec2
+        .describe_launch_template_versions()
+        .launch_template_name("modu-lt")
+        .versions("$Latest")
+        .send()
+        .await
+        .expect("DescribeLaunchTemplateVersions");
+    versions.launch_template_versions()[0]
+        .launch_template_data()
+        .and_then(|d| d.image_id())
+        .expect("an image")
+        .to_string()
+}
+
+/// One resource's entry in `status -o json` (whatever the stack's health).
+async fn status_of(emulator: &Emulator, file: &str, key: &str) -> serde_json::Value {
+    let run = modu(emulator, &["status", "-f", file, "-o", "json"]).await;
+    run.json()["resources"]
+        .as_array()
+        .expect("resources")
+        .iter()
+        .find(|r| r["key"] == key)
+        .cloned()
+        .unwrap_or_else(|| panic!("no {key} in\n{run}"))
+}
+
+/// Has the emulator publish a new Amazon Linux 2023 image, as AWS does; its id.
+async fn publish_image(emulator: &Emulator) -> String {
+    modu::aws::tls::install_crypto_provider();
+    let published: serde_json::Value = reqwest::Client::new()
+        .post(format!(
+            "{}/_emulator/publish-image?region=us-east-1",
+            emulator.url()
+        ))
+        .send()
+        .await
+        .expect("the emulator's publish-image control")
+        .json()
+        .await
+        .expect("its JSON answer");
+    published["image_id"]
+        .as_str()
+        .expect("the new image's id")
+        .to_string()
 }

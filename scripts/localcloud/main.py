@@ -160,7 +160,10 @@ def main() -> None:
 
     control = Control()
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    app = emulator.RequestLog(Locked(DomainDispatcherApplication(create_backend_app), control.lock), args.log)
+    app = emulator.Controls(
+        emulator.RequestLog(Locked(DomainDispatcherApplication(create_backend_app), control.lock), args.log),
+        control.lock,
+    )
     api = make_server("127.0.0.1", 0, app, threaded=True)
     api_port = api.server_port
     os.environ["MOTO_PORT"] = str(api_port)

@@ -30,6 +30,7 @@ class Emulator:
     """One emulator process; stops when its stdin closes."""
 
     def __init__(self, log: Path, *flags: str, env: dict[str, str] | None = None):
+        self.log_path = log
         self.process = subprocess.Popen(
             [sys.executable, str(SCRIPTS / "emulator.py"), "--port", "0", "--log", str(log), "--exit-on-stdin-eof", *flags],
             stdin=subprocess.PIPE,

@@ -83,3 +83,23 @@ def test_a_page_size_that_is_not_positive_is_refused():
     )
     assert done.returncode == 2
     assert "'0' is not a positive whole number" in done.stderr
+
+
+def test_publishing_an_image_moves_the_public_al2023_parameter_to_a_new_ami(fresh_emulator):
+    import json
+    import urllib.request
+
+    running = fresh_emulator()
+    ssm, ec2 = running.client("ssm"), running.client("ec2")
+    name = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
+    before = ssm.get_parameter(Name=name)["Parameter"]
+    request = urllib.request.Request(f"{running.url}/_emulator/publish-image?region=us-east-1", method="POST")
+    with urllib.request.urlopen(request) as answer:
+        published = json.loads(answer.read())
+    after = ssm.get_parameter(Name=name)["Parameter"]
+    assert after["Value"] == published["image_id"] != before["Value"]
+    assert after["Version"] == before["Version"] + 1
+    [image] = ec2.describe_images(ImageIds=[after["Value"]])["Images"]
+    assert image["Name"].startswith("al2023-ami-") and image["Architecture"] == "x86_64"
+    # Not an AWS call: the request log has no line for it.
+    assert "publish" not in running.log_path.read_text()

@@ -1,6 +1,7 @@
 //! The EC2 actions modu calls, in EC2's Query protocol (see [`super::wire`] for why modu
 //! speaks it itself). Each action names its API reference page.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use aws_types::SdkConfig;
@@ -313,6 +314,39 @@ impl Client {
         params
             .set("LaunchTemplateId", id)
             .set("SetDefaultVersion", version);
+        self.transport.query(&params).await.map(drop)
+    }
+
+    /// [DescribeInstances](https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeInstances.html):
+    /// the tags of each of the instances, by instance id.
+    pub async fn describe_instance_tags(
+        &self,
+        ids: &[String],
+    ) -> CallResult<BTreeMap<String, Vec<Tag>>> {
+        if ids.is_empty() {
+            // No ids would describe every instance of the account.
+            return Ok(BTreeMap::new());
+        }
+        let mut params = Params::new("DescribeInstances");
+        params.list("InstanceId", ids);
+        let reservations = self.describe_all(params, "reservationSet").await?;
+        Ok(reservations
+            .iter()
+            .flat_map(|r| r.items("instancesSet"))
+            .map(|i| (i.string("instanceId"), tags(i, "tagSet")))
+            .collect())
+    }
+
+    /// [CreateTags](https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CreateTags.html):
+    /// adds `tags` to the resources, overwriting the values of keys they already have.
+    pub async fn create_tags(&self, resource_ids: &[&str], tags: &[Tag]) -> CallResult<()> {
+        let mut params = Params::new("CreateTags");
+        params.list("ResourceId", resource_ids);
+        for (i, tag) in tags.iter().enumerate() {
+            params
+                .set(format!("Tag.{}.Key", i + 1), &tag.key)
+                .set(format!("Tag.{}.Value", i + 1), &tag.value);
+        }
         self.transport.query(&params).await.map(drop)
     }
 

@@ -9,6 +9,9 @@ use crate::spec::Spec;
 
 pub const STACK: &str = "modu:stack";
 pub const COMPONENT: &str = "modu:component";
+/// On instances: the release their boot script installs, so `status` (and the console)
+/// tells which instance runs which.
+pub const RELEASE: &str = "modu:release";
 
 /// All tags for one resource: the spec's extra tags, then `Name` and modu's own
 /// (which win over anything the spec says, since validation forbids `modu:` keys).

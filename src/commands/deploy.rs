@@ -6,12 +6,12 @@
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use crate::cli::{Cli, exit};
+use crate::cli::{Cli, DeployArgs, exit};
 use crate::engine;
 use crate::error::{Error, Result};
 use crate::output::progress_for_stderr;
 
-pub async fn run(cli: &Cli) -> Result<ExitCode> {
+pub async fn run(cli: &Cli, args: &DeployArgs) -> Result<ExitCode> {
     let (spec, graph) = super::load_stack(cli)?;
     if spec.app.is_none() {
         return Err(Error::fixable(
@@ -22,7 +22,8 @@ pub async fn run(cli: &Cli) -> Result<ExitCode> {
             "add `app:` (see stacks/modu.yaml), or use `modu up` for the rest of the stack",
         ));
     }
-    let cx = super::context_with_release(cli, spec, Arc::from(progress_for_stderr())).await?;
+    let cx = super::context_with_release(cli, spec, Arc::from(progress_for_stderr()), &args.image)
+        .await?;
     let release = cx.release.clone();
     let plan = engine::plan(&cx, &graph).await?;
     eprint!("{}", plan.view.to_table());

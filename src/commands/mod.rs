@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use crate::aws::wait::SystemClock;
 use crate::aws::{self, Connection};
-use crate::cli::{Cli, Command};
+use crate::cli::{Cli, Command, ImageArgs};
 use crate::engine::Graph;
 use crate::error::Result;
 use crate::output::Progress;
@@ -49,7 +49,7 @@ async fn dispatch(cli: &Cli) -> Result<ExitCode> {
     match &cli.command {
         Command::Plan(args) => plan::run(cli, args).await,
         Command::Up(args) => up::run(cli, args).await,
-        Command::Deploy => deploy::run(cli).await,
+        Command::Deploy(args) => deploy::run(cli, args).await,
         Command::Down(args) => down::run(cli, args).await,
         Command::Status(args) => status::run(cli, args).await,
         Command::Validate => validate::run(cli),
@@ -88,10 +88,12 @@ async fn context_with_release(
     cli: &Cli,
     spec: Spec,
     progress: Arc<dyn Progress>,
+    image: &ImageArgs,
 ) -> Result<Context> {
     let release = crate::release::prepare(&spec)?;
     let mut cx = context(cli, spec, progress, false).await?;
     cx.release = release;
+    cx.refresh_image = image.refresh_image;
     Ok(cx)
 }
 

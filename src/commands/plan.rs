@@ -10,7 +10,7 @@ use crate::output::SilentProgress;
 
 pub async fn run(cli: &Cli, args: &PlanArgs) -> Result<ExitCode> {
     let (spec, graph) = super::load_stack(cli)?;
-    let cx = super::context_with_release(cli, spec, Arc::new(SilentProgress)).await?;
+    let cx = super::context_with_release(cli, spec, Arc::new(SilentProgress), &args.image).await?;
     let plan = engine::plan(&cx, &graph).await?;
     match args.output {
         OutputFormat::Table => crate::output::stdout(&plan.view.to_table()),

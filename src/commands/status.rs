@@ -17,7 +17,8 @@ pub async fn run(cli: &Cli, args: &StatusArgs) -> Result<ExitCode> {
         Some(crate::spec::Artifact::File(_))
     );
     let cx = if given {
-        super::context_with_release(cli, spec, Arc::new(SilentProgress)).await?
+        super::context_with_release(cli, spec, Arc::new(SilentProgress), &Default::default())
+            .await?
     } else {
         super::context(cli, spec, Arc::new(SilentProgress), false).await?
     };

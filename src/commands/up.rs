@@ -11,7 +11,8 @@ use crate::plan::Plan;
 
 pub async fn run(cli: &Cli, args: &UpArgs) -> Result<ExitCode> {
     let (spec, graph) = super::load_stack(cli)?;
-    let cx = super::context_with_release(cli, spec, Arc::from(progress_for_stderr())).await?;
+    let cx = super::context_with_release(cli, spec, Arc::from(progress_for_stderr()), &args.image)
+        .await?;
     let plan = engine::plan(&cx, &graph).await?;
     // The plan goes to stderr: stdout stays the run's summary.
     eprint!("{}", plan.view.to_table());

@@ -6,6 +6,7 @@
 //! falls outside min..max; otherwise every `up` would undo a scale-out in the middle of a spike.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write;
 
 use async_trait::async_trait;
 use aws_sdk_autoscaling::types::{
@@ -54,7 +55,18 @@ struct Live {
     tags: BTreeMap<String, String>,
     in_service: usize,
     instances: usize,
+    members: Vec<Member>,
     status: Option<String>,
+}
+
+/// One instance of the group, for `status`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+struct Member {
+    id: String,
+    lifecycle: String,
+    health: String,
+    /// The launch template version it was launched from.
+    version: String,
 }
 
 /// The group as the spec asks for it.
@@ -110,8 +122,40 @@ fn live_of(group: &AwsGroup) -> Live {
         tags,
         in_service: in_service(group),
         instances: group.instances().len(),
+        members: group
+            .instances()
+            .iter()
+            .map(|i| Member {
+                id: i.instance_id().unwrap_or_default().to_string(),
+                lifecycle: i
+                    .lifecycle_state()
+                    .map(|s| s.as_str())
+                    .unwrap_or_default()
+                    .to_string(),
+                health: i.health_status().unwrap_or_default().to_string(),
+                version: i
+                    .launch_template()
+                    .and_then(|t| t.version())
+                    .unwrap_or_default()
+                    .to_string(),
+            })
+            .collect(),
         status: group.status().map(String::from),
     }
+}
+
+/// How many instances run each release, e.g. `r-1a2b on 2, r-3c4d on 1`; instances
+/// launched without a release tag are left out.
+fn release_counts(releases: impl Iterator<Item = Option<String>>) -> String {
+    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+    for release in releases.flatten() {
+        *counts.entry(release).or_default() += 1;
+    }
+    counts
+        .iter()
+        .map(|(release, n)| format!("{release} on {n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The tags (with the `modu:desired` bookmark) the group should carry, by key.
@@ -416,22 +460,50 @@ impl Resource for AutoScalingGroup {
         Ok(found(&name, &group))
     }
 
-    async fn health(&self, _cx: &Context, _deps: &Deps<'_>, observed: &Observed) -> Result<Health> {
+    async fn health(&self, cx: &Context, _deps: &Deps<'_>, observed: &Observed) -> Result<Health> {
         let live: &Live = observed.live()?;
+        let ids: Vec<String> = live.members.iter().map(|m| m.id.clone()).collect();
+        let instance_tags = cx.clients.ec2.describe_instance_tags(&ids).await.context(
+            "reading the instances of",
+            KIND,
+            &observed.found.id,
+        )?;
+        let release_of = |id: &str| {
+            instance_tags
+                .get(id)
+                .and_then(|tags| tags.iter().find(|t| t.key == tags::RELEASE))
+                .map(|t| t.value.clone())
+        };
+        let instances: Vec<serde_json::Value> = live
+            .members
+            .iter()
+            .map(|m| json!({ "instance": m, "release": release_of(&m.id) }))
+            .collect();
+        let releases = release_counts(live.members.iter().map(|m| release_of(&m.id)));
+        let last_refresh = rollout::last(cx, &observed.found.id).await?;
+        let mut state = format!(
+            "{} in service of min {}/max {} (desired {})",
+            live.in_service, live.min, live.max, live.desired
+        );
+        if !releases.is_empty() {
+            let _ = write!(state, "; release {releases}");
+        }
+        if let Some(refresh) = &last_refresh {
+            let _ = write!(state, "; last rollout {}", refresh.label());
+        }
         Ok(Health {
             healthy: live.in_service as i32 >= live.min && live.status.is_none(),
-            state: format!(
-                "{} in service of min {}/max {} (desired {})",
-                live.in_service, live.min, live.max, live.desired
-            ),
+            state,
             details: json!({
                 "in_service": live.in_service,
                 "instances": live.instances,
+                "members": instances,
                 "min": live.min,
                 "max": live.max,
                 "desired": live.desired,
                 "target_group_arns": live.target_groups,
                 "health_check_type": live.health_check_type,
+                "last_refresh": last_refresh,
             }),
         })
     }
@@ -484,6 +556,16 @@ impl Resource for AutoScalingGroup {
 mod tests {
     use super::*;
 
+    #[test]
+    fn releases_are_counted_per_instance_leaving_out_untagged_ones() {
+        let releases = [Some("r-b"), None, Some("r-a"), Some("r-b")];
+        assert_eq!(
+            release_counts(releases.iter().map(|r| r.map(String::from))),
+            "r-a on 1, r-b on 2"
+        );
+        assert_eq!(release_counts(std::iter::empty()), "");
+    }
+
     fn want() -> Want {
         Want {
             min: 2,
@@ -516,6 +598,7 @@ mod tests {
             tags: want().tags,
             in_service: 2,
             instances: 2,
+            members: Vec::new(),
             status: None,
         }
     }

@@ -6,6 +6,11 @@
 //! A launch template version is immutable, so a changed setting becomes a new version that is
 //! made the default; the Auto Scaling group launches a literal version, and rolls a new one
 //! out to its instances with an instance refresh (see `rollout`).
+//!
+//! `compute.image: al2023` is resolved once and then pinned: AWS publishes a new Amazon
+//! Linux image every few weeks, and a no-op `up` must not turn into a fleet replacement
+//! on that day. The template's `modu:image-source` tag says what its image was resolved
+//! from; `--refresh-image` (or another `compute.image`) moves to the latest.
 
 use async_trait::async_trait;
 use serde_json::json;
@@ -24,6 +29,9 @@ use crate::spec::{ImageRef, ReleaseBoot, release_boot_script};
 pub struct LaunchTemplate;
 
 const KIND: &str = "launch-template";
+/// The template tag naming what its image was resolved from: `al2023` or the AMI id the
+/// spec gave.
+const IMAGE_SOURCE_TAG: &str = "modu:image-source";
 const NOT_FOUND: &[&str] = &[
     "InvalidLaunchTemplateName.NotFoundException",
     "InvalidLaunchTemplateId.NotFound",
@@ -55,13 +63,39 @@ impl Settings {
     }
 }
 
-/// The latest version as AWS has it, and the image the spec's `compute.image` resolves to
-/// now (resolving it is a read, so it happens while observing, not while diffing).
+/// The latest version as AWS has it, what its image was resolved from, and the image the
+/// spec's `compute.image` resolves to now (a read, so it happens while observing, not while
+/// diffing).
 #[derive(Debug, Clone)]
 struct Live {
     latest_version: i64,
     settings: Settings,
+    image_source: Option<String>,
+    /// The latest Amazon Linux 2023 image, with `compute.image: al2023`.
+    published_image: Option<String>,
     wanted_image: String,
+}
+
+/// The image a template's next version launches. An explicit AMI is itself; `al2023` stays
+/// on the image the template already has (`pinned`) unless `refresh` asks for the latest
+/// or the template's image came from somewhere else. A template without the source tag
+/// (made before modu pinned images) counts as pinned, so upgrading modu replaces no
+/// instance.
+fn image_to_launch(
+    spec: &ImageRef,
+    pinned: Option<(&str, Option<&str>)>,
+    published: &str,
+    refresh: bool,
+) -> String {
+    match (spec, pinned) {
+        (ImageRef::Ami(id), _) => id.clone(),
+        (ImageRef::Al2023, Some((image, source)))
+            if !refresh && source.is_none_or(|s| s == spec.source()) =>
+        {
+            image.to_string()
+        }
+        (ImageRef::Al2023, _) => published.to_string(),
+    }
 }
 
 /// A short, stable label for a boot script, so a plan shows that it changed, not its text.
@@ -73,7 +107,13 @@ fn script_label(user_data: &str) -> String {
     format!("{} bytes (base64), #{:08x}", user_data.len(), hash as u32)
 }
 
-fn diff_settings(live: &Settings, want: &Settings) -> Vec<Change> {
+/// The changes from `live` to `want`; `image_source` is the template's tag (not part of a
+/// version: changing only it adds no version).
+fn diff_settings(
+    live: &Settings,
+    want: &Settings,
+    image_source: (Option<&str>, &str),
+) -> Vec<Change> {
     let mut diff = Diff::new();
     diff.field("image", &live.image_id, &want.image_id);
     diff.field("instance_type", &live.instance_type, &want.instance_type);
@@ -98,8 +138,17 @@ fn diff_settings(live: &Settings, want: &Settings) -> Vec<Change> {
         &profile(&live.instance_profile),
         &profile(&want.instance_profile),
     );
+    let (live_source, wanted_source) = image_source;
+    diff.field(
+        IMAGE_SOURCE_FIELD,
+        live_source.unwrap_or("(none)"),
+        wanted_source,
+    );
     diff.into_changes()
 }
+
+/// The change that only retags the template.
+const IMAGE_SOURCE_FIELD: &str = "image_source";
 
 impl LaunchTemplate {
     /// The AMI the spec names, resolving `al2023` through the public SSM parameter.
@@ -199,12 +248,16 @@ impl LaunchTemplate {
     }
 
     fn request_data(&self, cx: &Context, settings: &Settings) -> LaunchTemplateData {
-        let instance_tags = tags::sdk(
+        let mut instance_tags = tags::sdk(
             &cx.spec,
             "instance",
             &format!("{}-app", cx.spec.stack),
             Tag::new,
         );
+        let installs_release = cx.spec.app.is_some() && cx.spec.compute.user_data.file.is_none();
+        if let Some(release) = cx.release.as_ref().filter(|_| installs_release) {
+            instance_tags.push(Tag::new(tags::RELEASE, &release.id));
+        }
         LaunchTemplateData {
             image_id: settings.image_id.clone(),
             instance_type: settings.instance_type.clone(),
@@ -296,10 +349,24 @@ impl Resource for LaunchTemplate {
         )?;
         let id = template.id.as_str();
         let (latest_version, data) = self.latest(cx, id).await?;
+        let image_source = template
+            .tags
+            .iter()
+            .find(|t| t.key == IMAGE_SOURCE_TAG)
+            .map(|t| t.value.clone());
+        let published = self.image_id(cx).await?;
+        let wanted_image = image_to_launch(
+            &cx.spec.compute.image,
+            Some((&data.image_id, image_source.as_deref())),
+            &published,
+            cx.refresh_image,
+        );
         let live = Live {
             latest_version,
             settings: Settings::of(&data),
-            wanted_image: self.image_id(cx).await?,
+            image_source,
+            published_image: (cx.spec.compute.image == ImageRef::Al2023).then_some(published),
+            wanted_image,
         };
         Ok(Some(Observed::new(found(id, &name, latest_version), live)))
     }
@@ -307,7 +374,11 @@ impl Resource for LaunchTemplate {
     fn diff(&self, cx: &Context, deps: &Deps<'_>, observed: &Observed) -> Result<Vec<Change>> {
         let live: &Live = observed.live()?;
         let want = self.desired(cx, deps, &live.wanted_image, Some(&live.settings.user_data))?;
-        Ok(diff_settings(&live.settings, &want))
+        Ok(diff_settings(
+            &live.settings,
+            &want,
+            (live.image_source.as_deref(), cx.spec.compute.image.source()),
+        ))
     }
 
     async fn apply(
@@ -318,9 +389,24 @@ impl Resource for LaunchTemplate {
         changes: &[Change],
     ) -> Result<()> {
         let live: &Live = observed.live()?;
-        let want = self.desired(cx, deps, &live.wanted_image, None)?;
         let id = &observed.found.id;
-        let fields: Vec<&str> = changes.iter().map(|c| c.field.as_str()).collect();
+        if changes.iter().any(|c| c.field == IMAGE_SOURCE_FIELD) {
+            let tag = Tag::new(IMAGE_SOURCE_TAG, cx.spec.compute.image.source());
+            cx.clients
+                .ec2
+                .create_tags(&[id.as_str()], &[tag])
+                .await
+                .context("tagging", KIND, id)?;
+        }
+        let fields: Vec<&str> = changes
+            .iter()
+            .map(|c| c.field.as_str())
+            .filter(|f| *f != IMAGE_SOURCE_FIELD)
+            .collect();
+        if fields.is_empty() {
+            return Ok(());
+        }
+        let want = self.desired(cx, deps, &live.wanted_image, None)?;
         let version = cx
             .clients
             .ec2
@@ -343,7 +429,8 @@ impl Resource for LaunchTemplate {
         let name = self.name(cx);
         let image = self.image_id(cx).await?;
         let settings = self.desired(cx, deps, &image, None)?;
-        let template_tags = tags::sdk(&cx.spec, self.key().as_str(), &name, Tag::new);
+        let mut template_tags = tags::sdk(&cx.spec, self.key().as_str(), &name, Tag::new);
+        template_tags.push(Tag::new(IMAGE_SOURCE_TAG, cx.spec.compute.image.source()));
         let template = cx
             .clients
             .ec2
@@ -361,12 +448,22 @@ impl Resource for LaunchTemplate {
     async fn health(&self, _cx: &Context, _deps: &Deps<'_>, observed: &Observed) -> Result<Health> {
         let live: &Live = observed.live()?;
         let settings = &live.settings;
+        let newer_image = live
+            .published_image
+            .as_deref()
+            .filter(|published| *published != settings.image_id);
+        let image = match newer_image {
+            Some(published) => format!(
+                "{} (pinned; {published} is published: `modu up --refresh-image` rolls it out)",
+                settings.image_id
+            ),
+            None => settings.image_id.clone(),
+        };
         Ok(Health {
             healthy: settings.imdsv2_required,
             state: format!(
-                "version {}, {}, {}{}",
+                "version {}, {image}, {}{}",
                 live.latest_version,
-                settings.image_id,
                 settings.instance_type,
                 if settings.imdsv2_required {
                     ", IMDSv2"
@@ -377,6 +474,8 @@ impl Resource for LaunchTemplate {
             details: json!({
                 "version": live.latest_version,
                 "image_id": settings.image_id,
+                "image_source": live.image_source,
+                "published_image": live.published_image,
                 "instance_type": settings.instance_type,
                 "imdsv2_required": settings.imdsv2_required,
             }),
@@ -407,9 +506,48 @@ mod tests {
         }
     }
 
+    const FROM_AL2023: (Option<&str>, &str) = (Some("al2023"), "al2023");
+
     #[test]
     fn the_same_version_needs_nothing() {
-        assert!(diff_settings(&settings(), &settings()).is_empty());
+        assert!(diff_settings(&settings(), &settings(), FROM_AL2023).is_empty());
+    }
+
+    #[test]
+    fn only_a_new_image_source_retags_without_a_version() {
+        let changes = diff_settings(&settings(), &settings(), (None, "al2023"));
+        assert_eq!(changes.len(), 1);
+        assert_eq!(
+            (changes[0].field.as_str(), changes[0].from.as_str()),
+            (IMAGE_SOURCE_FIELD, "(none)")
+        );
+    }
+
+    #[test]
+    fn al2023_stays_on_its_pinned_image_until_a_refresh_is_asked_for() {
+        let al2023 = ImageRef::Al2023;
+        let pinned = Some(("ami-old", Some("al2023")));
+        assert_eq!(
+            image_to_launch(&al2023, pinned, "ami-new", false),
+            "ami-old"
+        );
+        assert_eq!(image_to_launch(&al2023, pinned, "ami-new", true), "ami-new");
+        // A template made before images were pinned keeps its image too.
+        let untagged = Some(("ami-old", None));
+        assert_eq!(
+            image_to_launch(&al2023, untagged, "ami-new", false),
+            "ami-old"
+        );
+        // An image the spec named before moves to the latest when the spec says al2023.
+        let explicit = Some(("ami-old", Some("ami-old")));
+        assert_eq!(
+            image_to_launch(&al2023, explicit, "ami-new", false),
+            "ami-new"
+        );
+        // A new template starts on the latest; an explicit AMI is always itself.
+        assert_eq!(image_to_launch(&al2023, None, "ami-new", false), "ami-new");
+        let ami = ImageRef::Ami("ami-mine".into());
+        assert_eq!(image_to_launch(&ami, pinned, "ami-new", true), "ami-mine");
     }
 
     #[test]
@@ -418,7 +556,7 @@ mod tests {
         want.image_id = "ami-2".into();
         want.instance_type = "c7i.large".into();
         want.user_data = "IyEvYmluL3No".into();
-        let changes = diff_settings(&settings(), &want);
+        let changes = diff_settings(&settings(), &want, FROM_AL2023);
         let fields: Vec<&str> = changes.iter().map(|c| c.field.as_str()).collect();
         assert_eq!(fields, vec!["image", "instance_type", "user_data"]);
         assert_eq!(changes[0].to, "ami-2");

@@ -73,6 +73,8 @@ pub struct Context {
     /// The release `up`, `plan` and `deploy` roll out; `None` for `status` and `down`,
     /// which only look at what is there.
     pub release: Option<crate::release::Release>,
+    /// `--refresh-image`: move a pinned `al2023` image to the latest one AWS publishes.
+    pub refresh_image: bool,
     /// Reads that several resources share within one observation of the stack.
     reads: Mutex<Arc<shared::Reads>>,
 }
@@ -97,6 +99,7 @@ impl Context {
             delete_data,
             skip_final_snapshot: false,
             release: None,
+            refresh_image: false,
             reads: Mutex::default(),
         }
     }

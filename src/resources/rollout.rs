@@ -126,6 +126,52 @@ pub async fn run(cx: &Context, resource: &dyn Resource, rollout: &Rollout<'_>) -
     }
 }
 
+/// The group's latest instance refresh, as `status` shows it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct LastRefresh {
+    pub id: String,
+    pub status: String,
+    pub percentage: i32,
+    pub reason: String,
+}
+
+impl LastRefresh {
+    /// `Successful`, `InProgress 50%`, `RollbackSuccessful: <AWS's reason>`.
+    pub fn label(&self) -> String {
+        let mut label = self.status.clone();
+        if self.percentage < 100 {
+            label.push_str(&format!(" {}%", self.percentage));
+        }
+        if !self.reason.is_empty() {
+            label.push_str(&format!(": {}", self.reason));
+        }
+        label
+    }
+}
+
+/// The group's latest instance refresh (AWS lists the newest first), if it ever had one.
+pub async fn last(cx: &Context, group: &str) -> Result<Option<LastRefresh>> {
+    let out = cx
+        .clients
+        .autoscaling
+        .describe_instance_refreshes()
+        .auto_scaling_group_name(group)
+        .max_records(1)
+        .send()
+        .await
+        .context("reading the instance refreshes of", KIND, group)?;
+    Ok(out.instance_refreshes().first().map(|r| LastRefresh {
+        id: r.instance_refresh_id().unwrap_or_default().to_string(),
+        status: r
+            .status()
+            .map(|s| s.as_str())
+            .unwrap_or_default()
+            .to_string(),
+        percentage: r.percentage_complete().unwrap_or_default(),
+        reason: r.status_reason().unwrap_or_default().to_string(),
+    }))
+}
+
 fn is_over(status: &InstanceRefreshStatus) -> bool {
     matches!(
         status,
@@ -222,4 +268,28 @@ async fn instance_states(cx: &Context, rollout: &Rollout<'_>) -> Result<String> 
     } else {
         words.join(", ")
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refresh(status: &str, percentage: i32, reason: &str) -> LastRefresh {
+        LastRefresh {
+            id: "r-1".into(),
+            status: status.into(),
+            percentage,
+            reason: reason.into(),
+        }
+    }
+
+    #[test]
+    fn a_refresh_reads_as_its_status_what_is_left_and_why() {
+        assert_eq!(refresh("Successful", 100, "").label(), "Successful");
+        assert_eq!(refresh("InProgress", 50, "").label(), "InProgress 50%");
+        assert_eq!(
+            refresh("RollbackSuccessful", 0, "Health checks failed").label(),
+            "RollbackSuccessful 0%: Health checks failed"
+        );
+    }
 }

@@ -147,6 +147,14 @@ impl ImageRef {
     /// The public SSM parameter that names the latest Amazon Linux 2023 AMI.
     pub const AL2023_PARAMETER: &'static str =
         "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64";
+
+    /// As the spec writes it: `al2023` or the AMI id.
+    pub fn source(&self) -> &str {
+        match self {
+            ImageRef::Al2023 => "al2023",
+            ImageRef::Ami(id) => id,
+        }
+    }
 }
 
 /// The boot script given to instances.
