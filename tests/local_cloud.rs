@@ -355,6 +355,26 @@ async fn distribution_domain(cloud: &Emulator) -> String {
         .to_string()
 }
 
+/// The streams of the stack's log group holding a line that contains `text`.
+fn shipped_streams(cloud: &Emulator, text: &str) -> BTreeSet<String> {
+    let events = aws_cli(
+        cloud,
+        &[
+            "logs",
+            "filter-log-events",
+            "--log-group-name",
+            "/modu/modu",
+        ],
+    );
+    events["events"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|e| e["message"].as_str().is_some_and(|m| m.contains(text)))
+        .filter_map(|e| e["logStreamName"].as_str().map(String::from))
+        .collect()
+}
+
 /// Imports a certificate for `name` into the cloud's ACM in us-east-1, as one issued
 /// elsewhere would be; returns its ARN.
 fn import_certificate(cloud: &Emulator, dir: &std::path::Path, name: &str) -> String {
@@ -580,6 +600,14 @@ async fn the_reference_stack_runs_the_resume_service_on_a_shared_database() {
 
     // The browser test, in Chromium, through the proxy, against the deployed stack.
     browser_test(&cloud, site).await;
+
+    // Each instance ships its JSON logs to the stack's log group, a stream per run.
+    wait_until(
+        "both instances' logs in the log group",
+        Duration::from_secs(30),
+        async || shipped_streams(&cloud, "listening").len() >= 2,
+    )
+    .await;
 
     // `down` keeps what holds data and says so; with --delete-data nothing is left.
     let down = modu(&cloud, &["down", "-f", arg(&spec), "--yes"]).await;

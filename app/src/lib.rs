@@ -7,6 +7,7 @@ pub mod db;
 pub mod domain;
 pub mod error;
 pub mod gate;
+pub mod log_shipping;
 pub mod parameters;
 pub mod routes;
 pub mod startup;

@@ -4,6 +4,7 @@
 
 use clap::Parser;
 use modu_app::configuration::Settings;
+use modu_app::log_shipping::LogShipping;
 use modu_app::startup::Application;
 use modu_app::telemetry;
 
@@ -12,7 +13,10 @@ async fn main() {
     modu_app::startup::tune_allocator();
     modu_wire::install_crypto_provider();
     let settings = Settings::parse();
-    telemetry::init(&settings.log_filter, std::io::stdout);
+    // Deployed, the stack's parameters name a log group: lines are queued for it from
+    // the first one on, and shipped once the parameters have been read.
+    let logs = LogShipping::new(settings.parameters.is_some());
+    telemetry::init(&settings.log_filter, logs.writer(std::io::stdout));
 
     // Listen at once and bring the parts up in the background: an instance may boot
     // before its database answers, and `/readyz` tells the load balancer when it does.
@@ -24,10 +28,16 @@ async fn main() {
             std::process::exit(1);
         }
     };
+    let shipping = logs.start(app.stack_parameters());
     tracing::info!(address = %app.address(), "listening");
-    if let Err(e) = app.run_until_stopped().await {
-        tracing::error!(error = %e, "server failed");
+    let served = app.run_until_stopped().await;
+    match &served {
+        Ok(()) => tracing::info!("stopped"),
+        Err(e) => tracing::error!(error = %e, "server failed"),
+    }
+    // The lines up to "stopped" included reach the log group before the process ends.
+    shipping.finish().await;
+    if served.is_err() {
         std::process::exit(1);
     }
-    tracing::info!("stopped");
 }

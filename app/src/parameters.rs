@@ -1,8 +1,8 @@
 //! The stack's configuration, as modu leaves it for the instances: SSM parameters under
-//! `/modu/<stack>/` naming the bucket, the endpoints and the secrets, and the secrets in
-//! Secrets Manager. Read with the standard AWS credentials (the instance role on EC2), so
-//! the launch template carries no endpoint or password and instances can boot before the
-//! database or the cache exists.
+//! `/modu/<stack>/` naming the bucket, the endpoints, the secrets and the log group, and
+//! the secrets in Secrets Manager. Read with the standard AWS credentials (the instance
+//! role on EC2), so the launch template carries no endpoint or password and instances
+//! can boot before the database or the cache exists.
 //!
 //! The two calls are spoken with `modu-wire` (SigV4 over the JSON 1.1 protocol): the SDK
 //! crates of SSM and Secrets Manager would cost minutes of every build for two actions.
@@ -40,6 +40,7 @@ pub mod names {
     pub const CACHE_ENDPOINT: &str = "cache/endpoint";
     pub const CACHE_SECRET: &str = "cache/secret-arn";
     pub const RELEASE: &str = "release";
+    pub const LOG_GROUP: &str = "log-group";
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -69,7 +70,8 @@ pub struct StackParameters {
 }
 
 impl StackParameters {
-    fn get(&self, name: &str) -> Option<&str> {
+    /// The value of `name` (one of [`names`]), when the stack has it.
+    pub fn get(&self, name: &str) -> Option<&str> {
         self.values.get(name).map(String::as_str)
     }
 
@@ -152,9 +154,24 @@ impl ParameterClient {
             })
     }
 
-    /// Reads the stack's parameters and secrets and puts what they say into `settings`.
-    pub async fn apply(&self, path: &str, settings: &mut Settings) -> Result<(), ParameterError> {
+    /// Reads the stack's parameters and secrets and puts what they say into `settings`;
+    /// the parameters read are returned for the parts that are not settings (the log group).
+    pub async fn apply(
+        &self,
+        path: &str,
+        settings: &mut Settings,
+    ) -> Result<StackParameters, ParameterError> {
         let parameters = self.read(path).await?;
+        self.apply_read(&parameters, settings).await?;
+        Ok(parameters)
+    }
+
+    /// Reads the secrets that `parameters` name and puts what both say into `settings`.
+    pub async fn apply_read(
+        &self,
+        parameters: &StackParameters,
+        settings: &mut Settings,
+    ) -> Result<(), ParameterError> {
         let database = match parameters.get(names::DATABASE_SECRET) {
             Some(arn) => Some(self.secret(arn).await?),
             None => None,
@@ -163,7 +180,7 @@ impl ParameterClient {
             Some(arn) => Some(self.secret(arn).await?),
             None => None,
         };
-        apply(&parameters, database.as_deref(), cache.as_deref(), settings)
+        apply(parameters, database.as_deref(), cache.as_deref(), settings)
     }
 }
 

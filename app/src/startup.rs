@@ -19,6 +19,7 @@ use axum::http::{HeaderName, Request, StatusCode};
 use axum::serve::ListenerExt;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use tokio::net::{TcpListener, TcpSocket};
+use tokio::sync::watch;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
@@ -26,7 +27,7 @@ use tower_http::trace::TraceLayer;
 use crate::configuration::Settings;
 use crate::db::{self, Db, DbError};
 use crate::gate::Gate;
-use crate::parameters::{ParameterClient, ParameterError};
+use crate::parameters::{ParameterClient, ParameterError, StackParameters};
 use crate::routes;
 use crate::state::{AppState, Limits};
 use crate::storage::{Cache, DiskStore, ImageStore, S3Store, SessionStore, sweep_forever};
@@ -89,6 +90,7 @@ pub struct Application {
     draining: Draining,
     session_sweep: Duration,
     drain: Duration,
+    parameters: watch::Receiver<Option<StackParameters>>,
 }
 
 impl Application {
@@ -96,15 +98,17 @@ impl Application {
     pub async fn build(mut settings: Settings) -> Result<Self, StartError> {
         let gate = Gate::default();
         let draining = Draining::default();
+        let (read, parameters) = watch::channel(None);
         if let Some(path) = settings.parameters.clone() {
-            ParameterClient::from_environment()
+            let stack = ParameterClient::from_environment()
                 .await
                 .apply(&path, &mut settings)
                 .await?;
+            read.send_replace(Some(stack));
         }
         let state = build_state(&settings, &gate, draining.clone()).await?;
         gate.open(state.clone(), routes::router(state));
-        Self::listening(settings, gate, draining)
+        Self::listening(settings, gate, draining, parameters)
     }
 
     /// Binds at once and brings the parts up in the background, retrying each failure
@@ -112,12 +116,18 @@ impl Application {
     pub async fn start(settings: Settings) -> Result<Self, StartError> {
         let gate = Gate::default();
         let draining = Draining::default();
-        let app = Self::listening(settings.clone(), gate.clone(), draining.clone())?;
-        tokio::spawn(bring_up(settings, gate, draining));
+        let (read, parameters) = watch::channel(None);
+        let app = Self::listening(settings.clone(), gate.clone(), draining.clone(), parameters)?;
+        tokio::spawn(bring_up(settings, gate, draining, read));
         Ok(app)
     }
 
-    fn listening(settings: Settings, gate: Gate, draining: Draining) -> Result<Self, StartError> {
+    fn listening(
+        settings: Settings,
+        gate: Gate,
+        draining: Draining,
+        parameters: watch::Receiver<Option<StackParameters>>,
+    ) -> Result<Self, StartError> {
         let router = with_middleware(
             gate.router(),
             Duration::from_secs(settings.request_timeout_secs),
@@ -133,7 +143,15 @@ impl Application {
             draining,
             session_sweep: Duration::from_secs(settings.session_sweep_secs),
             drain: Duration::from_secs(settings.drain_secs),
+            parameters,
         })
+    }
+
+    /// The stack's parameters once they have been read (`None` until then, and for good
+    /// without `--parameters`): what is not a setting, such as the log group, is taken
+    /// from here by whoever needs it.
+    pub fn stack_parameters(&self) -> watch::Receiver<Option<StackParameters>> {
+        self.parameters.clone()
     }
 
     pub fn address(&self) -> std::net::SocketAddr {
@@ -185,7 +203,14 @@ impl Application {
 
 /// Brings the parts up until all answer: each attempt reads the configuration again
 /// (a secret may have appeared meanwhile) and reports on the gate what it waits for.
-async fn bring_up(settings: Settings, gate: Gate, draining: Draining) {
+/// The parameters are published as soon as they are read, before the secrets and the
+/// parts: the logs of an instance whose database never answers are the ones most needed.
+async fn bring_up(
+    settings: Settings,
+    gate: Gate,
+    draining: Draining,
+    read: watch::Sender<Option<StackParameters>>,
+) {
     let client = match &settings.parameters {
         Some(_) => Some(ParameterClient::from_environment().await),
         None => None,
@@ -195,7 +220,9 @@ async fn bring_up(settings: Settings, gate: Gate, draining: Draining) {
         let mut attempt = settings.clone();
         let result = async {
             if let (Some(client), Some(path)) = (&client, &settings.parameters) {
-                client.apply(path, &mut attempt).await?;
+                let stack = client.read(path).await?;
+                read.send_replace(Some(stack.clone()));
+                client.apply_read(&stack, &mut attempt).await?;
             }
             gate.report("config", "ok");
             build_state(&attempt, &gate, draining.clone()).await

@@ -11,6 +11,7 @@ mod failures;
 mod health;
 mod helpers;
 mod images;
+mod log_shipping;
 mod resumes;
 mod services;
 mod shutdown;
