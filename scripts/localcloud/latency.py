@@ -10,6 +10,11 @@
 | RDS DB instance | creating → available | 600 |
 | RDS DB instance | deleting → gone | 300 |
 
+Deleting a load balancer, a launch template, a security group or an Auto Scaling group's
+last instance is quick on AWS's side and stays as moto makes it: a distribution's deletion
+waits on its disable (a deployment, above), an instance's on its drain and its units'
+stop, which the local cloud runs for real.
+
 The figures are typical durations of these operations in one region (the order AWS's own
 waiters are built for: CloudFront's polls every 60 s for up to 35 minutes, RDS's every 30 s
 for up to an hour); they are a model of the waits, not a measurement. With `none` (the
