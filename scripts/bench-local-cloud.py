@@ -56,7 +56,9 @@ class Cloud:
         self.start_seconds = time.monotonic() - started
         self.ready = json.loads(ready.read_text())
         self.env = {**os.environ, "AWS_ENDPOINT_URL": self.ready["endpoint_url"], "AWS_ACCESS_KEY_ID": "bench",
-                    "AWS_SECRET_ACCESS_KEY": "bench", "AWS_REGION": "us-east-1"}
+                    "AWS_SECRET_ACCESS_KEY": "bench", "AWS_REGION": "us-east-1",
+                    # The reference stack's example.com, which only a local cloud serves.
+                    "MODU_ALLOW_EXAMPLE_DOMAINS": "true"}
 
     def client(self, service: str):
         import boto3

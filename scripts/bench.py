@@ -69,6 +69,8 @@ def main() -> None:
                 AWS_ACCESS_KEY_ID="bench",
                 AWS_SECRET_ACCESS_KEY="bench",
                 AWS_REGION="us-east-1",
+                # The reference stack's example.com, which only an emulator serves.
+                MODU_ALLOW_EXAMPLE_DOMAINS="true",
             )
             env.pop("AWS_PROFILE", None)
             try:

@@ -44,6 +44,8 @@ spki="$(ready ca_spki_sha256)"
 echo "local cloud: AWS APIs at $endpoint, its stack's names through the proxy $proxy"
 
 export AWS_ENDPOINT_URL="$endpoint" AWS_ACCESS_KEY_ID=demo AWS_SECRET_ACCESS_KEY=demo AWS_REGION=us-east-1
+# stacks/modu.yaml names example.com, which only a local cloud can serve.
+export MODU_ALLOW_EXAMPLE_DOMAINS=true
 run() { echo; echo "\$ modu $*"; "$modu" "$@"; }
 
 run plan -f stacks/modu.yaml

@@ -33,6 +33,10 @@ pub struct GlobalArgs {
     /// Longest wait for any one resource to become ready or gone
     #[arg(long, global = true, default_value_t = 1800, value_name = "SECONDS")]
     pub timeout: u64,
+    /// Accept a `dns.zone` under example.com, .net or .org (reserved for documentation:
+    /// for tests and a local cloud, never a real account)
+    #[arg(long, global = true, env = "MODU_ALLOW_EXAMPLE_DOMAINS")]
+    pub allow_example_domains: bool,
     /// Log what modu does (-v: modu's own steps, -vv: every AWS call)
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,

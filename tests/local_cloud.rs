@@ -823,6 +823,13 @@ async fn deploy_rolls_a_release_out_under_load_and_a_broken_one_back() {
         &[
             ("interval: 15", "interval: 6"),
             ("  port: 80\n", "  port: 80\n  deregistration_delay: 5\n"),
+            // Within the grace period Auto Scaling ignores the load balancer's verdict:
+            // long enough for a good release to boot on a loaded machine, short enough
+            // for the broken one to be given up on quickly.
+            (
+                "  cpu_target: 80",
+                "  health_check_grace: 45\n  cpu_target: 80",
+            ),
         ],
     );
     modu(&cloud, &["up", "-f", arg(&spec), "--yes"])

@@ -348,6 +348,40 @@ async fn up_creates_every_resource_with_the_spec_settings() {
         .map(|t| t.as_str());
     assert_eq!(tokens, Some("required"), "IMDSv2 is required");
     assert_eq!(
+        data.metadata_options()
+            .and_then(|m| m.http_put_response_hop_limit()),
+        Some(1),
+        "IMDS answers the instance itself only"
+    );
+    let root_device = aws
+        .ec2
+        .describe_images()
+        .image_ids(&ami)
+        .send()
+        .await
+        .expect("DescribeImages")
+        .images()[0]
+        .root_device_name()
+        .expect("a root device")
+        .to_string();
+    let volumes: Vec<_> = data
+        .block_device_mappings()
+        .iter()
+        .map(|m| {
+            let ebs = m.ebs().expect("an EBS volume");
+            (
+                m.device_name().unwrap_or_default(),
+                ebs.encrypted(),
+                ebs.volume_type().map(|t| t.as_str()),
+            )
+        })
+        .collect();
+    assert_eq!(
+        volumes,
+        [(root_device.as_str(), Some(true), Some("gp3"))],
+        "the root volume, encrypted"
+    );
+    assert_eq!(
         launch_template_user_data(&aws, "uptest-lt").await,
         USER_DATA
     );
@@ -417,6 +451,29 @@ async fn up_creates_every_resource_with_the_spec_settings() {
     assert!(
         group_zones.len() >= 2,
         "the group spans at least two AZs: {group_zones:?}"
+    );
+    // `subnets: default`: at most three zones, each offering the instance type.
+    assert!(subnets.len() <= 3, "{subnets:?}");
+    let offered: BTreeSet<String> = aws
+        .ec2
+        .describe_instance_type_offerings()
+        .location_type(aws_sdk_ec2::types::LocationType::AvailabilityZone)
+        .filters(
+            aws_sdk_ec2::types::Filter::builder()
+                .name("instance-type")
+                .values("t3.small")
+                .build(),
+        )
+        .send()
+        .await
+        .expect("DescribeInstanceTypeOfferings")
+        .instance_type_offerings()
+        .iter()
+        .filter_map(|o| o.location().map(String::from))
+        .collect();
+    assert!(
+        group_zones.iter().all(|z| offered.contains(*z)),
+        "{group_zones:?} offer t3.small: {offered:?}"
     );
     let group_tags: Vec<(String, String)> = group
         .tags()

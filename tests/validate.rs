@@ -9,7 +9,9 @@ mod support;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use support::{Emulator, Spec, arg, describe_calls, modu, modu_offline, repo_path};
+use support::{
+    Emulator, Spec, arg, describe_calls, modu, modu_offline, modu_offline_strict, repo_path,
+};
 
 fn yaml_files(dir: &str) -> Vec<PathBuf> {
     let dir = repo_path(dir);
@@ -185,4 +187,44 @@ async fn schema_prints_a_json_schema_of_the_spec() {
         schema["additionalProperties"], false,
         "unknown top-level fields are rejected by the schema too\n{run}"
     );
+}
+
+/// The reference spec's zone is a placeholder: Route 53 refuses example.com, so `validate`
+/// (and every command) says to put the user's own domain there, unless a test or a local
+/// cloud passes `--allow-example-domains`. A warning never fails a spec.
+#[tokio::test]
+async fn an_example_domain_needs_an_explicit_allowance_and_a_warning_passes() {
+    let reference = repo_path("stacks/modu.yaml");
+    let run = modu_offline_strict(&["validate", "-f", arg(&reference)]).await;
+    run.expect_code(1);
+    let zone_line = std::fs::read_to_string(&reference)
+        .unwrap()
+        .lines()
+        .position(|l| l.contains("zone: example.com"))
+        .expect("the reference spec's zone")
+        + 1;
+    assert!(
+        run.stderr.contains(&format!(
+            "modu.yaml:{zone_line}:9: dns.zone: `example.com` is reserved for documentation"
+        )) && run.stderr.contains("--allow-example-domains"),
+        "{run}"
+    );
+    modu_offline_strict(&["validate", "-f", arg(&reference), "--allow-example-domains"])
+        .await
+        .expect_success();
+
+    let dir = tempfile::tempdir().unwrap();
+    let burstable = dir.path().join("burstable.yaml");
+    std::fs::write(
+        &burstable,
+        "stack: web\nregion: us-east-1\ncompute:\n  instance_type: t3.small\n",
+    )
+    .unwrap();
+    let run = modu_offline_strict(&["validate", "-f", arg(&burstable)]).await;
+    run.expect_success();
+    let warning = format!(
+        "warning: {}:4:18: compute.instance_type: `t3.small` is burstable with a baseline of 20 %",
+        burstable.display()
+    );
+    assert!(run.stderr.contains(&warning), "{run}");
 }

@@ -12,9 +12,11 @@ API reference describe them:
   above 100 replacements launch first and old instances go once enough are ready; with
   100, old instances go first, down to the minimum.
 - A new instance counts once it is healthy (every target group of the group says so, or
-  it runs when the group has none) and InstanceWarmup has passed. One that turns unhealthy,
-  or is not healthy within the health-check grace period plus ten minutes, fails the
-  refresh; with AutoRollback the refresh then rolls back (RollbackInProgress, replacing the
+  it runs when the group has none) and InstanceWarmup has passed. One that stops running,
+  that its target groups call unhealthy once the health-check grace period is over (Auto
+  Scaling takes no action on a load balancer's verdict within it: "Set the health check
+  grace period for an Auto Scaling group"), or that is not healthy within the grace period
+  plus ten minutes, fails the refresh; with AutoRollback the refresh then rolls back (RollbackInProgress, replacing the
   new instances with the previous configuration).
 - SkipMatching leaves instances already on the desired configuration; CheckpointPercentages
   pause the refresh for CheckpointDelay (default 3600 s) at each percentage reached.
@@ -142,10 +144,11 @@ def apply() -> None:
             getattr(instance, "tags", None), dict) else ""
 
     def health(backend, group, instance_id: str) -> str:
-        """healthy / unhealthy / pending, as the group's load balancers see the instance."""
+        """healthy / unhealthy / pending as the group's load balancers see the instance, or
+        stopped when it no longer runs (EC2's own verdict, which no grace period defers)."""
         instance = backend.ec2_backend.get_instance_by_id(instance_id)
         if instance is None or instance.state != "running":
-            return "unhealthy"
+            return "stopped"
         if not group.target_group_arns:
             return "healthy"
         elbv2 = elbv2_backends[backend.account_id][backend.region_name]
@@ -198,7 +201,8 @@ def apply() -> None:
         if refresh.status not in ("InProgress", "RollbackInProgress"):
             return
         warmup = refresh.number("InstanceWarmup", 0)
-        deadline = (group.health_check_grace_period or 0) + HEALTH_DEADLINE
+        grace = group.health_check_grace_period or 0
+        deadline = grace + HEALTH_DEADLINE
         ready = []
         for instance_id, launched in list(refresh.launched.items()):
             state = health(backend, group, instance_id)
@@ -206,7 +210,7 @@ def apply() -> None:
                 refresh.ready_since.setdefault(instance_id, now)
                 if now - refresh.ready_since[instance_id] >= warmup:
                     ready.append(instance_id)
-            elif state == "unhealthy" or now - launched > deadline:
+            elif state == "stopped" or (state == "unhealthy" and now - launched > grace) or now - launched > deadline:
                 fail(backend, group, refresh, f"instance {instance_id} failed its health checks")
                 return
         if refresh.checkpoint_until is not None:

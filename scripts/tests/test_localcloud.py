@@ -559,6 +559,8 @@ def refresh_stack(cloud):
         AutoScalingGroupName=name, MinSize=2, MaxSize=4, DesiredCapacity=2,
         LaunchTemplate={"LaunchTemplateId": template["LaunchTemplateId"], "Version": "1"},
         VPCZoneIdentifier=",".join(subnets), TargetGroupARNs=[group_arn],
+        # A short grace period: a broken release's instances count as failed soon after it.
+        HealthCheckType="ELB", HealthCheckGracePeriod=10,
     )
     wait_for("both targets healthy", lambda: len(h := health(cloud, group_arn)) == 2
              and all(t["State"] == "healthy" for t in h.values()), timeout=40)

@@ -1,7 +1,7 @@
 //! The EC2 actions modu calls, in EC2's Query protocol (see [`super::wire`] for why modu
 //! speaks it itself). Each action names its API reference page.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use aws_types::SdkConfig;
@@ -70,8 +70,19 @@ pub struct LaunchTemplateData {
     /// The instance profile's name, if the instances get one.
     pub instance_profile: Option<String>,
     pub metadata: MetadataOptions,
+    /// EBS volumes by device name, e.g. the root volume at the image's root device.
+    pub volumes: Vec<Volume>,
     /// Tags for what is launched from the template, per resource type (`instance`, `volume`).
     pub tag_specifications: Vec<(String, Vec<Tag>)>,
+}
+
+/// One EBS volume of a launch template's block device mappings.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Volume {
+    pub device_name: String,
+    pub encrypted: bool,
+    /// `gp3`, `gp2`…; empty to keep the image's.
+    pub volume_type: String,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -337,6 +348,30 @@ impl Client {
             .collect())
     }
 
+    /// [DescribeInstanceTypeOfferings](https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeInstanceTypeOfferings.html):
+    /// the availability zones (names) of the region in which `instance_type` is offered.
+    pub async fn zones_offering(&self, instance_type: &str) -> CallResult<BTreeSet<String>> {
+        let mut params = Params::new("DescribeInstanceTypeOfferings");
+        params
+            .set("LocationType", "availability-zone")
+            .filters(&[Filter::new("instance-type", [instance_type])]);
+        let offerings = self.describe_all(params, "instanceTypeOfferingSet").await?;
+        Ok(offerings.iter().map(|o| o.string("location")).collect())
+    }
+
+    /// [DescribeImages](https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeImages.html):
+    /// the device name of the image's root volume (`/dev/xvda` on Amazon Linux), `None` when
+    /// no such image is visible to the account.
+    pub async fn root_device_name(&self, image_id: &str) -> CallResult<Option<String>> {
+        let mut params = Params::new("DescribeImages");
+        params.list("ImageId", &[image_id]);
+        let images = self.describe_all(params, "imagesSet").await?;
+        Ok(images
+            .first()
+            .map(|i| i.string("rootDeviceName"))
+            .filter(|name| !name.is_empty()))
+    }
+
     /// [CreateTags](https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CreateTags.html):
     /// adds `tags` to the resources, overwriting the values of keys they already have.
     pub async fn create_tags(&self, resource_ids: &[&str], tags: &[Tag]) -> CallResult<()> {
@@ -431,6 +466,17 @@ fn template_data(data: &Element) -> LaunchTemplateData {
             http_tokens: metadata.map(|m| m.string("httpTokens")).unwrap_or_default(),
             hop_limit: metadata.and_then(|m| m.number("httpPutResponseHopLimit")),
         },
+        volumes: data
+            .items("blockDeviceMappingSet")
+            .filter_map(|m| {
+                let ebs = m.child("ebs")?;
+                Some(Volume {
+                    device_name: m.string("deviceName"),
+                    encrypted: ebs.text_of("encrypted") == Some("true"),
+                    volume_type: ebs.string("volumeType"),
+                })
+            })
+            .collect(),
         tag_specifications: data
             .items("tagSpecificationSet")
             .map(|s| (s.string("resourceType"), tags(s, "tagSet")))
@@ -459,6 +505,16 @@ fn template_data_params(params: &mut Params, data: &LaunchTemplateData) {
         );
     if let Some(hops) = data.metadata.hop_limit {
         params.set(format!("{P}.MetadataOptions.HttpPutResponseHopLimit"), hops);
+    }
+    for (i, volume) in data.volumes.iter().enumerate() {
+        let mapping = format!("{P}.BlockDeviceMapping.{}", i + 1);
+        params
+            .set(format!("{mapping}.DeviceName"), &volume.device_name)
+            .set(format!("{mapping}.Ebs.Encrypted"), volume.encrypted)
+            .set(format!("{mapping}.Ebs.DeleteOnTermination"), true);
+        if !volume.volume_type.is_empty() {
+            params.set(format!("{mapping}.Ebs.VolumeType"), &volume.volume_type);
+        }
     }
     let specs: Vec<(&str, &[Tag])> = data
         .tag_specifications
@@ -531,6 +587,8 @@ mod tests {
             <userData>IyEvYmluL2Jhc2g=</userData>
             <metadataOptions><httpTokens>required</httpTokens><httpPutResponseHopLimit>2</httpPutResponseHopLimit>
               <httpEndpoint>enabled</httpEndpoint></metadataOptions>
+            <blockDeviceMappingSet><item><deviceName>/dev/xvda</deviceName>
+              <ebs><encrypted>true</encrypted><volumeType>gp3</volumeType></ebs></item></blockDeviceMappingSet>
             <tagSpecificationSet><item><resourceType>instance</resourceType>
               <tagSet><item><key>Name</key><value>web-app</value></item></tagSet></item></tagSpecificationSet>
           </launchTemplateData>"#;
@@ -548,6 +606,11 @@ mod tests {
                     http_tokens: "required".into(),
                     hop_limit: Some(2),
                 },
+                volumes: vec![Volume {
+                    device_name: "/dev/xvda".into(),
+                    encrypted: true,
+                    volume_type: "gp3".into(),
+                }],
                 tag_specifications: vec![("instance".into(), vec![Tag::new("Name", "web-app")])],
             }
         );
@@ -562,6 +625,10 @@ mod tests {
              &LaunchTemplateData.MetadataOptions.HttpEndpoint=enabled\
              &LaunchTemplateData.MetadataOptions.HttpTokens=required\
              &LaunchTemplateData.MetadataOptions.HttpPutResponseHopLimit=2\
+             &LaunchTemplateData.BlockDeviceMapping.1.DeviceName=%2Fdev%2Fxvda\
+             &LaunchTemplateData.BlockDeviceMapping.1.Ebs.Encrypted=true\
+             &LaunchTemplateData.BlockDeviceMapping.1.Ebs.DeleteOnTermination=true\
+             &LaunchTemplateData.BlockDeviceMapping.1.Ebs.VolumeType=gp3\
              &LaunchTemplateData.TagSpecification.1.ResourceType=instance\
              &LaunchTemplateData.TagSpecification.1.Tag.1.Key=Name\
              &LaunchTemplateData.TagSpecification.1.Tag.1.Value=web-app"

@@ -65,10 +65,18 @@ fn spec_path(cli: &Cli) -> PathBuf {
         .unwrap_or_else(spec::default_spec_path)
 }
 
-/// Reads and validates the spec; `--region` overrides the spec's region.
+/// Reads and validates the spec, printing its warnings; `--region` overrides the spec's
+/// region.
 fn load_spec(cli: &Cli) -> Result<Spec> {
     let path = spec_path(cli);
     let mut spec = spec::load(Path::new(&path))?;
+    let findings = std::mem::take(&mut spec.findings);
+    if !findings.example_domains.is_empty() && !cli.global.allow_example_domains {
+        return Err(spec::SpecError::refusing(findings.example_domains, &path).into());
+    }
+    for warning in &findings.warnings {
+        eprintln!("warning: {warning}");
+    }
     if let Some(region) = &cli.global.region {
         spec.region = region.clone();
     }

@@ -212,6 +212,11 @@ fn diff_alarms(live: &Live, wants: &[Want]) -> Vec<Change> {
     diff.into_changes()
 }
 
+/// The share of requests answered 5xx, by the targets or the load balancer itself, in
+/// percent; 0 in a minute without requests.
+const FIVE_XX_RATE: &str = "IF(FILL(requests, 0) > 0, \
+     100 * (FILL(target5xx, 0) + FILL(elb5xx, 0)) / FILL(requests, 0), 0)";
+
 impl Alarms {
     fn desired(&self, cx: &Context, deps: &Deps<'_>) -> Result<Vec<Want>> {
         let [rate, hosts, cache_cpu] = names(&cx.spec.stack);
@@ -229,9 +234,9 @@ impl Alarms {
                             ("elb5xx".into(), on_lb("HTTPCode_ELB_5XX_Count")),
                             ("requests".into(), on_lb("RequestCount")),
                         ],
-                        expression:
-                            "100 * (FILL(target5xx, 0) + FILL(elb5xx, 0)) / MAX([requests, 1])"
-                                .into(),
+                        // CloudWatch takes no scalar inside a metric array (`MAX([requests,
+                        // 1])` is refused), so a minute without requests is 0 % by IF.
+                        expression: FIVE_XX_RATE.into(),
                     },
                     period: 60,
                     evaluation_periods: 3,
@@ -259,15 +264,19 @@ impl Alarms {
         if cx.spec.cache.is_some()
             && let Some(members) = deps.cache_members()?
         {
+            // The members come primary first (see `replication_group`): after a failover
+            // the next `up` moves the alarm to the new primary.
             let primary = members.first().copied().unwrap_or_default();
             wants.push(Want {
                 name: cache_cpu,
-                description: "Cache primary above 75% CPU for 10 minutes",
+                description: "Cache primary's Redis engine above 75% CPU for 10 minutes",
                 shape: Shape {
                     input: Input::Single {
+                        // The engine's own thread: on a multi-vCPU node the host's average
+                        // hides a saturated Redis.
                         metric: MetricRef::new(
                             "AWS/ElastiCache",
-                            "CPUUtilization",
+                            "EngineCPUUtilization",
                             &[("CacheClusterId", primary)],
                         ),
                         statistic: Statistic::Average.as_str().into(),

@@ -276,18 +276,40 @@ impl AutoScalingGroup {
         }
     }
 
-    async fn wait_in_service(&self, cx: &Context, name: &str, want: usize) -> Result<()> {
-        cx.wait_for(self, "for instances in service", || async {
-            let Some(group) = self.describe(cx, name).await? else {
-                return Ok(Poll::Pending("not visible yet".into()));
-            };
-            let ready = in_service(&group);
-            Ok(if ready >= want {
-                Poll::Ready(())
-            } else {
-                Poll::Pending(format!("{ready}/{want} in service"))
-            })
-        })
+    /// Waits until `want` instances are in service and healthy in the target group: an
+    /// instance is InService as soon as it runs, long before the app behind it answers.
+    async fn wait_ready(
+        &self,
+        cx: &Context,
+        name: &str,
+        target_group: &str,
+        want: usize,
+    ) -> Result<()> {
+        cx.wait_for(
+            self,
+            "for instances healthy in the target group",
+            || async {
+                let Some(group) = self.describe(cx, name).await? else {
+                    return Ok(Poll::Pending("not visible yet".into()));
+                };
+                let targets = super::shared::elbv2::target_states(cx, target_group).await?;
+                let serving = group
+                    .instances()
+                    .iter()
+                    .filter(|i| i.lifecycle_state() == Some(&LifecycleState::InService))
+                    .filter_map(|i| i.instance_id())
+                    .filter(|id| targets.get(*id).is_some_and(|s| s == "healthy"))
+                    .count();
+                Ok(if serving >= want {
+                    Poll::Ready(())
+                } else {
+                    Poll::Pending(format!(
+                        "{}/{want} in service, {serving}/{want} healthy in the target group",
+                        in_service(&group)
+                    ))
+                })
+            },
+        )
         .await
     }
 }
@@ -451,8 +473,13 @@ impl Resource for AutoScalingGroup {
             .send()
             .await
             .context("creating", KIND, &name)?;
-        self.wait_in_service(cx, &name, cx.spec.compute.desired as usize)
-            .await?;
+        self.wait_ready(
+            cx,
+            &name,
+            &want.target_group,
+            cx.spec.compute.desired as usize,
+        )
+        .await?;
         let group = self.describe(cx, &name).await?.ok_or(Error::Disappeared {
             kind: KIND,
             name: name.clone(),

@@ -3,8 +3,8 @@
 //!
 //! Behaviours: everything defaults to the load balancer with all methods allowed and
 //! viewers redirected to HTTPS, uncached (pages carry sessions); `/api/*` is never cached and
-//! forwards every viewer header, cookie and query string; `/static/*` and `/media/*` are
-//! cached. The config is compared field by field on what modu owns, so an unchanged spec
+//! forwards every viewer header, cookie and query string; `/assets/*` (the page's script
+//! and style sheet) and `/media/*` are cached. The config is compared field by field on what modu owns, so an unchanged spec
 //! never triggers a (slow) redeployment. Deleting takes two steps, as AWS requires: disable,
 //! wait until deployed, then delete with the current ETag.
 
@@ -96,7 +96,7 @@ const ROUTES: [Route; 3] = [
         origin_request_policy: Some(ALL_VIEWER),
     },
     Route {
-        pattern: "/static/*",
+        pattern: "/assets/*",
         origin: LB_ORIGIN,
         all_methods: false,
         cache_policy: CACHING_OPTIMIZED,

@@ -30,10 +30,11 @@ fn created_by(zone: &AwsZone, stack: &str) -> bool {
     zone.config().and_then(|c| c.comment()) == Some(comment(stack).as_str())
 }
 
-fn found(zone: &AwsZone, created_by_modu: bool) -> Found {
+fn found(zone: &AwsZone, created_by_modu: bool, name_servers: Vec<String>) -> Found {
     Found::new(short_zone_id(zone.id())).with(Outputs::HostedZone {
         name: zone.name().trim_end_matches('.').to_string(),
         created_by_modu,
+        name_servers,
     })
 }
 
@@ -98,12 +99,12 @@ impl Resource for HostedZone {
             return Ok(zones
                 .iter()
                 .find(|z| created_by(z, stack))
-                .map(|z| Observed::new(found(z, true), ())));
+                .map(|z| Observed::new(found(z, true, Vec::new()), ())));
         };
         Ok(self
             .by_name(cx, &dns.zone)
             .await?
-            .map(|zone| Observed::new(found(&zone, created_by(&zone, stack)), ())))
+            .map(|zone| Observed::new(found(&zone, created_by(&zone, stack), Vec::new()), ())))
     }
 
     async fn create(&self, cx: &Context, _deps: &Deps<'_>) -> Result<Found> {
@@ -157,7 +158,11 @@ impl Resource for HostedZone {
             .send()
             .await
             .context("tagging", KIND, &dns.zone)?;
-        Ok(found(zone, true))
+        let name_servers = out
+            .delegation_set()
+            .map(|d| d.name_servers().to_vec())
+            .unwrap_or_default();
+        Ok(found(zone, true, name_servers))
     }
 
     async fn health(&self, _cx: &Context, _deps: &Deps<'_>, observed: &Observed) -> Result<Health> {
@@ -166,6 +171,7 @@ impl Resource for HostedZone {
             Outputs::HostedZone {
                 name,
                 created_by_modu,
+                ..
             } => (name.as_str(), *created_by_modu),
             _ => ("", false),
         };
@@ -198,6 +204,23 @@ impl Resource for HostedZone {
                 ))
             }
             other => other.or_gone(&["NoSuchHostedZone"], KIND, &found.id),
+        }
+    }
+
+    /// Where to delegate a zone modu has just created: until the domain's registrar names
+    /// these servers, nobody on the internet finds the stack's record.
+    fn stack_outputs(&self, _cx: &Context, found: &Found) -> Vec<(&'static str, String)> {
+        match &found.outputs {
+            Outputs::HostedZone {
+                name, name_servers, ..
+            } if !name_servers.is_empty() => vec![(
+                "name_servers",
+                format!(
+                    "{} (new zone: delegate {name} to these at its registrar)",
+                    name_servers.join(", ")
+                ),
+            )],
+            _ => Vec::new(),
         }
     }
 

@@ -19,7 +19,7 @@ use super::{
     Change, Context, Deps, Diff, Found, Health, Key, Observed, Outputs, Resource, ensure_owned,
 };
 use crate::aws::ec2::{
-    LaunchTemplate as AwsLaunchTemplate, LaunchTemplateData, MetadataOptions, Tag,
+    LaunchTemplate as AwsLaunchTemplate, LaunchTemplateData, MetadataOptions, Tag, Volume,
 };
 use crate::aws::errors::{Absent, AwsContext};
 use crate::aws::tags;
@@ -45,8 +45,17 @@ struct Settings {
     security_group_ids: Vec<String>,
     user_data: String,
     imdsv2_required: bool,
+    /// IMDS answers PUTs within this many network hops: 1 keeps the instance role's
+    /// credentials away from anything forwarded through the instance (containers, proxies).
+    metadata_hop_limit: i32,
+    /// The root volume (and so every volume) is encrypted with the account's EBS key.
+    encrypted_volumes: bool,
     instance_profile: Option<String>,
 }
+
+/// What modu asks of every instance: IMDSv2 only, one hop, encrypted volumes.
+const METADATA_HOP_LIMIT: i32 = 1;
+const ROOT_VOLUME_TYPE: &str = "gp3";
 
 impl Settings {
     fn of(data: &LaunchTemplateData) -> Self {
@@ -58,6 +67,9 @@ impl Settings {
             security_group_ids: groups,
             user_data: data.user_data.clone(),
             imdsv2_required: data.metadata.http_tokens == "required",
+            // AWS's default when a version does not say.
+            metadata_hop_limit: data.metadata.hop_limit.unwrap_or(1),
+            encrypted_volumes: !data.volumes.is_empty() && data.volumes.iter().all(|v| v.encrypted),
             instance_profile: data.instance_profile.clone(),
         }
     }
@@ -131,6 +143,16 @@ fn diff_settings(
         "imdsv2_required",
         &live.imdsv2_required,
         &want.imdsv2_required,
+    );
+    diff.field(
+        "metadata_hop_limit",
+        &live.metadata_hop_limit,
+        &want.metadata_hop_limit,
+    );
+    diff.field(
+        "encrypted_volumes",
+        &live.encrypted_volumes,
+        &want.encrypted_volumes,
     );
     let profile = |p: &Option<String>| p.clone().unwrap_or_else(|| "(none)".into());
     diff.field(
@@ -214,6 +236,8 @@ impl LaunchTemplate {
                 }
             },
             imdsv2_required: true,
+            metadata_hop_limit: METADATA_HOP_LIMIT,
+            encrypted_volumes: true,
             instance_profile,
         })
     }
@@ -247,7 +271,30 @@ impl LaunchTemplate {
         })))
     }
 
-    fn request_data(&self, cx: &Context, settings: &Settings) -> LaunchTemplateData {
+    /// The device of the image's root volume, which the encrypted volume must replace
+    /// (a mapping at another device would add a second volume instead).
+    async fn root_device(&self, cx: &Context, image_id: &str) -> Result<String> {
+        cx.clients
+            .ec2
+            .root_device_name(image_id)
+            .await
+            .context("looking up the root device of", "image", image_id)?
+            .ok_or_else(|| {
+                Error::fixable(
+                    format!(
+                        "the image {image_id} does not exist or is not shared with this account"
+                    ),
+                    "set `compute.image` to an AMI of this region (or `al2023`)",
+                )
+            })
+    }
+
+    fn request_data(
+        &self,
+        cx: &Context,
+        settings: &Settings,
+        root_device: &str,
+    ) -> LaunchTemplateData {
         let mut instance_tags = tags::sdk(
             &cx.spec,
             "instance",
@@ -272,9 +319,13 @@ impl LaunchTemplate {
                     "optional"
                 }
                 .into(),
-                // Two hops, so containers on the instance can still reach IMDS.
-                hop_limit: Some(2),
+                hop_limit: Some(settings.metadata_hop_limit),
             },
+            volumes: vec![Volume {
+                device_name: root_device.to_string(),
+                encrypted: settings.encrypted_volumes,
+                volume_type: ROOT_VOLUME_TYPE.into(),
+            }],
             tag_specifications: vec![
                 ("instance".into(), instance_tags.clone()),
                 ("volume".into(), instance_tags),
@@ -407,13 +458,14 @@ impl Resource for LaunchTemplate {
             return Ok(());
         }
         let want = self.desired(cx, deps, &live.wanted_image, None)?;
+        let root_device = self.root_device(cx, &want.image_id).await?;
         let version = cx
             .clients
             .ec2
             .create_launch_template_version(
                 id,
                 &format!("modu: {}", fields.join(", ")),
-                &self.request_data(cx, &want),
+                &self.request_data(cx, &want, &root_device),
             )
             .await
             .context("adding a version to", KIND, id)?;
@@ -429,6 +481,7 @@ impl Resource for LaunchTemplate {
         let name = self.name(cx);
         let image = self.image_id(cx).await?;
         let settings = self.desired(cx, deps, &image, None)?;
+        let root_device = self.root_device(cx, &image).await?;
         let mut template_tags = tags::sdk(&cx.spec, self.key().as_str(), &name, Tag::new);
         template_tags.push(Tag::new(IMAGE_SOURCE_TAG, cx.spec.compute.image.source()));
         let template = cx
@@ -437,7 +490,7 @@ impl Resource for LaunchTemplate {
             .create_launch_template(
                 &name,
                 "created by modu",
-                &self.request_data(cx, &settings),
+                &self.request_data(cx, &settings, &root_device),
                 &template_tags,
             )
             .await
@@ -478,6 +531,8 @@ impl Resource for LaunchTemplate {
                 "published_image": live.published_image,
                 "instance_type": settings.instance_type,
                 "imdsv2_required": settings.imdsv2_required,
+                "metadata_hop_limit": settings.metadata_hop_limit,
+                "encrypted_volumes": settings.encrypted_volumes,
             }),
         })
     }
@@ -502,6 +557,8 @@ mod tests {
             security_group_ids: vec!["sg-1".into()],
             user_data: "IyEvYmluL2Jhc2g=".into(),
             imdsv2_required: true,
+            metadata_hop_limit: 1,
+            encrypted_volumes: true,
             instance_profile: None,
         }
     }

@@ -241,6 +241,9 @@ pub enum Outputs {
     HostedZone {
         name: String,
         created_by_modu: bool,
+        /// The name servers AWS gave a zone modu has just created (empty otherwise: only
+        /// the `up` that created it needs to say where to delegate).
+        name_servers: Vec<String>,
     },
     InZone {
         zone_id: String,

@@ -1,14 +1,17 @@
 //! The network the stack runs in: a VPC and at least two subnets in different AZs.
 //!
 //! Looked up, never created or deleted: the network usually belongs to more than one stack.
-//! The common case (default VPC, default subnets) costs one call: default-for-AZ subnets
-//! exist only in the default VPC, so they name it.
+//! The common case (default VPC, default subnets) costs two calls: default-for-AZ subnets
+//! exist only in the default VPC, so they name it, and the zones that offer the instance
+//! type narrow them down to three.
 
-use crate::aws::ec2::{Filter, Subnet};
+use std::collections::BTreeSet;
+
 use async_trait::async_trait;
 use serde_json::json;
 
 use super::{Context, Deps, Found, Health, Key, Observed, OnDown, Outputs, Resource};
+use crate::aws::ec2::{Filter, Subnet};
 use crate::aws::errors::{Absent, AwsContext};
 use crate::error::{Error, Result};
 use crate::spec::{SubnetsRef, VpcRef};
@@ -55,16 +58,40 @@ impl Network {
         Ok(vpcs.is_some_and(|v| !v.is_empty()))
     }
 
+    /// The VPC's default subnets in the zones where the spec's instance type is offered, at
+    /// most [`DEFAULT_ZONES`] of them.
     async fn default_subnets(&self, cx: &Context, vpc: Option<&str>) -> Result<Vec<Subnet>> {
         let mut filters = vec![Filter::new("default-for-az", ["true"])];
         if let Some(vpc) = vpc {
             filters.push(Filter::new("vpc-id", [vpc]));
         }
-        cx.clients
+        let subnets = cx
+            .clients
             .ec2
             .describe_subnets(&[], &filters)
             .await
-            .context("looking up", "subnets of", vpc.unwrap_or("the default VPC"))
+            .context("looking up", "subnets of", vpc.unwrap_or("the default VPC"))?;
+        if subnets.is_empty() {
+            return Ok(subnets);
+        }
+        let instance_type = &cx.spec.compute.instance_type;
+        let offered = cx.clients.ec2.zones_offering(instance_type).await.context(
+            "looking up the zones offering",
+            "instance type",
+            instance_type,
+        )?;
+        let chosen = choose_default_subnets(subnets.clone(), &offered);
+        if chosen.len() < 2 && subnets.len() >= 2 {
+            return Err(Error::fixable(
+                format!(
+                    "{instance_type} is offered in {} of the zones of the default subnets; a load \
+                     balancer needs two",
+                    chosen.len()
+                ),
+                "choose another `compute.instance_type`, or list subnets in `network.subnets`",
+            ));
+        }
+        Ok(chosen)
     }
 
     /// The VPC id and its subnets, as the spec names them.
@@ -114,6 +141,22 @@ impl Network {
             }
         }
     }
+}
+
+/// How many zones `subnets: default` spreads the stack over: enough to survive a zone's
+/// loss with room to spare, without paying for a load balancer node and cross-zone
+/// traffic in every zone of a large region.
+const DEFAULT_ZONES: usize = 3;
+
+/// The default subnets to use: those in zones offering the instance type (a region can
+/// have a zone without it, as us-east-1 has for t3), the first [`DEFAULT_ZONES`] by zone
+/// name, so every run picks the same ones.
+fn choose_default_subnets(mut subnets: Vec<Subnet>, offered: &BTreeSet<String>) -> Vec<Subnet> {
+    subnets.retain(|s| offered.contains(&s.availability_zone));
+    subnets.sort_by(|a, b| a.availability_zone.cmp(&b.availability_zone));
+    subnets.dedup_by(|a, b| a.availability_zone == b.availability_zone);
+    subnets.truncate(DEFAULT_ZONES);
+    subnets
 }
 
 /// Checks the subnets suit a load balancer: all in `vpc`, one per zone, at least two zones.
@@ -221,6 +264,26 @@ mod tests {
             vpc_id: vpc.into(),
             availability_zone: zone.into(),
         }
+    }
+
+    #[test]
+    fn default_subnets_are_three_zones_that_offer_the_instance_type() {
+        let subnets: Vec<Subnet> = ["1f", "1a", "1e", "1c", "1b", "1d"]
+            .iter()
+            .map(|z| subnet(&format!("subnet-{z}"), "vpc-1", &format!("us-east-{z}")))
+            .collect();
+        let offered: BTreeSet<String> = ["1a", "1b", "1c", "1d", "1f"]
+            .iter()
+            .map(|z| format!("us-east-{z}"))
+            .collect();
+        let zones: Vec<String> = choose_default_subnets(subnets.clone(), &offered)
+            .into_iter()
+            .map(|s| s.availability_zone)
+            .collect();
+        assert_eq!(zones, ["us-east-1a", "us-east-1b", "us-east-1c"]);
+        // Where the type is offered in one zone only, one subnet is all there is.
+        let one: BTreeSet<String> = ["us-east-1e".to_string()].into();
+        assert_eq!(choose_default_subnets(subnets, &one).len(), 1);
     }
 
     #[test]

@@ -44,12 +44,29 @@ fn endpoint(e: Option<&aws_sdk_elasticache::types::Endpoint>) -> String {
 
 fn found(group: &AwsGroup) -> Found {
     let node_group = group.node_groups().first();
+    let primary = node_group.and_then(|n| {
+        n.node_group_members()
+            .iter()
+            .find(|m| m.current_role() == Some("primary"))
+            .and_then(|m| m.cache_cluster_id())
+    });
     Found::new(group.replication_group_id().unwrap_or_default()).with(Outputs::Cache {
         arn: group.arn().unwrap_or_default().to_string(),
         primary_endpoint: endpoint(node_group.and_then(|n| n.primary_endpoint())),
         reader_endpoint: endpoint(node_group.and_then(|n| n.reader_endpoint())),
-        members: group.member_clusters().to_vec(),
+        members: primary_first(group.member_clusters(), primary),
     })
+}
+
+/// The members with the current primary first: after a failover it is no longer the
+/// `-001` member the group was created with.
+fn primary_first(members: &[String], primary: Option<&str>) -> Vec<String> {
+    let mut ordered = members.to_vec();
+    if let Some(index) = primary.and_then(|p| ordered.iter().position(|m| m == p)) {
+        let primary = ordered.remove(index);
+        ordered.insert(0, primary);
+    }
+    ordered
 }
 
 fn description(stack: &str) -> String {
@@ -377,6 +394,17 @@ impl Resource for ReplicationGroup {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_primary_leads_the_members_wherever_it_is() {
+        let members = ["c-001".to_string(), "c-002".into(), "c-003".into()];
+        assert_eq!(
+            primary_first(&members, Some("c-002")),
+            ["c-002", "c-001", "c-003"]
+        );
+        assert_eq!(primary_first(&members, None), members);
+        assert_eq!(primary_first(&members, Some("gone")), members);
+    }
     use crate::spec::CacheEngine;
 
     fn want(replicas: u32) -> Cache {

@@ -6,8 +6,6 @@
 //! group, old ones draining and terminated — with the refresh's percentage, and a refresh
 //! that fails or rolls back is an error naming AWS's reason.
 
-use std::collections::BTreeMap;
-
 use aws_sdk_autoscaling::types::{
     AlarmSpecification, DesiredConfiguration, InstanceRefreshStatus, LaunchTemplateSpecification,
     RefreshPreferences, RefreshStrategy,
@@ -221,23 +219,7 @@ async fn instance_states(cx: &Context, rollout: &Rollout<'_>) -> Result<String> 
         .send()
         .await
         .context("looking up", KIND, rollout.group)?;
-    let health = cx
-        .clients
-        .elbv2
-        .describe_target_health()
-        .target_group_arn(rollout.target_group)
-        .send()
-        .await
-        .context(
-            "reading the target health of",
-            "target-group",
-            rollout.target_group,
-        )?;
-    let targets: BTreeMap<&str, &str> = health
-        .target_health_descriptions()
-        .iter()
-        .filter_map(|d| Some((d.target()?.id()?, d.target_health()?.state()?.as_str())))
-        .collect();
+    let targets = super::shared::elbv2::target_states(cx, rollout.target_group).await?;
     let mut words = Vec::new();
     for instance in groups
         .auto_scaling_groups()
@@ -253,7 +235,7 @@ async fn instance_states(cx: &Context, rollout: &Rollout<'_>) -> Result<String> 
             .lifecycle_state()
             .map(|s| s.as_str())
             .unwrap_or("unknown");
-        let state = match (lifecycle, targets.get(id).copied()) {
+        let state = match (lifecycle, targets.get(id).map(String::as_str)) {
             ("Pending" | "Pending:Wait" | "Pending:Proceed", _) => "launching",
             (_, Some("draining")) => "draining",
             (l, _) if l.starts_with("Terminating") => "terminating",

@@ -54,6 +54,11 @@ pub struct SpecError {
 }
 
 impl SpecError {
+    /// A spec refused for `problems` found after it was read (see [`Findings`]).
+    pub fn refusing(problems: Vec<Problem>, file: &Path) -> Self {
+        SpecError::new(problems, file, None)
+    }
+
     /// Every problem found, in file order.
     pub fn problems(&self) -> &[Problem] {
         &self.problems
@@ -119,12 +124,24 @@ impl Diagnostic for SpecError {
     }
 }
 
+/// What a valid spec says that is still worth telling, each with its place in the file.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Findings {
+    /// Sound but likely not what was meant (printed, never fatal).
+    pub warnings: Vec<Problem>,
+    /// Zones under the domains reserved for documentation: Route 53 refuses to create them
+    /// and nobody can delegate them, so only tests and a local cloud may use them, with
+    /// `--allow-example-domains`.
+    pub example_domains: Vec<Problem>,
+}
+
 /// The problems of one spec file, noted as they are found, by the reader and
 /// the checks alike.
 pub(super) struct Reporter<'a> {
     file: &'a Path,
     text: &'a str,
     problems: Vec<Problem>,
+    findings: Findings,
 }
 
 impl<'a> Reporter<'a> {
@@ -133,6 +150,7 @@ impl<'a> Reporter<'a> {
             file,
             text,
             problems: Vec::new(),
+            findings: Findings::default(),
         }
     }
 
@@ -157,16 +175,45 @@ impl<'a> Reporter<'a> {
         message: impl Into<String>,
         help: Option<String>,
     ) {
+        let problem = self.problem(at, field, message.into(), help);
+        self.problems.push(problem);
+    }
+
+    /// Notes something sound but likely not meant; it does not fail the spec.
+    pub(super) fn warn(&mut self, at: &Location, field: &str, message: String, help: String) {
+        let problem = self.problem(at, field, message, Some(help));
+        self.findings.warnings.push(problem);
+    }
+
+    /// Notes a zone under a domain reserved for documentation.
+    pub(super) fn example_domain(&mut self, at: &Location, field: &str, message: String) {
+        let help = "use a domain you own; tests and a local cloud pass --allow-example-domains";
+        let problem = self.problem(at, field, message, Some(help.to_owned()));
+        self.findings.example_domains.push(problem);
+    }
+
+    fn problem(
+        &self,
+        at: &Location,
+        field: &str,
+        message: String,
+        help: Option<String>,
+    ) -> Problem {
         let (line, column, span) = locate(self.text, at);
-        self.problems.push(Problem {
+        Problem {
             file: self.file.to_path_buf(),
             line,
             column,
             field: field.to_owned(),
-            message: message.into(),
+            message,
             help,
             span,
-        });
+        }
+    }
+
+    /// What was found besides problems, handed to the spec it was found in.
+    pub(super) fn take_findings(&mut self) -> Findings {
+        std::mem::take(&mut self.findings)
     }
 
     /// `value` if nothing was reported, else every problem in one error.

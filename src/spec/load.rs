@@ -47,7 +47,21 @@ mod tests {
     fn reference_spec_parses_to_the_expected_model() {
         let dir = test_dir("reference");
         let path = dir.join("modu.yaml");
-        let spec = parse_str(REFERENCE, &path).expect("reference spec is valid");
+        let mut spec = parse_str(REFERENCE, &path).expect("reference spec is valid");
+        // Its one finding: the zone is a placeholder for the user's own domain.
+        let findings = std::mem::take(&mut spec.findings);
+        assert_eq!(findings.warnings, Vec::new());
+        let zone = &findings.example_domains;
+        assert_eq!(zone.len(), 1, "{zone:?}");
+        assert_eq!(zone[0].field, "dns.zone");
+        assert!(
+            REFERENCE
+                .lines()
+                .nth(zone[0].line - 1)
+                .unwrap()
+                .contains("zone: example.com"),
+            "{zone:?}"
+        );
         let expected = Spec {
             stack: "modu".into(),
             region: "us-east-1".into(),
@@ -75,7 +89,7 @@ mod tests {
             },
             compute: Compute {
                 image: ImageRef::Al2023,
-                instance_type: "t3.micro".into(),
+                instance_type: "c7i.large".into(),
                 port: 8000,
                 min: 2,
                 max: 10,
@@ -115,8 +129,41 @@ mod tests {
                 multi_az: false,
             }),
             source: path,
+            findings: Default::default(),
         };
         assert_eq!(spec, expected);
+    }
+
+    #[test]
+    fn a_burstable_type_above_its_baseline_is_a_located_warning() {
+        let spec = parse("stack: modu\nregion: us-east-1\ncompute:\n  instance_type: t3.micro\n")
+            .expect("valid");
+        let [warning] = &spec.findings.warnings[..] else {
+            panic!("one warning: {:?}", spec.findings);
+        };
+        let text = warning.to_string();
+        assert!(
+            text.starts_with(
+                "stacks/modu.yaml:4:18: compute.instance_type: `t3.micro` is burstable with a \
+                 baseline of 10 % per vCPU: above it, a 80 % CPU target"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("(help: use a type with a fixed CPU"),
+            "{text}"
+        );
+        // At or below the baseline, and a fixed-CPU type: nothing to say.
+        for quiet in [
+            "  instance_type: t3.large\n  cpu_target: 30\n",
+            "  instance_type: c7i.large\n",
+        ] {
+            let spec = parse(&format!(
+                "stack: modu\nregion: us-east-1\ncompute:\n{quiet}"
+            ))
+            .expect("valid");
+            assert_eq!(spec.findings, Default::default(), "{quiet}");
+        }
     }
 
     #[test]

@@ -28,7 +28,7 @@ mod testing;
 mod yaml;
 
 pub use boot_script::{ReleaseBoot, release_boot_script};
-pub use diagnostics::{Problem, SpecError};
+pub use diagnostics::{Findings, Problem, SpecError};
 pub use load::{load, parse_str};
 pub use model::*;
 pub use schema::json_schema;

@@ -8,6 +8,8 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
+use super::diagnostics::Findings;
+
 /// A whole stack, as declared in one YAML file.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Spec {
@@ -35,6 +37,9 @@ pub struct Spec {
     /// The file the spec was read from (relative paths inside it resolve against its folder).
     #[serde(skip)]
     pub source: PathBuf,
+    /// Warnings, and the example domains that need `--allow-example-domains`.
+    #[serde(skip)]
+    pub findings: Findings,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

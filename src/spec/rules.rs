@@ -34,6 +34,37 @@ pub(super) fn is_aws_id(id: &str, prefix: &str) -> bool {
 }
 
 /// `family.size`, e.g. `t3.micro`, `m7g.large`, `u-6tb1.metal`.
+/// The baseline CPU use per vCPU, in percent, of a burstable (T-family) instance type:
+/// what it may use without spending CPU credits (EC2 User Guide, "Key concepts and
+/// definitions for burstable performance instances", baseline table). `None` for a type
+/// with a fixed CPU.
+pub(super) fn burstable_baseline(instance_type: &str) -> Option<f64> {
+    let (family, size) = instance_type.split_once('.')?;
+    let newer = matches!(family, "t3" | "t3a" | "t4g");
+    if !newer && family != "t2" {
+        return None;
+    }
+    Some(match size {
+        "nano" => 5.0,
+        "micro" => 10.0,
+        "small" | "medium" => 20.0,
+        "large" => 30.0,
+        "xlarge" | "2xlarge" if newer => 40.0,
+        "xlarge" => 22.5,
+        "2xlarge" => 17.0,
+        _ => return None,
+    })
+}
+
+/// Whether `zone` is, or is under, a second-level domain reserved for documentation
+/// (RFC 2606): `example.com`, `example.net`, `example.org`.
+pub(super) fn is_example_domain(zone: &str) -> bool {
+    let zone = zone.trim_end_matches('.').to_ascii_lowercase();
+    ["example.com", "example.net", "example.org"]
+        .iter()
+        .any(|reserved| zone == *reserved || zone.ends_with(&format!(".{reserved}")))
+}
+
 pub(super) fn is_instance_type(instance_type: &str) -> bool {
     let Some((family, size)) = instance_type.split_once('.') else {
         return false;
@@ -240,6 +271,26 @@ pub(super) fn suggest_stack_name(name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn burstable_baselines_follow_the_family_and_size() {
+        assert_eq!(burstable_baseline("t3.micro"), Some(10.0));
+        assert_eq!(burstable_baseline("t4g.xlarge"), Some(40.0));
+        assert_eq!(burstable_baseline("t2.xlarge"), Some(22.5));
+        assert_eq!(burstable_baseline("t3a.nano"), Some(5.0));
+        assert_eq!(burstable_baseline("c7i.large"), None);
+        assert_eq!(burstable_baseline("m5.large"), None);
+    }
+
+    #[test]
+    fn example_domains_are_the_reserved_ones_and_their_subdomains() {
+        for reserved in ["example.com", "Example.NET.", "shop.example.org"] {
+            assert!(is_example_domain(reserved), "{reserved}");
+        }
+        for owned in ["myexample.com", "example.co", "example.com.au", "modu.dev"] {
+            assert!(!is_example_domain(owned), "{owned}");
+        }
+    }
     use crate::spec::testing::CDN_CERT;
 
     #[test]

@@ -1286,7 +1286,22 @@ pub async fn modu_offline(args: &[&str]) -> Run {
     run_modu(None, args, None).await
 }
 
+/// [`modu_offline`] without `MODU_ALLOW_EXAMPLE_DOMAINS`, which every other run sets (the
+/// tests' specs name example.com zones, as only a test may).
+pub async fn modu_offline_strict(args: &[&str]) -> Run {
+    run_modu_with(None, args, None, false).await
+}
+
 async fn run_modu(endpoint: Option<&str>, args: &[&str], terminal_answer: Option<&str>) -> Run {
+    run_modu_with(endpoint, args, terminal_answer, true).await
+}
+
+async fn run_modu_with(
+    endpoint: Option<&str>,
+    args: &[&str],
+    terminal_answer: Option<&str>,
+    allow_example_domains: bool,
+) -> Run {
     let isolation = tempfile::tempdir().expect("temp dir for the AWS config files");
     let mut command = match terminal_answer {
         None => tokio::process::Command::new(env!("CARGO_BIN_EXE_modu")),
@@ -1308,6 +1323,7 @@ async fn run_modu(endpoint: Option<&str>, args: &[&str], terminal_answer: Option
         .env_remove("AWS_DEFAULT_REGION")
         .env_remove("AWS_ENDPOINT_URL")
         .env_remove("RUST_LOG")
+        .env_remove("MODU_ALLOW_EXAMPLE_DOMAINS")
         .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
         .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
         .env("AWS_REGION", REGION)
@@ -1322,6 +1338,9 @@ async fn run_modu(endpoint: Option<&str>, args: &[&str], terminal_answer: Option
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true);
+    if allow_example_domains {
+        command.env("MODU_ALLOW_EXAMPLE_DOMAINS", "true");
+    }
     match endpoint {
         Some(url) => command.env("AWS_ENDPOINT_URL", url),
         // Nothing listens on port 9 of loopback: a call fails fast, locally.

@@ -33,6 +33,28 @@ impl View {
     }
 }
 
+/// The state of each target of a target group (`initial`, `healthy`, `draining`…), by
+/// instance id.
+pub async fn target_states(cx: &Context, target_group: &str) -> Result<BTreeMap<String, String>> {
+    let out = cx
+        .clients
+        .elbv2
+        .describe_target_health()
+        .target_group_arn(target_group)
+        .send()
+        .await
+        .context("reading the target health of", "target-group", target_group)?;
+    Ok(out
+        .target_health_descriptions()
+        .iter()
+        .filter_map(|d| {
+            let id = d.target()?.id()?.to_string();
+            let state = d.target_health()?.state()?.as_str().to_string();
+            Some((id, state))
+        })
+        .collect())
+}
+
 /// The stack's ELBv2 view for this observation, read on first use.
 pub async fn view<'a>(
     cx: &Context,

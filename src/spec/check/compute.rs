@@ -9,7 +9,7 @@ use super::{Checker, to_u16, to_u32};
 use crate::spec::boot_script::{check_user_data, default_boot_script};
 use crate::spec::model::{Compute, HealthCheck, ImageRef, UserData};
 use crate::spec::raw::RawCompute;
-use crate::spec::rules::{is_aws_id, is_instance_type};
+use crate::spec::rules::{burstable_baseline, is_aws_id, is_instance_type};
 
 /// The Auto Scaling group size limit modu accepts for min, max and desired.
 const MAX_GROUP_SIZE: i64 = 1000;
@@ -67,6 +67,26 @@ impl Checker<'_> {
                 target.value
             }
         };
+        if let Some((given, baseline)) = instance_type
+            .as_ref()
+            .and_then(|given| Some((given, burstable_baseline(&given.value)?)))
+            .filter(|(_, baseline)| cpu_target > *baseline)
+        {
+            self.out.warn(
+                &given.referenced,
+                "compute.instance_type",
+                format!(
+                    "`{}` is burstable with a baseline of {baseline} % per vCPU: above it, a {cpu_target} % \
+                     CPU target is reached only by spending CPU credits, so the group scales late \
+                     (standard mode, once they run out) or bills the surplus (unlimited mode)",
+                    given.value
+                ),
+                format!(
+                    "use a type with a fixed CPU (e.g. `c7i.large` or `m7i.large`), or a cpu_target of \
+                     at most {baseline}"
+                ),
+            );
+        }
         let health_check_grace = self.number(
             "compute.health_check_grace",
             &raw.health_check_grace,

@@ -19,7 +19,7 @@ use std::collections::{BTreeMap, HashSet};
 
 use serde_saphyr::{Location, Spanned};
 
-use super::diagnostics::{Reporter, SpecError};
+use super::diagnostics::{Findings, Reporter, SpecError};
 use super::model::{BucketRef, Dashboard, Network, Spec, Storage, SubnetsRef, VpcRef};
 use super::raw::{Field, RawNetwork, RawSpec, RawStorage, RawSubnets, RawTags};
 use super::rules::{
@@ -34,7 +34,8 @@ const CERTIFICATE_ARN_HINT: &str = "arn:aws:acm:<region>:<account id>:certificat
 /// reader found already; the result is the model only if nothing was found.
 pub(super) fn check(raw: RawSpec, tree: &Node, out: Reporter<'_>) -> Result<Spec, SpecError> {
     let mut checker = Checker { out, tree };
-    let spec = checker.spec(raw);
+    let mut spec = checker.spec(raw);
+    spec.findings = checker.out.take_findings();
     checker.out.finish(spec)
 }
 
@@ -136,11 +137,20 @@ impl Checker<'_> {
             app,
             database,
             source: self.out.file().to_path_buf(),
+            findings: Findings::default(),
         }
     }
 
     fn stack_name(&mut self, stack: &Spanned<String>) -> String {
+        /// The prefixes AWS keeps for itself, as the stack would start its names
+        /// (`<stack>-lb`, `<stack>-app`…).
+        fn reserved_prefix(name: &str) -> Option<&'static str> {
+            ["internal-", "sg-"]
+                .into_iter()
+                .find(|prefix| format!("{name}-").starts_with(prefix))
+        }
         let name = &stack.value;
+        let mut example = suggest_stack_name(name);
         let problem = if name.is_empty() || name.len() > 20 {
             Some(format!("must be 1-20 characters long (got {})", name.len()))
         } else if !name.starts_with(|c: char| c.is_ascii_lowercase()) {
@@ -152,11 +162,22 @@ impl Checker<'_> {
             Some("may only contain lowercase letters, digits and hyphens".to_owned())
         } else if name.ends_with('-') || name.contains("--") {
             Some("must not end with a hyphen or contain two in a row".to_owned())
+        } else if let Some(prefix) = reserved_prefix(name) {
+            let rest = format!("{name}-")
+                .strip_prefix(prefix)
+                .unwrap_or_default()
+                .trim_end_matches('-')
+                .to_owned();
+            example = if rest.is_empty() { "web".into() } else { rest };
+            Some(format!(
+                "makes resource names starting `{prefix}`, which AWS refuses (for load \
+                 balancers `internal-`, for security groups `sg-`)"
+            ))
         } else {
             None
         };
         if let Some(problem) = problem {
-            let help = Some(format!("for example `{}`", suggest_stack_name(name)));
+            let help = Some(format!("for example `{example}`"));
             self.report_with_help(&stack.referenced, "stack", problem, help);
         }
         name.clone()
@@ -388,6 +409,30 @@ mod tests {
             "stack: Modu_Prod\nregion: us-east-1\ncompute:\n  instance_type: t3.micro\n",
             "stacks/modu.yaml:1:8: stack: must start with a lowercase letter (help: for example `modu-prod`)",
         );
+    }
+
+    #[test]
+    fn stack_names_that_make_names_aws_keeps_for_itself_are_refused() {
+        for (name, prefix, example) in [
+            ("internal", "internal-", "web"),
+            ("internal-shop", "internal-", "shop"),
+            ("sg", "sg-", "web"),
+            ("sg-shop-2", "sg-", "shop-2"),
+        ] {
+            let yaml = BASE.replace("stack: modu", &format!("stack: {name}"));
+            assert_single_error(
+                &yaml,
+                &format!(
+                    "stacks/modu.yaml:1:8: stack: makes resource names starting `{prefix}`, \
+                     which AWS refuses (for load balancers `internal-`, for security groups \
+                     `sg-`) (help: for example `{example}`)"
+                ),
+            );
+        }
+        for fine in ["internals", "sgw", "web-internal"] {
+            let yaml = BASE.replace("stack: modu", &format!("stack: {fine}"));
+            crate::spec::testing::parse(&yaml).expect("a fine name");
+        }
     }
 
     #[test]

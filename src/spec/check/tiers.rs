@@ -12,7 +12,9 @@ use crate::spec::model::{Cache, CacheEngine, Cdn, Dns, DnsTarget, PriceClass};
 use crate::spec::raw::{
     Field, RawCache, RawCacheEngine, RawCdn, RawDns, RawDnsTarget, RawPriceClass,
 };
-use crate::spec::rules::{check_dns_name, is_cache_node_type, is_in_zone, is_instance_type};
+use crate::spec::rules::{
+    check_dns_name, is_cache_node_type, is_example_domain, is_in_zone, is_instance_type,
+};
 
 const DEFAULT_CACHE_NODE_TYPE: &str = "cache.t3.micro";
 const DEFAULT_CACHE_REPLICAS: i64 = 1;
@@ -129,6 +131,18 @@ impl Checker<'_> {
             return None;
         }
         let zone = self.required_dns_name(&raw.zone, "zone");
+        if let (Some(name), Some(at)) = (&zone, raw.zone.given())
+            && is_example_domain(name)
+        {
+            self.out.example_domain(
+                &at.referenced,
+                "dns.zone",
+                format!(
+                    "`{name}` is reserved for documentation (RFC 2606): Route 53 refuses to \
+                     create it and no registrar delegates it"
+                ),
+            );
+        }
         let record = self.required_dns_name(&raw.record, "record");
         // Only two valid names can be compared; a bad one is reported already.
         let both_valid = [&raw.zone, &raw.record].iter().all(|name| {
