@@ -10,6 +10,8 @@ is corrected, not the product.
 
 - `autoscaling`: target-tracking policies own their two CloudWatch alarms and report
   `Enabled`; deleting a group deletes its policies.
+- `ec2`: a block device mapping without a size or a snapshot (the image's root volume,
+  re-described: encrypted, gp3) launches instead of failing.
 - `cloudfront`: distribution ARNs, origins with an origin access control, ETag/IfMatch,
   the disable-before-delete rule, full ListDistributions summaries, real pages.
 - `instance_refresh`: StartInstanceRefresh and its siblings, which moto lacks: instances
@@ -32,7 +34,7 @@ from __future__ import annotations
 
 import os
 
-from . import autoscaling, cloudfront, elasticache, instance_refresh, paging, rds, route53
+from . import autoscaling, cloudfront, ec2, elasticache, instance_refresh, paging, rds, route53
 
 _applied = False
 
@@ -53,6 +55,7 @@ def apply(page_size: int | None = None) -> None:
     autoscaling.apply()
     instance_refresh.apply()
     cloudfront.apply()
+    ec2.apply()
     elasticache.apply()
     rds.apply()
     route53.apply()

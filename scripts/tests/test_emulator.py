@@ -103,3 +103,20 @@ def test_publishing_an_image_moves_the_public_al2023_parameter_to_a_new_ami(fres
     assert image["Name"].startswith("al2023-ami-") and image["Architecture"] == "x86_64"
     # Not an AWS call: the request log has no line for it.
     assert "publish" not in running.log_path.read_text()
+
+
+def test_a_root_volume_mapping_without_size_or_snapshot_launches_encrypted(fresh_emulator):
+    running = fresh_emulator()
+    ec2 = running.client("ec2")
+    image = ec2.describe_images(Owners=["amazon"])["Images"][0]
+    template = ec2.create_launch_template(LaunchTemplateName="encrypted-root", LaunchTemplateData={
+        "ImageId": image["ImageId"], "InstanceType": "c7i.large",
+        "BlockDeviceMappings": [{"DeviceName": image["RootDeviceName"],
+                                 "Ebs": {"Encrypted": True, "VolumeType": "gp3", "DeleteOnTermination": True}}],
+    })["LaunchTemplate"]
+    [instance] = ec2.run_instances(LaunchTemplate={"LaunchTemplateId": template["LaunchTemplateId"]},
+                                   MinCount=1, MaxCount=1)["Instances"]
+    [mapping] = instance["BlockDeviceMappings"]
+    assert mapping["DeviceName"] == image["RootDeviceName"]
+    [volume] = ec2.describe_volumes(VolumeIds=[mapping["Ebs"]["VolumeId"]])["Volumes"]
+    assert volume["Encrypted"] and volume["VolumeType"] == "gp3" and volume["Size"] > 0
