@@ -21,11 +21,17 @@ pub struct Settings {
     pub bind: SocketAddr,
 
     /// `sqlite://PATH` or `postgres://…`.
-    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://data/modu.db")]
+    // URLs may carry passwords: `--help` must never echo the environment's values.
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "sqlite://data/modu.db",
+        hide_env_values = true
+    )]
     pub database_url: String,
 
     /// Redis for sessions and the list cache, shared by every instance behind the load balancer.
-    #[arg(long, env = "REDIS_URL")]
+    #[arg(long, env = "REDIS_URL", hide_env_values = true)]
     pub redis_url: Option<String>,
 
     /// Prefix of every Redis key, so several deployments (or tests) can share one server.
@@ -70,6 +76,42 @@ pub struct Settings {
     #[arg(long, env = "REQUEST_TIMEOUT_SECS", default_value_t = 30)]
     pub request_timeout_secs: u64,
 
+    /// Seconds a client may take to send a request's headers, from its first byte (or from
+    /// connecting); the connection is closed after that.
+    #[arg(long, env = "HEADER_READ_TIMEOUT_SECS", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub header_read_timeout_secs: u64,
+
+    /// Seconds a kept-alive connection may sit idle between requests (or a response go
+    /// unread) before it is closed; above the load balancer's idle timeout (60 s by
+    /// default), so the balancer never reuses a connection the service just closed.
+    #[arg(long, env = "IDLE_TIMEOUT_SECS", default_value_t = 75,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub idle_timeout_secs: u64,
+
+    /// Most client connections open at once; further connections wait in the listen
+    /// backlog until one closes.
+    #[arg(long, env = "MAX_CONNECTIONS", default_value_t = 2048,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub max_connections: u32,
+
+    /// MiB of upload bodies held in memory at once, all uploads together; an upload
+    /// waits for its share before its body is read.
+    #[arg(long, env = "UPLOAD_MEMORY_MB", default_value_t = 256,
+          value_parser = clap::value_parser!(u64).range(1..=65_536))]
+    pub upload_memory_mb: u64,
+
+    /// Seconds an upload may wait for its share of `UPLOAD_MEMORY_MB` before it is
+    /// answered 503 with `Retry-After`.
+    #[arg(long, env = "UPLOAD_WAIT_SECS", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(0..=3600))]
+    pub upload_wait_secs: u64,
+
+    /// MiB of images one user may store in all their resumes together.
+    #[arg(long, env = "USER_QUOTA_MB", default_value_t = 200,
+          value_parser = clap::value_parser!(u64).range(1..=1_048_576))]
+    pub user_quota_mb: u64,
+
     /// Seconds between sweeps of expired sessions from the database.
     #[arg(long, env = "SESSION_SWEEP_SECS", default_value_t = 600,
           value_parser = clap::value_parser!(u64).range(1..))]
@@ -103,6 +145,18 @@ impl Settings {
         self.max_image_bytes()
             .saturating_mul(usize::from(self.max_images.max(1)))
             .saturating_add(1024 * 1024)
+    }
+
+    /// The upload memory budget in bytes: never below one largest upload, which could
+    /// otherwise never be admitted.
+    pub fn upload_memory_bytes(&self) -> usize {
+        (self.upload_memory_mb as usize)
+            .saturating_mul(1024 * 1024)
+            .max(self.max_body_bytes())
+    }
+
+    pub fn user_quota_bytes(&self) -> u64 {
+        self.user_quota_mb.saturating_mul(1024 * 1024)
     }
 
     /// Defaults as if no flag or variable were given — a starting point for tests.

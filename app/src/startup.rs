@@ -1,6 +1,6 @@
 //! Builds the application from its settings — database, image store, sessions and
 //! cache — binds the listener (port 0 picks a free one, which the tests rely on) and
-//! serves until SIGTERM. On SIGTERM it first drains: `/readyz` fails while requests are
+//! serves until SIGTERM, each connection bounded by `protection::connections`. On SIGTERM it first drains: `/readyz` fails while requests are
 //! still served for `drain_secs` (a load balancer keeps sending until its deregistration
 //! delay is over), then in-flight requests finish and it exits, so neither a scale-in
 //! nor a rollout cuts a request short.
@@ -16,7 +16,6 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::http::{HeaderName, Request, StatusCode};
-use axum::serve::ListenerExt;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use tokio::net::{TcpListener, TcpSocket};
 use tokio::sync::watch;
@@ -28,6 +27,9 @@ use crate::configuration::Settings;
 use crate::db::{self, Db, DbError};
 use crate::gate::Gate;
 use crate::parameters::{ParameterClient, ParameterError, StackParameters};
+use crate::protection::connections::{self, ConnectionLimits};
+use crate::protection::headers::security_headers;
+use crate::protection::uploads::UploadBudget;
 use crate::routes;
 use crate::state::{AppState, Limits};
 use crate::storage::{Cache, DiskStore, ImageStore, S3Store, SessionStore, sweep_forever};
@@ -86,6 +88,7 @@ impl Draining {
 pub struct Application {
     listener: TcpListener,
     router: Router,
+    connection_limits: ConnectionLimits,
     gate: Gate,
     draining: Draining,
     session_sweep: Duration,
@@ -139,6 +142,7 @@ impl Application {
         Ok(Application {
             listener,
             router,
+            connection_limits: ConnectionLimits::from_settings(&settings),
             gate,
             draining,
             session_sweep: Duration::from_secs(settings.session_sweep_secs),
@@ -171,10 +175,6 @@ impl Application {
         self,
         stop: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        // Responses are written whole; Nagle's algorithm would only delay them.
-        let listener = self.listener.tap_io(|tcp| {
-            let _ = tcp.set_nodelay(true);
-        });
         let gate = self.gate.clone();
         let sweep = self.session_sweep;
         let sweeper = tokio::spawn(async move {
@@ -182,20 +182,20 @@ impl Application {
             sweep_forever(state.db, sweep).await
         });
         let (draining, drain) = (self.draining.clone(), self.drain);
-        let served = axum::serve(listener, self.router)
-            .with_graceful_shutdown(async move {
-                stop.await;
-                draining.set();
-                if !drain.is_zero() {
-                    tracing::info!(
-                        seconds = drain.as_secs(),
-                        "draining: /readyz fails, still serving"
-                    );
-                    tokio::time::sleep(drain).await;
-                }
-                tracing::info!("shutting down: finishing in-flight requests");
-            })
-            .await;
+        let shutdown = async move {
+            stop.await;
+            draining.set();
+            if !drain.is_zero() {
+                tracing::info!(
+                    seconds = drain.as_secs(),
+                    "draining: /readyz fails, still serving"
+                );
+                tokio::time::sleep(drain).await;
+            }
+            tracing::info!("shutting down: finishing in-flight requests");
+        };
+        let served =
+            connections::serve(self.listener, self.router, self.connection_limits, shutdown).await;
         sweeper.abort();
         served
     }
@@ -364,14 +364,20 @@ async fn build_state(
             max_image_bytes: settings.max_image_bytes(),
             max_images: settings.max_images.into(),
             max_body_bytes: settings.max_body_bytes(),
+            user_quota_bytes: settings.user_quota_bytes(),
         },
+        uploads: UploadBudget::new(
+            settings.upload_memory_bytes(),
+            Duration::from_secs(settings.upload_wait_secs),
+        ),
         media_base_url,
         draining,
     })
 }
 
 /// Request ids (taken from `x-request-id` or made up, and echoed back), one log span
-/// per request carrying that id, and a deadline on every request.
+/// per request carrying that id, a deadline on every request, and the security headers
+/// on every answer (the gate's and the timeout's included).
 fn with_middleware(router: Router, timeout: Duration) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
     router
@@ -387,6 +393,7 @@ fn with_middleware(router: Router, timeout: Duration) -> Router {
             tracing::info_span!("request", method = %req.method(), uri = %req.uri(), request_id = %id)
         }))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        .layer(axum::middleware::from_fn(security_headers))
 }
 
 /// The timeout layer answers 408 with an empty body; clients get the usual JSON reason.

@@ -9,6 +9,7 @@ use redis::aio::ConnectionManager;
 
 use crate::db::Db;
 use crate::domain::Task;
+use crate::protection::uploads::UploadBudget;
 use crate::startup::Draining;
 use crate::storage::{Cache, ImageStore, SessionStore};
 
@@ -19,6 +20,8 @@ pub struct Limits {
     pub max_images: usize,
     /// The largest request body that can carry `max_images` images of the largest size.
     pub max_body_bytes: usize,
+    /// Image bytes one user may store over all their resumes.
+    pub user_quota_bytes: u64,
 }
 
 /// Cheap to clone: everything inside is shared.
@@ -32,6 +35,8 @@ pub struct AppState {
     pub redis: Option<ConnectionManager>,
     pub tasks: Arc<Vec<Task>>,
     pub limits: Limits,
+    /// Memory shared by the uploads being read and saved.
+    pub uploads: UploadBudget,
     /// Prefix of image URLs, without a trailing slash.
     pub media_base_url: String,
     /// Set on SIGTERM; `/readyz` fails from then on.

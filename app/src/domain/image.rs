@@ -2,6 +2,12 @@
 //! bytes say which of the four accepted formats it claims to be, the header must
 //! decode to sane dimensions, and the file must end the way that format ends (which
 //! catches uploads cut short).
+//!
+//! The service never decodes an image, but browsers and any thumbnailer do, and they
+//! allocate for the declared canvas: a 58-byte PNG may declare 20,000 × 20,000 pixels
+//! (1.6 GB of RGBA). So the declared size is bounded on its own (a side, the pixel
+//! count) and against the file's size: more pixels per byte than any of these formats
+//! can really encode means the header lies, the shape of a decompression bomb.
 
 use super::ValidationError;
 
@@ -78,7 +84,14 @@ pub struct SniffedImage {
 }
 
 impl SniffedImage {
-    pub const MAX_DIMENSION: usize = 20_000;
+    /// Longest side accepted; a portfolio image is a photo or a scan, not a poster.
+    pub const MAX_DIMENSION: usize = 10_000;
+    /// 40 megapixels: above a full-frame camera's photo, 160 MB once decoded to RGBA.
+    pub const MAX_PIXELS: usize = 40_000_000;
+    /// Deflate stores at most about 1,032 bytes in one, so even a blank 1-bit PNG
+    /// needs a byte per ~8,000 pixels; GIF and JPEG need far more. Twice that margin
+    /// leaves every real image in and every lying header out.
+    pub const MAX_PIXELS_PER_BYTE: usize = 16_384;
 
     pub fn parse(bytes: bytes::Bytes) -> Result<Self, ValidationError> {
         if bytes.is_empty() {
@@ -96,16 +109,7 @@ impl SniffedImage {
                 format!("{} header cannot be decoded", kind_name(kind)),
             )
         })?;
-        if size.width == 0
-            || size.height == 0
-            || size.width > Self::MAX_DIMENSION
-            || size.height > Self::MAX_DIMENSION
-        {
-            return Err(ValidationError::new(
-                "image",
-                "image dimensions are out of range",
-            ));
-        }
+        check_dimensions(size.width, size.height, bytes.len())?;
         if !kind.is_complete(&bytes) {
             return Err(ValidationError::new(
                 "image",
@@ -119,6 +123,42 @@ impl SniffedImage {
             bytes,
         })
     }
+}
+
+fn check_dimensions(width: usize, height: usize, file_len: usize) -> Result<(), ValidationError> {
+    if width == 0
+        || height == 0
+        || width > SniffedImage::MAX_DIMENSION
+        || height > SniffedImage::MAX_DIMENSION
+    {
+        return Err(ValidationError::new(
+            "image",
+            format!(
+                "image dimensions {width}×{height} are out of range (1 to {} pixels a side)",
+                SniffedImage::MAX_DIMENSION
+            ),
+        ));
+    }
+    let pixels = width * height;
+    if pixels > SniffedImage::MAX_PIXELS {
+        return Err(ValidationError::new(
+            "image",
+            format!(
+                "image has {width}×{height} pixels, more than the {} megapixels allowed",
+                SniffedImage::MAX_PIXELS / 1_000_000
+            ),
+        ));
+    }
+    if pixels / file_len.max(1) > SniffedImage::MAX_PIXELS_PER_BYTE {
+        return Err(ValidationError::new(
+            "image",
+            format!(
+                "image declares {width}×{height} pixels in {file_len} bytes, which no real \
+                 image does"
+            ),
+        ));
+    }
+    Ok(())
 }
 
 fn kind_name(kind: ImageKind) -> &'static str {
@@ -185,5 +225,22 @@ mod tests {
         assert!(parse(b"%PDF-1.7 not an image".to_vec()).is_err());
         assert!(parse(b"<svg xmlns='http://www.w3.org/2000/svg'/>".to_vec()).is_err());
         assert!(parse(gif(0, 2)).is_err(), "zero width");
+    }
+
+    #[test]
+    fn declared_sizes_are_bounded_alone_and_against_the_file_size() {
+        let refused = |w: u32, h: u32, len: usize| {
+            check_dimensions(w as usize, h as usize, len)
+                .unwrap_err()
+                .message
+        };
+        assert!(refused(10_001, 10, 1 << 20).contains("out of range"));
+        assert!(refused(8_000, 6_000, 1 << 24).contains("megapixels"));
+        assert!(refused(2_000, 2_000, 58).contains("no real image"));
+        // A 6,000 × 6,000 photo of 2 MB, and a blank 1-bit 4,000 × 3,000 scan of 1.5 KB.
+        assert!(check_dimensions(6_000, 6_000, 2_000_000).is_ok());
+        assert!(check_dimensions(4_000, 3_000, 1_500).is_ok());
+        // A WebP header alone declaring 10,000 × 4,000 pixels.
+        assert!(parse(webp(10_000, 4_000)).is_err());
     }
 }

@@ -2,28 +2,90 @@
 //! that every protected handler takes. API clients send `Authorization: Bearer
 //! <token>`; the web page gets the same token as an HttpOnly, SameSite=Strict cookie,
 //! so page scripts never see it.
+//!
+//! Login and sign-up are what anyone may call before being anyone, so they are where
+//! abuse lands: both take JSON only (a foreign page's plain form cannot post it), both
+//! are rate limited per client address and logins per account too (see
+//! `security::rate_limit`), their password hashing waits in a bounded queue (see
+//! `security::hashing`), and what they refuse is logged to the audit trail.
 
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
+use std::time::Instant;
 
 use argon2::{Argon2, PasswordHasher, PasswordVerifier};
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{FromRequestParts, State};
+use axum::extract::{Extension, FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::{AppendHeaders, IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
 
 use super::json_body;
 use crate::db::{self, now_ms};
 use crate::domain::{Password, Username};
-use crate::error::{Context, Error};
+use crate::error::Error;
+use crate::security::client::ClientAddr;
+use crate::security::hashing::{self, HashingError};
+use crate::security::rate_limit::{Limit, Limiter};
+use crate::security::{Refusal, Rejection, audit};
 use crate::state::AppState;
 use crate::storage::SessionUser;
 
+/// The session cookie over plain HTTP (a local run).
 pub const COOKIE_NAME: &str = "modu_session";
+/// The session cookie when the viewer uses HTTPS. A browser accepts a `__Host-` cookie
+/// only if it is Secure, has `Path=/` and no `Domain`, so no other host (a sibling
+/// subdomain) and no plain-HTTP page can set or overwrite it.
+pub const SECURE_COOKIE_NAME: &str = "__Host-modu_session";
+
+/// The rate-limit and audit context of one login or sign-up.
+struct Attempt<'a> {
+    limiter: &'a Limiter,
+    client: ClientAddr,
+    client_key: String,
+}
+
+impl Attempt<'_> {
+    /// Takes a token of each limit, or refuses with 429 (and says so in the audit log).
+    fn limit(&self, username: Option<&str>, wanted: &[(Limit, &str)]) -> Result<(), Refusal> {
+        self.limiter
+            .take_all(wanted, Instant::now())
+            .map_err(|exceeded| {
+                let limit = exceeded.limit;
+                audit::event(audit::RATE_LIMITED, &self.client, username, limit.name());
+                let field = match limit {
+                    Limit::LoginFailuresPerAccountAndClient | Limit::LoginFailuresPerAccount => {
+                        "username"
+                    }
+                    Limit::LoginPerClient | Limit::SignupPerClient => "client",
+                };
+                Refusal::too_many(
+                    field,
+                    format!("too many attempts ({}); try again later", limit.name()),
+                    exceeded.wait,
+                )
+            })
+    }
+
+    /// A full hashing queue is a 503 and an audit event; stopped threads are a bug.
+    fn hashing_failed(&self, username: &str, e: HashingError) -> Rejection {
+        match e {
+            HashingError::Busy => {
+                audit::event(
+                    audit::HASHING_BUSY,
+                    &self.client,
+                    Some(username),
+                    "password hashing queue full",
+                );
+                Refusal::busy().into()
+            }
+            HashingError::Stopped => Error::internal("hashing a password", e).into(),
+        }
+    }
+}
 
 #[derive(Deserialize)]
 pub struct SignupBody {
@@ -40,24 +102,35 @@ pub struct LoginBody {
 
 pub async fn signup(
     State(state): State<AppState>,
+    Extension(limiter): Extension<Arc<Limiter>>,
+    client: ClientAddr,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> Result<Response, Error> {
+) -> Result<Response, Rejection> {
+    require_json(&headers)?;
+    let attempt = Attempt {
+        limiter: &limiter,
+        client,
+        client_key: client.limit_key(),
+    };
+    attempt.limit(None, &[(Limit::SignupPerClient, &attempt.client_key)])?;
     let body: SignupBody = json_body(body)?;
     let username = Username::parse(body.username.as_deref().unwrap_or_default())?;
-    let password = Password::parse(body.password.as_deref().unwrap_or_default())?;
+    let password = Password::parse_new(body.password.as_deref().unwrap_or_default(), &username)?;
     if body.password_confirm.as_deref() != Some(password.expose()) {
-        return Err(Error::invalid("password_confirm", "passwords do not match"));
+        return Err(Error::invalid("password_confirm", "passwords do not match").into());
     }
     if db::users::is_taken(&state.db, username.as_str()).await? {
-        return Err(username_taken());
+        return Err(username_taken().into());
     }
 
-    let hash = hash_password(password).await?;
+    let hash = hash_password(password)
+        .await
+        .map_err(|e| attempt.hashing_failed(username.as_str(), e))??;
     // `None` also when two sign-ups with one name raced past the check above.
     let Some(user_id) = db::users::insert(&state.db, username.as_str(), &hash, now_ms()).await?
     else {
-        return Err(username_taken());
+        return Err(username_taken().into());
     };
     let user = SessionUser {
         user_id,
@@ -74,29 +147,76 @@ pub async fn signup(
 
 pub async fn login(
     State(state): State<AppState>,
+    Extension(limiter): Extension<Arc<Limiter>>,
+    client: ClientAddr,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> Result<Response, Error> {
+) -> Result<Response, Rejection> {
+    require_json(&headers)?;
+    let attempt = Attempt {
+        limiter: &limiter,
+        client,
+        client_key: client.limit_key(),
+    };
+    attempt.limit(None, &[(Limit::LoginPerClient, &attempt.client_key)])?;
     let body: LoginBody = json_body(body)?;
     let username = body.username.unwrap_or_default();
     let password = body.password.unwrap_or_default();
     if username.is_empty() {
-        return Err(Error::invalid("username", "username is required"));
+        return Err(Error::invalid("username", "username is required").into());
     }
     if password.is_empty() || password.len() > 1024 {
-        return Err(Error::invalid("password", "password is required"));
+        return Err(Error::invalid("password", "password is required").into());
     }
-    let credentials = db::users::credentials(&state.db, &username).await?;
+    // No account has a longer name; refusing it here also bounds the limiter's keys.
+    if username.chars().count() > Username::MAX_CHARS {
+        audit::event(audit::LOGIN_FAILED, &client, None, "username too long");
+        return Err(Error::BadCredentials.into());
+    }
+
+    // A wrong password is counted before it is checked, so that concurrent guesses
+    // cannot all pass the limit; a correct one gives its tokens back.
+    let account = username.to_lowercase();
+    let account_and_client = format!("{account} {}", attempt.client_key);
+    let failures = [
+        (
+            Limit::LoginFailuresPerAccountAndClient,
+            account_and_client.as_str(),
+        ),
+        (Limit::LoginFailuresPerAccount, account.as_str()),
+    ];
+    attempt.limit(Some(&username), &failures)?;
+    let give_back = || {
+        for (limit, key) in failures {
+            limiter.give_back(limit, key);
+        }
+    };
+
+    let credentials = db::users::credentials(&state.db, &username).await;
+    let credentials = credentials.inspect_err(|_| give_back())?;
     // Verify against a dummy hash for unknown users too, so timing does not reveal
     // which usernames exist.
     let (user_id, hash) = match credentials {
         Some(c) => (Some(c.user_id), c.password_hash),
         None => (None, String::new()),
     };
-    let ok = verify_password(password, hash).await?;
-    let (Some(user_id), true) = (user_id, ok) else {
-        return Err(Error::BadCredentials);
+    let ok = match verify_password(password, hash).await {
+        Ok(ok) => ok?,
+        Err(e) => {
+            give_back();
+            return Err(attempt.hashing_failed(&username, e));
+        }
     };
+    let Some(user_id) = user_id.filter(|_| ok) else {
+        let reason = if user_id.is_some() {
+            "wrong password"
+        } else {
+            "no such user"
+        };
+        audit::event(audit::LOGIN_FAILED, &client, Some(&username), reason);
+        return Err(Error::BadCredentials.into());
+    };
+    give_back();
     let user = SessionUser { user_id, username };
     let token = state.sessions.create(&user).await?;
     Ok(session_response(StatusCode::OK, &user, &token, &headers))
@@ -108,11 +228,18 @@ pub async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Result
         return Err(Error::Unauthorized);
     }
     state.sessions.revoke(&token).await?;
-    let clear = format!(
+    let https = viewer_used_https(&headers);
+    let mut clear = vec![format!(
         "{COOKIE_NAME}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0{}",
-        secure_attribute(&headers)
-    );
-    Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, clear)]).into_response())
+        if https { "; Secure" } else { "" }
+    )];
+    if https || cookie(&headers, SECURE_COOKIE_NAME).is_some() {
+        clear.push(format!(
+            "{SECURE_COOKIE_NAME}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0; Secure"
+        ));
+    }
+    let clear = clear.into_iter().map(|c| (header::SET_COOKIE, c));
+    Ok((StatusCode::NO_CONTENT, AppendHeaders(clear)).into_response())
 }
 
 pub async fn me(user: CurrentUser) -> Json<serde_json::Value> {
@@ -126,19 +253,42 @@ fn username_taken() -> Error {
     }
 }
 
-/// `; Secure` when the viewer reached us over HTTPS: CloudFront and the load balancer say so
-/// in `X-Forwarded-Proto`, so the cookie is never sent back over plain HTTP there, while a
-/// local `http://127.0.0.1` session still works.
-fn secure_attribute(headers: &HeaderMap) -> &'static str {
-    let https = headers
-        .get("x-forwarded-proto")
+/// Login and sign-up read JSON, and say so: a body sent as `text/plain` or a form
+/// (what a foreign page can post without the service's consent) is refused.
+fn require_json(headers: &HeaderMap) -> Result<(), Refusal> {
+    let json = headers
+        .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            v.split(',')
-                .next()
-                .is_some_and(|p| p.trim().eq_ignore_ascii_case("https"))
-        });
-    if https { "; Secure" } else { "" }
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json"));
+    if json {
+        Ok(())
+    } else {
+        Err(Refusal::not_json())
+    }
+}
+
+/// Did the viewer reach the service over HTTPS? The edge that ended TLS says so:
+/// CloudFront in `CloudFront-Forwarded-Proto` (when its origin request policy passes
+/// it), the load balancer in `X-Forwarded-Proto` — which says `http` when CloudFront
+/// talks to it over HTTP, whatever the viewer used. A browser says it too: the
+/// `Origin` of its login or sign-up is the page's own, `https://…` on an HTTPS page.
+/// A plain `http://127.0.0.1` run has none of these, and keeps a cookie that is not
+/// Secure, which the browser would otherwise drop.
+fn viewer_used_https(headers: &HeaderMap) -> bool {
+    let says_https = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next())
+            .is_some_and(|p| p.trim().eq_ignore_ascii_case("https"))
+    };
+    let origin_https = headers
+        .get(header::ORIGIN)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.get(..8))
+        .is_some_and(|scheme| scheme.eq_ignore_ascii_case("https://"));
+    says_https("cloudfront-forwarded-proto") || says_https("x-forwarded-proto") || origin_https
 }
 
 fn session_response(
@@ -147,29 +297,34 @@ fn session_response(
     token: &str,
     headers: &HeaderMap,
 ) -> Response {
-    let cookie = format!(
-        "{COOKIE_NAME}={token}; HttpOnly; SameSite=Strict; Path=/; Max-Age=604800{}",
-        secure_attribute(headers)
-    );
+    let cookie = if viewer_used_https(headers) {
+        format!(
+            "{SECURE_COOKIE_NAME}={token}; HttpOnly; SameSite=Strict; Path=/; Max-Age=604800; Secure"
+        )
+    } else {
+        format!("{COOKIE_NAME}={token}; HttpOnly; SameSite=Strict; Path=/; Max-Age=604800")
+    };
     let body = json!({ "token": token, "username": user.username, "user_id": user.user_id });
     (status, [(header::SET_COOKIE, cookie)], Json(body)).into_response()
 }
 
-/// Argon2id with the crate's defaults (19 MiB, 2 passes), off the async workers.
-async fn hash_password(password: Password) -> Result<String, Error> {
-    hashing_pool()
+/// Argon2id with the crate's defaults (19 MiB, 2 passes), on the hashing threads.
+async fn hash_password(password: Password) -> Result<Result<String, Error>, HashingError> {
+    let hashed = hashing::pool()
         .run(move || {
             Argon2::default()
                 .hash_password(password.expose().as_bytes())
                 .map(|h| h.to_string())
         })
-        .await
-        .context("hashing a password")?
-        .map_err(|e| Error::internal("hashing a password", e.to_string()))
+        .await?;
+    Ok(hashed.map_err(|e| Error::internal("hashing a password", e.to_string())))
 }
 
-async fn verify_password(password: String, hash: String) -> Result<bool, Error> {
-    hashing_pool()
+async fn verify_password(
+    password: String,
+    hash: String,
+) -> Result<Result<bool, Error>, HashingError> {
+    let verified = hashing::pool()
         .run(move || {
             // Unknown users are checked against a dummy hash, made here (off the async
             // workers) the first time it is needed.
@@ -184,74 +339,8 @@ async fn verify_password(password: String, hash: String) -> Result<bool, Error> 
                 Err(e) => Err(e.to_string()),
             }
         })
-        .await
-        .context("verifying a password")?
-        .map_err(|e| Error::internal("verifying a password", e))
-}
-
-/// Password hashing runs on its own threads, one per core, rather than on tokio's
-/// blocking pool. Each Argon2 run takes a core and 19 MiB for its whole length: a burst
-/// of sign-ups (a load test makes hundreds at once) spread over the blocking pool's
-/// many threads left hundreds of MiB resident in the allocator's per-thread arenas and
-/// starved the other requests of CPU. Here hashes queue and memory stays bounded.
-struct HashingPool {
-    jobs: std::sync::Mutex<std::sync::mpsc::Sender<Box<dyn FnOnce() + Send>>>,
-}
-
-#[derive(Debug, thiserror::Error)]
-#[error("the password hashing threads have stopped")]
-struct HashingStopped;
-
-impl HashingPool {
-    fn start() -> Self {
-        let (tx, rx) = std::sync::mpsc::channel::<Box<dyn FnOnce() + Send>>();
-        let rx = std::sync::Arc::new(std::sync::Mutex::new(rx));
-        let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
-        for i in 0..threads {
-            let rx = rx.clone();
-            let spawned = std::thread::Builder::new()
-                .name(format!("password-hash-{i}"))
-                .spawn(move || {
-                    loop {
-                        let job = match rx.lock() {
-                            Ok(rx) => rx.recv(),
-                            Err(_) => return,
-                        };
-                        match job {
-                            Ok(job) => job(),
-                            Err(_) => return,
-                        }
-                    }
-                });
-            if let Err(e) = spawned {
-                tracing::error!(error = %e, "cannot start a password hashing thread");
-            }
-        }
-        HashingPool {
-            jobs: std::sync::Mutex::new(tx),
-        }
-    }
-
-    async fn run<T: Send + 'static>(
-        &self,
-        f: impl FnOnce() -> T + Send + 'static,
-    ) -> Result<T, HashingStopped> {
-        let (done, result) = tokio::sync::oneshot::channel();
-        let job: Box<dyn FnOnce() + Send> = Box::new(move || {
-            let _ = done.send(f());
-        });
-        self.jobs
-            .lock()
-            .map_err(|_| HashingStopped)?
-            .send(job)
-            .map_err(|_| HashingStopped)?;
-        result.await.map_err(|_| HashingStopped)
-    }
-}
-
-fn hashing_pool() -> &'static HashingPool {
-    static POOL: LazyLock<HashingPool> = LazyLock::new(HashingPool::start);
-    &POOL
+        .await?;
+    Ok(verified.map_err(|e| Error::internal("verifying a password", e)))
 }
 
 static DUMMY_HASH: LazyLock<String> = LazyLock::new(|| {
@@ -261,7 +350,7 @@ static DUMMY_HASH: LazyLock<String> = LazyLock::new(|| {
         .unwrap_or_default()
 });
 
-/// The token from `Authorization: Bearer …`, else from the session cookie.
+/// The token from `Authorization: Bearer …`, else from a session cookie.
 pub fn presented_token(headers: &HeaderMap) -> Option<String> {
     if let Some(value) = headers.get(header::AUTHORIZATION) {
         let value = value.to_str().ok()?;
@@ -270,13 +359,19 @@ pub fn presented_token(headers: &HeaderMap) -> Option<String> {
             .or_else(|| value.strip_prefix("bearer "))?;
         return Some(token.trim().to_owned());
     }
+    // The `__Host-` cookie first: a plain-HTTP page on the same host could have
+    // planted the other one, but not this.
+    cookie(headers, SECURE_COOKIE_NAME).or_else(|| cookie(headers, COOKIE_NAME))
+}
+
+fn cookie(headers: &HeaderMap, wanted: &str) -> Option<String> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == COOKIE_NAME)
+        .find(|(name, _)| *name == wanted)
         .map(|(_, value)| value.to_owned())
 }
 

@@ -51,6 +51,10 @@ pub fn router(state: AppState) -> Router {
         .merge(web::router())
         .fallback(|| async { Error::NoRoute })
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
+        .layer(axum::middleware::from_fn_with_state(
+            crate::security::Guard::default(),
+            crate::security::screen,
+        ))
         .with_state(state)
 }
 

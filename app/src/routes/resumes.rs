@@ -6,6 +6,11 @@
 //! transaction fails the stored images are removed, so nothing is ever half-saved;
 //! the 201 is sent only after both the commit and the images are durable.
 //!
+//! Uploads are bounded (see `protection::uploads`): a form's body is read only once it
+//! has its share of the upload memory budget, which it keeps until its save is over,
+//! and a form that would take its owner past the storage quota is refused. Every
+//! refused upload is logged as an audit event.
+//!
 //! The statements themselves are in `db::resumes`; this file decides what is asked,
 //! in which order, and how the answer looks.
 
@@ -13,9 +18,8 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::multipart::{Multipart, MultipartError, MultipartRejection};
 use axum::extract::{FromRequest, Path, Query, Request, State};
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use bytes::BytesMut;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -27,6 +31,8 @@ use crate::db::resumes::{
 use crate::db::{self, now_ms};
 use crate::domain::{ApplicantName, Motivation, SniffedImage, Task, TaskRef};
 use crate::error::{Context, Error};
+use crate::protection::uploads::{self, BudgetFull, Reservation};
+use crate::security::client::ClientAddr;
 use crate::state::AppState;
 use crate::storage::NewObject;
 
@@ -77,12 +83,31 @@ struct NewResume {
 pub async fn create(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
+    client: ClientAddr,
+    headers: HeaderMap,
     multipart: Result<Multipart, MultipartRejection>,
 ) -> Result<Response, Error> {
     let multipart = multipart.map_err(|e| {
         Error::malformed("body", format!("expected a multipart/form-data body: {e}"))
     })?;
-    let form = read_form(&state, multipart).await?;
+    let who = Uploader {
+        client,
+        username: &user.username,
+    };
+    // A user already at the quota is refused before the body is read at all.
+    let stored = uploads::stored_bytes(&state.db, user.user_id).await?;
+    who.check("quota", within_quota(&state, stored, 1, 0))?;
+    let reservation = match state
+        .uploads
+        .reserve(&headers, state.limits.max_body_bytes)
+        .await
+    {
+        Ok(reservation) => reservation,
+        Err(full) => return Ok(who.busy(full)),
+    };
+    let form = who.check("form", read_form(&state, multipart).await)?;
+    let added = form.images.iter().map(|i| i.bytes.len() as u64).sum();
+    who.check("quota", within_quota(&state, stored, added, 0))?;
 
     let id = Uuid::now_v7().to_string();
     let objects = new_objects(&id, &form.images);
@@ -112,14 +137,21 @@ pub async fn create(
     // In its own task: if the client goes away mid-save, dropping this handler must not
     // stop the save between storing the images and committing the rows (or their
     // clean-up); the save runs to its end either way.
-    tokio::spawn(save(state.clone(), objects, rows))
+    tokio::spawn(save(state.clone(), objects, rows, reservation))
         .await
         .context("saving a resume")??;
     Ok((StatusCode::CREATED, Json(view)).into_response())
 }
 
 /// Stores the images, then commits the rows; if the commit fails, removes the images.
-async fn save(state: AppState, objects: Vec<NewObject>, rows: NewResumeRows) -> Result<(), Error> {
+/// The form's share of the upload budget is given back when this ends, when its bytes
+/// are freed, even if the client has gone.
+async fn save(
+    state: AppState,
+    objects: Vec<NewObject>,
+    rows: NewResumeRows,
+    _reservation: Reservation,
+) -> Result<(), Error> {
     state
         .images
         .put_all(&objects)
@@ -180,6 +212,44 @@ fn image_rows(objects: &[NewObject], images: &[SniffedImage]) -> Vec<NewImageRow
             size_bytes: img.bytes.len() as i64,
         })
         .collect()
+}
+
+/// The quota check of a change adding `added` and removing `removed` image bytes.
+fn within_quota(state: &AppState, stored: u64, added: u64, removed: u64) -> Result<(), Error> {
+    uploads::check_quota(stored, added, removed, state.limits.user_quota_bytes)
+}
+
+/// Who is uploading, for the audit events of refused uploads.
+struct Uploader<'a> {
+    client: ClientAddr,
+    username: &'a str,
+}
+
+impl Uploader<'_> {
+    /// Passes `result` on, logging an audit event when it refuses the upload's content
+    /// or size (a missing text field is an ordinary form error, not worth an audit line).
+    fn check<T>(&self, check: &str, result: Result<T, Error>) -> Result<T, Error> {
+        if let Err(e) = &result
+            && matches!(
+                e,
+                Error::TooLarge { .. } | Error::Invalid { field: "image", .. }
+            )
+        {
+            uploads::audit_rejected(&self.client, self.username, check, &e.to_string());
+        }
+        result
+    }
+
+    /// The 503 for an upload that found no room in the memory budget.
+    fn busy(&self, full: BudgetFull) -> Response {
+        uploads::audit_rejected(
+            &self.client,
+            self.username,
+            "busy",
+            "upload memory budget full",
+        );
+        full.into_response()
+    }
 }
 
 fn multipart_error(e: MultipartError) -> Error {
@@ -301,18 +371,28 @@ async fn read_form(state: &AppState, multipart: Multipart) -> Result<NewResume, 
 }
 
 /// The field's bytes, or `None` once it grows past `max` (the rest is not read).
+///
+/// The chunks are kept as they come and copied once into a buffer of the exact size:
+/// a growing buffer doubles, so a 5 MiB image could keep 8 MiB (and need 12 MiB while
+/// it is copied), which the upload budget does not count.
 async fn read_field(
     field: &mut axum::extract::multipart::Field<'_>,
     max: usize,
 ) -> Result<Option<Bytes>, Error> {
-    let mut buf = BytesMut::new();
+    let mut chunks: Vec<Bytes> = Vec::new();
+    let mut len = 0;
     while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
-        if buf.len() + chunk.len() > max {
+        if len + chunk.len() > max {
             return Ok(None);
         }
-        buf.extend_from_slice(&chunk);
+        len += chunk.len();
+        chunks.push(chunk);
     }
-    Ok(Some(buf.freeze()))
+    Ok(Some(match chunks.len() {
+        0 => Bytes::new(),
+        1 => chunks.pop().expect("one chunk"),
+        _ => Bytes::from(chunks.concat()),
+    }))
 }
 
 async fn invalidate(state: &AppState) {
@@ -475,11 +555,7 @@ struct Changes {
 /// same multipart form that creates a resume, with any of its fields plus
 /// `remove_image` parts naming image keys.
 async fn read_changes(state: &AppState, request: Request) -> Result<Changes, Error> {
-    let multipart = request
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("multipart/form-data"));
+    let multipart = is_multipart(request.headers());
     let (name, motivation, task, add, remove) = if multipart {
         let form = Multipart::from_request(request, state)
             .await
@@ -537,16 +613,34 @@ async fn read_changes(state: &AppState, request: Request) -> Result<Changes, Err
 pub async fn update(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
+    client: ClientAddr,
     Path(id): Path<String>,
     request: Request,
-) -> Result<Json<ResumeView>, Error> {
+) -> Result<Response, Error> {
     let id = parse_id(&id)?;
     // Ownership before the body: nobody's upload is read for someone else's resume.
     let current = load(&state, &id).await?;
     if current.owner_id != user.user_id {
         return Err(Error::Forbidden);
     }
-    let changes = read_changes(&state, request).await?;
+    let who = Uploader {
+        client,
+        username: &user.username,
+    };
+    // Only a multipart edit can carry images; a JSON one is small and bounded.
+    let reservation = if is_multipart(request.headers()) {
+        match state
+            .uploads
+            .reserve(request.headers(), state.limits.max_body_bytes)
+            .await
+        {
+            Ok(reservation) => Some(reservation),
+            Err(full) => return Ok(who.busy(full)),
+        }
+    } else {
+        None
+    };
+    let changes = who.check("form", read_changes(&state, request).await)?;
 
     let mut remove: Vec<String> = Vec::new();
     for key in &changes.remove {
@@ -559,6 +653,18 @@ pub async fn update(
         if !remove.contains(key) {
             remove.push(key.clone());
         }
+    }
+    if !changes.add.is_empty() {
+        let added = changes.add.iter().map(|i| i.bytes.len() as u64).sum();
+        let removed = current
+            .view
+            .images
+            .iter()
+            .filter(|i| remove.contains(&i.key))
+            .map(|i| i.size_bytes.max(0) as u64)
+            .sum();
+        let stored = uploads::stored_bytes(&state.db, user.user_id).await?;
+        who.check("quota", within_quota(&state, stored, added, removed))?;
     }
     let kept = current.view.images.len() - remove.len();
     if kept + changes.add.len() > state.limits.max_images {
@@ -582,10 +688,17 @@ pub async fn update(
         remove,
     };
     // As with a new resume, the edit runs to its end even if the client goes away.
-    tokio::spawn(save_edit(state.clone(), objects, edit))
+    tokio::spawn(save_edit(state.clone(), objects, edit, reservation))
         .await
         .context("editing a resume")??;
-    Ok(Json(load(&state, &id).await?.view))
+    Ok(Json(load(&state, &id).await?.view).into_response())
+}
+
+fn is_multipart(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("multipart/form-data"))
 }
 
 /// Stores the new images, then commits the edit; removed images leave storage only
@@ -595,6 +708,7 @@ async fn save_edit(
     state: AppState,
     objects: Vec<NewObject>,
     edit: ResumeEdit,
+    _reservation: Option<Reservation>,
 ) -> Result<(), Error> {
     state
         .images

@@ -3,10 +3,12 @@
 //! as any client, with the session in an HttpOnly cookie.
 
 use axum::Router;
+use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
 use axum::routing::get;
 
+use crate::protection::headers::page_policy;
 use crate::state::AppState;
 
 const INDEX_HTML: &str = include_str!("../../web/index.html");
@@ -23,14 +25,16 @@ pub fn router() -> Router<AppState> {
         .route("/assets/style.css", get(style_css))
 }
 
-async fn index() -> impl IntoResponse {
+/// The policy names the image origin, which the stack's parameters may set after the
+/// process started, so it is built from the state rather than once.
+async fn index(State(state): State<AppState>) -> impl IntoResponse {
     (
         [
-            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
-            (header::CACHE_CONTROL, "no-cache"),
+            (header::CONTENT_TYPE, "text/html; charset=utf-8".to_owned()),
+            (header::CACHE_CONTROL, "no-cache".to_owned()),
             (
                 header::CONTENT_SECURITY_POLICY,
-                "default-src 'self'; img-src 'self' blob: data: https:; object-src 'none'",
+                page_policy(&state.media_base_url),
             ),
         ],
         INDEX_HTML,

@@ -3,11 +3,13 @@
 //! local disk, in-process cache and database sessions) or `postgres` (PostgreSQL,
 //! Redis sessions and cache, S3 storage on a moto server), started by the harness.
 
+mod abuse;
 mod auth;
 mod bad_inputs;
 mod concurrency;
 mod deployed;
 mod failures;
+mod hardening;
 mod health;
 mod helpers;
 mod images;
