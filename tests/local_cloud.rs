@@ -907,12 +907,17 @@ async fn deploy_rolls_a_release_out_under_load_and_a_broken_one_back() {
         "the previous release is back: {refreshes:#?}\n{failed}"
     );
 
+    down_deleting_data(&cloud, &spec).await;
+}
+
+/// `modu down` of the stack, its data (database, bucket) included, without a final snapshot.
+async fn down_deleting_data(cloud: &Emulator, spec: &std::path::Path) {
     modu(
-        &cloud,
+        cloud,
         &[
             "down",
             "-f",
-            arg(&spec),
+            arg(spec),
             "--yes",
             "--delete-data",
             "--no-final-snapshot",
@@ -1030,17 +1035,5 @@ async fn a_load_spike_through_the_distribution_scales_the_group_out_and_back_in(
         "{}",
         cloud.stderr()
     );
-    modu(
-        &cloud,
-        &[
-            "down",
-            "-f",
-            arg(&spec),
-            "--yes",
-            "--delete-data",
-            "--no-final-snapshot",
-        ],
-    )
-    .await
-    .expect_success();
+    down_deleting_data(&cloud, &spec).await;
 }

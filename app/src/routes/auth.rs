@@ -48,7 +48,25 @@ struct Attempt<'a> {
     client_key: String,
 }
 
-impl Attempt<'_> {
+impl<'a> Attempt<'a> {
+    /// A sign-up or login from `client`, refused unless it is a JSON request (a plain HTML
+    /// form cannot send one, so another site cannot post it) within the client's `limit`.
+    fn begin(
+        limiter: &'a Limiter,
+        client: ClientAddr,
+        headers: &HeaderMap,
+        limit: Limit,
+    ) -> Result<Self, Refusal> {
+        require_json(headers)?;
+        let attempt = Attempt {
+            limiter,
+            client,
+            client_key: client.limit_key(),
+        };
+        attempt.limit(None, &[(limit, &attempt.client_key)])?;
+        Ok(attempt)
+    }
+
     /// Takes a token of each limit, or refuses with 429 (and says so in the audit log).
     fn limit(&self, username: Option<&str>, wanted: &[(Limit, &str)]) -> Result<(), Refusal> {
         self.limiter
@@ -107,13 +125,7 @@ pub async fn signup(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, Rejection> {
-    require_json(&headers)?;
-    let attempt = Attempt {
-        limiter: &limiter,
-        client,
-        client_key: client.limit_key(),
-    };
-    attempt.limit(None, &[(Limit::SignupPerClient, &attempt.client_key)])?;
+    let attempt = Attempt::begin(&limiter, client, &headers, Limit::SignupPerClient)?;
     let body: SignupBody = json_body(body)?;
     let username = Username::parse(body.username.as_deref().unwrap_or_default())?;
     let password = Password::parse_new(body.password.as_deref().unwrap_or_default(), &username)?;
@@ -152,13 +164,7 @@ pub async fn login(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, Rejection> {
-    require_json(&headers)?;
-    let attempt = Attempt {
-        limiter: &limiter,
-        client,
-        client_key: client.limit_key(),
-    };
-    attempt.limit(None, &[(Limit::LoginPerClient, &attempt.client_key)])?;
+    let attempt = Attempt::begin(&limiter, client, &headers, Limit::LoginPerClient)?;
     let body: LoginBody = json_body(body)?;
     let username = body.username.unwrap_or_default();
     let password = body.password.unwrap_or_default();
