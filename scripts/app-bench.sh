@@ -31,7 +31,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-env_vars=(RUST_LOG=warn)
+# One user saves every form of the run (hundreds of MB of images): no storage quota here.
+env_vars=(RUST_LOG=warn USER_QUOTA_MB=1000000)
 case "$backend" in
 sqlite)
     env_vars+=(DATABASE_URL="sqlite://$work/modu.db" MEDIA_DIR="$work/media")
