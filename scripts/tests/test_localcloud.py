@@ -706,7 +706,9 @@ def test_target_tracking_scales_out_on_real_cpu_and_back_in(tmp_path):
 def test_realistic_latency_holds_each_resource_in_its_transitional_state_for_its_time(tmp_path):
     from localcloud.latency import SECONDS
 
-    scale = 0.01
+    # 0.03: the shortest window (an instance's boot) is 0.9 s, which the three calls before
+    # the first look fit in on a loaded machine (at 0.01 it was 0.3 s, and sometimes not).
+    scale = 0.03
     cloud = LocalCloud(tmp_path, "--latency", "realistic", "--time-scale", str(scale))
     try:
         ec2, elbv2, elasticache = cloud.client("ec2"), cloud.client("elbv2"), cloud.client("elasticache")
@@ -730,17 +732,17 @@ def test_realistic_latency_holds_each_resource_in_its_transitional_state_for_its
             return next((g["Status"] for g in found if g["ReplicationGroupId"] == group_id), None)
 
         assert (lb_state(), instance_state(), group_status()) == ("provisioning", "pending", "creating")
-        wait_for("the instance to run", lambda: instance_state() == "running", timeout=10, every=0.05)
+        wait_for("the instance to run", lambda: instance_state() == "running", timeout=20, every=0.05)
         assert time.monotonic() - started >= SECONDS["instance_boot"] * scale
         boot_finished(cloud, instance)
-        wait_for("the load balancer to be active", lambda: lb_state() == "active", timeout=10, every=0.1)
+        wait_for("the load balancer to be active", lambda: lb_state() == "active", timeout=30, every=0.1)
         assert time.monotonic() - started >= SECONDS["load_balancer"] * scale
-        wait_for("the group to be available", lambda: group_status() == "available", timeout=20, every=0.1)
+        wait_for("the group to be available", lambda: group_status() == "available", timeout=60, every=0.1)
         assert time.monotonic() - started >= SECONDS["cache_create"] * scale
         deleting = time.monotonic()
         elasticache.delete_replication_group(ReplicationGroupId=group_id)
         assert group_status() == "deleting"
-        wait_for("the group to be gone", lambda: group_status() is None, timeout=20, every=0.1)
+        wait_for("the group to be gone", lambda: group_status() is None, timeout=40, every=0.1)
         assert time.monotonic() - deleting >= SECONDS["cache_delete"] * scale
     finally:
         cloud.stop()
