@@ -51,8 +51,10 @@ fn origin_of(url: &str) -> Option<String> {
     matches!(scheme, "http" | "https").then(|| format!("{scheme}://{host}"))
 }
 
-/// Whether the viewer reached us over HTTPS, according to the proxy in front.
-fn viewer_used_https(headers: &HeaderMap) -> bool {
+/// Whether the viewer reached us over HTTPS, according to the proxy in front: CloudFront
+/// in `CloudFront-Forwarded-Proto` (when its origin request policy passes it), the load
+/// balancer in `X-Forwarded-Proto`.
+pub(crate) fn viewer_used_https(headers: &HeaderMap) -> bool {
     let says_https = |name: &str| {
         headers
             .get(name)

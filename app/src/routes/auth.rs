@@ -274,27 +274,19 @@ fn require_json(headers: &HeaderMap) -> Result<(), Refusal> {
     }
 }
 
-/// Did the viewer reach the service over HTTPS? The edge that ended TLS says so:
-/// CloudFront in `CloudFront-Forwarded-Proto` (when its origin request policy passes
-/// it), the load balancer in `X-Forwarded-Proto` — which says `http` when CloudFront
-/// talks to it over HTTP, whatever the viewer used. A browser says it too: the
-/// `Origin` of its login or sign-up is the page's own, `https://…` on an HTTPS page.
-/// A plain `http://127.0.0.1` run has none of these, and keeps a cookie that is not
-/// Secure, which the browser would otherwise drop.
+/// Did the viewer reach the service over HTTPS? The edge that ended TLS says so (see
+/// [`crate::protection::headers::viewer_used_https`]), except the load balancer when CloudFront talks to
+/// it over HTTP, whatever the viewer used. A browser says it too: the `Origin` of its
+/// login or sign-up is the page's own, `https://…` on an HTTPS page. A plain
+/// `http://127.0.0.1` run has none of these, and keeps a cookie that is not Secure, which
+/// the browser would otherwise drop.
 fn viewer_used_https(headers: &HeaderMap) -> bool {
-    let says_https = |name: &str| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
-            .is_some_and(|p| p.trim().eq_ignore_ascii_case("https"))
-    };
     let origin_https = headers
         .get(header::ORIGIN)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.get(..8))
         .is_some_and(|scheme| scheme.eq_ignore_ascii_case("https://"));
-    says_https("cloudfront-forwarded-proto") || says_https("x-forwarded-proto") || origin_https
+    crate::protection::headers::viewer_used_https(headers) || origin_https
 }
 
 fn session_response(
