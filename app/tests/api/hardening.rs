@@ -443,19 +443,7 @@ async fn memory_stays_flat_under_fifty_parallel_maximal_saves() {
     })
     .await
     .expect("ready within 30 s");
-    let signup: Value = client
-        .post(format!("{base}/api/auth/signup"))
-        .json(&serde_json::json!({
-            "username": "kim", "password": crate::helpers::PASSWORD,
-            "password_confirm": crate::helpers::PASSWORD
-        }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = signup["token"].as_str().unwrap().to_owned();
+    let token = crate::helpers::signup_token(&client, &base).await;
     // One small save first, so the baseline includes every pool and buffer warmed up.
     let warm = client
         .post(format!("{base}/api/resumes"))

@@ -342,6 +342,26 @@ fn count_files(dir: &Path) -> usize {
         .sum()
 }
 
+/// Signs up `kim` on a service running as its own process at `base` (`http://host:port`);
+/// the session token.
+pub async fn signup_token(client: &reqwest::Client, base: &str) -> String {
+    let signup: Value = client
+        .post(format!("{base}/api/auth/signup"))
+        .json(&serde_json::json!({
+            "username": "kim", "password": PASSWORD, "password_confirm": PASSWORD
+        }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    signup["token"]
+        .as_str()
+        .expect("a session token")
+        .to_owned()
+}
+
 pub fn text_form(name: &str, motivation: &str, task: &str) -> Form {
     Form::new()
         .text("name", name.to_owned())

@@ -162,19 +162,8 @@ async fn the_binary_drains_on_sigterm_and_exits_cleanly() {
     tokio::time::timeout(Duration::from_secs(30), ready)
         .await
         .expect("ready within 30 s");
-    let signup: serde_json::Value = client
-        .post(format!("http://{addr}/api/auth/signup"))
-        .json(&serde_json::json!({
-            "username": "kim", "password": crate::helpers::PASSWORD,
-            "password_confirm": crate::helpers::PASSWORD
-        }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = signup["token"].as_str().unwrap();
+    let token = crate::helpers::signup_token(&client, &format!("http://{addr}")).await;
+    let token = token.as_str();
 
     let body = multipart_body("XBOUNDARYX");
     let head = format!(
