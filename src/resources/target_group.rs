@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use aws_sdk_elasticloadbalancingv2::types::{
-    Matcher, ProtocolEnum, TargetGroupAttribute, TargetHealthStateEnum, TargetTypeEnum,
+    Matcher, ProtocolEnum, TargetGroupAttribute, TargetTypeEnum,
 };
 use serde_json::json;
 
@@ -272,22 +272,8 @@ impl Resource for TargetGroup {
     }
 
     async fn health(&self, cx: &Context, _deps: &Deps<'_>, observed: &Observed) -> Result<Health> {
-        let arn = &observed.found.id;
-        let out = cx
-            .clients
-            .elbv2
-            .describe_target_health()
-            .target_group_arn(arn)
-            .send()
-            .await
-            .context("reading target health of", KIND, arn)?;
-        let targets = out.target_health_descriptions();
-        let healthy = targets
-            .iter()
-            .filter(|t| {
-                t.target_health().and_then(|h| h.state()) == Some(&TargetHealthStateEnum::Healthy)
-            })
-            .count();
+        let targets = super::shared::elbv2::target_states(cx, &observed.found.id).await?;
+        let healthy = targets.values().filter(|s| *s == "healthy").count();
         let live: &Settings = observed.live()?;
         Ok(Health {
             healthy: healthy > 0 && healthy == targets.len(),
