@@ -100,6 +100,11 @@ pub struct UpArgs {
     pub yes: bool,
     #[command(flatten)]
     pub image: ImageArgs,
+    /// Give the header CloudFront sends the load balancer a new secret value, without
+    /// refusing a request on the way (both values are accepted until every edge sends the
+    /// new one)
+    #[arg(long)]
+    pub rotate_origin_secret: bool,
 }
 
 #[derive(Debug, Args)]

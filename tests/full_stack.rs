@@ -14,7 +14,7 @@ use aws_sdk_route53::types::{
 };
 use serde_json::Value;
 use support::{
-    Aws, Call, Emulator, MetricRow, RECORD, Spec, ZONE, absolute, arg, assert_stack_tags,
+    Aws, Call, Emulator, MetricRow, RECORD, Spec, ZONE, absolute, arg, assert_stack_tags, aws_cli,
     cloudwatch_dimension, describe_calls, expect_no_change, metric_rows, modu, search_expressions,
 };
 
@@ -22,8 +22,8 @@ use support::{
 const CACHING_DISABLED: &str = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad";
 /// AWS managed cache policy "CachingOptimized".
 const CACHING_OPTIMIZED: &str = "658327ea-f89d-4fab-a63d-7e88639e58f6";
-/// AWS managed origin request policy "AllViewer".
-const ALL_VIEWER: &str = "216adef6-5c7f-47e4-b989-5492eafa07d3";
+/// AWS managed origin request policy "AllViewerAndCloudFrontHeaders-2022-06".
+const ALL_VIEWER: &str = "33f36d7e-f396-46d9-90e0-52428a34d9dc";
 /// The hosted zone id of every CloudFront alias target.
 const CLOUDFRONT_ZONE: &str = "Z2FDTNDATAQYW2";
 
@@ -252,6 +252,105 @@ async fn full_stack_up_creates_every_resource_with_the_spec_settings() {
         i32::from(spec.lb_port),
         "the listener's port"
     );
+    // Only CloudFront gets in: it adds the stack's secret header to every request it sends
+    // the load balancer, whose listener forwards only those and answers the rest 403...
+    let secret = aws_cli(
+        &emulator,
+        &[
+            "secretsmanager",
+            "get-secret-value",
+            "--secret-id",
+            "modu/edge/origin-header",
+        ],
+    )["SecretString"]
+        .as_str()
+        .expect("the origin secret")
+        .to_string();
+    assert_eq!(secret.len(), 64);
+    let headers: Vec<(&str, &str)> = lb_origin
+        .custom_headers()
+        .map(|h| h.items())
+        .unwrap_or_default()
+        .iter()
+        .map(|h| (h.header_name(), h.header_value()))
+        .collect();
+    assert_eq!(headers, [("X-Origin-Verify", secret.as_str())]);
+    let listeners = aws
+        .elbv2
+        .describe_listeners()
+        .load_balancer_arn(lb_arn)
+        .send()
+        .await
+        .expect("DescribeListeners");
+    let [listener] = listeners.listeners() else {
+        panic!("one listener without a certificate: {listeners:#?}");
+    };
+    let refusal = listener.default_actions()[0]
+        .fixed_response_config()
+        .expect("the default action answers by itself");
+    assert_eq!(refusal.status_code(), Some("403"));
+    let rules = aws
+        .elbv2
+        .describe_rules()
+        .listener_arn(listener.listener_arn().unwrap())
+        .send()
+        .await
+        .expect("DescribeRules");
+    let rules: Vec<_> = rules
+        .rules()
+        .iter()
+        .filter(|r| r.is_default() != Some(true))
+        .collect();
+    let [rule] = rules.as_slice() else {
+        panic!("one rule: {rules:#?}");
+    };
+    let header = rule.conditions()[0]
+        .http_header_config()
+        .expect("an http-header condition");
+    assert_eq!(header.http_header_name(), Some("X-Origin-Verify"));
+    assert_eq!(header.values(), std::slice::from_ref(&secret));
+    assert_eq!(rule.actions()[0].target_group_arn(), Some(tg_arn.as_str()));
+    // ...and its security group admits the listener port from CloudFront's origin-facing
+    // addresses only: no rule for the whole internet.
+    let cloudfront = aws
+        .ec2
+        .describe_managed_prefix_lists()
+        .filters(
+            aws_sdk_ec2::types::Filter::builder()
+                .name("prefix-list-name")
+                .values("com.amazonaws.global.cloudfront.origin-facing")
+                .build(),
+        )
+        .send()
+        .await
+        .expect("DescribeManagedPrefixLists");
+    let cloudfront = cloudfront.prefix_lists()[0].prefix_list_id().unwrap();
+    let lb_sg = aws.security_group_id("edge-lb").await;
+    let groups = aws
+        .ec2
+        .describe_security_groups()
+        .group_ids(&lb_sg)
+        .send()
+        .await
+        .expect("DescribeSecurityGroups");
+    let [permission] = groups.security_groups()[0].ip_permissions() else {
+        panic!("one ingress rule: {groups:#?}");
+    };
+    assert_eq!(
+        (permission.from_port(), permission.to_port()),
+        (Some(i32::from(spec.lb_port)), Some(i32::from(spec.lb_port)))
+    );
+    let lists: Vec<&str> = permission
+        .prefix_list_ids()
+        .iter()
+        .filter_map(|p| p.prefix_list_id())
+        .collect();
+    assert_eq!(lists, [cloudfront]);
+    assert!(
+        permission.ip_ranges().is_empty() && permission.ipv6_ranges().is_empty(),
+        "no address range: {permission:#?}"
+    );
+
     let media_origin = origins
         .iter()
         .find(|o| o.id() != lb_origin.id())

@@ -322,31 +322,6 @@ fn app_binary() -> std::path::PathBuf {
         .clone()
 }
 
-/// The AWS CLI against the cloud, for the services the tests have no SDK crate of: the
-/// answer as JSON.
-fn aws_cli(cloud: &Emulator, args: &[&str]) -> serde_json::Value {
-    let output = std::process::Command::new("aws")
-        .args([
-            "--endpoint-url",
-            cloud.url(),
-            "--region",
-            "us-east-1",
-            "--output",
-            "json",
-        ])
-        .args(args)
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .output()
-        .expect("the AWS CLI (scripts/local-cloud-deps.sh installs it)");
-    assert!(
-        output.status.success(),
-        "aws {args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).unwrap_or(serde_json::Value::Null)
-}
-
 async fn distribution_domain(cloud: &Emulator) -> String {
     let cloudfront = aws_sdk_cloudfront::Client::new(&sdk_config(cloud).await);
     let list = cloudfront.list_distributions().send().await.unwrap();
@@ -375,44 +350,6 @@ fn shipped_streams(cloud: &Emulator, text: &str) -> BTreeSet<String> {
         .collect()
 }
 
-/// Imports a certificate for `name` into the cloud's ACM in us-east-1, as one issued
-/// elsewhere would be; returns its ARN.
-fn import_certificate(cloud: &Emulator, dir: &std::path::Path, name: &str) -> String {
-    let (certificate, key) = (dir.join("certificate.pem"), dir.join("key.pem"));
-    let made = std::process::Command::new("openssl")
-        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt"])
-        .args(["ec_paramgen_curve:prime256v1", "-nodes", "-days", "30"])
-        .args(["-subj", &format!("/CN={name}")])
-        .args(["-addext", &format!("subjectAltName=DNS:{name}")])
-        .arg("-keyout")
-        .arg(&key)
-        .arg("-out")
-        .arg(&certificate)
-        .output()
-        .expect("openssl (scripts/local-cloud-deps.sh installs it)");
-    assert!(
-        made.status.success(),
-        "{}",
-        String::from_utf8_lossy(&made.stderr)
-    );
-    let file = |path: &std::path::Path| format!("fileb://{}", path.display());
-    let imported = aws_cli(
-        cloud,
-        &[
-            "acm",
-            "import-certificate",
-            "--certificate",
-            &file(&certificate),
-            "--private-key",
-            &file(&key),
-        ],
-    );
-    imported["CertificateArn"]
-        .as_str()
-        .expect("a certificate ARN")
-        .to_string()
-}
-
 /// A resume form as the web page sends it, with two JPEG images.
 fn resume_form(images: &[Vec<u8>]) -> reqwest::multipart::Form {
     let mut form = reqwest::multipart::Form::new()
@@ -435,7 +372,7 @@ async fn the_reference_stack_runs_the_resume_service_on_a_shared_database() {
     let dir = tempfile::tempdir().unwrap();
     let binary = app_binary();
     // A certificate for the stack's record, so the distribution answers at that name too.
-    let certificate = import_certificate(&cloud, dir.path(), "awstest.example.com");
+    let certificate = import_certificate(&cloud, dir.path(), &["awstest.example.com"]);
     let spec = reference_stack(
         dir.path(),
         Boot::App(&binary),

@@ -29,12 +29,14 @@ const CORE_KEYS: [&str; 11] = [
 ];
 
 /// The resource keys of the optional tiers.
-const TIER_KEYS: [&str; 10] = [
+const TIER_KEYS: [&str; 12] = [
     "cache-subnets",
     "cache-secret",
     "cache",
     "cdn-oac",
     "cdn",
+    "origin-secret",
+    "origin-rule",
     "media-access",
     "dns-zone",
     "dns-record",

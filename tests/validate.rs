@@ -227,4 +227,18 @@ async fn an_example_domain_needs_an_explicit_allowance_and_a_warning_passes() {
         burstable.display()
     );
     assert!(run.stderr.contains(&warning), "{run}");
+
+    let plain = dir.path().join("plain-origin.yaml");
+    std::fs::write(
+        &plain,
+        "stack: web\nregion: us-east-1\ncompute:\n  instance_type: c7i.large\ncdn:\n  origin_protocol: http\n",
+    )
+    .unwrap();
+    let run = modu_offline_strict(&["validate", "-f", arg(&plain)]).await;
+    run.expect_success();
+    let warning = format!(
+        "warning: {}:6:20: cdn.origin_protocol: requests and the origin secret header cross the internet unencrypted",
+        plain.display()
+    );
+    assert!(run.stderr.contains(&warning), "{run}");
 }

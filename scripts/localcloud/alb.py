@@ -5,7 +5,10 @@ targets of its target group(s) that pass their health checks.
   outstanding requests. With only unhealthy targets the group fails open (routes to all of
   them), as ELB documents; with none healthy or unhealthy (none registered, all initial or
   draining) the answer is 503.
-- Weighted forward actions pick a group by weight; fixed-response actions answer as given.
+- A listener's rules are tried by priority (conditions: http-header, host-header,
+  path-pattern, http-request-method; all of a rule's must hold), then its default action.
+- Weighted forward actions pick a group by weight; fixed-response actions answer as given;
+  redirect actions answer 301/302 with the Location their config builds (`#{host}` etc.).
 - The request reaches the target with X-Forwarded-For/-Proto/-Port and X-Amzn-Trace-Id;
   a refused or reset connection answers 502, a target slower than the idle timeout 504,
   with the same bodies ELB sends.
@@ -14,6 +17,7 @@ targets of its target group(s) that pass their health checks.
 from __future__ import annotations
 
 import asyncio
+import fnmatch
 import itertools
 import os
 import random
@@ -29,6 +33,73 @@ def elb_error(status: int) -> http1.Response:
     reason = {502: "Bad Gateway", 503: "Service Temporarily Unavailable", 504: "Gateway Time-out"}[status]
     body = f"<html>\r\n<head><title>{status} {reason}</title></head>\r\n<body>\r\n<center><h1>{status} {reason}</h1></center>\r\n</body>\r\n</html>\r\n"
     response = http1.text_response(status, body, "text/html")
+    response.headers.add("Server", "awselb/2.0")
+    return response
+
+
+def _matches(pattern: str, value: str, case_sensitive: bool) -> bool:
+    if not case_sensitive:
+        pattern, value = pattern.lower(), value.lower()
+    return fnmatch.fnmatchcase(value, pattern)
+
+
+def rule_matches(rule, request: http1.Request, path: str) -> bool:
+    """Whether every condition of a listener rule holds for the request. Header names and
+    values, and host names, compare without case; paths with case, as ELB documents."""
+    bare = path.split("?", 1)[0]
+    for field, condition in rule.conditions:
+        if field == "http-header":
+            config = condition.get("HttpHeaderConfig") or {}
+            value = request.headers.get(config.get("HttpHeaderName", ""))
+            if value is None or not any(_matches(v, value, False) for v in config.get("Values") or []):
+                return False
+        elif field == "host-header":
+            values = (condition.get("HostHeaderConfig") or {}).get("Values") or condition.get("Values") or []
+            host = (request.headers.get("Host") or "").split(":")[0]
+            if not any(_matches(v, host, False) for v in values):
+                return False
+        elif field == "path-pattern":
+            values = (condition.get("PathPatternConfig") or {}).get("Values") or condition.get("Values") or []
+            if not any(_matches(v, bare, True) for v in values):
+                return False
+        elif field == "http-request-method":
+            values = (condition.get("HttpRequestMethodConfig") or {}).get("Values") or []
+            if request.method not in values:
+                return False
+        else:
+            return False  # a condition the local cloud does not evaluate: the rule does not apply
+    return True
+
+
+def redirect(config: dict, listener, request: http1.Request, path: str) -> http1.Response:
+    """A redirect action's answer: its Location with the request's parts where the config
+    says `#{protocol}`, `#{host}`, `#{port}`, `#{path}` or `#{query}` (its defaults)."""
+    bare, _, query = path.partition("?")
+    parts = {
+        "#{protocol}": listener.protocol.lower(),
+        "#{host}": (request.headers.get("Host") or "").split(":")[0],
+        "#{port}": str(listener.port),
+        "#{path}": bare.lstrip("/"),
+        "#{query}": query,
+    }
+
+    def fill(value: str) -> str:
+        for key, part in parts.items():
+            value = value.replace(key, part)
+        return value
+
+    protocol = fill(config.get("Protocol") or "#{protocol}").lower()
+    host = fill(config.get("Host") or "#{host}")
+    port = fill(config.get("Port") or "#{port}")
+    location_path = fill(config.get("Path") or "/#{path}")
+    location_query = fill(config.get("Query") if config.get("Query") is not None else "#{query}")
+    default_port = {"https": "443", "http": "80"}.get(protocol)
+    location = f"{protocol}://{host}" + ("" if port == default_port else f":{port}") + location_path
+    if location_query:
+        location += "?" + location_query
+    status = 302 if config.get("StatusCode") == "HTTP_302" else 301
+    response = http1.text_response(status, "", "text/html")
+    response.headers.add("Location", location)
     response.headers.add("Server", "awselb/2.0")
     return response
 
@@ -68,15 +139,18 @@ class LoadBalancers:
         return candidates[next(counter) % len(candidates)]
 
     async def handle(self, balancer, listener, request: http1.Request, viewer_ip: str, path: str) -> http1.Response:
-        if listener.fixed is not None:
-            fixed = listener.fixed
+        action = next((r.action for r in listener.rules if rule_matches(r, request, path)), listener.default)
+        if action.fixed is not None:
+            fixed = action.fixed
             return http1.text_response(
                 int(fixed.get("StatusCode", 200)), fixed.get("MessageBody", ""), fixed.get("ContentType", "text/plain")
             )
-        if not listener.forward:
+        if action.redirect is not None:
+            return redirect(action.redirect, listener, request, path)
+        if not action.forward:
             return elb_error(503)
         snapshot = self.snapshot()
-        arns, weights = zip(*listener.forward)
+        arns, weights = zip(*action.forward)
         group = snapshot.target_groups.get(random.choices(arns, weights=weights)[0])
         if group is None:
             return elb_error(503)

@@ -109,6 +109,12 @@ class Certificates:
             self.contexts[names] = context
         return self.contexts[names]
 
+    def for_listener(self, listener) -> ssl.SSLContext:
+        """What a load balancer's HTTPS listener presents, whatever name was asked for: its
+        ACM certificate (ELB has no default certificate; a listener's that is not issued is
+        shown as a name no client accepts)."""
+        return self.context(tuple(listener.certificate_names) or ("certificate-not-issued.invalid",))
+
     def for_viewer(self, name: str, distribution) -> ssl.SSLContext:
         name = name.rstrip(".").lower()
         if name == distribution.domain:

@@ -6,12 +6,14 @@ sends each request to an origin by its cache behaviours, as CloudFront does.
 - Viewer protocol policy: plain HTTP is redirected (301) under `redirect-to-https` and
   refused (403) under `https-only`. A method the behaviour does not allow: 403.
 - A Host that is neither the distribution's domain nor one of its aliases: 403.
-- To a load-balancer origin per its protocol policy and ports (the local cloud's load
-  balancers speak HTTP only, so an HTTPS origin answers 502, as an origin CloudFront cannot
-  reach does), with what the origin request policy forwards: AWS's managed policies
-  AllViewer, AllViewerExceptHostHeader and CORS-S3Origin are known; with none, no cookies,
-  no query string, and the origin's own name as Host. CloudFront's X-Forwarded-For, Via
-  and X-Amz-Cf-Id are added, and the origin's custom headers.
+- To a load-balancer origin per its protocol policy and ports. Over HTTPS, the listener on
+  that port must speak HTTPS with a certificate covering the origin's domain name, as
+  CloudFront checks (else 502, as for an origin it cannot reach). What the origin request
+  policy forwards: AWS's managed policies AllViewer, AllViewerAndCloudFrontHeaders-2022-06
+  (adds CloudFront-Forwarded-Proto and CloudFront-Viewer-Address), AllViewerExceptHostHeader
+  and CORS-S3Origin are known; with none, no cookies, no query string, and the origin's
+  own name as Host. CloudFront's X-Forwarded-For, Via and X-Amz-Cf-Id are added, and the
+  origin's custom headers.
 - To an S3 origin through origin access control: the request counts as the CloudFront
   service principal for this distribution's ARN, and the bucket policy decides (no grant:
   403 AccessDenied, as S3 answers a principal that may not list the bucket).
@@ -27,8 +29,10 @@ from email.utils import formatdate
 from urllib.parse import unquote
 
 from . import http1
+from moto_patches.cloudfront import covers
 
 ALL_VIEWER = "216adef6-5c7f-47e4-b989-5492eafa07d3"
+ALL_VIEWER_AND_CLOUDFRONT = "33f36d7e-f396-46d9-90e0-52428a34d9dc"
 ALL_VIEWER_EXCEPT_HOST = "b689b0a8-53d0-40ab-baf2-68738e2966ac"
 CORS_S3_ORIGIN = "88a5eaf4-2fd4-4709-b370-b4c650ea3fcf"
 CORS_HEADERS = ("origin", "access-control-request-headers", "access-control-request-method")
@@ -192,13 +196,17 @@ class Distributions:
             return cloudfront_error(502, f"CloudFront wasn't able to resolve the origin domain name {origin.domain}.")
         balancer = found[1]
         listener = next((l for l in balancer.listeners if l.port == port), None)
-        if secure or listener is None or listener.protocol != "HTTP":
+        if listener is None or listener.protocol != ("HTTPS" if secure else "HTTP"):
             return cloudfront_error(502, f"CloudFront wasn't able to connect to the origin {origin.domain}:{port}.")
+        if secure and not covers(listener.certificate_names, origin.domain):
+            return cloudfront_error(
+                502, f"The origin's certificate does not cover {origin.domain} (CloudFront checks it)."
+            )
         policy = behaviour.request_policy
         headers = http1.Headers()
         for key, value in request.headers.without_hop_by_hop().items:
             lower = key.lower()
-            if policy in (ALL_VIEWER, ALL_VIEWER_EXCEPT_HOST):
+            if policy in (ALL_VIEWER, ALL_VIEWER_AND_CLOUDFRONT, ALL_VIEWER_EXCEPT_HOST):
                 if lower == "host" and policy == ALL_VIEWER_EXCEPT_HOST:
                     continue
                 headers.add(key, value)
@@ -206,7 +214,10 @@ class Distributions:
                 headers.add(key, value)
         if headers.get("Host") is None:
             headers.set("Host", origin.domain)
-        if policy not in (ALL_VIEWER, ALL_VIEWER_EXCEPT_HOST):
+        if policy == ALL_VIEWER_AND_CLOUDFRONT:
+            headers.set("CloudFront-Forwarded-Proto", scheme)
+            headers.set("CloudFront-Viewer-Address", f"{viewer_ip}:0")
+        if policy not in (ALL_VIEWER, ALL_VIEWER_AND_CLOUDFRONT, ALL_VIEWER_EXCEPT_HOST):
             headers.remove("Cookie")
             path = path.split("?", 1)[0]
             headers.set("User-Agent", "Amazon CloudFront")

@@ -12,7 +12,7 @@ import base64
 import threading
 from dataclasses import dataclass, field
 
-from moto_patches.cloudfront import certificate_names
+from moto_patches.cloudfront import certificate_names, issued_names
 
 
 @dataclass(frozen=True)
@@ -58,12 +58,27 @@ class TargetGroup:
 
 
 @dataclass(frozen=True)
+class Action:
+    forward: tuple  # ((target group arn, weight), ...); empty for other actions
+    fixed: dict | None  # a fixed-response action's config
+    redirect: dict | None  # a redirect action's config
+
+
+@dataclass(frozen=True)
+class Rule:
+    priority: int
+    conditions: tuple  # (field, config) pairs, as CreateRule took them
+    action: Action
+
+
+@dataclass(frozen=True)
 class Listener:
     arn: str
     port: int
     protocol: str
-    forward: tuple  # ((target group arn, weight), ...); empty for other actions
-    fixed: dict | None  # a fixed-response action's config
+    default: Action
+    rules: tuple  # Rule, by priority
+    certificate_names: tuple  # what an HTTPS listener's ACM certificate covers
 
 
 @dataclass(frozen=True)
@@ -211,7 +226,7 @@ class Control:
                     for group in list(backend.target_groups.values()):
                         snap.target_groups[group.arn] = self._target_group(group)
                     for balancer in list(backend.load_balancers.values()):
-                        snap.load_balancers[_bare(balancer.dns_name)] = self._load_balancer(balancer)
+                        snap.load_balancers[_bare(balancer.dns_name)] = self._load_balancer(account, balancer)
             for account, partitions in list(route53_backends.items()):
                 for backend in list(partitions.values()):
                     for zone in list(backend.zones.values()):
@@ -383,27 +398,42 @@ class Control:
         )
 
     @staticmethod
-    def _load_balancer(balancer) -> LoadBalancer:
+    def _action(actions) -> Action:
+        forward, fixed, redirect = (), None, None
+        for action in actions:
+            data = action.data if hasattr(action, "data") else action
+            if data.get("Type") == "forward":
+                groups = (data.get("ForwardConfig") or {}).get("TargetGroups") or []
+                if groups:
+                    forward = tuple((g["TargetGroupArn"], int(_number(g.get("Weight"), 1))) for g in groups)
+                elif data.get("TargetGroupArn"):
+                    forward = ((data["TargetGroupArn"], 1),)
+            elif data.get("Type") == "fixed-response":
+                fixed = dict(data.get("FixedResponseConfig") or {})
+            elif data.get("Type") == "redirect":
+                redirect = dict(data.get("RedirectConfig") or {})
+        return Action(forward=forward, fixed=fixed, redirect=redirect)
+
+    @classmethod
+    def _load_balancer(cls, account, balancer) -> LoadBalancer:
         listeners = []
         for listener in list(balancer.listeners.values()):
-            forward, fixed = [], None
-            for action in listener.default_actions:
-                data = action.data if hasattr(action, "data") else action
-                if data.get("Type") == "forward":
-                    groups = (data.get("ForwardConfig") or {}).get("TargetGroups") or []
-                    if groups:
-                        forward = [(g["TargetGroupArn"], int(_number(g.get("Weight"), 1))) for g in groups]
-                    elif data.get("TargetGroupArn"):
-                        forward = [(data["TargetGroupArn"], 1)]
-                elif data.get("Type") == "fixed-response":
-                    fixed = dict(data.get("FixedResponseConfig") or {})
+            rules = []
+            for rule in list(getattr(listener, "_non_default_rules", {}).values()):
+                conditions = tuple(
+                    (c.get("Field"), c) for c in (rule.conditions or []) if isinstance(c, dict)
+                )
+                rules.append(Rule(int(_number(rule.priority, 50000)), conditions, cls._action(rule.actions)))
+            certificate = getattr(listener, "certificate", None) or ""
+            names = issued_names(account, certificate) if certificate else None
             listeners.append(
                 Listener(
                     arn=listener.arn,
                     port=int(_number(listener.port, 80)),
                     protocol=(listener.protocol or "HTTP").upper(),
-                    forward=tuple(forward),
-                    fixed=fixed,
+                    default=cls._action(listener.default_actions),
+                    rules=tuple(sorted(rules, key=lambda r: r.priority)),
+                    certificate_names=tuple(names or ()),
                 )
             )
         return LoadBalancer(

@@ -193,7 +193,7 @@ def main() -> None:
     scaling = Scaling(control, compute, args.time_scale, say)
     resolver = Resolver(snapshot, refresh, stores)
     distributions = Distributions(control, resolver, balancers, say)
-    proxy = Proxy(resolver, balancers, distributions, Certificates(authority).for_viewer, router_socket, say)
+    proxy = Proxy(resolver, balancers, distributions, Certificates(authority), router_socket, say)
     servers = []
 
     async def start_data_planes() -> int:

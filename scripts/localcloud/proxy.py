@@ -74,7 +74,7 @@ class Proxy:
         self.router_socket = router_socket
         self.load_balancers = load_balancers
         self.distributions = distributions
-        self.certificates = certificates  # name -> ssl.SSLContext presenting what AWS would
+        self.certificates = certificates  # ca.Certificates: the TLS contexts AWS would present
         self.log = log
 
     async def serve(self, host: str, port: int) -> asyncio.AbstractServer:
@@ -108,8 +108,13 @@ class Proxy:
                     if found[0] == "distribution" and int(port) == 443:
                         # CloudFront's viewers speak TLS: terminated here with a certificate
                         # from the local cloud's CA, for the name CloudFront would cover.
-                        await writer.start_tls(self.certificates(host, found[1]))
+                        await writer.start_tls(self.certificates.for_viewer(host, found[1]))
                         scheme = "https"
+                    elif found[0] == "load_balancer":
+                        listener = next((l for l in found[1].listeners if l.port == int(port)), None)
+                        if listener is not None and listener.protocol == "HTTPS":
+                            await writer.start_tls(self.certificates.for_listener(listener))
+                            scheme = "https"
                     continue
                 if tunnel:
                     host, port = tunnel
@@ -180,7 +185,7 @@ class Proxy:
             viewer_host = (request.headers.get("Host") or host).split(":")[0]
             return await self.distributions.handle(resource, request, viewer, path, scheme, viewer_host)
         listener = next((l for l in resource.listeners if l.port == port), None)
-        if listener is None or listener.protocol != "HTTP" or scheme != "http":
+        if listener is None or listener.protocol.lower() != scheme:
             return http1.text_response(
                 502, f"local cloud: load balancer {resource.name} has no {scheme.upper()} listener on port {port}\n"
             )

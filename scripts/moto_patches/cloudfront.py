@@ -17,11 +17,20 @@ LIST_DEFAULT = LIST_MOST = 100
 
 def certificate_names(account_id: str, arn: str) -> list[str] | None:
     """The names an issued ACM certificate of us-east-1 covers, or None when there is none."""
-    from moto.acm.models import acm_backends
-
     if ":us-east-1:" not in arn:
         return None
-    bundle = acm_backends[account_id]["us-east-1"]._certificates.get(arn)
+    return issued_names(account_id, arn)
+
+
+def issued_names(account_id: str, arn: str) -> list[str] | None:
+    """The names an issued ACM certificate (of the region in its ARN) covers, or None when
+    there is none."""
+    from moto.acm.models import acm_backends
+
+    parts = arn.split(":")
+    if len(parts) < 6 or parts[2] != "acm":
+        return None
+    bundle = acm_backends[account_id][parts[3]]._certificates.get(arn)
     if bundle is None:
         return None
     bundle.check()

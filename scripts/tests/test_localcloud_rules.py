@@ -96,10 +96,10 @@ def test_each_origin_request_policy_forwards_what_it_names():
     import asyncio
 
     from localcloud import http1
-    from localcloud.cdn import ALL_VIEWER, CORS_S3_ORIGIN, Distributions
-    from localcloud.cloud import Distribution, Listener, LoadBalancer, Origin
+    from localcloud.cdn import ALL_VIEWER, ALL_VIEWER_AND_CLOUDFRONT, CORS_S3_ORIGIN, Distributions
+    from localcloud.cloud import Distribution, LoadBalancer, Origin
 
-    listener = Listener("arn:listener", 80, "HTTP", (("arn:tg", 1),), None)
+    listener = plain_listener()
     balancer = LoadBalancer("arn:lb", "lb", "lb-1.us-east-1.elb.amazonaws.com", "internet-facing", (listener,))
     seen = []
 
@@ -138,3 +138,114 @@ def test_each_origin_request_policy_forwards_what_it_names():
     assert request.headers.get("User-Agent") == "Amazon CloudFront"
     request, _, path = forwarded(CORS_S3_ORIGIN)
     assert request.headers.get("Origin") == "https://a.example" and request.headers.get("Cookie") is None
+    request, _, _ = forwarded(ALL_VIEWER_AND_CLOUDFRONT)
+    assert request.headers.get("Cookie") == "session=1"
+    assert request.headers.get("CloudFront-Forwarded-Proto") == "https"
+    assert request.headers.get("CloudFront-Viewer-Address").startswith("192.0.2.7:")
+    assert forwarded(ALL_VIEWER)[0].headers.get("CloudFront-Forwarded-Proto") is None
+
+
+def plain_listener(port=80, protocol="HTTP", rules=(), default=None, names=()):
+    from localcloud.cloud import Action, Listener
+
+    default = default or Action((("arn:tg", 1),), None, None)
+    return Listener(f"arn:listener/{port}", port, protocol, default, tuple(rules), tuple(names))
+
+
+def answer(listener, headers, path="/x?y=1"):
+    """What the load balancer's listener answers, and the request a target got (if any)."""
+    import asyncio
+
+    from localcloud import http1
+    from localcloud.alb import LoadBalancers
+
+    reached = []
+
+    class Forwarding(LoadBalancers):
+        async def forward(self, address, port, request):
+            reached.append(request)
+            return http1.text_response(200, "from the target")
+
+    class Board:
+        import threading
+
+        lock = threading.Lock()
+
+        def get(self, *_):
+            from types import SimpleNamespace
+
+            return SimpleNamespace(state="healthy", draining_since=None, in_flight=0, instance_ip="10.0.0.5")
+
+    from localcloud.cloud import LoadBalancer, Snapshot, TargetGroup
+
+    snapshot = Snapshot()
+    snapshot.target_groups["arn:tg"] = TargetGroup(
+        "arn:tg", "tg", 8000, "HTTP", None, "round_robin", 0, (("i-1", 8000),))
+    balancers = Forwarding(Board(), lambda: snapshot, None, print)
+    balancer = LoadBalancer("arn:lb", "lb", "lb-1.us-east-1.elb.amazonaws.com", "internet-facing", (listener,))
+    request = http1.Request("GET", path, "HTTP/1.1", http1.Headers([("Host", balancer.dns_name), *headers]))
+    response = asyncio.run(balancers.handle(balancer, listener, request, "203.0.113.9", path))
+    return response, (reached[0] if reached else None)
+
+
+def test_a_listener_forwards_what_its_header_rule_matches_and_answers_the_rest_by_default():
+    from localcloud.cloud import Action, Rule
+
+    condition = {"Field": "http-header",
+                 "HttpHeaderConfig": {"HttpHeaderName": "X-Origin-Verify", "Values": ["old", "new"]}}
+    forward = Action((("arn:tg", 1),), None, None)
+    refuse = Action((), {"StatusCode": "403", "ContentType": "text/plain", "MessageBody": "no"}, None)
+    listener = plain_listener(443, "HTTPS", [Rule(1, (("http-header", condition),), forward)], refuse)
+    for value in ("old", "NEW"):  # header values compare without case, as ELB documents
+        response, reached = answer(listener, [("x-origin-verify", value)])
+        assert response.status == 200 and reached is not None
+        assert reached.headers.get("X-Forwarded-Proto") == "https"
+    for headers in ([], [("X-Origin-Verify", "older")], [("X-Other", "old")]):
+        response, reached = answer(listener, headers)
+        assert (response.status, response.body, reached) == (403, b"no", None)
+
+
+def test_a_redirect_action_builds_its_location_from_the_request():
+    from localcloud.cloud import Action
+
+    to_https = Action((), None, {"Protocol": "HTTPS", "Port": "443", "StatusCode": "HTTP_301"})
+    response, reached = answer(plain_listener(default=to_https), [], "/a/b?c=1")
+    assert reached is None and response.status == 301
+    assert response.headers.get("Location") == "https://lb-1.us-east-1.elb.amazonaws.com/a/b?c=1"
+    elsewhere = Action((), None, {"Protocol": "HTTPS", "Port": "8443", "Path": "/moved", "StatusCode": "HTTP_302"})
+    response, _ = answer(plain_listener(default=elsewhere), [], "/a")
+    assert response.status == 302
+    assert response.headers.get("Location") == "https://lb-1.us-east-1.elb.amazonaws.com:8443/moved"
+
+
+def test_an_https_origin_needs_a_listener_whose_certificate_covers_its_name():
+    import asyncio
+
+    from localcloud import http1
+    from localcloud.cdn import Distributions
+    from localcloud.cloud import Distribution, LoadBalancer, Origin
+
+    def through(listener, domain):
+        balancer = LoadBalancer("arn:lb", "lb", "lb-1.us-east-1.elb.amazonaws.com", "internet-facing", (listener,))
+
+        class Resolver:
+            def resolve(self, host):
+                return ("load_balancer", balancer) if host in (domain, balancer.dns_name) else None
+
+        class Balancers:
+            async def handle(self, lb, chosen, request, viewer_ip, path):
+                return http1.text_response(200, "ok")
+
+        origin = Origin("lb", domain, "", "custom", "https-only", 80, 443, "", ())
+        distribution = Distribution(
+            "E1", "arn:cf", "123456789012", "d1.cloudfront.net", (), True, "", (), {"lb": origin},
+            (Behaviour("*", "lb", "allow-all", ("GET", "HEAD"), "", ""),),
+        )
+        request = http1.Request("GET", "/", "HTTP/1.1", http1.Headers([("Host", "d1.cloudfront.net")]))
+        return asyncio.run(Distributions(None, Resolver(), Balancers(), print).handle(
+            distribution, request, "192.0.2.7", "/", "https", "d1.cloudfront.net")).status
+
+    covered = plain_listener(443, "HTTPS", names=("*.example.com",))
+    assert through(covered, "origin-web.example.com") == 200
+    assert through(covered, "lb-1.us-east-1.elb.amazonaws.com") == 502  # no certificate covers ELB's name
+    assert through(plain_listener(443, "HTTP"), "origin-web.example.com") == 502

@@ -49,6 +49,8 @@ pub struct IpPermission {
     pub ipv4_ranges: Vec<String>,
     pub ipv6_ranges: Vec<String>,
     pub source_groups: Vec<String>,
+    /// Managed prefix list ids (`pl-…`).
+    pub prefix_lists: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -225,6 +227,12 @@ impl Client {
             for (j, group) in permission.source_groups.iter().enumerate() {
                 params.set(format!("{prefix}.Groups.{}.GroupId", j + 1), group);
             }
+            for (j, list) in permission.prefix_lists.iter().enumerate() {
+                params.set(
+                    format!("{prefix}.PrefixListIds.{}.PrefixListId", j + 1),
+                    list,
+                );
+            }
         }
         self.transport.query(&params).await.map(drop)
     }
@@ -359,6 +367,16 @@ impl Client {
         Ok(offerings.iter().map(|o| o.string("location")).collect())
     }
 
+    /// [DescribeManagedPrefixLists](https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeManagedPrefixLists.html):
+    /// the id of the prefix list of that name (AWS's managed lists have the same name in
+    /// every region and a different id in each), `None` when the region has none.
+    pub async fn prefix_list_id(&self, name: &str) -> CallResult<Option<String>> {
+        let mut params = Params::new("DescribeManagedPrefixLists");
+        params.filters(&[Filter::new("prefix-list-name", [name])]);
+        let lists = self.describe_all(params, "prefixListSet").await?;
+        Ok(lists.first().map(|l| l.string("prefixListId")))
+    }
+
     /// [DescribeImages](https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeImages.html):
     /// the device name of the image's root volume (`/dev/xvda` on Amazon Linux), `None` when
     /// no such image is visible to the account.
@@ -425,6 +443,10 @@ fn security_group(group: &Element) -> SecurityGroup {
                     .map(|r| r.string("cidrIpv6"))
                     .collect(),
                 source_groups: p.items("groups").map(|g| g.string("groupId")).collect(),
+                prefix_lists: p
+                    .items("prefixListIds")
+                    .map(|l| l.string("prefixListId"))
+                    .collect(),
             })
             .collect(),
     }
@@ -539,7 +561,7 @@ mod tests {
               <item><ipProtocol>tcp</ipProtocol><fromPort>80</fromPort><toPort>80</toPort>
                 <groups/><ipRanges><item><cidrIp>0.0.0.0/0</cidrIp></item></ipRanges>
                 <ipv6Ranges><item><cidrIpv6>::/0</cidrIpv6></item></ipv6Ranges>
-                <prefixListIds/></item>
+                <prefixListIds><item><prefixListId>pl-3b927c52</prefixListId></item></prefixListIds></item>
               <item><ipProtocol>-1</ipProtocol>
                 <groups><item><userId>123</userId><groupId>sg-2</groupId></item></groups>
                 <ipRanges/></item>
@@ -568,6 +590,7 @@ mod tests {
                         ipv4_ranges: vec!["0.0.0.0/0".into()],
                         ipv6_ranges: vec!["::/0".into()],
                         source_groups: vec![],
+                        prefix_lists: vec!["pl-3b927c52".into()],
                     },
                     IpPermission {
                         protocol: "-1".into(),

@@ -8,11 +8,14 @@ use crate::engine;
 use crate::error::{Error, Result};
 use crate::output::{ask, progress_for_stderr};
 use crate::plan::Plan;
+use crate::resources::origin_secret;
 
 pub async fn run(cli: &Cli, args: &UpArgs) -> Result<ExitCode> {
     let (spec, graph) = super::load_stack(cli)?;
-    let cx = super::context_with_release(cli, spec, Arc::from(progress_for_stderr()), &args.image)
-        .await?;
+    let mut cx =
+        super::context_with_release(cli, spec, Arc::from(progress_for_stderr()), &args.image)
+            .await?;
+    cx.rotate_origin_secret = args.rotate_origin_secret;
     let plan = engine::plan(&cx, &graph).await?;
     // The plan goes to stderr: stdout stays the run's summary.
     eprint!("{}", plan.view.to_table());
@@ -21,10 +24,23 @@ pub async fn run(cli: &Cli, args: &UpArgs) -> Result<ExitCode> {
     }
     let (summary, error) = engine::apply(&cx, &graph, plan).await;
     crate::output::stdout(&summary.render());
-    match error {
-        Some(err) => Err(err),
-        None => Ok(ExitCode::from(exit::OK)),
+    if let Some(err) = error {
+        return Err(err);
     }
+    // A new origin secret is current only once the distribution sends it everywhere
+    // (the converge above waited for that); then the listener rule drops the old value.
+    if cx.spec.cdn.is_some() && origin_secret::promote(&cx).await? {
+        eprintln!("origin secret: the distribution sends the new value; dropping the old one");
+        cx.rotate_origin_secret = false;
+        let plan = engine::plan(&cx, &graph).await?;
+        eprint!("{}", plan.view.to_table());
+        let (summary, error) = engine::apply(&cx, &graph, plan).await;
+        crate::output::stdout(&summary.render());
+        if let Some(err) = error {
+            return Err(err);
+        }
+    }
+    Ok(ExitCode::from(exit::OK))
 }
 
 /// Asks on a terminal before deleting or replacing anything; refuses without a terminal.

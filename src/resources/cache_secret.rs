@@ -102,6 +102,7 @@ impl Resource for CacheSecret {
                     "Name": name,
                     "Description": format!("modu stack {}: the cache's AUTH token", cx.spec.stack),
                     "SecretString": new_token(),
+                    "ClientRequestToken": super::toolkit::request_token(),
                     "Tags": tags,
                 }),
             )

@@ -1,34 +1,40 @@
 //! The CloudFront distribution in front of the load balancer, with the images bucket as a
 //! second origin for `/media/*`.
 //!
+//! The load balancer is reached over HTTPS at the stack's origin name (which its
+//! certificate covers; never the `*.elb.amazonaws.com` name, which no certificate can), or
+//! over HTTP when the spec says so, and every request to it carries the stack's secret
+//! origin header, without which the load balancer answers 403.
+//!
 //! Behaviours: everything defaults to the load balancer with all methods allowed and
 //! viewers redirected to HTTPS, uncached (pages carry sessions); `/api/*` is never cached and
-//! forwards every viewer header, cookie and query string; `/assets/*` (the page's script
+//! forwards every viewer header, cookie and query string, both with CloudFront's own
+//! headers (`CloudFront-Forwarded-Proto` tells the service the viewer used HTTPS); `/assets/*` (the page's script
 //! and style sheet) and `/media/*` are cached. The config is compared field by field on what modu owns, so an unchanged spec
 //! never triggers a (slow) redeployment. Deleting takes two steps, as AWS requires: disable,
 //! wait until deployed, then delete with the current ETag.
 
 use async_trait::async_trait;
 use aws_sdk_cloudfront::types::{
-    Aliases, AllowedMethods, CacheBehavior, CacheBehaviors, CachedMethods, CustomOriginConfig,
-    DefaultCacheBehavior, DistributionConfig, DistributionConfigWithTags, DistributionSummary,
-    HttpVersion, Method, MinimumProtocolVersion, Origin, OriginProtocolPolicy, Origins,
-    PriceClass as AwsPriceClass, S3OriginConfig, SslSupportMethod, Tag, Tags, ViewerCertificate,
-    ViewerProtocolPolicy,
+    Aliases, AllowedMethods, CacheBehavior, CacheBehaviors, CachedMethods, CustomHeaders,
+    CustomOriginConfig, DefaultCacheBehavior, DistributionConfig, DistributionConfigWithTags,
+    DistributionSummary, HttpVersion, Method, MinimumProtocolVersion, Origin, OriginCustomHeader,
+    OriginProtocolPolicy, OriginSslProtocols, Origins, PriceClass as AwsPriceClass, S3OriginConfig,
+    SslProtocol, SslSupportMethod, Tag, Tags, ViewerCertificate, ViewerProtocolPolicy,
 };
 use serde_json::{Value, json};
 
+use super::origin_secret::{self, HEADER};
 use super::toolkit::is_code;
 use super::{
-    Change, Context, Deps, Found, Health, Key, Observed, Outputs, Resource, ensure_owned,
-    unique_reference,
+    Change, Context, Deps, Found, Health, KNOWN_AFTER_UP, Key, Observed, Outputs, Resource,
+    ensure_owned, unique_reference,
 };
 use crate::aws::errors::{Absent, AwsContext, built};
 use crate::aws::tags;
 use crate::aws::wait::Poll;
 use crate::error::{Error, Result};
-use crate::spec::DnsTarget;
-use crate::spec::Spec;
+use crate::spec::{DnsTarget, OriginProtocol, Spec};
 
 pub struct Distribution;
 
@@ -39,8 +45,9 @@ pub const CLOUDFRONT_HOSTED_ZONE_ID: &str = "Z2FDTNDATAQYW2";
 const CACHING_OPTIMIZED: &str = "658327ea-f89d-4fab-a63d-7e88639e58f6";
 /// AWS managed cache policy "CachingDisabled".
 const CACHING_DISABLED: &str = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad";
-/// AWS managed origin request policy "AllViewer": every header, cookie and query string.
-const ALL_VIEWER: &str = "216adef6-5c7f-47e4-b989-5492eafa07d3";
+/// AWS managed origin request policy "AllViewerAndCloudFrontHeaders-2022-06": every
+/// header, cookie and query string, and CloudFront's own headers (viewer protocol, address).
+const ALL_VIEWER_AND_CLOUDFRONT: &str = "33f36d7e-f396-46d9-90e0-52428a34d9dc";
 const LB_ORIGIN: &str = "load-balancer";
 const MEDIA_ORIGIN: &str = "media-bucket";
 
@@ -93,7 +100,7 @@ const ROUTES: [Route; 3] = [
         origin: LB_ORIGIN,
         all_methods: true,
         cache_policy: CACHING_DISABLED,
-        origin_request_policy: Some(ALL_VIEWER),
+        origin_request_policy: Some(ALL_VIEWER_AND_CLOUDFRONT),
     },
     Route {
         pattern: "/assets/*",
@@ -124,19 +131,51 @@ impl Distribution {
             .as_ref()
             .ok_or_else(|| Error::internal("distribution asked for without a cdn section"))?;
         let lb = &cx.spec.load_balancer;
-        let (policy, http_port, https_port) = match lb.certificate_arn {
-            Some(_) => (OriginProtocolPolicy::HttpsOnly, 80, i32::from(lb.port)),
-            None => (OriginProtocolPolicy::HttpOnly, i32::from(lb.port), 443),
+        let (domain, policy, http_port, https_port) = match cdn.origin_protocol {
+            OriginProtocol::Https => (
+                cx.spec
+                    .origin_name()
+                    .ok_or_else(|| Error::internal("an HTTPS origin without an origin name"))?,
+                OriginProtocolPolicy::HttpsOnly,
+                80,
+                i32::from(lb.port),
+            ),
+            OriginProtocol::Http => (
+                deps.load_balancer_dns()?.0.to_string(),
+                OriginProtocolPolicy::HttpOnly,
+                i32::from(lb.port),
+                443,
+            ),
         };
+        let secret = origin_secret::values(deps)?
+            .map(|v| v.sent().expose())
+            .unwrap_or(KNOWN_AFTER_UP);
         let lb_origin = built(
             Origin::builder()
                 .id(LB_ORIGIN)
-                .domain_name(deps.load_balancer_dns()?.0)
+                .domain_name(domain)
                 .custom_origin_config(built(
                     CustomOriginConfig::builder()
                         .http_port(http_port)
                         .https_port(https_port)
                         .origin_protocol_policy(policy)
+                        .origin_ssl_protocols(built(
+                            OriginSslProtocols::builder()
+                                .quantity(1)
+                                .items(SslProtocol::TlSv12)
+                                .build(),
+                        )?)
+                        .build(),
+                )?)
+                .custom_headers(built(
+                    CustomHeaders::builder()
+                        .quantity(1)
+                        .items(built(
+                            OriginCustomHeader::builder()
+                                .header_name(HEADER)
+                                .header_value(secret)
+                                .build(),
+                        )?)
                         .build(),
                 )?)
                 .build(),
@@ -157,7 +196,7 @@ impl Distribution {
                 .viewer_protocol_policy(ViewerProtocolPolicy::RedirectToHttps)
                 .allowed_methods(methods(true)?)
                 .cache_policy_id(CACHING_DISABLED)
-                .origin_request_policy_id(ALL_VIEWER)
+                .origin_request_policy_id(ALL_VIEWER_AND_CLOUDFRONT)
                 .compress(true)
                 .build(),
         )?;
@@ -354,6 +393,13 @@ fn fingerprint(parts: &Parts<'_>) -> Value {
                 "protocol": o.custom_origin_config().map(|c| c.origin_protocol_policy().as_str()),
                 "ports": o.custom_origin_config().map(|c| [c.http_port(), c.https_port()]),
                 "oac": o.origin_access_control_id().filter(|id| !id.is_empty()),
+                "headers": o.custom_headers().map(|h| h.items()).unwrap_or_default().iter().map(|h| {
+                    let value = match h.header_value() {
+                        KNOWN_AFTER_UP => KNOWN_AFTER_UP.to_string(),
+                        value => origin_secret::SecretValue::new(value).fingerprint(),
+                    };
+                    format!("{}: {value}", h.header_name())
+                }).collect::<Vec<_>>(),
             })
         })
         .collect();
@@ -479,7 +525,16 @@ impl Resource for Distribution {
         comment(cx)
     }
     fn depends_on(&self) -> Vec<Key> {
-        vec![Key::LoadBalancer, Key::Listener, Key::Bucket, Key::CdnOac]
+        // The rule that lets its requests in, and the origin name, exist before it sends any.
+        vec![
+            Key::LoadBalancer,
+            Key::Listener,
+            Key::ListenerRule,
+            Key::OriginSecret,
+            Key::OriginRecord,
+            Key::Bucket,
+            Key::CdnOac,
+        ]
     }
     fn wanted(&self, spec: &Spec) -> bool {
         spec.cdn.is_some()

@@ -1,5 +1,7 @@
-//! The stack's DNS name: A and AAAA aliases to CloudFront (or an A alias to the load
-//! balancer, which is IPv4-only), plus an ownership TXT record beside them.
+//! The stack's DNS names: the record viewers use (A and AAAA aliases to CloudFront, or an A
+//! alias to the load balancer, which is IPv4-only), and, for an HTTPS origin, the name
+//! CloudFront reaches the load balancer by (`origin-<stack>.<zone>`, an A alias to it). Each
+//! has an ownership TXT record beside it.
 //!
 //! The TXT record (`"modu:stack=<stack>"`, the registry idea external-dns uses) is how modu
 //! knows the name is its own: it refuses, changing nothing, to overwrite or delete records
@@ -23,7 +25,17 @@ use crate::error::{Error, Result};
 use crate::spec::DnsTarget;
 use crate::spec::Spec;
 
-pub struct DnsRecord;
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    /// `dns.record`, for viewers.
+    Site,
+    /// [`Spec::origin_name`], for CloudFront.
+    Origin,
+}
+
+pub struct DnsRecord {
+    role: Role,
+}
 
 const KIND: &str = "dns-record";
 const OWNERSHIP_PREFIX: &str = "modu:stack=";
@@ -79,7 +91,27 @@ fn fingerprint(set: &ResourceRecordSet) -> String {
     }
 }
 
+/// Where the origin name would be: known whenever there is a zone, so that a name no longer
+/// wanted is still found (and deleted).
+fn origin_name_in_zone(spec: &Spec) -> Option<String> {
+    let dns = spec.dns.as_ref()?;
+    Some(format!("origin-{}.{}", spec.stack, dns.zone))
+}
+
 impl DnsRecord {
+    pub fn site() -> Self {
+        DnsRecord { role: Role::Site }
+    }
+    pub fn origin() -> Self {
+        DnsRecord { role: Role::Origin }
+    }
+
+    /// Whether a record found by the stack's marker is this role's.
+    fn is_mine(&self, stack: &str, name: &str) -> bool {
+        let origin = absolute(name).starts_with(&format!("origin-{stack}."));
+        origin == (self.role == Role::Origin)
+    }
+
     /// The record sets modu wants at the name, by type.
     fn desired(&self, cx: &Context, deps: &Deps<'_>, name: &str) -> Result<AtName> {
         let dns = cx
@@ -88,7 +120,8 @@ impl DnsRecord {
             .as_ref()
             .ok_or_else(|| Error::internal("dns record asked for without a dns section"))?;
         let mut sets = AtName::new();
-        let to_cdn = dns.target == DnsTarget::Cdn && cx.spec.cdn.is_some();
+        let to_cdn =
+            self.role == Role::Site && dns.target == DnsTarget::Cdn && cx.spec.cdn.is_some();
         if to_cdn {
             let (_, domain) = deps.distribution()?;
             sets.insert(
@@ -287,27 +320,36 @@ fn found(name: &str, zone: &str) -> Found {
 #[async_trait]
 impl Resource for DnsRecord {
     fn key(&self) -> Key {
-        Key::DnsRecord
+        match self.role {
+            Role::Site => Key::DnsRecord,
+            Role::Origin => Key::OriginRecord,
+        }
     }
     fn kind(&self) -> &'static str {
         KIND
     }
     fn name(&self, cx: &Context) -> String {
-        cx.spec
-            .dns
-            .as_ref()
-            .map(|d| d.record.clone())
-            .unwrap_or_else(|| "(dns off)".into())
+        let name = match self.role {
+            Role::Site => cx.spec.dns.as_ref().map(|d| d.record.clone()),
+            Role::Origin => origin_name_in_zone(&cx.spec),
+        };
+        name.unwrap_or_else(|| "(dns off)".into())
     }
     fn depends_on(&self) -> Vec<Key> {
-        vec![Key::DnsZone, Key::LoadBalancer, Key::Cdn]
+        match self.role {
+            Role::Site => vec![Key::DnsZone, Key::LoadBalancer, Key::Cdn],
+            Role::Origin => vec![Key::DnsZone, Key::LoadBalancer],
+        }
     }
     fn wanted(&self, spec: &Spec) -> bool {
-        spec.dns.is_some()
+        match self.role {
+            Role::Site => spec.dns.is_some(),
+            Role::Origin => spec.origin_name().is_some(),
+        }
     }
 
     async fn observe(&self, cx: &Context, deps: &Deps<'_>) -> Result<Option<Observed>> {
-        let Some(dns) = &cx.spec.dns else {
+        if cx.spec.dns.is_none() {
             // `dns` left the spec: look for this stack's marker in every zone.
             let marker = ownership_value(&cx.spec.stack);
             for zone in all_zones(cx).await? {
@@ -322,6 +364,7 @@ impl Resource for DnsRecord {
                     .context("reading records of", KIND, zone.name())?;
                 let hit = out.resource_record_sets().iter().find(|s| {
                     s.r#type() == &RrType::Txt
+                        && self.is_mine(&cx.spec.stack, s.name())
                         && s.resource_records().iter().any(|r| r.value() == marker)
                 });
                 if let Some(set) = hit {
@@ -335,12 +378,13 @@ impl Resource for DnsRecord {
                 }
             }
             return Ok(None);
-        };
+        }
         let Some(zone) = deps.get(Key::DnsZone)? else {
             return Ok(None);
         };
-        let sets = self.at_name(cx, &zone.id, &dns.record).await?;
-        check_owner(cx, &dns.record, &sets)?;
+        let name = self.name(cx);
+        let sets = self.at_name(cx, &zone.id, &name).await?;
+        check_owner(cx, &name, &sets)?;
         if owner(&sets).is_none() {
             return Ok(None);
         }
@@ -348,7 +392,7 @@ impl Resource for DnsRecord {
             zone: zone.id.clone(),
             sets,
         };
-        Ok(Some(Observed::new(found(&dns.record, &zone.id), live)))
+        Ok(Some(Observed::new(found(&name, &zone.id), live)))
     }
 
     fn diff(&self, cx: &Context, deps: &Deps<'_>, observed: &Observed) -> Result<Vec<Change>> {
@@ -431,7 +475,10 @@ impl Resource for DnsRecord {
     }
 
     fn stack_outputs(&self, _cx: &Context, found: &Found) -> Vec<(&'static str, String)> {
-        vec![("url", format!("https://{}/", found.id))]
+        match self.role {
+            Role::Site => vec![("url", format!("https://{}/", found.id))],
+            Role::Origin => Vec::new(),
+        }
     }
 }
 

@@ -22,11 +22,13 @@ pub mod instance_profile;
 pub mod instance_role;
 pub mod launch_template;
 pub mod listener;
+pub mod listener_rule;
 pub mod load_balancer;
 pub mod log_group;
 pub mod media_access;
 pub mod network;
 pub mod origin_access_control;
+pub mod origin_secret;
 pub mod parameters;
 pub mod release;
 pub mod replication_group;
@@ -75,6 +77,8 @@ pub struct Context {
     pub release: Option<crate::release::Release>,
     /// `--refresh-image`: move a pinned `al2023` image to the latest one AWS publishes.
     pub refresh_image: bool,
+    /// `up --rotate-origin-secret`: give the distribution's origin header a new value.
+    pub rotate_origin_secret: bool,
     /// Reads that several resources share within one observation of the stack.
     reads: Mutex<Arc<shared::Reads>>,
 }
@@ -100,6 +104,7 @@ impl Context {
             skip_final_snapshot: false,
             release: None,
             refresh_image: false,
+            rotate_origin_secret: false,
             reads: Mutex::default(),
         }
     }
@@ -133,6 +138,10 @@ pub enum Key {
     TargetGroup,
     LoadBalancer,
     Listener,
+    RedirectListener,
+    ListenerRule,
+    OriginSecret,
+    OriginRecord,
     LaunchTemplate,
     Asg,
     ScalingPolicy,
@@ -167,6 +176,10 @@ impl Key {
             Key::TargetGroup => "target-group",
             Key::LoadBalancer => "load-balancer",
             Key::Listener => "listener",
+            Key::RedirectListener => "redirect-listener",
+            Key::ListenerRule => "origin-rule",
+            Key::OriginSecret => "origin-secret",
+            Key::OriginRecord => "origin-record",
             Key::LaunchTemplate => "launch-template",
             Key::Asg => "asg",
             Key::ScalingPolicy => "scaling-policy",
@@ -259,6 +272,7 @@ pub enum Outputs {
         sha256: String,
         id: String,
     },
+    OriginSecret(origin_secret::Values),
     Database {
         /// `host:port`.
         endpoint: String,
@@ -632,7 +646,10 @@ pub fn for_spec(_spec: &Spec) -> Vec<Box<dyn Resource>> {
         Box::new(log_group::LogGroup),
         Box::new(target_group::TargetGroup),
         Box::new(load_balancer::LoadBalancer),
-        Box::new(listener::Listener),
+        Box::new(listener::Listener::main()),
+        Box::new(listener::Listener::redirect()),
+        Box::new(origin_secret::OriginSecret),
+        Box::new(listener_rule::ListenerRule),
         Box::new(launch_template::LaunchTemplate),
         Box::new(auto_scaling_group::AutoScalingGroup),
         Box::new(scaling_policy::ScalingPolicy),
@@ -645,7 +662,8 @@ pub fn for_spec(_spec: &Spec) -> Vec<Box<dyn Resource>> {
         Box::new(distribution::Distribution),
         Box::new(media_access::MediaAccess),
         Box::new(hosted_zone::HostedZone),
-        Box::new(dns_record::DnsRecord),
+        Box::new(dns_record::DnsRecord::site()),
+        Box::new(dns_record::DnsRecord::origin()),
         Box::new(parameters::Parameters),
         Box::new(dashboard::Dashboard),
         Box::new(alarms::Alarms),

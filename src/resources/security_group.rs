@@ -1,4 +1,5 @@
-//! Security groups: the load balancer's (listener port from anywhere), the instances'
+//! Security groups: the load balancer's (its listener ports from anywhere, or the listener
+//! port from CloudFront's origin-facing addresses only when the CDN is on), the instances'
 //! (app port from the load balancer only), the cache's (6379 from the instances only) and
 //! the database's (5432 from the instances only).
 //!
@@ -17,12 +18,16 @@ use super::{
 use crate::aws::ec2::{IpPermission, SecurityGroup as AwsGroup, Tag};
 use crate::aws::errors::{Absent, AwsContext};
 use crate::aws::tags;
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 /// The Redis port the cache group opens to the instances.
 pub const REDIS_PORT: u16 = 6379;
 /// The PostgreSQL port the database group opens to the instances.
 pub const POSTGRES_PORT: u16 = 5432;
+/// AWS's managed prefix list of the addresses CloudFront reaches origins from. A rule
+/// referencing it counts as its maximum size (55) against the 60 inbound rules a group may
+/// have, so the load balancer's group references it once: for the listener port only.
+const CLOUDFRONT_ORIGIN_FACING: &str = "com.amazonaws.global.cloudfront.origin-facing";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Role {
@@ -42,6 +47,7 @@ enum Source {
     Ipv4(String),
     Ipv6(String),
     Group(String),
+    PrefixList(String),
 }
 
 /// One ingress rule, in the flattened form AWS compares by.
@@ -74,6 +80,7 @@ impl Rule {
             Source::Ipv4(cidr) => permission.ipv4_ranges.push(cidr.clone()),
             Source::Ipv6(cidr) => permission.ipv6_ranges.push(cidr.clone()),
             Source::Group(id) => permission.source_groups.push(id.clone()),
+            Source::PrefixList(id) => permission.prefix_lists.push(id.clone()),
         }
         permission
     }
@@ -81,7 +88,7 @@ impl Rule {
     fn describe(&self) -> String {
         let source = match &self.source {
             Source::Ipv4(c) | Source::Ipv6(c) => c.clone(),
-            Source::Group(g) => g.clone(),
+            Source::Group(g) | Source::PrefixList(g) => g.clone(),
         };
         if self.from == self.to {
             format!("{}/{} from {source}", self.protocol, self.from)
@@ -89,6 +96,12 @@ impl Rule {
             format!("{}/{}-{} from {source}", self.protocol, self.from, self.to)
         }
     }
+}
+
+/// A group as observed: its rules, and the prefix list its wanted rules refer to.
+struct Live {
+    rules: BTreeSet<Rule>,
+    cloudfront: Option<String>,
 }
 
 /// Flattens AWS's grouped permissions into single rules.
@@ -116,6 +129,9 @@ fn rules_of(group: &AwsGroup) -> BTreeSet<Rule> {
         for group in &permission.source_groups {
             rules.insert(rule(Source::Group(group.clone())));
         }
+        for list in &permission.prefix_lists {
+            rules.insert(rule(Source::PrefixList(list.clone())));
+        }
     }
     rules
 }
@@ -140,21 +156,38 @@ impl SecurityGroup {
 
     fn description(&self) -> &'static str {
         match self.role {
-            Role::LoadBalancer => "modu load balancer: listener port from anywhere",
+            Role::LoadBalancer => "modu load balancer: listener ports from viewers or CloudFront",
             Role::App => "modu instances: app port from the load balancer only",
             Role::Cache => "modu cache: Redis from the instances only",
             Role::Database => "modu database: PostgreSQL from the instances only",
         }
     }
 
-    fn desired_rules(&self, cx: &Context, deps: &Deps<'_>) -> Result<BTreeSet<Rule>> {
+    /// `cloudfront`: the id of CloudFront's origin-facing prefix list, looked up when the
+    /// CDN is on (see [`Self::cloudfront_list`]).
+    fn desired_rules(
+        &self,
+        cx: &Context,
+        deps: &Deps<'_>,
+        cloudfront: Option<&str>,
+    ) -> Result<BTreeSet<Rule>> {
         Ok(match self.role {
             Role::LoadBalancer => {
                 let port = cx.spec.load_balancer.port;
-                BTreeSet::from([
-                    Rule::tcp(port, Source::Ipv4("0.0.0.0/0".into())),
-                    Rule::tcp(port, Source::Ipv6("::/0".into())),
-                ])
+                match cloudfront {
+                    Some(list) => {
+                        BTreeSet::from([Rule::tcp(port, Source::PrefixList(list.into()))])
+                    }
+                    None => super::listener::viewer_ports(&cx.spec)
+                        .into_iter()
+                        .flat_map(|port| {
+                            [
+                                Rule::tcp(port, Source::Ipv4("0.0.0.0/0".into())),
+                                Rule::tcp(port, Source::Ipv6("::/0".into())),
+                            ]
+                        })
+                        .collect(),
+                }
             }
             Role::App => BTreeSet::from([Rule::tcp(
                 cx.spec.compute.port,
@@ -168,6 +201,26 @@ impl SecurityGroup {
                 POSTGRES_PORT,
                 Source::Group(deps.id(Key::SgApp)?.to_string()),
             )]),
+        })
+    }
+
+    /// CloudFront's origin-facing prefix list when the load balancer admits only CloudFront.
+    async fn cloudfront_list(&self, cx: &Context) -> Result<Option<String>> {
+        if self.role != Role::LoadBalancer || cx.spec.cdn.is_none() {
+            return Ok(None);
+        }
+        let id = cx
+            .clients
+            .ec2
+            .prefix_list_id(CLOUDFRONT_ORIGIN_FACING)
+            .await
+            .context("looking up", "prefix-list", CLOUDFRONT_ORIGIN_FACING)?;
+        id.map(Some).ok_or_else(|| {
+            Error::internal(format!(
+                "region {} has no managed prefix list {CLOUDFRONT_ORIGIN_FACING}, which every \
+                 commercial AWS region has",
+                cx.spec.region
+            ))
         })
     }
 
@@ -273,15 +326,17 @@ impl Resource for SecurityGroup {
                 .iter()
                 .map(|t| (t.key.as_str(), t.value.as_str())),
         )?;
-        Ok(Some(Observed::new(
-            Found::new(id.as_str()),
-            rules_of(group),
-        )))
+        let live = Live {
+            rules: rules_of(group),
+            cloudfront: self.cloudfront_list(cx).await?,
+        };
+        Ok(Some(Observed::new(Found::new(id.as_str()), live)))
     }
 
     fn diff(&self, cx: &Context, deps: &Deps<'_>, observed: &Observed) -> Result<Vec<Change>> {
-        let live: &BTreeSet<Rule> = observed.live()?;
-        Ok(diff_rules(live, &self.desired_rules(cx, deps)?))
+        let live: &Live = observed.live()?;
+        let want = self.desired_rules(cx, deps, live.cloudfront.as_deref())?;
+        Ok(diff_rules(&live.rules, &want))
     }
 
     async fn apply(
@@ -291,17 +346,18 @@ impl Resource for SecurityGroup {
         observed: &Observed,
         _changes: &[Change],
     ) -> Result<()> {
-        let live: &BTreeSet<Rule> = observed.live()?;
-        let desired = self.desired_rules(cx, deps)?;
-        let missing: Vec<&Rule> = desired.difference(live).collect();
-        let extra: Vec<&Rule> = live.difference(&desired).collect();
+        let live: &Live = observed.live()?;
+        let desired = self.desired_rules(cx, deps, live.cloudfront.as_deref())?;
+        let missing: Vec<&Rule> = desired.difference(&live.rules).collect();
+        let extra: Vec<&Rule> = live.rules.difference(&desired).collect();
         self.authorize(cx, &observed.found.id, &missing).await?;
         self.revoke(cx, &observed.found.id, &extra).await
     }
 
     async fn create(&self, cx: &Context, deps: &Deps<'_>) -> Result<Found> {
         let name = self.name(cx);
-        let desired = self.desired_rules(cx, deps)?;
+        let cloudfront = self.cloudfront_list(cx).await?;
+        let desired = self.desired_rules(cx, deps, cloudfront.as_deref())?;
         let tag_list = tags::sdk(&cx.spec, self.key().as_str(), &name, Tag::new);
         let id = cx
             .clients
@@ -315,8 +371,8 @@ impl Resource for SecurityGroup {
     }
 
     async fn health(&self, _cx: &Context, _deps: &Deps<'_>, observed: &Observed) -> Result<Health> {
-        let live: &BTreeSet<Rule> = observed.live()?;
-        let rules: Vec<String> = live.iter().map(Rule::describe).collect();
+        let live: &Live = observed.live()?;
+        let rules: Vec<String> = live.rules.iter().map(Rule::describe).collect();
         let count = match rules.len() {
             1 => "1 ingress rule".to_string(),
             n => format!("{n} ingress rules"),
@@ -390,6 +446,7 @@ mod tests {
                 ipv4_ranges: vec!["0.0.0.0/0".into()],
                 ipv6_ranges: vec!["::/0".into()],
                 source_groups: vec![],
+                prefix_lists: vec!["pl-1".into()],
             }],
             ..AwsGroup::default()
         };
@@ -398,6 +455,7 @@ mod tests {
             rules(&[
                 Rule::tcp(80, Source::Ipv4("0.0.0.0/0".into())),
                 Rule::tcp(80, Source::Ipv6("::/0".into())),
+                Rule::tcp(80, Source::PrefixList("pl-1".into())),
             ])
         );
     }

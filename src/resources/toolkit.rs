@@ -26,6 +26,23 @@ pub fn unique_reference(prefix: &str) -> String {
     format!("{prefix}-{millis}")
 }
 
+/// A fresh UUID (version 4) for the idempotency tokens AWS asks of callers that build
+/// requests themselves (Secrets Manager's `ClientRequestToken`): the SDKs would make one.
+pub fn request_token() -> String {
+    let mut bytes: [u8; 16] = rand::random();
+    bytes[6] = (bytes[6] & 0x0f) | 0x40;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..]
+    )
+}
+
 /// The one ownership rule: a resource of the stack's name is the stack's only when it
 /// carries the stack's marker (the `modu:stack` tag, or for kinds without tags a marker in a
 /// field modu sets). Anything else is refused, changed by nobody, and left alone by `down`.

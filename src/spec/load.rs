@@ -48,9 +48,11 @@ mod tests {
         let dir = test_dir("reference");
         let path = dir.join("modu.yaml");
         let mut spec = parse_str(REFERENCE, &path).expect("reference spec is valid");
-        // Its one finding: the zone is a placeholder for the user's own domain.
+        // Its findings: the zone is a placeholder for the user's own domain, and CloudFront
+        // reaches the load balancer over HTTP until the user gives it a certificate.
         let findings = std::mem::take(&mut spec.findings);
-        assert_eq!(findings.warnings, Vec::new());
+        let warned: Vec<&str> = findings.warnings.iter().map(|w| w.field.as_str()).collect();
+        assert_eq!(warned, ["cdn.origin_protocol"]);
         let zone = &findings.example_domains;
         assert_eq!(zone.len(), 1, "{zone:?}");
         assert_eq!(zone[0].field, "dns.zone");
@@ -105,6 +107,7 @@ mod tests {
                 price_class: PriceClass::PriceClass200,
                 aliases: Vec::new(),
                 certificate_arn: None,
+                origin_protocol: OriginProtocol::Http,
             }),
             cache: Some(Cache {
                 engine: CacheEngine::Redis,
@@ -432,7 +435,7 @@ dns:
     #[test]
     fn tier_defaults() {
         let yaml = format!(
-            "{BASE}cdn:\n  enabled: true\ncache:\n  enabled: true\ndashboard:\n  enabled: true\ndns:\n  zone: example.com\n  record: example.com\n"
+            "{BASE}cdn:\n  enabled: true\n  origin_protocol: http\ncache:\n  enabled: true\ndashboard:\n  enabled: true\ndns:\n  zone: example.com\n  record: example.com\n"
         );
         let spec = parse(&yaml).expect("valid");
         assert_eq!(
@@ -441,6 +444,7 @@ dns:
                 price_class: PriceClass::PriceClass100,
                 aliases: Vec::new(),
                 certificate_arn: None,
+                origin_protocol: OriginProtocol::Http,
             })
         );
         assert_eq!(
@@ -512,6 +516,7 @@ dns:
                     "example.com".into()
                 ],
                 certificate_arn: Some(CDN_CERT.into()),
+                origin_protocol: OriginProtocol::Https,
             })
         );
         assert_eq!(

@@ -42,6 +42,19 @@ pub struct Spec {
     pub findings: Findings,
 }
 
+impl Spec {
+    /// The name CloudFront reaches the load balancer by over HTTPS: modu points it at the
+    /// load balancer in the stack's zone. One label under the zone, so a `*.<zone>`
+    /// certificate covers it, and the stack's name in it, so stacks can share a zone.
+    /// `None` when the CDN is off or reaches the load balancer over HTTP.
+    pub fn origin_name(&self) -> Option<String> {
+        let cdn = self.cdn.as_ref()?;
+        let dns = self.dns.as_ref()?;
+        (cdn.origin_protocol == OriginProtocol::Https)
+            .then(|| format!("origin-{}.{}", self.stack, dns.zone))
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Network {
     pub vpc: VpcRef,
@@ -180,6 +193,17 @@ pub struct Cdn {
     pub aliases: Vec<String>,
     /// ACM certificate in us-east-1 covering `aliases`.
     pub certificate_arn: Option<String>,
+    pub origin_protocol: OriginProtocol,
+}
+
+/// How CloudFront reaches the load balancer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OriginProtocol {
+    /// HTTPS to [`Spec::origin_name`], which the load balancer's certificate covers.
+    Https,
+    /// Plain HTTP to the load balancer's own name.
+    Http,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -220,6 +220,17 @@ pub(super) struct RawLoadBalancer {
     pub(super) certificate_arn: Field<String>,
 }
 
+/// How CloudFront reaches the load balancer.
+#[derive(Debug, Clone, Copy, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+#[schemars(rename = "OriginProtocol")]
+pub(super) enum RawOriginProtocol {
+    /// TLS to the load balancer's HTTPS listener, through the origin name.
+    Https,
+    /// Plain HTTP to the load balancer's name.
+    Http,
+}
+
 /// The target group's load-balancing algorithm.
 #[derive(Debug, Clone, Copy, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
@@ -342,6 +353,13 @@ pub(super) struct RawCdn {
         extend("default" = null)
     )]
     pub(super) certificate_arn: Field<String>,
+    /// How CloudFront reaches the load balancer: `https` (needs
+    /// `load_balancer.certificate_arn` covering `origin-<stack>.<dns.zone>`, which
+    /// modu points at the load balancer) or `http` (unencrypted between
+    /// CloudFront and the load balancer: say so explicitly). Default: `https`
+    /// when the load balancer has a certificate; without one it must be given.
+    #[schemars(with = "Option<RawOriginProtocol>")]
+    pub(super) origin_protocol: Field<RawOriginProtocol>,
 }
 
 /// The CloudFront price class: which edge locations serve the distribution.

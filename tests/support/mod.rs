@@ -1516,7 +1516,7 @@ impl Spec {
         let mut yaml = String::new();
         if let Some(cdn) = &self.cdn {
             yaml.push_str(&format!(
-                "cdn:\n  enabled: {}\n  price_class: {}\n  aliases: []\n  certificate_arn: null\n",
+                "cdn:\n  enabled: {}\n  price_class: {}\n  aliases: []\n  certificate_arn: null\n  origin_protocol: http\n",
                 cdn.enabled, cdn.price_class
             ));
         }
@@ -1670,4 +1670,75 @@ pub fn reference_stack(
 
 pub fn repo_path(relative: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(relative)
+}
+
+/// The AWS CLI against the emulator, for the services the tests have no SDK crate of: its
+/// JSON answer (`null` when it prints none).
+pub fn aws_cli(cloud: &Emulator, args: &[&str]) -> serde_json::Value {
+    let output = std::process::Command::new("aws")
+        .args([
+            "--endpoint-url",
+            cloud.url(),
+            "--region",
+            "us-east-1",
+            "--output",
+            "json",
+        ])
+        .args(args)
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .output()
+        .expect("the AWS CLI (scripts/local-cloud-deps.sh installs it)");
+    assert!(
+        output.status.success(),
+        "aws {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap_or(serde_json::Value::Null)
+}
+
+/// Imports a certificate for `names` (the first is its subject) into the emulator's ACM in
+/// us-east-1, as one issued elsewhere would be; returns its ARN.
+pub fn import_certificate(cloud: &Emulator, dir: &std::path::Path, names: &[&str]) -> String {
+    let stem = names[0].replace('*', "star");
+    let (certificate, key) = (
+        dir.join(format!("{stem}.pem")),
+        dir.join(format!("{stem}.key.pem")),
+    );
+    let alternatives: Vec<String> = names.iter().map(|n| format!("DNS:{n}")).collect();
+    let made = std::process::Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt"])
+        .args(["ec_paramgen_curve:prime256v1", "-nodes", "-days", "30"])
+        .args(["-subj", &format!("/CN={}", names[0])])
+        .args([
+            "-addext",
+            &format!("subjectAltName={}", alternatives.join(",")),
+        ])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&certificate)
+        .output()
+        .expect("openssl (scripts/local-cloud-deps.sh installs it)");
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let file = |path: &std::path::Path| format!("fileb://{}", path.display());
+    let imported = aws_cli(
+        cloud,
+        &[
+            "acm",
+            "import-certificate",
+            "--certificate",
+            &file(&certificate),
+            "--private-key",
+            &file(&key),
+        ],
+    );
+    imported["CertificateArn"]
+        .as_str()
+        .expect("a certificate ARN")
+        .to_string()
 }

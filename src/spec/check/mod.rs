@@ -109,14 +109,17 @@ impl Checker<'_> {
             raw.compute.into_value().unwrap_or_default(),
             &load_balancer.health_check,
         );
-        let cdn = raw.cdn.into_value().and_then(|raw| self.cdn(raw));
+        let dns = raw.dns.into_value().and_then(|raw| self.dns(raw));
+        let cdn = raw
+            .cdn
+            .into_value()
+            .and_then(|raw| self.cdn(raw, &load_balancer, dns.as_ref()));
         let cache = raw.cache.into_value().and_then(|raw| self.cache(raw));
         let dashboard = raw.dashboard.into_value().and_then(|raw| {
             switch(&raw.enabled).then(|| Dashboard {
                 alarms: raw.alarms.value().copied().unwrap_or(true),
             })
         });
-        let dns = raw.dns.into_value().and_then(|raw| self.dns(raw));
         let app = raw
             .app
             .into_value()

@@ -1,16 +1,18 @@
 //! Checks of the optional tiers: `cdn` (price class, aliases and their
-//! certificate), `cache` (engine, node type, replicas) and `dns` (zone,
+//! certificate, how it reaches the load balancer), `cache` (engine, node type, replicas) and `dns` (zone,
 //! record, target). A tier that is switched off is still checked for what it
 //! says, but nothing is required of it.
 
 use std::collections::HashSet;
 
-use serde_saphyr::Location;
+use serde_saphyr::{Location, Spanned};
 
 use super::{Checker, switch, to_u32};
-use crate::spec::model::{Cache, CacheEngine, Cdn, Dns, DnsTarget, PriceClass};
+use crate::spec::model::{
+    Cache, CacheEngine, Cdn, Dns, DnsTarget, LoadBalancer, OriginProtocol, PriceClass,
+};
 use crate::spec::raw::{
-    Field, RawCache, RawCacheEngine, RawCdn, RawDns, RawDnsTarget, RawPriceClass,
+    Field, RawCache, RawCacheEngine, RawCdn, RawDns, RawDnsTarget, RawOriginProtocol, RawPriceClass,
 };
 use crate::spec::rules::{
     check_dns_name, is_cache_node_type, is_example_domain, is_in_zone, is_instance_type,
@@ -24,7 +26,12 @@ const MAX_CACHE_REPLICAS: i64 = 5;
 const CLOUDFRONT_CERTIFICATE_REGION: &str = "us-east-1";
 
 impl Checker<'_> {
-    pub(super) fn cdn(&mut self, raw: RawCdn) -> Option<Cdn> {
+    pub(super) fn cdn(
+        &mut self,
+        raw: RawCdn,
+        load_balancer: &LoadBalancer,
+        dns: Option<&Dns>,
+    ) -> Option<Cdn> {
         let price_class = match raw.price_class.into_value() {
             None | Some(RawPriceClass::PriceClass100) => PriceClass::PriceClass100,
             Some(RawPriceClass::PriceClass200) => PriceClass::PriceClass200,
@@ -68,11 +75,108 @@ impl Checker<'_> {
                 );
             }
         }
-        switch(&raw.enabled).then_some(Cdn {
+        if !switch(&raw.enabled) {
+            return None;
+        }
+        let origin_protocol = self.origin_protocol(&raw.origin_protocol, load_balancer, dns);
+        Some(Cdn {
             price_class,
             aliases,
             certificate_arn,
+            origin_protocol,
         })
+    }
+
+    /// HTTPS to the load balancer unless the spec says otherwise; plain HTTP only when
+    /// asked for by name, and then with a warning.
+    fn origin_protocol(
+        &mut self,
+        given: &Field<RawOriginProtocol>,
+        load_balancer: &LoadBalancer,
+        dns: Option<&Dns>,
+    ) -> OriginProtocol {
+        const FIELD: &str = "cdn.origin_protocol";
+        let has_certificate = load_balancer.certificate_arn.is_some();
+        match given {
+            Field::Given(Spanned {
+                value: RawOriginProtocol::Http,
+                referenced,
+                ..
+            }) => {
+                if has_certificate {
+                    self.report_with_help(
+                        referenced,
+                        FIELD,
+                        "with `load_balancer.certificate_arn` the load balancer's port 80 redirects to HTTPS, \
+                         so an HTTP origin would send CloudFront in circles",
+                        Some("remove `cdn.origin_protocol` (HTTPS is the default with a certificate)".to_owned()),
+                    );
+                } else {
+                    self.out.warn(
+                        referenced,
+                        FIELD,
+                        "requests and the origin secret header cross the internet unencrypted between \
+                         CloudFront and the load balancer"
+                            .to_owned(),
+                        "give the load balancer an ACM certificate covering `origin-<stack>.<dns.zone>` \
+                         (`load_balancer.certificate_arn`) and remove `cdn.origin_protocol`"
+                            .to_owned(),
+                    );
+                }
+                OriginProtocol::Http
+            }
+            Field::Given(Spanned {
+                value: RawOriginProtocol::Https,
+                referenced,
+                ..
+            }) => {
+                self.https_origin_needs(referenced, has_certificate, dns);
+                OriginProtocol::Https
+            }
+            Field::Absent => {
+                let at = self.tree.key_location("cdn").unwrap_or(Location::UNKNOWN);
+                if has_certificate {
+                    self.https_origin_needs(&at, true, dns);
+                } else {
+                    self.report_with_help(
+                        &at,
+                        FIELD,
+                        "CloudFront reaches the load balancer over HTTPS unless told otherwise, \
+                         and the load balancer has no certificate",
+                        Some(
+                            "set `load_balancer.certificate_arn` to an ACM certificate covering \
+                             `origin-<stack>.<dns.zone>`, or say `origin_protocol: http` in `cdn`"
+                                .to_owned(),
+                        ),
+                    );
+                }
+                OriginProtocol::Https
+            }
+            Field::Invalid => OriginProtocol::Https,
+        }
+    }
+
+    fn https_origin_needs(&mut self, at: &Location, has_certificate: bool, dns: Option<&Dns>) {
+        const FIELD: &str = "cdn.origin_protocol";
+        if !has_certificate {
+            self.report_with_help(
+                at,
+                FIELD,
+                "an HTTPS origin needs `load_balancer.certificate_arn`",
+                Some(
+                    "add an ACM certificate covering `origin-<stack>.<dns.zone>`, or use `http`"
+                        .to_owned(),
+                ),
+            );
+        } else if dns.is_none() {
+            self.report_with_help(
+                at,
+                FIELD,
+                "an HTTPS origin needs `dns`: CloudFront reaches the load balancer as \
+                 `origin-<stack>.<dns.zone>`, a name its certificate covers",
+                Some("add a `dns` section, or use `origin_protocol: http`".to_owned()),
+            );
+        }
     }
 
     pub(super) fn cache(&mut self, raw: RawCache) -> Option<Cache> {
@@ -195,16 +299,18 @@ mod tests {
     #[test]
     fn aliases_need_a_certificate() {
         assert_single_error(
-            &format!("{BASE}cdn:\n  aliases: [www.example.com]\n"),
+            &format!("{BASE}cdn:\n  aliases: [www.example.com]\n  origin_protocol: http\n"),
             "stacks/modu.yaml:6:12: cdn.aliases: aliases need `cdn.certificate_arn`",
         );
         assert_single_error(
-            &format!("{BASE}cdn:\n  aliases:\n    - www.example.com\n  certificate_arn: null\n"),
+            &format!(
+                "{BASE}cdn:\n  aliases:\n    - www.example.com\n  certificate_arn: null\n  origin_protocol: http\n"
+            ),
             "stacks/modu.yaml:7:5: cdn.aliases: aliases need `cdn.certificate_arn`",
         );
         // No aliases, no certificate needed.
         parse(&format!(
-            "{BASE}cdn:\n  aliases: []\n  certificate_arn: null\n"
+            "{BASE}cdn:\n  aliases: []\n  certificate_arn: null\n  origin_protocol: http\n"
         ))
         .expect("valid");
     }
@@ -213,11 +319,13 @@ mod tests {
     fn cdn_certificate_must_be_in_us_east_1() {
         let arn = CDN_CERT.replace("us-east-1", "eu-west-1");
         assert_single_error(
-            &format!("{BASE}cdn:\n  aliases: [www.example.com]\n  certificate_arn: {arn}\n"),
+            &format!(
+                "{BASE}cdn:\n  aliases: [www.example.com]\n  certificate_arn: {arn}\n  origin_protocol: http\n"
+            ),
             "stacks/modu.yaml:7:20: cdn.certificate_arn: the certificate is in `eu-west-1`, it must be in `us-east-1` (help: CloudFront only takes ACM certificates from us-east-1",
         );
         // ...even when the stack itself is elsewhere.
-        let yaml = format!("{BASE}cdn:\n  certificate_arn: {CDN_CERT}\n")
+        let yaml = format!("{BASE}cdn:\n  certificate_arn: {CDN_CERT}\n  origin_protocol: http\n")
             .replace("region: us-east-1", "region: eu-west-1");
         parse(&yaml).expect("valid");
     }
@@ -231,7 +339,7 @@ mod tests {
             "cert-123",
         ] {
             assert_single_error(
-                &format!("{BASE}cdn:\n  certificate_arn: \"{arn}\"\n"),
+                &format!("{BASE}cdn:\n  certificate_arn: \"{arn}\"\n  origin_protocol: http\n"),
                 &format!(
                     "stacks/modu.yaml:6:20: cdn.certificate_arn: `{arn}` is not an ACM certificate ARN (help: certificate ARNs look like `arn:aws:acm:<region>:<account id>:certificate/<id>`)"
                 ),
@@ -242,7 +350,7 @@ mod tests {
     #[test]
     fn bad_and_repeated_aliases_are_located() {
         let yaml = format!(
-            "{BASE}cdn:\n  aliases:\n    - www.example.com\n    - shop_example.com\n    - WWW.example.com\n    - www.example.com.\n    - a.*.example.com\n  certificate_arn: {CDN_CERT}\n"
+            "{BASE}cdn:\n  aliases:\n    - www.example.com\n    - shop_example.com\n    - WWW.example.com\n    - www.example.com.\n    - a.*.example.com\n  certificate_arn: {CDN_CERT}\n  origin_protocol: http\n"
         );
         assert_eq!(
             errors(&yaml),

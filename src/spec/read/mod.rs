@@ -294,6 +294,7 @@ impl Read for RawCdn {
             price_class: section.optional("price_class"),
             aliases: section.optional("aliases"),
             certificate_arn: section.optional("certificate_arn"),
+            origin_protocol: section.optional("origin_protocol"),
         };
         section.finish();
         Some(raw)
@@ -423,11 +424,11 @@ mod tests {
             "stacks/modu.yaml:6:12: network.subnets: expected `default` or a list of subnet ids, found a mapping",
         );
         assert_single_error(
-            &format!("{BASE}cdn:\n  aliases: www.example.com\n"),
+            &format!("{BASE}cdn:\n  aliases: www.example.com\n  origin_protocol: http\n"),
             "stacks/modu.yaml:6:12: cdn.aliases: expected a list, found `www.example.com`",
         );
         assert_single_error(
-            &format!("{BASE}cdn:\n  aliases: [[a]]\n"),
+            &format!("{BASE}cdn:\n  aliases: [[a]]\n  origin_protocol: http\n"),
             "stacks/modu.yaml:6:13: cdn.aliases[0]: expected a single value, found a list",
         );
         assert_single_error(

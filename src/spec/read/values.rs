@@ -11,7 +11,8 @@ use serde_saphyr::Spanned;
 use super::{MAPPING, Place, Read, SINGLE_VALUE, read_field, report_wrong_type};
 use crate::spec::diagnostics::{Reporter, source_slice, suggestion};
 use crate::spec::raw::{
-    Field, RawAlgorithm, RawCacheEngine, RawDnsTarget, RawEnv, RawPriceClass, RawSubnets, RawTags,
+    Field, RawAlgorithm, RawCacheEngine, RawDnsTarget, RawEnv, RawOriginProtocol, RawPriceClass,
+    RawSubnets, RawTags,
 };
 use crate::spec::yaml::{Node, Value};
 
@@ -144,6 +145,12 @@ impl Read for RawDnsTarget {
     }
 }
 
+impl Read for RawOriginProtocol {
+    fn read(node: &Node, place: &Place, out: &mut Reporter) -> Option<Self> {
+        read_keyword(node, place, out)
+    }
+}
+
 /// One of an enum's keywords, matched by the enum's own `Deserialize` so the
 /// names are serde's (and the schema's); an unknown one gets "did you mean".
 fn read_keyword<T: DeserializeOwned>(node: &Node, place: &Place, out: &mut Reporter) -> Option<T> {
@@ -224,7 +231,7 @@ mod tests {
     #[test]
     fn switches_must_be_true_or_false() {
         assert_single_error(
-            &format!("{BASE}cdn:\n  enabled: maybe\n"),
+            &format!("{BASE}cdn:\n  enabled: maybe\n  origin_protocol: http\n"),
             "stacks/modu.yaml:6:12: cdn.enabled: expected true or false, found `maybe`",
         );
         assert_single_error(
@@ -244,7 +251,7 @@ mod tests {
     #[test]
     fn bad_price_class_suggests_the_closest() {
         assert_single_error(
-            &format!("{BASE}cdn:\n  price_class: priceclass_200\n"),
+            &format!("{BASE}cdn:\n  price_class: priceclass_200\n  origin_protocol: http\n"),
             "stacks/modu.yaml:6:16: cdn.price_class: unknown value `priceclass_200` (help: did you mean `PriceClass_200`?)",
         );
     }
@@ -294,7 +301,7 @@ mod tests {
     #[test]
     fn scalars_are_read_as_the_yaml_reader_types_them() {
         let yaml = format!(
-            "{BASE}  min: \"3\"\n  cpu_target: \"55.5\"\ntags:\n  version: 1.10\n  public: yes\nstorage:\n  bucket: 0123\ncdn:\n  enabled: yes\nload_balancer:\n  health_check:\n    matcher: 200\n"
+            "{BASE}  min: \"3\"\n  cpu_target: \"55.5\"\ntags:\n  version: 1.10\n  public: yes\nstorage:\n  bucket: 0123\ncdn:\n  enabled: yes\n  origin_protocol: http\nload_balancer:\n  health_check:\n    matcher: 200\n"
         );
         let spec = parse(&yaml).expect("valid");
         assert_eq!((spec.compute.min, spec.compute.cpu_target), (3, 55.5));
