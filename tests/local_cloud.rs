@@ -974,3 +974,228 @@ async fn a_load_spike_through_the_distribution_scales_the_group_out_and_back_in(
     );
     down_deleting_data(&cloud, &spec).await;
 }
+
+/// The stack's origin secret as Secrets Manager holds it now.
+fn origin_secret(cloud: &Emulator) -> String {
+    aws_cli(
+        cloud,
+        &[
+            "secretsmanager",
+            "get-secret-value",
+            "--secret-id",
+            "modu/modu/origin-header",
+        ],
+    )["SecretString"]
+        .as_str()
+        .expect("the origin secret")
+        .to_string()
+}
+
+/// GETs `url` through the proxy until `stop`, counting the answers that are not 200.
+fn keep_asking(
+    http: reqwest::Client,
+    url: String,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> tokio::task::JoinHandle<(usize, Vec<String>)> {
+    tokio::spawn(async move {
+        let (mut asked, mut failed) = (0, Vec::new());
+        while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+            asked += 1;
+            match http.get(&url).send().await {
+                Ok(answer) if answer.status() == 200 => {}
+                Ok(answer) => failed.push(format!("{}", answer.status())),
+                Err(err) => failed.push(err.to_string()),
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        (asked, failed)
+    })
+}
+
+#[tokio::test]
+async fn the_load_balancer_answers_only_its_distribution_over_https() {
+    let cloud = Emulator::local_cloud();
+    let dir = tempfile::tempdir().unwrap();
+    // One certificate for the stack's names: the origin name is one label under the zone.
+    let certificate = import_certificate(
+        &cloud,
+        dir.path(),
+        &["awstest.example.com", "*.example.com"],
+    );
+    let spec = reference_stack(
+        dir.path(),
+        Boot::Demo,
+        &[
+            ("  port: 80\n  algorithm", "  port: 443\n  algorithm"),
+            (
+                "  certificate_arn: null             # optional ACM cert ARN",
+                &format!("  certificate_arn: {certificate} # optional ACM cert ARN"),
+            ),
+            ("  origin_protocol: http ", "  # origin_protocol: http "),
+            ("interval: 15", "interval: 6"),
+        ],
+    );
+    modu(&cloud, &["up", "-f", arg(&spec), "--yes"])
+        .await
+        .expect_success();
+    wait_for_healthy_targets(&cloud, 2).await;
+    let config = sdk_config(&cloud).await;
+    let elbv2 = aws_sdk_elasticloadbalancingv2::Client::new(&config);
+    let ec2 = aws_sdk_ec2::Client::new(&config);
+    let cloudfront = aws_sdk_cloudfront::Client::new(&config);
+
+    // CloudFront reaches the load balancer over HTTPS at the origin name, never at the
+    // load balancer's own name, which no certificate covers.
+    let domain = distribution_domain(&cloud).await;
+    let listed = cloudfront.list_distributions().send().await.unwrap();
+    let summary = &listed.distribution_list().unwrap().items()[0];
+    let origin = summary
+        .origins()
+        .unwrap()
+        .items()
+        .iter()
+        .find(|o| o.custom_origin_config().is_some())
+        .expect("the load balancer's origin");
+    assert_eq!(origin.domain_name(), "origin-modu.example.com");
+    let custom = origin.custom_origin_config().unwrap();
+    assert_eq!(custom.origin_protocol_policy().as_str(), "https-only");
+    assert_eq!(custom.https_port(), 443);
+    let secret = origin_secret(&cloud);
+    let sent = |origin: &aws_sdk_cloudfront::types::Origin| -> Vec<(String, String)> {
+        origin
+            .custom_headers()
+            .map(|h| h.items())
+            .unwrap_or_default()
+            .iter()
+            .map(|h| (h.header_name().to_string(), h.header_value().to_string()))
+            .collect()
+    };
+    assert_eq!(
+        sent(origin),
+        [("X-Origin-Verify".to_string(), secret.clone())]
+    );
+
+    // The load balancer's security group admits CloudFront's origin-facing addresses only.
+    let lb = elbv2
+        .describe_load_balancers()
+        .names("modu-lb")
+        .send()
+        .await
+        .unwrap();
+    let lb = &lb.load_balancers()[0];
+    let lb_name = lb.dns_name().unwrap().to_string();
+    let groups = ec2
+        .describe_security_groups()
+        .set_group_ids(Some(lb.security_groups().to_vec()))
+        .send()
+        .await
+        .unwrap();
+    for permission in groups
+        .security_groups()
+        .iter()
+        .flat_map(|g| g.ip_permissions())
+    {
+        assert!(
+            permission.ip_ranges().is_empty() && permission.ipv6_ranges().is_empty(),
+            "no rule for an address range: {permission:#?}"
+        );
+        assert_eq!(permission.prefix_list_ids().len(), 1, "{permission:#?}");
+    }
+
+    // Through the proxy: the distribution serves; the load balancer asked directly refuses,
+    // at the origin name (its certificate is good) and at its own name; port 80 redirects.
+    let http = through_proxy(&cloud);
+    let members = group_members(&cloud).await;
+    let mut answered = BTreeSet::new();
+    for _ in 0..6 {
+        answered.insert(answering_instance(&http, &format!("https://{domain}/")).await);
+    }
+    assert_eq!(answered, members);
+    let direct = http
+        .get("https://origin-modu.example.com/")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(direct.status(), 403);
+    let unchecked = reqwest::Client::builder()
+        .proxy(reqwest::Proxy::all(&cloud.local().http_proxy).unwrap())
+        .danger_accept_invalid_certs(true)
+        .build()
+        .unwrap();
+    let by_name = unchecked
+        .get(format!("https://{lb_name}/"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(by_name.status(), 403);
+    let guessed = http
+        .get("https://origin-modu.example.com/")
+        .header("X-Origin-Verify", "guess")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(guessed.status(), 403);
+    let plain = http
+        .get(format!("http://{lb_name}/a?b=1"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(plain.status(), 301);
+    assert_eq!(
+        plain.headers()["location"].to_str().unwrap(),
+        format!("https://{lb_name}/a?b=1")
+    );
+
+    // Rotating the secret refuses no request on the way; afterwards only the new value
+    // opens the load balancer.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let asking = keep_asking(http.clone(), format!("https://{domain}/"), stop.clone());
+    modu(
+        &cloud,
+        &["up", "-f", arg(&spec), "--yes", "--rotate-origin-secret"],
+    )
+    .await
+    .expect_success();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (asked, failed) = asking.await.unwrap();
+    assert!(asked > 10, "{asked} requests during the rotation");
+    assert!(
+        failed.is_empty(),
+        "{} of {asked} failed: {failed:?}",
+        failed.len()
+    );
+    let rotated = origin_secret(&cloud);
+    assert_ne!(rotated, secret);
+    let listed = cloudfront.list_distributions().send().await.unwrap();
+    let origin = listed.distribution_list().unwrap().items()[0]
+        .origins()
+        .unwrap()
+        .items()
+        .iter()
+        .find(|o| o.custom_origin_config().is_some())
+        .cloned()
+        .unwrap();
+    assert_eq!(
+        sent(&origin),
+        [("X-Origin-Verify".to_string(), rotated.clone())]
+    );
+    for (value, status) in [(secret.as_str(), 403), (rotated.as_str(), 200)] {
+        let answer = http
+            .get("https://origin-modu.example.com/")
+            .header("X-Origin-Verify", value)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), status);
+    }
+    // Converged: nothing left to do.
+    let plan = modu(&cloud, &["plan", "-f", arg(&spec), "--detailed-exitcode"]).await;
+    plan.expect_success();
+
+    modu(
+        &cloud,
+        &["down", "-f", arg(&spec), "--yes", "--delete-data"],
+    )
+    .await
+    .expect_success();
+}

@@ -20,6 +20,8 @@ is corrected, not the product.
   modification and replica counts, subnet groups, tags.
 - `rds`: the managed master password's secret holds the master username and a generated
   password.
+- `secretsmanager`: moving `AWSCURRENT` to another version makes it the one GetSecretValue
+  answers.
 - `route53`: ChangeResourceRecordSets validated as one batch, record-set shapes, real
   ListHostedZones pages.
 - `paging`: the page sizes of those two lists, and the forced small page of the tests.
@@ -34,7 +36,17 @@ from __future__ import annotations
 
 import os
 
-from . import autoscaling, cloudfront, ec2, elasticache, instance_refresh, paging, rds, route53
+from . import (
+    autoscaling,
+    cloudfront,
+    ec2,
+    elasticache,
+    instance_refresh,
+    paging,
+    rds,
+    route53,
+    secretsmanager,
+)
 
 _applied = False
 
@@ -59,3 +71,4 @@ def apply(page_size: int | None = None) -> None:
     elasticache.apply()
     rds.apply()
     route53.apply()
+    secretsmanager.apply()
