@@ -30,7 +30,8 @@ pub struct GlobalArgs {
     /// Send every AWS call to this endpoint (e.g. a local emulator)
     #[arg(long, global = true, env = "AWS_ENDPOINT_URL", value_name = "URL")]
     pub endpoint_url: Option<String>,
-    /// Longest wait for any one resource to become ready or gone
+    /// Longest time any one resource may take to become ready, changed or gone (all its
+    /// waits together)
     #[arg(long, global = true, default_value_t = 1800, value_name = "SECONDS")]
     pub timeout: u64,
     /// Accept a `dns.zone` under example.com, .net or .org (reserved for documentation:

@@ -65,7 +65,34 @@ pub enum Poll<T> {
     Pending(String),
 }
 
-/// Probes until it answers `Ready`, fails, or `backoff.timeout` passes.
+/// The time left for the resource being converged: `--timeout` bounds a resource's whole
+/// convergence (its create, every wait after it, a rollout), not each wait on its own.
+#[derive(Debug, Clone, Copy)]
+struct Budget {
+    deadline: Instant,
+    total: Duration,
+}
+
+tokio::task_local! {
+    static BUDGET: Budget;
+}
+
+/// Runs `work` (one resource's convergence) with `total` to spend on all its waits, from
+/// now on `clock`.
+pub async fn within_budget<F: Future>(
+    clock: &Arc<dyn Clock>,
+    total: Duration,
+    work: F,
+) -> F::Output {
+    let budget = Budget {
+        deadline: clock.now() + total,
+        total,
+    };
+    BUDGET.scope(budget, work).await
+}
+
+/// Probes until it answers `Ready`, fails, or `backoff.timeout` passes (or the budget of
+/// the resource being converged runs out, see [`within_budget`]).
 pub async fn until<T, F, Fut>(
     clock: &Arc<dyn Clock>,
     what: &str,
@@ -78,6 +105,14 @@ where
     Fut: Future<Output = Result<Poll<T>>>,
 {
     let started = clock.now();
+    // Whichever ends first: this wait's own limit, or what is left of the resource's budget.
+    let (limit, reported) = match BUDGET.try_with(|b| *b) {
+        Ok(budget) if budget.deadline.saturating_duration_since(started) < backoff.timeout => (
+            budget.deadline.saturating_duration_since(started),
+            budget.total,
+        ),
+        _ => (backoff.timeout, backoff.timeout),
+    };
     let mut attempt = 0;
     loop {
         let state = match probe().await? {
@@ -86,14 +121,14 @@ where
         };
         on_pending(&state);
         let elapsed = clock.now().saturating_duration_since(started);
-        if elapsed >= backoff.timeout {
+        if elapsed >= limit {
             return Err(Error::Timeout {
                 what: what.to_string(),
-                after: backoff.timeout,
+                after: reported,
                 last_state: state,
             });
         }
-        let delay = jitter(backoff.delay(attempt)).min(backoff.timeout - elapsed);
+        let delay = jitter(backoff.delay(attempt)).min(limit - elapsed);
         clock.sleep(delay).await;
         attempt += 1;
     }
@@ -160,6 +195,33 @@ mod tests {
         .unwrap();
         assert_eq!(got, 7);
         assert!(fake.sleeps.lock().unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn waits_of_one_resource_share_its_budget() {
+        let fake = FakeClock::new();
+        let clock: Arc<dyn Clock> = fake.clone();
+        let backoff = Backoff {
+            first: Duration::from_secs(10),
+            max: Duration::from_secs(10),
+            timeout: Duration::from_secs(60),
+        };
+        let busy = || async { Ok::<_, Error>(Poll::<()>::Pending("busy".into())) };
+        let err = within_budget(&clock, Duration::from_secs(100), async {
+            // The first wait ends at its own limit, 60 s into the budget...
+            let first = until(&clock, "first", &backoff, |_| {}, busy).await;
+            assert!(matches!(first, Err(Error::Timeout { after, .. }) if after.as_secs() == 60));
+            // ...so the second has 40 s left, not 60, and says the budget ran out.
+            until(&clock, "second", &backoff, |_| {}, busy).await
+        })
+        .await
+        .unwrap_err();
+        let spent: Duration = fake.sleeps.lock().unwrap().iter().sum();
+        assert_eq!(spent, Duration::from_secs(100));
+        assert!(
+            matches!(&err, Error::Timeout { what, after, .. } if what == "second" && after.as_secs() == 100),
+            "{err}"
+        );
     }
 
     #[tokio::test]

@@ -350,7 +350,7 @@ pub async fn apply(cx: &Context, graph: &Graph, plan: StackPlan) -> (Summary, Op
     }
     let forward = walk(graph, Direction::Forward, |i, known| {
         let node = graph.node(i);
-        Box::pin(async move {
+        Box::pin(cx.converging(async move {
             let deps = deps(node, &known);
             match &steps[i] {
                 Planned::Hidden => Ok(Step {
@@ -411,7 +411,7 @@ pub async fn apply(cx: &Context, graph: &Graph, plan: StackPlan) -> (Summary, Op
                     result
                 }
             }
-        })
+        }))
     })
     .await;
     let mut errors = forward.errors;
@@ -422,7 +422,7 @@ pub async fn apply(cx: &Context, graph: &Graph, plan: StackPlan) -> (Summary, Op
     let backward = walk(graph, Direction::Reverse, |i, _| {
         let node = graph.node(i);
         let known = forward.known.get(&node.key()).cloned();
-        Box::pin(async move {
+        Box::pin(cx.converging(async move {
             match &steps[i] {
                 Planned::Delete(observed) => {
                     report(
@@ -444,7 +444,7 @@ pub async fn apply(cx: &Context, graph: &Graph, plan: StackPlan) -> (Summary, Op
                     payload: (),
                 }),
             }
-        })
+        }))
     })
     .await;
     cx.progress.finish();
@@ -487,7 +487,7 @@ pub async fn down(cx: &Context, graph: &Graph) -> (Summary, Option<Error>) {
     let lookups = &discovered.outcomes;
     let walk = walk(graph, Direction::Reverse, |i, _| {
         let node = graph.node(i);
-        Box::pin(async move {
+        Box::pin(cx.converging(async move {
             let result = match (&lookups[i], &seen[i]) {
                 // Its lookup error is already collected; dependencies stay untouched.
                 (Outcome::Failed(_) | Outcome::Skipped, _) => Ok(Step {
@@ -526,7 +526,7 @@ pub async fn down(cx: &Context, graph: &Graph) -> (Summary, Option<Error>) {
             };
             finish(cx, node, &result);
             result
-        })
+        }))
     })
     .await;
     cx.progress.finish();

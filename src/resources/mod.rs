@@ -65,7 +65,8 @@ pub struct Context {
     pub clients: Clients,
     pub account_id: String,
     pub clock: Arc<dyn Clock>,
-    /// Longest wait for any one resource to become ready or gone.
+    /// Longest time one resource may take to converge (become ready, changed or gone),
+    /// all its waits together.
     pub timeout: Duration,
     pub progress: Arc<dyn Progress>,
     /// `down --delete-data`: also delete resources that hold user data (bucket, database).
@@ -111,6 +112,11 @@ impl Context {
 
     pub fn backoff(&self) -> Backoff {
         Backoff::with_timeout(self.timeout)
+    }
+
+    /// Runs one resource's convergence within `--timeout`: all its waits share it.
+    pub async fn converging<F: std::future::Future>(&self, work: F) -> F::Output {
+        crate::aws::wait::within_budget(&self.clock, self.timeout, work).await
     }
 
     /// The shared reads of the current observation.
