@@ -1,6 +1,7 @@
 //! Security groups: the load balancer's (listener port from anywhere), the instances'
 //! (app port from the load balancer only), the cache's (6379 from the instances only) and
-//! the database's (5432 from the instances only).
+//! the database's (5432 from the instances only) and the interface endpoints' (HTTPS from
+//! the instances only).
 //!
 //! Ingress rules are converged exactly: missing rules are authorized and rules that the spec
 //! does not ask for are revoked. Egress is left as AWS creates it (all outbound). The three
@@ -23,6 +24,8 @@ use crate::error::Result;
 pub const REDIS_PORT: u16 = 6379;
 /// The PostgreSQL port the database group opens to the instances.
 pub const POSTGRES_PORT: u16 = 5432;
+/// The port AWS APIs answer on, which the endpoints' group opens to the instances.
+pub const HTTPS_PORT: u16 = 443;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Role {
@@ -30,6 +33,7 @@ enum Role {
     App,
     Cache,
     Database,
+    Endpoints,
 }
 
 pub struct SecurityGroup {
@@ -137,6 +141,11 @@ impl SecurityGroup {
             role: Role::Database,
         }
     }
+    pub fn endpoints() -> Self {
+        SecurityGroup {
+            role: Role::Endpoints,
+        }
+    }
 
     fn description(&self) -> &'static str {
         match self.role {
@@ -144,6 +153,7 @@ impl SecurityGroup {
             Role::App => "modu instances: app port from the load balancer only",
             Role::Cache => "modu cache: Redis from the instances only",
             Role::Database => "modu database: PostgreSQL from the instances only",
+            Role::Endpoints => "modu interface endpoints: HTTPS from the instances only",
         }
     }
 
@@ -166,6 +176,10 @@ impl SecurityGroup {
             )]),
             Role::Database => BTreeSet::from([Rule::tcp(
                 POSTGRES_PORT,
+                Source::Group(deps.id(Key::SgApp)?.to_string()),
+            )]),
+            Role::Endpoints => BTreeSet::from([Rule::tcp(
+                HTTPS_PORT,
                 Source::Group(deps.id(Key::SgApp)?.to_string()),
             )]),
         })
@@ -204,7 +218,7 @@ impl SecurityGroup {
 
 /// The security group names of a stack, for the one shared lookup.
 fn all_names(stack: &str) -> Vec<String> {
-    ["lb", "app", "cache", "db"]
+    ["lb", "app", "cache", "db", "endpoints"]
         .iter()
         .map(|suffix| format!("{stack}-{suffix}"))
         .collect()
@@ -227,6 +241,7 @@ impl Resource for SecurityGroup {
             Role::App => Key::SgApp,
             Role::Cache => Key::SgCache,
             Role::Database => Key::SgDb,
+            Role::Endpoints => Key::SgEndpoints,
         }
     }
     fn kind(&self) -> &'static str {
@@ -238,6 +253,7 @@ impl Resource for SecurityGroup {
             Role::App => "app",
             Role::Cache => "cache",
             Role::Database => "db",
+            Role::Endpoints => "endpoints",
         };
         format!("{}-{suffix}", cx.spec.stack)
     }
@@ -245,11 +261,15 @@ impl Resource for SecurityGroup {
         match self.role {
             Role::LoadBalancer => vec![Key::Network],
             Role::App => vec![Key::Network, Key::SgLb],
-            Role::Cache | Role::Database => vec![Key::Network, Key::SgApp],
+            Role::Cache | Role::Database | Role::Endpoints => vec![Key::Network, Key::SgApp],
         }
     }
     fn wanted(&self, spec: &crate::spec::Spec) -> bool {
-        self.role != Role::Database || spec.database.is_some()
+        match self.role {
+            Role::Database => spec.database.is_some(),
+            Role::Endpoints => !spec.network.interface_endpoints.is_empty(),
+            _ => true,
+        }
     }
 
     async fn observe(&self, cx: &Context, deps: &Deps<'_>) -> Result<Option<Observed>> {
