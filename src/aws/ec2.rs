@@ -448,9 +448,13 @@ impl Client {
     }
 
     /// [DescribeVpcEndpoints](https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeVpcEndpoints.html)
-    pub async fn describe_vpc_endpoints(&self, filters: &[Filter]) -> CallResult<Vec<VpcEndpoint>> {
+    pub async fn describe_vpc_endpoints(
+        &self,
+        ids: &[&str],
+        filters: &[Filter],
+    ) -> CallResult<Vec<VpcEndpoint>> {
         let mut params = Params::new("DescribeVpcEndpoints");
-        params.filters(filters);
+        params.list("VpcEndpointId", ids).filters(filters);
         let endpoints = self.describe_all(params, "vpcEndpointSet").await?;
         Ok(endpoints.iter().map(vpc_endpoint).collect())
     }
@@ -701,8 +705,9 @@ fn template_data(data: &Element) -> LaunchTemplateData {
             .find(|n| n.number::<i32>("deviceIndex").unwrap_or(0) == 0)
             .map(|n| NetworkInterface {
                 associate_public_ip: n.text_of("associatePublicIpAddress").map(|v| v == "true"),
+                // Unlike most EC2 lists, this one names its members `groupId`.
                 security_group_ids: n
-                    .items("groupSet")
+                    .list("groupSet")
                     .map(|g| g.text.trim().to_string())
                     .collect(),
             }),
@@ -829,6 +834,9 @@ mod tests {
               <ebs><encrypted>true</encrypted><volumeType>gp3</volumeType></ebs></item></blockDeviceMappingSet>
             <tagSpecificationSet><item><resourceType>instance</resourceType>
               <tagSet><item><key>Name</key><value>web-app</value></item></tagSet></item></tagSpecificationSet>
+            <networkInterfaceSet><item><associatePublicIpAddress>false</associatePublicIpAddress>
+              <deleteOnTermination>true</deleteOnTermination><deviceIndex>0</deviceIndex>
+              <groupSet><groupId>sg-2</groupId></groupSet></item></networkInterfaceSet>
           </launchTemplateData>"#;
         let data = template_data(&Element::parse(doc).unwrap());
         assert_eq!(
@@ -850,7 +858,10 @@ mod tests {
                     volume_type: "gp3".into(),
                 }],
                 tag_specifications: vec![("instance".into(), vec![Tag::new("Name", "web-app")])],
-                network_interface: None,
+                network_interface: Some(NetworkInterface {
+                    associate_public_ip: Some(false),
+                    security_group_ids: vec!["sg-2".into()],
+                }),
             }
         );
         let mut params = Params::new("CreateLaunchTemplateVersion");
@@ -861,6 +872,10 @@ mod tests {
              &LaunchTemplateData.ImageId=ami-1&LaunchTemplateData.InstanceType=t3.micro\
              &LaunchTemplateData.SecurityGroupId.1=sg-1\
              &LaunchTemplateData.UserData=IyEvYmluL2Jhc2g%3D\
+             &LaunchTemplateData.NetworkInterface.1.DeviceIndex=0\
+             &LaunchTemplateData.NetworkInterface.1.DeleteOnTermination=true\
+             &LaunchTemplateData.NetworkInterface.1.SecurityGroupId.1=sg-2\
+             &LaunchTemplateData.NetworkInterface.1.AssociatePublicIpAddress=false\
              &LaunchTemplateData.MetadataOptions.HttpEndpoint=enabled\
              &LaunchTemplateData.MetadataOptions.HttpTokens=required\
              &LaunchTemplateData.MetadataOptions.HttpPutResponseHopLimit=2\

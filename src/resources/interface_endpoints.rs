@@ -311,16 +311,19 @@ impl Resource for InterfaceEndpoints {
         let ids: Vec<String> = cx
             .clients
             .ec2
-            .describe_vpc_endpoints(&[
-                crate::aws::ec2::Filter::new(
-                    &format!("tag:{}", tags::STACK),
-                    [cx.spec.stack.as_str()],
-                ),
-                crate::aws::ec2::Filter::new(
-                    &format!("tag:{}", tags::COMPONENT),
-                    [Key::InterfaceEndpoints.as_str()],
-                ),
-            ])
+            .describe_vpc_endpoints(
+                &[],
+                &[
+                    crate::aws::ec2::Filter::new(
+                        &format!("tag:{}", tags::STACK),
+                        [cx.spec.stack.as_str()],
+                    ),
+                    crate::aws::ec2::Filter::new(
+                        &format!("tag:{}", tags::COMPONENT),
+                        [Key::InterfaceEndpoints.as_str()],
+                    ),
+                ],
+            )
             .await
             .context("looking up", KIND, &self.name(cx))?
             .into_iter()

@@ -57,7 +57,10 @@ pub async fn vpc_endpoints<'a>(cx: &Context, reads: &'a super::Reads) -> Result<
             let all = cx
                 .clients
                 .ec2
-                .describe_vpc_endpoints(&[Filter::new("service-name", services.iter().cloned())])
+                .describe_vpc_endpoints(
+                    &[],
+                    &[Filter::new("service-name", services.iter().cloned())],
+                )
                 .await
                 .context("looking up", "vpc-endpoints of", &services.join(","))?;
             Ok::<_, crate::error::Error>(
@@ -81,7 +84,7 @@ pub async fn vpc_endpoint(cx: &Context, id: &str) -> Result<Option<VpcEndpoint>>
     let found = cx
         .clients
         .ec2
-        .describe_vpc_endpoints(&[Filter::new("vpc-endpoint-id", [id])])
+        .describe_vpc_endpoints(&[id], &[])
         .await
         .or_absent(ENDPOINT_NOT_FOUND, "looking up", "vpc-endpoint", id)?;
     Ok(found
