@@ -611,7 +611,7 @@ impl JsonSchema for RawSubnets {
 
 fn subnet_list_schema(_: &mut SchemaGenerator) -> Schema {
     json_schema!({
-        "type": "array",
+        "type": ["array", "null"],
         "minItems": 2,
         "uniqueItems": true,
         "items": { "type": "string", "pattern": "^subnet-[0-9a-f]{8,17}$" }
