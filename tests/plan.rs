@@ -13,9 +13,11 @@ use support::{Emulator, Spec, arg, describe_calls, modu};
 
 /// A no-op observation of the whole stack may cost at most this many AWS requests: about
 /// one per kind modu can own, the kinds of tiers the spec leaves out included (`up` must
-/// find what an earlier spec made, to remove it), the zones that offer the instance type,
-/// CloudFront's prefix list and the origin secret's values.
-const READ_BUDGET: usize = 40;
+/// find what an earlier spec made, to remove it: one `DescribeVpcEndpoints` for the S3 and
+/// interface endpoints of private subnets), the zones that offer the instance and cache
+/// node types (one request for both), CloudFront's prefix list and the origin secret's
+/// values.
+const READ_BUDGET: usize = 41;
 
 /// Runs `modu plan -o json --detailed-exitcode`, checks it made no mutating call and
 /// exited `code`, and returns the document.

@@ -11,7 +11,9 @@ is corrected, not the product.
 - `autoscaling`: target-tracking policies own their two CloudWatch alarms and report
   `Enabled`; deleting a group deletes its policies.
 - `ec2`: a block device mapping without a size or a snapshot (the image's root volume,
-  re-described: encrypted, gp3) launches instead of failing.
+  re-described: encrypted, gp3) launches instead of failing; a launch template's network
+  interface gives its instances their security groups and public-address choice; a
+  gateway endpoint's route tables gain and lose its route as they are associated.
 - `cloudfront`: distribution ARNs, origins with an origin access control, ETag/IfMatch,
   the disable-before-delete rule, full ListDistributions summaries, real pages.
 - `instance_refresh`: StartInstanceRefresh and its siblings, which moto lacks: instances

@@ -1,4 +1,5 @@
-"""EC2: a block device mapping that names neither a size nor a snapshot."""
+"""EC2: a block device mapping that names neither a size nor a snapshot; the network
+interface of a launch template."""
 
 from __future__ import annotations
 
@@ -23,3 +24,72 @@ def apply() -> None:
                         kms_key_id, volume_type=volume_type)
 
     Instance.add_block_device = add_block_device
+
+    _apply_template_network_interface()
+    _apply_gateway_endpoint_routes()
+
+
+def _template_interface(backend, launch_template) -> dict | None:
+    """The primary network interface (device 0) of the launch template version a launch
+    names, or None."""
+    version = backend._get_template_from_args(launch_template)
+    for interface in version.data.get("NetworkInterfaces") or []:
+        if str(interface.get("DeviceIndex", "0")) == "0":
+            return interface
+    return None
+
+
+def _apply_template_network_interface() -> None:
+    from moto.ec2.models.instances import InstanceBackend
+
+    # AWS (RunInstances → LaunchTemplate; EC2 User Guide, "Launch template network
+    # settings"; EC2 Auto Scaling User Guide, "Network interfaces in a launch template"):
+    # an instance launched from a template that describes its primary network interface
+    # gets that interface's security groups and public-address choice
+    # (AssociatePublicIpAddress=false: no public IPv4 address, whatever the subnet maps);
+    # a group's subnet replaces only the interface's subnet. moto ignores the template's
+    # network interfaces: such instances get the subnet's public-address default and the
+    # VPC's default security group.
+    original = InstanceBackend.run_instances
+
+    def run_instances(self, image_id, count, user_data, security_group_names, **kwargs):
+        template = kwargs.get("launch_template")
+        interface = _template_interface(self, template) if template and not kwargs.get("nics") else None
+        if interface is not None:
+            public = interface.get("AssociatePublicIpAddress")
+            if public is not None:
+                kwargs["associate_public_ip"] = str(public).lower() == "true"
+            groups = interface.get("Groups") or []
+            if groups and not kwargs.get("security_group_ids") and not security_group_names:
+                kwargs["security_group_ids"] = list(groups)
+        return original(self, image_id, count, user_data, security_group_names, **kwargs)
+
+    InstanceBackend.run_instances = run_instances
+
+
+def _apply_gateway_endpoint_routes() -> None:
+    from moto.ec2.models.vpcs import VPCEndPoint
+
+    # AWS (ModifyVpcEndpoint → AddRouteTableIds / RemoveRouteTableIds; VPC User Guide,
+    # "Gateway endpoints": "we add a route to each route table you associate"): associating
+    # a route table with a gateway endpoint adds the route to the service's prefix list
+    # through the endpoint, and dissociating removes it. moto only edits the endpoint's
+    # list, so the route stays behind (and a newly associated table gets none).
+    original = VPCEndPoint.modify
+
+    def modify(self, policy_doc, add_subnets, remove_subnets, add_route_tables, remove_route_tables,
+               add_security_groups, remove_security_groups):
+        before = set(self.route_table_ids or [])
+        original(self, policy_doc, add_subnets, remove_subnets, add_route_tables, remove_route_tables,
+                 add_security_groups, remove_security_groups)
+        prefix_list = getattr(self, "destination_prefix_list_id", None)
+        if not prefix_list:
+            return
+        after = set(self.route_table_ids or [])
+        for table in sorted(after - before):
+            self.ec2_backend.create_route(table, None, gateway_id=self.id,
+                                          destination_prefix_list_id=prefix_list)
+        for table in sorted(before - after):
+            self.ec2_backend.delete_route(table, None, destination_prefix_list_id=prefix_list)
+
+    VPCEndPoint.modify = modify

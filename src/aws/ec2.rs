@@ -31,6 +31,62 @@ pub struct Subnet {
     pub availability_zone: String,
 }
 
+/// A route table, as far as modu reads it: which subnets use it and whether it routes
+/// to an internet gateway.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RouteTable {
+    pub id: String,
+    pub vpc_id: String,
+    /// The VPC's main route table: the one of every subnet without its own association.
+    pub main: bool,
+    /// The subnets explicitly associated with it.
+    pub subnets: Vec<String>,
+    /// It has a default route (`0.0.0.0/0`) to an internet gateway (`igw-…`).
+    pub internet_route: bool,
+}
+
+/// A VPC endpoint (gateway or interface).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct VpcEndpoint {
+    pub id: String,
+    pub vpc_id: String,
+    pub service_name: String,
+    /// `Gateway` or `Interface`.
+    pub kind: String,
+    /// `pending`, `available`, `deleting`, `deleted`, `failed`…
+    pub state: String,
+    pub route_tables: Vec<String>,
+    pub subnets: Vec<String>,
+    pub security_groups: Vec<String>,
+    pub private_dns: bool,
+    pub tags: Vec<Tag>,
+}
+
+/// What a new VPC endpoint is made of.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct NewVpcEndpoint<'a> {
+    pub vpc_id: &'a str,
+    pub service_name: &'a str,
+    /// `Gateway` (with `route_tables`) or `Interface` (with `subnets`, `security_groups`
+    /// and private DNS).
+    pub kind: &'a str,
+    pub route_tables: &'a [String],
+    pub subnets: &'a [String],
+    pub security_groups: &'a [String],
+    pub tags: &'a [Tag],
+}
+
+/// The changes ModifyVpcEndpoint makes.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct VpcEndpointChanges<'a> {
+    pub add_route_tables: &'a [String],
+    pub remove_route_tables: &'a [String],
+    pub add_subnets: &'a [String],
+    pub remove_subnets: &'a [String],
+    pub add_security_groups: &'a [String],
+    pub remove_security_groups: &'a [String],
+}
+
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SecurityGroup {
     pub id: String,
@@ -74,6 +130,10 @@ pub struct LaunchTemplateData {
     pub metadata: MetadataOptions,
     /// EBS volumes by device name, e.g. the root volume at the image's root device.
     pub volumes: Vec<Volume>,
+    /// The primary network interface (device 0), when the template describes one; its
+    /// security groups are then the instances' (and `security_group_ids` is empty: EC2
+    /// refuses a template that gives both).
+    pub network_interface: Option<NetworkInterface>,
     /// Tags for what is launched from the template, per resource type (`instance`, `volume`).
     pub tag_specifications: Vec<(String, Vec<Tag>)>,
 }
@@ -85,6 +145,15 @@ pub struct Volume {
     pub encrypted: bool,
     /// `gp3`, `gp2`…; empty to keep the image's.
     pub volume_type: String,
+}
+
+/// A launch template's primary network interface.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct NetworkInterface {
+    /// Whether instances get a public IPv4 address; `None` leaves it to the subnet's
+    /// `MapPublicIpOnLaunch`.
+    pub associate_public_ip: Option<bool>,
+    pub security_group_ids: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -357,14 +426,120 @@ impl Client {
     }
 
     /// [DescribeInstanceTypeOfferings](https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeInstanceTypeOfferings.html):
-    /// the availability zones (names) of the region in which `instance_type` is offered.
-    pub async fn zones_offering(&self, instance_type: &str) -> CallResult<BTreeSet<String>> {
+    /// the availability zones (names) of the region in which each of `instance_types` is
+    /// offered, from one request; a type offered nowhere is absent from the map.
+    pub async fn zones_offering(
+        &self,
+        instance_types: &[&str],
+    ) -> CallResult<BTreeMap<String, BTreeSet<String>>> {
         let mut params = Params::new("DescribeInstanceTypeOfferings");
         params
             .set("LocationType", "availability-zone")
-            .filters(&[Filter::new("instance-type", [instance_type])]);
+            .filters(&[Filter::new("instance-type", instance_types.iter().copied())]);
         let offerings = self.describe_all(params, "instanceTypeOfferingSet").await?;
-        Ok(offerings.iter().map(|o| o.string("location")).collect())
+        let mut zones: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for offering in &offerings {
+            zones
+                .entry(offering.string("instanceType"))
+                .or_default()
+                .insert(offering.string("location"));
+        }
+        Ok(zones)
+    }
+
+    /// [DescribeRouteTables](https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeRouteTables.html)
+    pub async fn describe_route_tables(&self, filters: &[Filter]) -> CallResult<Vec<RouteTable>> {
+        let mut params = Params::new("DescribeRouteTables");
+        params.filters(filters);
+        let tables = self.describe_all(params, "routeTableSet").await?;
+        Ok(tables.iter().map(route_table).collect())
+    }
+
+    /// [DescribeVpcEndpoints](https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeVpcEndpoints.html)
+    pub async fn describe_vpc_endpoints(
+        &self,
+        ids: &[&str],
+        filters: &[Filter],
+    ) -> CallResult<Vec<VpcEndpoint>> {
+        let mut params = Params::new("DescribeVpcEndpoints");
+        params.list("VpcEndpointId", ids).filters(filters);
+        let endpoints = self.describe_all(params, "vpcEndpointSet").await?;
+        Ok(endpoints.iter().map(vpc_endpoint).collect())
+    }
+
+    /// [CreateVpcEndpoint](https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CreateVpcEndpoint.html):
+    /// the new endpoint. An interface endpoint gets private DNS, so the service's usual
+    /// name resolves to it inside the VPC.
+    pub async fn create_vpc_endpoint(&self, new: &NewVpcEndpoint<'_>) -> CallResult<VpcEndpoint> {
+        let mut params = Params::new("CreateVpcEndpoint");
+        params
+            .set("VpcId", new.vpc_id)
+            .set("ServiceName", new.service_name)
+            .set("VpcEndpointType", new.kind)
+            .list("RouteTableId", new.route_tables)
+            .list("SubnetId", new.subnets)
+            .list("SecurityGroupId", new.security_groups)
+            .tag_specifications("TagSpecification", &[("vpc-endpoint", new.tags)]);
+        if new.kind == "Interface" {
+            params.set("PrivateDnsEnabled", true);
+        }
+        let root = self.transport.query(&params).await?;
+        Ok(root
+            .child("vpcEndpoint")
+            .map(vpc_endpoint)
+            .unwrap_or_default())
+    }
+
+    /// [ModifyVpcEndpoint](https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_ModifyVpcEndpoint.html)
+    pub async fn modify_vpc_endpoint(
+        &self,
+        id: &str,
+        changes: &VpcEndpointChanges<'_>,
+    ) -> CallResult<()> {
+        let mut params = Params::new("ModifyVpcEndpoint");
+        params
+            .set("VpcEndpointId", id)
+            .list("AddRouteTableId", changes.add_route_tables)
+            .list("RemoveRouteTableId", changes.remove_route_tables)
+            .list("AddSubnetId", changes.add_subnets)
+            .list("RemoveSubnetId", changes.remove_subnets)
+            .list("AddSecurityGroupId", changes.add_security_groups)
+            .list("RemoveSecurityGroupId", changes.remove_security_groups);
+        self.transport.query(&params).await.map(drop)
+    }
+
+    /// [DeleteVpcEndpoints](https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DeleteVpcEndpoints.html):
+    /// the endpoints AWS could not delete, with the error code it gave for each (the call
+    /// itself succeeds when some fail).
+    pub async fn delete_vpc_endpoints(&self, ids: &[&str]) -> CallResult<Vec<(String, String)>> {
+        let mut params = Params::new("DeleteVpcEndpoints");
+        params.list("VpcEndpointId", ids);
+        let root = self.transport.query(&params).await?;
+        Ok(root
+            .items("unsuccessful")
+            .map(|item| {
+                let code = item
+                    .child("error")
+                    .map(|e| e.string("code"))
+                    .unwrap_or_default();
+                (item.string("resourceId"), code)
+            })
+            .collect())
+    }
+
+    /// [DescribeVpcAttribute](https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeVpcAttribute.html):
+    /// whether `attribute` (`enableDnsSupport`, `enableDnsHostnames`) is on.
+    pub async fn vpc_attribute(&self, vpc_id: &str, attribute: &str) -> CallResult<bool> {
+        let mut params = Params::new("DescribeVpcAttribute");
+        params.set("VpcId", vpc_id).set("Attribute", attribute);
+        let root = self.transport.query(&params).await?;
+        // The answer names the attribute with a lowercase first letter.
+        let mut element = attribute.to_string();
+        element[..1].make_ascii_lowercase();
+        Ok(root
+            .child(&element)
+            .and_then(|a| a.text_of("value"))
+            .is_some_and(|v| v == "true"))
     }
 
     /// [DescribeManagedPrefixLists](https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeManagedPrefixLists.html):
@@ -452,6 +627,50 @@ fn security_group(group: &Element) -> SecurityGroup {
     }
 }
 
+fn route_table(table: &Element) -> RouteTable {
+    let associations: Vec<&Element> = table.items("associationSet").collect();
+    RouteTable {
+        id: table.string("routeTableId"),
+        vpc_id: table.string("vpcId"),
+        main: associations
+            .iter()
+            .any(|a| a.text_of("main") == Some("true")),
+        subnets: associations
+            .iter()
+            .map(|a| a.string("subnetId"))
+            .filter(|s| !s.is_empty())
+            .collect(),
+        internet_route: table.items("routeSet").any(|r| {
+            r.text_of("destinationCidrBlock") == Some("0.0.0.0/0")
+                && r.string("gatewayId").starts_with("igw-")
+        }),
+    }
+}
+
+fn vpc_endpoint(endpoint: &Element) -> VpcEndpoint {
+    let texts = |list: &str| -> Vec<String> {
+        endpoint
+            .items(list)
+            .map(|i| i.text.trim().to_string())
+            .collect()
+    };
+    VpcEndpoint {
+        id: endpoint.string("vpcEndpointId"),
+        vpc_id: endpoint.string("vpcId"),
+        service_name: endpoint.string("serviceName"),
+        kind: endpoint.string("vpcEndpointType"),
+        state: endpoint.string("state").to_ascii_lowercase(),
+        route_tables: texts("routeTableIdSet"),
+        subnets: texts("subnetIdSet"),
+        security_groups: endpoint
+            .items("groupSet")
+            .map(|g| g.string("groupId"))
+            .collect(),
+        private_dns: endpoint.text_of("privateDnsEnabled") == Some("true"),
+        tags: tags(endpoint, "tagSet"),
+    }
+}
+
 fn launch_template(template: &Element) -> LaunchTemplate {
     LaunchTemplate {
         id: template.string("launchTemplateId"),
@@ -503,6 +722,17 @@ fn template_data(data: &Element) -> LaunchTemplateData {
             .items("tagSpecificationSet")
             .map(|s| (s.string("resourceType"), tags(s, "tagSet")))
             .collect(),
+        network_interface: data
+            .items("networkInterfaceSet")
+            .find(|n| n.number::<i32>("deviceIndex").unwrap_or(0) == 0)
+            .map(|n| NetworkInterface {
+                associate_public_ip: n.text_of("associatePublicIpAddress").map(|v| v == "true"),
+                // Unlike most EC2 lists, this one names its members `groupId`.
+                security_group_ids: n
+                    .list("groupSet")
+                    .map(|g| g.text.trim().to_string())
+                    .collect(),
+            }),
     }
 }
 
@@ -515,6 +745,19 @@ fn template_data_params(params: &mut Params, data: &LaunchTemplateData) {
         .set(format!("{P}.UserData"), &data.user_data);
     if let Some(profile) = &data.instance_profile {
         params.set(format!("{P}.IamInstanceProfile.Name"), profile);
+    }
+    if let Some(interface) = &data.network_interface {
+        let nic = format!("{P}.NetworkInterface.1");
+        params
+            .set(format!("{nic}.DeviceIndex"), 0)
+            .set(format!("{nic}.DeleteOnTermination"), true)
+            .list(
+                &format!("{nic}.SecurityGroupId"),
+                &interface.security_group_ids,
+            );
+        if let Some(public) = interface.associate_public_ip {
+            params.set(format!("{nic}.AssociatePublicIpAddress"), public);
+        }
     }
     params
         .set(
@@ -614,6 +857,9 @@ mod tests {
               <ebs><encrypted>true</encrypted><volumeType>gp3</volumeType></ebs></item></blockDeviceMappingSet>
             <tagSpecificationSet><item><resourceType>instance</resourceType>
               <tagSet><item><key>Name</key><value>web-app</value></item></tagSet></item></tagSpecificationSet>
+            <networkInterfaceSet><item><associatePublicIpAddress>false</associatePublicIpAddress>
+              <deleteOnTermination>true</deleteOnTermination><deviceIndex>0</deviceIndex>
+              <groupSet><groupId>sg-2</groupId></groupSet></item></networkInterfaceSet>
           </launchTemplateData>"#;
         let data = template_data(&Element::parse(doc).unwrap());
         assert_eq!(
@@ -635,6 +881,10 @@ mod tests {
                     volume_type: "gp3".into(),
                 }],
                 tag_specifications: vec![("instance".into(), vec![Tag::new("Name", "web-app")])],
+                network_interface: Some(NetworkInterface {
+                    associate_public_ip: Some(false),
+                    security_group_ids: vec!["sg-2".into()],
+                }),
             }
         );
         let mut params = Params::new("CreateLaunchTemplateVersion");
@@ -645,6 +895,10 @@ mod tests {
              &LaunchTemplateData.ImageId=ami-1&LaunchTemplateData.InstanceType=t3.micro\
              &LaunchTemplateData.SecurityGroupId.1=sg-1\
              &LaunchTemplateData.UserData=IyEvYmluL2Jhc2g%3D\
+             &LaunchTemplateData.NetworkInterface.1.DeviceIndex=0\
+             &LaunchTemplateData.NetworkInterface.1.DeleteOnTermination=true\
+             &LaunchTemplateData.NetworkInterface.1.SecurityGroupId.1=sg-2\
+             &LaunchTemplateData.NetworkInterface.1.AssociatePublicIpAddress=false\
              &LaunchTemplateData.MetadataOptions.HttpEndpoint=enabled\
              &LaunchTemplateData.MetadataOptions.HttpTokens=required\
              &LaunchTemplateData.MetadataOptions.HttpPutResponseHopLimit=2\

@@ -238,7 +238,11 @@ impl AutoScalingGroup {
                 Some(Outputs::LaunchTemplate { latest_version, .. }) => latest_version.to_string(),
                 _ => KNOWN_AFTER_UP.to_string(),
             },
-            subnets: deps.subnets()?.into_iter().map(String::from).collect(),
+            subnets: deps
+                .private_subnets()?
+                .into_iter()
+                .map(String::from)
+                .collect(),
             target_group: deps.id(Key::TargetGroup)?.to_string(),
             tags: wanted_tags(cx, &self.name(cx)),
         })
@@ -336,9 +340,13 @@ impl Resource for AutoScalingGroup {
     }
     fn depends_on(&self) -> Vec<Key> {
         // After the listener: instances should register with a target group that already
-        // receives traffic, so their first health checks are meaningful.
+        // receives traffic, so their first health checks are meaningful. After the
+        // endpoints: instances in private subnets fetch the release, their parameters and
+        // secrets through them as they boot.
         vec![
             Key::Network,
+            Key::S3Endpoint,
+            Key::InterfaceEndpoints,
             Key::LaunchTemplate,
             Key::TargetGroup,
             Key::Listener,

@@ -34,7 +34,11 @@ fn subnets_of(group: &Element) -> Vec<String> {
 }
 
 fn wanted_subnets(deps: &Deps<'_>) -> Result<Vec<String>> {
-    let set: BTreeSet<String> = deps.subnets()?.into_iter().map(String::from).collect();
+    let set: BTreeSet<String> = deps
+        .private_subnets()?
+        .into_iter()
+        .map(String::from)
+        .collect();
     Ok(set.into_iter().collect())
 }
 

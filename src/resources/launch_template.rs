@@ -1,6 +1,7 @@
-//! The launch template: image, instance type, instance security group, IMDSv2 only, the
-//! instance profile, the boot script, and the stack's tags on every instance and volume
-//! launched from it. With an `app` (and no `compute.user_data`), the boot script installs
+//! The launch template: image, instance type, the network interface (instance security
+//! group, and a public IP address only when the instances share the load balancer's
+//! public subnets), IMDSv2 only, the instance profile, the boot script, and the stack's
+//! tags on every instance and volume launched from it. With an `app` (and no `compute.user_data`), the boot script installs
 //! the release: a new release is a new version.
 //!
 //! A launch template version is immutable, so a changed setting becomes a new version that is
@@ -19,7 +20,8 @@ use super::{
     Change, Context, Deps, Diff, Found, Health, Key, Observed, Outputs, Resource, ensure_owned,
 };
 use crate::aws::ec2::{
-    LaunchTemplate as AwsLaunchTemplate, LaunchTemplateData, MetadataOptions, Tag, Volume,
+    LaunchTemplate as AwsLaunchTemplate, LaunchTemplateData, MetadataOptions, NetworkInterface,
+    Tag, Volume,
 };
 use crate::aws::errors::{Absent, AwsContext};
 use crate::aws::tags;
@@ -43,6 +45,9 @@ struct Settings {
     image_id: String,
     instance_type: String,
     security_group_ids: Vec<String>,
+    /// Instances get a public IPv4 address: they need one in public subnets, without a NAT,
+    /// to reach S3, SSM and CloudWatch; in private subnets they must not have one.
+    public_ip: bool,
     user_data: String,
     imdsv2_required: bool,
     /// IMDS answers PUTs within this many network hops: 1 keeps the instance role's
@@ -59,12 +64,23 @@ const ROOT_VOLUME_TYPE: &str = "gp3";
 
 impl Settings {
     fn of(data: &LaunchTemplateData) -> Self {
-        let mut groups = data.security_group_ids.clone();
+        let interface = data.network_interface.as_ref();
+        let mut groups = match interface {
+            Some(interface) => interface.security_group_ids.clone(),
+            None => data.security_group_ids.clone(),
+        };
         groups.sort();
         Settings {
             image_id: data.image_id.clone(),
             instance_type: data.instance_type.clone(),
             security_group_ids: groups,
+            // A version without the setting (modu made those before it said it) leaves the
+            // address to the subnet, and its instances run in the load balancer's public
+            // subnets, which map one: it counts as `true`, so upgrading modu replaces no
+            // instance.
+            public_ip: interface
+                .and_then(|i| i.associate_public_ip)
+                .unwrap_or(true),
             user_data: data.user_data.clone(),
             imdsv2_required: data.metadata.http_tokens == "required",
             // AWS's default when a version does not say.
@@ -134,6 +150,7 @@ fn diff_settings(
         &live.security_group_ids,
         &want.security_group_ids,
     );
+    diff.field("public_ip", &live.public_ip, &want.public_ip);
     diff.field(
         "user_data",
         &script_label(&live.user_data),
@@ -226,6 +243,7 @@ impl LaunchTemplate {
             image_id: image_id.to_string(),
             instance_type: cx.spec.compute.instance_type.clone(),
             security_group_ids: vec![deps.id(Key::SgApp)?.to_string()],
+            public_ip: !cx.spec.network.is_private(),
             user_data: match (self.boot_script(cx, deps)?, live_user_data) {
                 (Some(script), _) => aws_smithy_types::base64::encode(script),
                 (None, Some(live)) => live.to_string(),
@@ -308,7 +326,12 @@ impl LaunchTemplate {
         LaunchTemplateData {
             image_id: settings.image_id.clone(),
             instance_type: settings.instance_type.clone(),
-            security_group_ids: settings.security_group_ids.clone(),
+            // With a network interface, EC2 takes the groups there only.
+            security_group_ids: Vec::new(),
+            network_interface: Some(NetworkInterface {
+                associate_public_ip: Some(settings.public_ip),
+                security_group_ids: settings.security_group_ids.clone(),
+            }),
             user_data: settings.user_data.clone(),
             instance_profile: settings.instance_profile.clone(),
             metadata: MetadataOptions {
@@ -530,6 +553,7 @@ impl Resource for LaunchTemplate {
                 "image_source": live.image_source,
                 "published_image": live.published_image,
                 "instance_type": settings.instance_type,
+                "public_ip": settings.public_ip,
                 "imdsv2_required": settings.imdsv2_required,
                 "metadata_hop_limit": settings.metadata_hop_limit,
                 "encrypted_volumes": settings.encrypted_volumes,
@@ -555,6 +579,7 @@ mod tests {
             image_id: "ami-1".into(),
             instance_type: "t3.micro".into(),
             security_group_ids: vec!["sg-1".into()],
+            public_ip: true,
             user_data: "IyEvYmluL2Jhc2g=".into(),
             imdsv2_required: true,
             metadata_hop_limit: 1,
@@ -605,6 +630,32 @@ mod tests {
         assert_eq!(image_to_launch(&al2023, None, "ami-new", false), "ami-new");
         let ami = ImageRef::Ami("ami-mine".into());
         assert_eq!(image_to_launch(&ami, pinned, "ami-new", true), "ami-mine");
+    }
+
+    #[test]
+    fn the_public_address_is_explicit_and_an_older_template_counts_as_public() {
+        let older = LaunchTemplateData {
+            security_group_ids: vec!["sg-1".into()],
+            ..LaunchTemplateData::default()
+        };
+        let of_older = Settings::of(&older);
+        assert!(of_older.public_ip);
+        assert_eq!(of_older.security_group_ids, ["sg-1"]);
+        let private = LaunchTemplateData {
+            network_interface: Some(NetworkInterface {
+                associate_public_ip: Some(false),
+                security_group_ids: vec!["sg-1".into()],
+            }),
+            ..LaunchTemplateData::default()
+        };
+        let of_private = Settings::of(&private);
+        assert!(!of_private.public_ip);
+        assert_eq!(of_private.security_group_ids, ["sg-1"]);
+        // Moving into private subnets is a new version without a public address.
+        let mut want = settings();
+        want.public_ip = false;
+        let changes = diff_settings(&settings(), &want, FROM_AL2023);
+        assert_eq!(changes, vec![Change::new("public_ip", true, false)]);
     }
 
     #[test]

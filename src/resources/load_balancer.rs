@@ -155,7 +155,11 @@ impl Resource for LoadBalancer {
     }
 
     fn diff(&self, _cx: &Context, deps: &Deps<'_>, observed: &Observed) -> Result<Vec<Change>> {
-        let subnets: Vec<String> = deps.subnets()?.into_iter().map(String::from).collect();
+        let subnets: Vec<String> = deps
+            .public_subnets()?
+            .into_iter()
+            .map(String::from)
+            .collect();
         Ok(diff_live(observed.live()?, &subnets, deps.id(Key::SgLb)?))
     }
 
@@ -168,7 +172,11 @@ impl Resource for LoadBalancer {
     ) -> Result<()> {
         let arn = &observed.found.id;
         if touches(changes, "subnets") {
-            let subnets: Vec<String> = deps.subnets()?.into_iter().map(String::from).collect();
+            let subnets: Vec<String> = deps
+                .public_subnets()?
+                .into_iter()
+                .map(String::from)
+                .collect();
             cx.clients
                 .elbv2
                 .set_subnets()
@@ -198,7 +206,10 @@ impl Resource for LoadBalancer {
             .create_load_balancer()
             .name(&name)
             .set_subnets(Some(
-                deps.subnets()?.into_iter().map(String::from).collect(),
+                deps.public_subnets()?
+                    .into_iter()
+                    .map(String::from)
+                    .collect(),
             ))
             .security_groups(deps.id(Key::SgLb)?)
             .scheme(LoadBalancerSchemeEnum::InternetFacing)

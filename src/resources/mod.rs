@@ -20,6 +20,7 @@ pub mod dns_record;
 pub mod hosted_zone;
 pub mod instance_profile;
 pub mod instance_role;
+pub mod interface_endpoints;
 pub mod launch_template;
 pub mod listener;
 pub mod listener_rule;
@@ -33,6 +34,7 @@ pub mod parameters;
 pub mod release;
 pub mod replication_group;
 pub mod rollout;
+pub mod s3_endpoint;
 pub mod scaling_policy;
 pub mod security_group;
 pub mod shared;
@@ -169,6 +171,9 @@ pub enum Key {
     DbSubnets,
     Database,
     Parameters,
+    S3Endpoint,
+    SgEndpoints,
+    InterfaceEndpoints,
 }
 
 impl Key {
@@ -207,6 +212,9 @@ impl Key {
             Key::DbSubnets => "db-subnets",
             Key::Database => "database",
             Key::Parameters => "parameters",
+            Key::S3Endpoint => "s3-endpoint",
+            Key::SgEndpoints => "sg-endpoints",
+            Key::InterfaceEndpoints => "interface-endpoints",
         }
     }
 }
@@ -228,10 +236,7 @@ impl fmt::Display for Key {
 pub enum Outputs {
     #[default]
     None,
-    Network {
-        subnets: Vec<String>,
-        zones: Vec<String>,
-    },
+    Network(network::Placement),
     Named {
         name: String,
     },
@@ -409,14 +414,53 @@ impl<'a> Deps<'a> {
         }
     }
 
-    /// The subnets the network resolved to (the network is looked up, never planned).
-    pub fn subnets(&self) -> Result<Vec<&'a str>> {
+    /// Where the network put the stack's parts (the network is looked up, never planned).
+    fn placement(&self) -> Result<&'a network::Placement> {
         match self.outputs(Key::Network)? {
-            Some(Outputs::Network { subnets, .. }) => {
-                Ok(subnets.iter().map(String::as_str).collect())
-            }
+            Some(Outputs::Network(placement)) => Ok(placement),
             _ => Err(self.unresolved(Key::Network)),
         }
+    }
+
+    /// The load balancer's subnets.
+    pub fn public_subnets(&self) -> Result<Vec<&'a str>> {
+        Ok(self
+            .placement()?
+            .public_subnets
+            .iter()
+            .map(String::as_str)
+            .collect())
+    }
+
+    /// The subnets of the instances, cache and database (the load balancer's, unless the
+    /// spec gives private subnets).
+    pub fn private_subnets(&self) -> Result<Vec<&'a str>> {
+        Ok(self
+            .placement()?
+            .private_subnets
+            .iter()
+            .map(String::as_str)
+            .collect())
+    }
+
+    /// One private subnet per zone, for interface endpoints; empty without private subnets.
+    pub fn endpoint_subnets(&self) -> Result<Vec<&'a str>> {
+        Ok(self
+            .placement()?
+            .endpoint_subnets
+            .iter()
+            .map(String::as_str)
+            .collect())
+    }
+
+    /// The route tables of the private subnets; empty without them.
+    pub fn private_route_tables(&self) -> Result<Vec<&'a str>> {
+        Ok(self
+            .placement()?
+            .private_route_tables
+            .iter()
+            .map(String::as_str)
+            .collect())
     }
 
     /// The load balancer's DNS name and the hosted zone of its alias target.
@@ -645,6 +689,9 @@ pub fn for_spec(_spec: &Spec) -> Vec<Box<dyn Resource>> {
         Box::new(security_group::SecurityGroup::app()),
         Box::new(security_group::SecurityGroup::cache()),
         Box::new(security_group::SecurityGroup::database()),
+        Box::new(security_group::SecurityGroup::endpoints()),
+        Box::new(s3_endpoint::S3Endpoint),
+        Box::new(interface_endpoints::InterfaceEndpoints),
         Box::new(bucket::Bucket),
         Box::new(release::ReleaseObject),
         Box::new(instance_role::InstanceRole),

@@ -1,7 +1,8 @@
 //! Security groups: the load balancer's (its listener ports from anywhere, or the listener
 //! port from CloudFront's origin-facing addresses only when the CDN is on), the instances'
 //! (app port from the load balancer only), the cache's (6379 from the instances only) and
-//! the database's (5432 from the instances only).
+//! the database's (5432 from the instances only) and the interface endpoints' (HTTPS from
+//! the instances only).
 //!
 //! Ingress rules are converged exactly: missing rules are authorized and rules that the spec
 //! does not ask for are revoked. Egress is left as AWS creates it (all outbound). The three
@@ -28,6 +29,8 @@ pub const POSTGRES_PORT: u16 = 5432;
 /// referencing it counts as its maximum size (55) against the 60 inbound rules a group may
 /// have, so the load balancer's group references it once: for the listener port only.
 const CLOUDFRONT_ORIGIN_FACING: &str = "com.amazonaws.global.cloudfront.origin-facing";
+/// The port AWS APIs answer on, which the endpoints' group opens to the instances.
+pub const HTTPS_PORT: u16 = 443;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Role {
@@ -35,6 +38,7 @@ enum Role {
     App,
     Cache,
     Database,
+    Endpoints,
 }
 
 pub struct SecurityGroup {
@@ -153,6 +157,11 @@ impl SecurityGroup {
             role: Role::Database,
         }
     }
+    pub fn endpoints() -> Self {
+        SecurityGroup {
+            role: Role::Endpoints,
+        }
+    }
 
     fn description(&self) -> &'static str {
         match self.role {
@@ -160,6 +169,7 @@ impl SecurityGroup {
             Role::App => "modu instances: app port from the load balancer only",
             Role::Cache => "modu cache: Redis from the instances only",
             Role::Database => "modu database: PostgreSQL from the instances only",
+            Role::Endpoints => "modu interface endpoints: HTTPS from the instances only",
         }
     }
 
@@ -199,6 +209,10 @@ impl SecurityGroup {
             )]),
             Role::Database => BTreeSet::from([Rule::tcp(
                 POSTGRES_PORT,
+                Source::Group(deps.id(Key::SgApp)?.to_string()),
+            )]),
+            Role::Endpoints => BTreeSet::from([Rule::tcp(
+                HTTPS_PORT,
                 Source::Group(deps.id(Key::SgApp)?.to_string()),
             )]),
         })
@@ -257,7 +271,7 @@ impl SecurityGroup {
 
 /// The security group names of a stack, for the one shared lookup.
 fn all_names(stack: &str) -> Vec<String> {
-    ["lb", "app", "cache", "db"]
+    ["lb", "app", "cache", "db", "endpoints"]
         .iter()
         .map(|suffix| format!("{stack}-{suffix}"))
         .collect()
@@ -280,6 +294,7 @@ impl Resource for SecurityGroup {
             Role::App => Key::SgApp,
             Role::Cache => Key::SgCache,
             Role::Database => Key::SgDb,
+            Role::Endpoints => Key::SgEndpoints,
         }
     }
     fn kind(&self) -> &'static str {
@@ -291,6 +306,7 @@ impl Resource for SecurityGroup {
             Role::App => "app",
             Role::Cache => "cache",
             Role::Database => "db",
+            Role::Endpoints => "endpoints",
         };
         format!("{}-{suffix}", cx.spec.stack)
     }
@@ -298,11 +314,15 @@ impl Resource for SecurityGroup {
         match self.role {
             Role::LoadBalancer => vec![Key::Network],
             Role::App => vec![Key::Network, Key::SgLb],
-            Role::Cache | Role::Database => vec![Key::Network, Key::SgApp],
+            Role::Cache | Role::Database | Role::Endpoints => vec![Key::Network, Key::SgApp],
         }
     }
     fn wanted(&self, spec: &crate::spec::Spec) -> bool {
-        self.role != Role::Database || spec.database.is_some()
+        match self.role {
+            Role::Database => spec.database.is_some(),
+            Role::Endpoints => !spec.network.interface_endpoints.is_empty(),
+            _ => true,
+        }
     }
 
     async fn observe(&self, cx: &Context, deps: &Deps<'_>) -> Result<Option<Observed>> {

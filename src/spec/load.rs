@@ -71,6 +71,7 @@ mod tests {
             network: Network {
                 vpc: VpcRef::Default,
                 subnets: SubnetsRef::Default,
+                interface_endpoints: Vec::new(),
             },
             storage: Storage {
                 bucket: BucketRef::Auto,

@@ -59,6 +59,17 @@ impl Spec {
 pub struct Network {
     pub vpc: VpcRef,
     pub subnets: SubnetsRef,
+    /// Interface endpoints for private instances, in a fixed order; empty for none (always
+    /// empty unless the subnets are [`SubnetsRef::Tiered`]).
+    pub interface_endpoints: Vec<EndpointService>,
+}
+
+impl Network {
+    /// True when the instances live in private subnets, apart from the load balancer:
+    /// they get no public IP address and reach S3 through the stack's gateway endpoint.
+    pub fn is_private(&self) -> bool {
+        matches!(self.subnets, SubnetsRef::Tiered { .. })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -77,6 +88,52 @@ pub enum SubnetsRef {
     Default,
     /// Explicit `subnet-…` ids (at least two, in different AZs).
     Ids(Vec<String>),
+    /// The load balancer in `public` (at least two, in different AZs), the instances,
+    /// cache and database in `private` (at least two; no id in both lists).
+    Tiered {
+        public: Vec<String>,
+        private: Vec<String>,
+    },
+}
+
+/// A service that private instances reach through an interface endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EndpointService {
+    Ssm,
+    Ssmmessages,
+    Ec2messages,
+    Logs,
+    Secretsmanager,
+    Monitoring,
+}
+
+impl EndpointService {
+    pub const ALL: [EndpointService; 6] = [
+        EndpointService::Ssm,
+        EndpointService::Ssmmessages,
+        EndpointService::Ec2messages,
+        EndpointService::Logs,
+        EndpointService::Secretsmanager,
+        EndpointService::Monitoring,
+    ];
+
+    /// The last part of the endpoint service name, `com.amazonaws.<region>.<this>`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EndpointService::Ssm => "ssm",
+            EndpointService::Ssmmessages => "ssmmessages",
+            EndpointService::Ec2messages => "ec2messages",
+            EndpointService::Logs => "logs",
+            EndpointService::Secretsmanager => "secretsmanager",
+            EndpointService::Monitoring => "monitoring",
+        }
+    }
+
+    /// The endpoint service name in `region`.
+    pub fn service_name(self, region: &str) -> String {
+        format!("com.amazonaws.{region}.{}", self.as_str())
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

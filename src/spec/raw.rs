@@ -166,19 +166,93 @@ pub(super) struct RawDatabase {
     pub(super) multi_az: Field<bool>,
 }
 
-/// The VPC and subnets the load balancer and instances live in.
+/// The VPC and subnets the load balancer and instances live in: one set of subnets for
+/// everything (`subnets`), or the load balancer in `public_subnets` and the instances,
+/// cache and database in `private_subnets`.
 #[derive(Debug, Default, JsonSchema)]
 #[schemars(deny_unknown_fields)]
-#[schemars(rename = "Network")]
+#[schemars(
+    rename = "Network",
+    extend(
+        "dependentRequired" = {
+            "public_subnets": ["private_subnets"],
+            "private_subnets": ["public_subnets"],
+            "interface_endpoints": ["private_subnets"]
+        },
+        "not" = { "required": ["subnets", "public_subnets"] }
+    )
+)]
 pub(super) struct RawNetwork {
     /// `default` for the region's default VPC, or a `vpc-…` id. Default: `default`.
     #[schemars(default)]
     #[schemars(schema_with = "vpc_schema", extend("default" = "default"))]
     pub(super) vpc: Field<String>,
-    /// `default` for the VPC's default subnets (at least two Availability Zones),
-    /// or a list of at least two `subnet-…` ids in different zones. Default: `default`.
+    /// The subnets of the load balancer and the instances alike, which get public IP
+    /// addresses: `default` for the VPC's default subnets (at most three Availability
+    /// Zones offering the instance and cache node types), or a list of at least two
+    /// `subnet-…` ids in different zones. Not with `public_subnets`. Default: `default`.
     #[schemars(with = "Option<RawSubnets>", extend("default" = "default"))]
     pub(super) subnets: Field<RawSubnets>,
+    /// The load balancer's subnets (routed to an internet gateway): at least two
+    /// `subnet-…` ids, one per Availability Zone. Needs `private_subnets`.
+    #[schemars(default)]
+    #[schemars(schema_with = "subnet_list_schema")]
+    pub(super) public_subnets: Field<Vec<Field<String>>>,
+    /// The subnets of the instances, cache and database, in at least two of the zones of
+    /// `public_subnets`. The instances get no public IP address; modu adds an S3 gateway
+    /// endpoint to these subnets' route tables. They reach the other AWS APIs through a
+    /// NAT gateway of yours or `interface_endpoints`. Needs `public_subnets`.
+    #[schemars(default)]
+    #[schemars(schema_with = "subnet_list_schema")]
+    pub(super) private_subnets: Field<Vec<Field<String>>>,
+    /// Interface endpoints (with private DNS) in `private_subnets`, so that instances
+    /// without a NAT gateway reach SSM, CloudWatch Logs and metrics and Secrets Manager:
+    /// `true` for all of `ssm`, `ssmmessages`, `ec2messages`, `logs`, `secretsmanager`,
+    /// `monitoring`, or a list of them. Each is billed per hour and zone. Default: `false`.
+    #[schemars(with = "Option<RawInterfaceEndpoints>", extend("default" = false))]
+    pub(super) interface_endpoints: Field<RawInterfaceEndpoints>,
+}
+
+/// `network.interface_endpoints`: a switch, or a list of service names.
+#[derive(Debug)]
+pub(super) enum RawInterfaceEndpoints {
+    All(bool),
+    Services(Vec<Field<RawEndpointService>>),
+}
+
+impl JsonSchema for RawInterfaceEndpoints {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "InterfaceEndpoints".into()
+    }
+
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        let service = generator.subschema_for::<RawEndpointService>();
+        json_schema!({
+            "anyOf": [
+                { "type": "boolean" },
+                { "type": "array", "minItems": 1, "uniqueItems": true, "items": service }
+            ]
+        })
+    }
+}
+
+/// An AWS service that private instances reach through an interface endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+#[schemars(rename = "EndpointService")]
+pub(super) enum RawEndpointService {
+    /// Systems Manager (the agent, Session Manager's control channel).
+    Ssm,
+    /// Session Manager's data channel.
+    Ssmmessages,
+    /// The SSM agent's command channel.
+    Ec2messages,
+    /// CloudWatch Logs.
+    Logs,
+    /// Secrets Manager.
+    Secretsmanager,
+    /// CloudWatch metrics.
+    Monitoring,
 }
 
 /// Where uploaded images are kept.
@@ -551,6 +625,15 @@ impl JsonSchema for RawSubnets {
             ]
         })
     }
+}
+
+fn subnet_list_schema(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({
+        "type": ["array", "null"],
+        "minItems": 2,
+        "uniqueItems": true,
+        "items": { "type": "string", "pattern": "^subnet-[0-9a-f]{8,17}$" }
+    })
 }
 
 fn vpc_schema(_: &mut SchemaGenerator) -> Schema {

@@ -424,6 +424,23 @@ impl Aws {
             ));
         }
 
+        let endpoints = self
+            .ec2
+            .describe_vpc_endpoints()
+            .filters(tag_filter(stack))
+            .send()
+            .await
+            .expect("DescribeVpcEndpoints");
+        for endpoint in endpoints.vpc_endpoints() {
+            let state = endpoint.state().map(|s| s.as_str().to_ascii_lowercase());
+            if !matches!(state.as_deref(), Some("deleted" | "deleting")) {
+                found.push(format!(
+                    "vpc-endpoint {}",
+                    endpoint.vpc_endpoint_id().unwrap_or_default()
+                ));
+            }
+        }
+
         let instances = self
             .ec2
             .describe_instances()
@@ -1393,6 +1410,10 @@ pub struct Spec {
     pub cache: Option<CacheTier>,
     pub dashboard: Option<DashboardTier>,
     pub dns: Option<DnsTier>,
+    /// The body of the `network` section (indented lines).
+    pub network: String,
+    /// A `database` section with its defaults.
+    pub database: bool,
 }
 
 /// The `cdn` section.
@@ -1459,6 +1480,8 @@ impl Spec {
             cache: None,
             dashboard: None,
             dns: None,
+            network: "  vpc: default\n  subnets: default\n".to_string(),
+            database: false,
         }
     }
 
@@ -1538,6 +1561,9 @@ impl Spec {
                 dns.enabled, dns.zone, dns.record, dns.target, dns.create_zone
             ));
         }
+        if self.database {
+            yaml.push_str("database:\n  enabled: true\n");
+        }
         yaml
     }
 
@@ -1561,9 +1587,7 @@ region: {REGION}
 tags:
   project: {project}
 network:
-  vpc: default
-  subnets: default
-storage:
+{network}storage:
   bucket: {bucket}
 load_balancer:
   port: {lb_port}
@@ -1583,6 +1607,7 @@ compute:
   cpu_target: {cpu}
 {user_data}{tiers}",
             stack = self.stack,
+            network = self.network,
             project = self.project_tag,
             bucket = self.bucket,
             lb_port = self.lb_port,

@@ -2,7 +2,8 @@
 //! that one describe call answers for several resources at once.
 //!
 //! Observing the whole stack is what `plan`, a no-op `up` and `status` cost; reading each
-//! thing once (one `DescribeSecurityGroups` for the three groups, one ELBv2 `DescribeTags`
+//! thing once (one `DescribeSecurityGroups` for the groups, one `DescribeVpcEndpoints` for
+//! the gateway and interface endpoints, one ELBv2 `DescribeTags`
 //! for the target group, load balancer and listeners) keeps that cost down.
 
 pub mod cloudwatch;
@@ -17,5 +18,6 @@ use tokio::sync::OnceCell;
 #[derive(Default)]
 pub struct Reads {
     security_groups: OnceCell<Vec<crate::aws::ec2::SecurityGroup>>,
+    vpc_endpoints: OnceCell<Vec<crate::aws::ec2::VpcEndpoint>>,
     elb: OnceCell<elbv2::View>,
 }

@@ -20,13 +20,32 @@ use std::collections::{BTreeMap, HashSet};
 use serde_saphyr::{Location, Spanned};
 
 use super::diagnostics::{Findings, Reporter, SpecError};
-use super::model::{BucketRef, Dashboard, Network, Spec, Storage, SubnetsRef, VpcRef};
-use super::raw::{Field, RawNetwork, RawSpec, RawStorage, RawSubnets, RawTags};
+use super::model::{
+    BucketRef, Dashboard, EndpointService, Network, Spec, Storage, SubnetsRef, VpcRef,
+};
+use super::raw::{
+    Field, RawEndpointService, RawInterfaceEndpoints, RawNetwork, RawSpec, RawStorage, RawSubnets,
+    RawTags,
+};
 use super::rules::{
     MAX_EXTRA_TAGS, acm_certificate_region, check_bucket_name, check_dns_name, is_aws_id,
     is_region, suggest_stack_name,
 };
 use super::yaml::Node;
+
+const PUBLIC_SUBNETS: &str = "network.public_subnets";
+const PRIVATE_SUBNETS: &str = "network.private_subnets";
+
+fn endpoint_service(raw: RawEndpointService) -> EndpointService {
+    match raw {
+        RawEndpointService::Ssm => EndpointService::Ssm,
+        RawEndpointService::Ssmmessages => EndpointService::Ssmmessages,
+        RawEndpointService::Ec2messages => EndpointService::Ec2messages,
+        RawEndpointService::Logs => EndpointService::Logs,
+        RawEndpointService::Secretsmanager => EndpointService::Secretsmanager,
+        RawEndpointService::Monitoring => EndpointService::Monitoring,
+    }
+}
 
 const CERTIFICATE_ARN_HINT: &str = "arn:aws:acm:<region>:<account id>:certificate/<id>";
 
@@ -249,32 +268,100 @@ impl Checker<'_> {
                 VpcRef::Id(vpc.value)
             }
         };
-        let subnets = match raw.subnets.into_given() {
-            None => SubnetsRef::Default,
-            Some(Spanned {
-                value: RawSubnets::Keyword(word),
-                referenced,
-                ..
-            }) => {
+        let public = raw
+            .public_subnets
+            .into_given()
+            .map(|list| (PUBLIC_SUBNETS, list));
+        let private = raw
+            .private_subnets
+            .into_given()
+            .map(|list| (PRIVATE_SUBNETS, list));
+        let subnets = match (raw.subnets.into_given(), public, private) {
+            (shared, None, None) => shared.map_or(SubnetsRef::Default, |s| self.subnets(s)),
+            (Some(shared), Some((field, list)), _) | (Some(shared), None, Some((field, list))) => {
+                self.report_with_help(
+                    &list.referenced,
+                    field,
+                    "cannot be given with `network.subnets`, which holds the load balancer \
+                     and the instances alike",
+                    Some("remove `subnets`, or `public_subnets` and `private_subnets`".to_owned()),
+                );
+                self.subnets(shared)
+            }
+            (None, Some((_, public)), Some((_, private))) => {
+                let public = self.subnet_ids(public.value, &public.referenced, PUBLIC_SUBNETS);
+                let private = self.subnet_ids(private.value, &private.referenced, PRIVATE_SUBNETS);
+                self.report_shared_subnets(&public, &private);
+                let ids = |list: Vec<(usize, Spanned<String>)>| {
+                    list.into_iter().map(|(_, id)| id.value).collect()
+                };
+                SubnetsRef::Tiered {
+                    public: ids(public),
+                    private: ids(private),
+                }
+            }
+            (None, Some((field, list)), None) | (None, None, Some((field, list))) => {
+                let missing = if field == PUBLIC_SUBNETS {
+                    PRIVATE_SUBNETS
+                } else {
+                    PUBLIC_SUBNETS
+                };
+                self.report_with_help(
+                    &list.referenced,
+                    field,
+                    format!("needs `{missing}` too"),
+                    Some(
+                        "list the load balancer's subnets in `public_subnets` and the \
+                         instances' in `private_subnets`, or both in `subnets`"
+                            .to_owned(),
+                    ),
+                );
+                SubnetsRef::Default
+            }
+        };
+        let private = matches!(subnets, SubnetsRef::Tiered { .. });
+        let interface_endpoints = raw
+            .interface_endpoints
+            .into_given()
+            .map(|given| self.interface_endpoints(given, private))
+            .unwrap_or_default();
+        Network {
+            vpc,
+            subnets,
+            interface_endpoints,
+        }
+    }
+
+    /// `network.subnets`: the keyword `default` or one list for everything.
+    fn subnets(&mut self, given: Spanned<RawSubnets>) -> SubnetsRef {
+        match given.value {
+            RawSubnets::Keyword(word) => {
                 if word != "default" {
                     self.report(
-                        &referenced,
+                        &given.referenced,
                         "network.subnets",
                         format!("`{word}` is not `default` or a list of subnet ids"),
                     );
                 }
                 SubnetsRef::Default
             }
-            Some(Spanned {
-                value: RawSubnets::Ids(ids),
-                referenced,
-                ..
-            }) => SubnetsRef::Ids(self.subnet_ids(ids, &referenced)),
-        };
-        Network { vpc, subnets }
+            RawSubnets::Ids(ids) => SubnetsRef::Ids(
+                self.subnet_ids(ids, &given.referenced, "network.subnets")
+                    .into_iter()
+                    .map(|(_, id)| id.value)
+                    .collect(),
+            ),
+        }
     }
 
-    fn subnet_ids(&mut self, ids: Vec<Field<String>>, list_at: &Location) -> Vec<String> {
+    /// A list of subnet ids at `field`: at least two, well-formed, none twice. Returns the
+    /// readable ones with their index in the list.
+    fn subnet_ids(
+        &mut self,
+        ids: Vec<Field<String>>,
+        list_at: &Location,
+        field: &str,
+    ) -> Vec<(usize, Spanned<String>)> {
         // An unreadable id is reported already; without it the count means little.
         let all_readable = !ids.iter().any(Field::is_invalid);
         let ids: Vec<(usize, Spanned<String>)> = ids
@@ -284,11 +371,16 @@ impl Checker<'_> {
             .collect();
         let unique: HashSet<&str> = ids.iter().map(|(_, id)| id.value.as_str()).collect();
         if all_readable && unique.len() < 2 {
+            let why = if field == PRIVATE_SUBNETS {
+                "the instances, cache and database span two or more Availability Zones"
+            } else {
+                "the load balancer spans two or more Availability Zones"
+            };
             self.report_with_help(
                 list_at,
-                "network.subnets",
+                field,
                 format!(
-                    "needs at least 2 different subnets (got {}); the load balancer spans two or more Availability Zones",
+                    "needs at least 2 different subnets (got {}); {why}",
                     unique.len()
                 ),
                 Some("list subnets in different zones, or use `subnets: default`".to_owned()),
@@ -296,23 +388,96 @@ impl Checker<'_> {
         }
         let mut seen = HashSet::new();
         for (index, id) in &ids {
-            let field = format!("network.subnets[{index}]");
+            let item = format!("{field}[{index}]");
             if !is_aws_id(&id.value, "subnet-") {
                 self.report_with_help(
                     &id.referenced,
-                    &field,
+                    &item,
                     format!("`{}` is not a subnet id", id.value),
                     Some("subnet ids look like `subnet-0123456789abcdef0`".to_owned()),
                 );
             } else if !seen.insert(id.value.as_str()) {
                 self.report(
                     &id.referenced,
-                    &field,
+                    &item,
                     format!("`{}` is listed twice", id.value),
                 );
             }
         }
-        ids.into_iter().map(|(_, id)| id.value).collect()
+        ids
+    }
+
+    /// A subnet is the load balancer's or the instances': one in both lists would give
+    /// the instances a route to the internet gateway, which private subnets must not have.
+    fn report_shared_subnets(
+        &mut self,
+        public: &[(usize, Spanned<String>)],
+        private: &[(usize, Spanned<String>)],
+    ) {
+        let public_ids: HashSet<&str> = public.iter().map(|(_, id)| id.value.as_str()).collect();
+        for (index, id) in private {
+            if public_ids.contains(id.value.as_str()) {
+                self.report_with_help(
+                    &id.referenced,
+                    &format!("{PRIVATE_SUBNETS}[{index}]"),
+                    format!("`{}` is in `{PUBLIC_SUBNETS}` too", id.value),
+                    Some(
+                        "the instances' subnets must be private: list each subnet in one \
+                         of the two lists"
+                            .to_owned(),
+                    ),
+                );
+            }
+        }
+    }
+
+    /// `network.interface_endpoints`, in [`EndpointService::ALL`]'s order. They serve
+    /// private subnets only: with public IP addresses the instances reach the services
+    /// directly, and the endpoints would cost money for nothing.
+    fn interface_endpoints(
+        &mut self,
+        given: Spanned<RawInterfaceEndpoints>,
+        private: bool,
+    ) -> Vec<EndpointService> {
+        let services: Vec<EndpointService> = match given.value {
+            RawInterfaceEndpoints::All(false) => return Vec::new(),
+            RawInterfaceEndpoints::All(true) => EndpointService::ALL.to_vec(),
+            RawInterfaceEndpoints::Services(list) => {
+                let mut seen = HashSet::new();
+                let mut services = Vec::new();
+                for (index, item) in list.into_iter().enumerate() {
+                    let Some(item) = item.into_given() else {
+                        continue;
+                    };
+                    let service = endpoint_service(item.value);
+                    if !seen.insert(service) {
+                        self.report(
+                            &item.referenced,
+                            &format!("network.interface_endpoints[{index}]"),
+                            format!("`{}` is listed twice", service.as_str()),
+                        );
+                    }
+                    services.push(service);
+                }
+                EndpointService::ALL
+                    .into_iter()
+                    .filter(|s| services.contains(s))
+                    .collect()
+            }
+        };
+        if !private && !services.is_empty() {
+            self.report_with_help(
+                &given.referenced,
+                "network.interface_endpoints",
+                "serve instances in `private_subnets` only",
+                Some(
+                    "give `public_subnets` and `private_subnets`, or remove \
+                     `interface_endpoints`: instances with public addresses reach AWS directly"
+                        .to_owned(),
+                ),
+            );
+        }
+        services
     }
 
     fn storage(&mut self, raw: RawStorage) -> Storage {
@@ -404,7 +569,8 @@ fn to_u32(n: i64) -> u32 {
 #[cfg(test)]
 mod tests {
     use crate::spec::rules::MAX_EXTRA_TAGS;
-    use crate::spec::testing::{BASE, assert_single_error, errors};
+    use crate::spec::testing::{BASE, assert_single_error, errors, parse};
+    use crate::spec::{EndpointService, SubnetsRef};
 
     #[test]
     fn bad_stack_name_gets_a_suggestion() {
@@ -528,6 +694,83 @@ mod tests {
                 "stacks/modu.yaml:4:30: network.subnets[1]: `subnet-xyz` is not a subnet id (help: subnet ids look like `subnet-0123456789abcdef0`)",
                 "stacks/modu.yaml:4:42: network.subnets[2]: `subnet-0123abcd` is listed twice",
             ]
+        );
+    }
+
+    const TIERED: &str = "network:\n  public_subnets: [subnet-0a0a0a0a, subnet-0b0b0b0b]\n  private_subnets: [subnet-1a1a1a1a, subnet-1b1b1b1b]\n";
+
+    #[test]
+    fn public_and_private_subnets_make_a_private_network() {
+        let spec = parse(&format!(
+            "{BASE}{TIERED}  interface_endpoints: [logs, ssm]\n"
+        ))
+        .unwrap();
+        assert_eq!(
+            spec.network.subnets,
+            SubnetsRef::Tiered {
+                public: vec!["subnet-0a0a0a0a".into(), "subnet-0b0b0b0b".into()],
+                private: vec!["subnet-1a1a1a1a".into(), "subnet-1b1b1b1b".into()],
+            }
+        );
+        assert!(spec.network.is_private());
+        // In the fixed order, whatever the file's.
+        assert_eq!(
+            spec.network.interface_endpoints,
+            [EndpointService::Ssm, EndpointService::Logs]
+        );
+        let all = parse(&format!("{BASE}{TIERED}  interface_endpoints: true\n")).unwrap();
+        assert_eq!(all.network.interface_endpoints, EndpointService::ALL);
+        let off = parse(&format!("{BASE}{TIERED}  interface_endpoints: false\n")).unwrap();
+        assert!(off.network.interface_endpoints.is_empty());
+        // Existing specs: one list (or the default) for everything, with public addresses.
+        assert!(!parse(BASE).unwrap().network.is_private());
+    }
+
+    #[test]
+    fn one_tier_alone_or_with_subnets_is_located() {
+        assert_single_error(
+            &format!("{BASE}network:\n  private_subnets: [subnet-1a1a1a1a, subnet-1b1b1b1b]\n"),
+            "stacks/modu.yaml:6:20: network.private_subnets: needs `network.public_subnets` too",
+        );
+        assert_single_error(
+            &format!(
+                "{BASE}network:\n  subnets: default\n  public_subnets: [subnet-0a0a0a0a, subnet-0b0b0b0b]\n"
+            ),
+            "stacks/modu.yaml:7:19: network.public_subnets: cannot be given with `network.subnets`",
+        );
+    }
+
+    #[test]
+    fn a_subnet_in_both_tiers_and_short_lists_are_located() {
+        let lines = errors(&format!(
+            "{BASE}network:\n  public_subnets: [subnet-0a0a0a0a, subnet-0b0b0b0b]\n  private_subnets: [subnet-0b0b0b0b]\n"
+        ));
+        assert_eq!(
+            lines,
+            [
+                "stacks/modu.yaml:7:20: network.private_subnets: needs at least 2 different subnets (got 1); the instances, cache and database span two or more Availability Zones (help: list subnets in different zones, or use `subnets: default`)",
+                "stacks/modu.yaml:7:21: network.private_subnets[0]: `subnet-0b0b0b0b` is in `network.public_subnets` too (help: the instances' subnets must be private: list each subnet in one of the two lists)",
+            ]
+        );
+    }
+
+    #[test]
+    fn interface_endpoints_need_private_subnets_and_known_services() {
+        assert_single_error(
+            &format!("{BASE}network:\n  interface_endpoints: true\n"),
+            "stacks/modu.yaml:6:24: network.interface_endpoints: serve instances in `private_subnets` only",
+        );
+        assert_single_error(
+            &format!("{BASE}{TIERED}  interface_endpoints: [ssm, s3]\n"),
+            "stacks/modu.yaml:8:30: network.interface_endpoints[1]: unknown value `s3`",
+        );
+        assert_single_error(
+            &format!("{BASE}{TIERED}  interface_endpoints: [logs, logs]\n"),
+            "stacks/modu.yaml:8:31: network.interface_endpoints[1]: `logs` is listed twice",
+        );
+        assert_single_error(
+            &format!("{BASE}{TIERED}  interface_endpoints: some\n"),
+            "stacks/modu.yaml:8:24: network.interface_endpoints: expected true, false or a list of services, found `some`",
         );
     }
 

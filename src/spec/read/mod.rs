@@ -219,6 +219,9 @@ impl Read for RawNetwork {
         let raw = RawNetwork {
             vpc: section.optional("vpc"),
             subnets: section.optional("subnets"),
+            public_subnets: section.optional("public_subnets"),
+            private_subnets: section.optional("private_subnets"),
+            interface_endpoints: section.optional("interface_endpoints"),
         };
         section.finish();
         Some(raw)

@@ -1,5 +1,6 @@
 //! Reading single values: text, whole numbers, numbers, switches, an enum's
-//! keywords, lists, and the two free-form fields (`tags`, `network.subnets`).
+//! keywords, lists, and the free-form fields (`tags`, `network.subnets`,
+//! `network.interface_endpoints`).
 //! A value that cannot be read is reported here as "expected …, found …" (or
 //! "unknown value" with the closest keyword) and becomes [`Field::Invalid`].
 
@@ -11,8 +12,8 @@ use serde_saphyr::Spanned;
 use super::{MAPPING, Place, Read, SINGLE_VALUE, read_field, report_wrong_type};
 use crate::spec::diagnostics::{Reporter, source_slice, suggestion};
 use crate::spec::raw::{
-    Field, RawAlgorithm, RawCacheEngine, RawDnsTarget, RawEnv, RawOriginProtocol, RawPriceClass,
-    RawSubnets, RawTags,
+    Field, RawAlgorithm, RawCacheEngine, RawDnsTarget, RawEndpointService, RawEnv,
+    RawInterfaceEndpoints, RawOriginProtocol, RawPriceClass, RawSubnets, RawTags,
 };
 use crate::spec::yaml::{Node, Value};
 
@@ -51,6 +52,30 @@ impl Read for RawSubnets {
             }
             _ => node.scalar_text(out.text()).map(RawSubnets::Keyword),
         }
+    }
+}
+
+impl Read for RawInterfaceEndpoints {
+    fn read(node: &Node, place: &Place, out: &mut Reporter) -> Option<Self> {
+        const EXPECTED: &str = "true, false or a list of services";
+        let switch = match &node.value {
+            Value::List(_) => {
+                return Vec::read(node, place, out).map(RawInterfaceEndpoints::Services);
+            }
+            Value::Map(_) => None,
+            Value::Bool(switch) => Some(*switch),
+            _ => typed_scalar(node, out.text()),
+        };
+        if switch.is_none() {
+            report_wrong_type(node, place, EXPECTED, out);
+        }
+        switch.map(RawInterfaceEndpoints::All)
+    }
+}
+
+impl Read for RawEndpointService {
+    fn read(node: &Node, place: &Place, out: &mut Reporter) -> Option<Self> {
+        read_keyword(node, place, out)
     }
 }
 
