@@ -15,7 +15,8 @@ use aws_sdk_route53::types::{
 use serde_json::Value;
 use support::{
     Aws, Call, Emulator, MetricRow, RECORD, Spec, ZONE, absolute, arg, assert_stack_tags,
-    cloudwatch_dimension, describe_calls, expect_no_change, metric_rows, modu, search_expressions,
+    assert_tls_only, cloudwatch_dimension, describe_calls, expect_no_change, metric_rows, modu,
+    search_expressions,
 };
 
 /// AWS managed cache policy "CachingDisabled".
@@ -319,14 +320,23 @@ async fn full_stack_up_creates_every_resource_with_the_spec_settings() {
         "cdn",
     );
 
-    // Only this distribution may read the bucket.
+    // Only this distribution may read the bucket, and only over TLS.
     let policy = aws
         .bucket_policy(&bucket)
         .await
         .expect("the bucket has a policy");
     let statements = policy["Statement"].as_array().expect("policy statements");
-    assert_eq!(statements.len(), 1, "one statement: {policy:#}");
-    let statement = &statements[0];
+    assert_eq!(
+        statements.len(),
+        2,
+        "the read grant and the TLS-only deny: {policy:#}"
+    );
+    assert_tls_only(&policy, &bucket);
+    aws.assert_bucket_is_safe(&bucket).await;
+    let statement = statements
+        .iter()
+        .find(|s| s["Effect"] == "Allow")
+        .expect("the read grant");
     assert_eq!(statement["Effect"], "Allow", "{policy:#}");
     assert_eq!(
         statement["Principal"],

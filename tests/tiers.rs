@@ -233,7 +233,17 @@ async fn switching_a_tier_off_removes_it() {
         Vec::<String>::new(),
         "{run}"
     );
-    assert_eq!(aws.bucket_policy(&bucket).await, None, "{run}");
+    // The read grant goes; the bucket's own TLS-only deny stays.
+    let policy = aws
+        .bucket_policy(&bucket)
+        .await
+        .expect("the bucket keeps a policy");
+    assert_eq!(
+        policy["Statement"].as_array().map(Vec::len),
+        Some(1),
+        "only the TLS-only deny is left: {policy:#}\n{run}"
+    );
+    aws.assert_bucket_is_safe(&bucket).await;
     let records = aws.records_at(&zone, RECORD).await;
     assert_eq!(
         records.keys().map(String::as_str).collect::<Vec<_>>(),

@@ -22,6 +22,8 @@ is corrected, not the product.
   password.
 - `route53`: ChangeResourceRecordSets validated as one batch, record-set shapes, real
   ListHostedZones pages.
+- `s3`: bucket policies decide by their conditions (a TLS-only Deny refuses no request
+  made over the emulator's stand-in for S3's HTTPS endpoint).
 - `paging`: the page sizes of those two lists, and the forced small page of the tests.
 
 CloudWatch metric-math alarms and their tags already behave as AWS in moto and are not
@@ -34,7 +36,7 @@ from __future__ import annotations
 
 import os
 
-from . import autoscaling, cloudfront, ec2, elasticache, instance_refresh, paging, rds, route53
+from . import autoscaling, cloudfront, ec2, elasticache, instance_refresh, paging, rds, route53, s3
 
 _applied = False
 
@@ -58,4 +60,5 @@ def apply(page_size: int | None = None) -> None:
     ec2.apply()
     elasticache.apply()
     rds.apply()
+    s3.apply()
     route53.apply()

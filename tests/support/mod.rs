@@ -1039,6 +1039,53 @@ impl Aws {
         }
     }
 
+    /// Checks that the bucket refuses plain HTTP, keeps versions, and expires the
+    /// noncurrent ones.
+    pub async fn assert_bucket_is_safe(&self, bucket: &str) {
+        let policy = self
+            .bucket_policy(bucket)
+            .await
+            .unwrap_or_else(|| panic!("bucket {bucket} has a policy"));
+        assert_tls_only(&policy, bucket);
+        let versioning = self
+            .s3
+            .get_bucket_versioning()
+            .bucket(bucket)
+            .send()
+            .await
+            .expect("GetBucketVersioning");
+        assert_eq!(
+            versioning.status().map(|s| s.as_str()),
+            Some("Enabled"),
+            "bucket {bucket} keeps versions"
+        );
+        let lifecycle = self
+            .s3
+            .get_bucket_lifecycle_configuration()
+            .bucket(bucket)
+            .send()
+            .await
+            .expect("GetBucketLifecycleConfiguration");
+        let expiring: Vec<(Option<i32>, Option<i32>)> = lifecycle
+            .rules()
+            .iter()
+            .filter(|r| r.status().as_str() == "Enabled")
+            .map(|r| {
+                (
+                    r.noncurrent_version_expiration()
+                        .and_then(|e| e.noncurrent_days()),
+                    r.abort_incomplete_multipart_upload()
+                        .and_then(|a| a.days_after_initiation()),
+                )
+            })
+            .collect();
+        assert_eq!(
+            expiring,
+            [(Some(30), Some(7))],
+            "one rule expires noncurrent versions after 30 days and aborts uploads after 7: {lifecycle:?}"
+        );
+    }
+
     /// Buckets tagged `modu:stack=<stack>`.
     pub async fn buckets_of_stack(&self, stack: &str) -> Vec<String> {
         let mut ours = Vec::new();
@@ -1059,6 +1106,30 @@ impl Aws {
         }
         ours
     }
+}
+
+/// Checks that `policy` denies every request to the bucket and its objects made without TLS.
+pub fn assert_tls_only(policy: &serde_json::Value, bucket: &str) {
+    let statements = policy["Statement"].as_array().expect("policy statements");
+    let deny = statements
+        .iter()
+        .find(|s| s["Effect"] == "Deny")
+        .unwrap_or_else(|| panic!("a deny statement: {policy:#}"));
+    assert_eq!(deny["Principal"], "*", "{policy:#}");
+    assert_eq!(deny["Action"], "s3:*", "{policy:#}");
+    assert_eq!(
+        deny["Resource"],
+        serde_json::json!([
+            format!("arn:aws:s3:::{bucket}"),
+            format!("arn:aws:s3:::{bucket}/*")
+        ]),
+        "{policy:#}"
+    );
+    assert_eq!(
+        deny["Condition"],
+        serde_json::json!({ "Bool": { "aws:SecureTransport": "false" } }),
+        "{policy:#}"
+    );
 }
 
 /// `Z123` from `/hostedzone/Z123`.
