@@ -22,6 +22,8 @@ is corrected, not the product.
   password.
 - `route53`: ChangeResourceRecordSets validated as one batch, record-set shapes, real
   ListHostedZones pages.
+- `sns`: email subscriptions stay pending until confirmed (`PendingConfirmation`, not
+  deletable), as AWS keeps them until the recipient follows its email's link.
 - `s3`: bucket policies decide by their conditions (a TLS-only Deny refuses no request
   made over the emulator's stand-in for S3's HTTPS endpoint).
 - `paging`: the page sizes of those two lists, and the forced small page of the tests.
@@ -36,7 +38,7 @@ from __future__ import annotations
 
 import os
 
-from . import autoscaling, cloudfront, ec2, elasticache, instance_refresh, paging, rds, route53, s3
+from . import autoscaling, cloudfront, ec2, elasticache, instance_refresh, paging, rds, route53, s3, sns
 
 _applied = False
 
@@ -61,4 +63,5 @@ def apply(page_size: int | None = None) -> None:
     elasticache.apply()
     rds.apply()
     s3.apply()
+    sns.apply()
     route53.apply()

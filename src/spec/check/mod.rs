@@ -20,7 +20,7 @@ use std::collections::{BTreeMap, HashSet};
 use serde_saphyr::{Location, Spanned};
 
 use super::diagnostics::{Findings, Reporter, SpecError};
-use super::model::{BucketRef, Dashboard, Network, Spec, Storage, SubnetsRef, VpcRef};
+use super::model::{BucketRef, Network, Spec, Storage, SubnetsRef, VpcRef};
 use super::raw::{Field, RawNetwork, RawSpec, RawStorage, RawSubnets, RawTags};
 use super::rules::{
     MAX_EXTRA_TAGS, acm_certificate_region, check_bucket_name, check_dns_name, is_aws_id,
@@ -111,11 +111,10 @@ impl Checker<'_> {
         );
         let cdn = raw.cdn.into_value().and_then(|raw| self.cdn(raw));
         let cache = raw.cache.into_value().and_then(|raw| self.cache(raw));
-        let dashboard = raw.dashboard.into_value().and_then(|raw| {
-            switch(&raw.enabled).then(|| Dashboard {
-                alarms: raw.alarms.value().copied().unwrap_or(true),
-            })
-        });
+        let dashboard = raw
+            .dashboard
+            .into_value()
+            .and_then(|raw| self.dashboard(raw, &region));
         let dns = raw.dns.into_value().and_then(|raw| self.dns(raw));
         let app = raw
             .app
