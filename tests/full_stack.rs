@@ -718,6 +718,12 @@ async fn second_up_is_a_no_op_and_edits_converge_in_place() {
         ["sns:Subscribe", "sns:Unsubscribe"],
         "{run}"
     );
+    assert!(
+        run.stdout.lines().any(|l| l
+            .trim()
+            .starts_with("alarm_emails_to_confirm: new@example.org:")),
+        "up says the new address must confirm\n{run}"
+    );
     let subscriptions = aws.subscriptions(&topic).await;
     let endpoints: Vec<(&str, bool)> = subscriptions
         .iter()

@@ -85,11 +85,16 @@ fn subscription_changes(live: &[Subscription], want: &[String]) -> SubscriptionC
     }
 }
 
-/// The addresses that have not confirmed yet, of those the spec lists.
-fn pending(live: &[Subscription], want: &[String]) -> Vec<String> {
-    live.iter()
-        .filter(|s| s.protocol == EMAIL && s.pending() && want.contains(&s.endpoint))
-        .map(|s| s.endpoint.clone())
+/// The addresses the spec lists that have no confirmed subscription: pending ones, and those
+/// the next `up` subscribes (so that the `up` that adds one says it must be confirmed).
+fn unconfirmed(live: &[Subscription], want: &[String]) -> Vec<String> {
+    want.iter()
+        .filter(|w| {
+            !live
+                .iter()
+                .any(|s| s.protocol == EMAIL && !s.pending() && &s.endpoint == *w)
+        })
+        .cloned()
         .collect()
 }
 
@@ -243,7 +248,7 @@ impl Resource for AlarmTopic {
             tags.iter().map(|(k, v)| (k.as_str(), v.as_str())),
         )?;
         let subscriptions = self.subscriptions(cx, &arn).await?;
-        let waiting = pending(&subscriptions, self.wanted_emails(cx));
+        let waiting = unconfirmed(&subscriptions, self.wanted_emails(cx));
         Ok(Some(Observed::new(
             found(&arn, waiting),
             Live {
@@ -317,7 +322,7 @@ impl Resource for AlarmTopic {
     async fn health(&self, cx: &Context, _deps: &Deps<'_>, observed: &Observed) -> Result<Health> {
         let live: &Live = observed.live()?;
         let want = self.wanted_emails(cx);
-        let waiting = pending(&live.subscriptions, want);
+        let waiting = unconfirmed(&live.subscriptions, want);
         let confirmed: Vec<&str> = live
             .subscriptions
             .iter()
@@ -428,7 +433,7 @@ mod tests {
         };
         let want = BTreeMap::from([("modu:stack".to_string(), "web".to_string())]);
         assert!(diff_live(&live, &want, &emails(&["keep@example.org"])).is_empty());
-        assert!(pending(&live.subscriptions, &emails(&["keep@example.org"])).is_empty());
+        assert!(unconfirmed(&live.subscriptions, &emails(&["keep@example.org"])).is_empty());
     }
 
     #[test]
@@ -451,8 +456,12 @@ mod tests {
             )]
         );
         assert_eq!(
-            pending(&live.subscriptions, &emails(&["a@example.org"])),
-            ["a@example.org"]
+            unconfirmed(
+                &live.subscriptions,
+                &emails(&["a@example.org", "b@example.org", "c@example.org"])
+            ),
+            ["a@example.org", "c@example.org"],
+            "pending, and about to be subscribed"
         );
     }
 }

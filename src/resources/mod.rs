@@ -259,7 +259,7 @@ pub enum Outputs {
     },
     Topic {
         arn: String,
-        /// The addresses the spec lists that have not confirmed their subscription yet.
+        /// The addresses the spec lists that have no confirmed subscription yet.
         pending: Vec<String>,
     },
     Release {
