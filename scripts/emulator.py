@@ -25,6 +25,8 @@ with a handful of resources.
 
 `POST /_emulator/publish-image?region=R` does what AWS does when it releases an Amazon
 Linux 2023 image: a new AMI becomes the public parameter's value (see `Controls`).
+`POST /_emulator/confirm-subscriptions?topic=ARN` does what the recipients of AWS's
+confirmation emails do: the topic's pending subscriptions are confirmed.
 """
 
 from __future__ import annotations
@@ -240,22 +242,31 @@ def publish_image(region: str, parameter: str = AL2023_PARAMETER) -> dict:
 
 class Controls:
     """WSGI middleware: `POST /_emulator/publish-image?region=R` runs `publish_image` and
-    answers its JSON; every other request goes on to `app` (these are not AWS calls, so they
-    are not in the request log)."""
+    `POST /_emulator/confirm-subscriptions?topic=ARN` confirms the topic's pending
+    subscriptions, each answering JSON; every other request goes on to `app` (these are not
+    AWS calls, so they are not in the request log)."""
 
     def __init__(self, app, lock=None):
         self.app = app
         self.lock = lock or threading.Lock()
 
     def __call__(self, environ, start_response):
-        if environ.get("PATH_INFO") != "/_emulator/publish-image":
+        path = environ.get("PATH_INFO")
+        if path not in ("/_emulator/publish-image", "/_emulator/confirm-subscriptions"):
             return self.app(environ, start_response)
-        region = (parse_qs(environ.get("QUERY_STRING", "")).get("region") or ["us-east-1"])[0]
+        query = parse_qs(environ.get("QUERY_STRING", ""))
         with self.lock:
-            try:
-                answer, status = publish_image(region), "200 OK"
-            except (KeyError, IndexError) as err:
-                answer, status = {"error": f"nothing to publish from: {err}"}, "404 Not Found"
+            if path == "/_emulator/confirm-subscriptions":
+                from moto_patches import sns
+
+                topic = (query.get("topic") or [""])[0]
+                answer, status = {"confirmed": sns.confirm_all(topic)}, "200 OK"
+            else:
+                region = (query.get("region") or ["us-east-1"])[0]
+                try:
+                    answer, status = publish_image(region), "200 OK"
+                except (KeyError, IndexError) as err:
+                    answer, status = {"error": f"nothing to publish from: {err}"}, "404 Not Found"
         body = json.dumps(answer).encode()
         start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
         return [body]

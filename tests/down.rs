@@ -29,15 +29,43 @@ async fn down_removes_the_stack_and_spares_another_stack() {
         "the second stack is fully up: {survivor_before:#?}"
     );
     assert_eq!(aws.tagged_with_stack("doomed").await.len(), 12);
-    // Data in the bucket, so that `--delete-data` has to empty it first.
+    // Data in the bucket, so that `--delete-data` has to empty it first: the bucket keeps
+    // versions, so an overwrite leaves a noncurrent version and a delete leaves a marker,
+    // which a plain listing does not show.
+    let bucket = doomed.bucket_name();
+    for (key, body) in [
+        ("images/cat.png", "not really a cat"),
+        ("images/cat.png", "still not a cat"),
+        ("images/dog.png", "not a dog"),
+    ] {
+        aws.s3
+            .put_object()
+            .bucket(&bucket)
+            .key(key)
+            .body(body.as_bytes().to_vec().into())
+            .send()
+            .await
+            .expect("PutObject");
+    }
     aws.s3
-        .put_object()
-        .bucket(doomed.bucket_name())
-        .key("images/cat.png")
-        .body(b"not really a cat".to_vec().into())
+        .delete_object()
+        .bucket(&bucket)
+        .key("images/dog.png")
         .send()
         .await
-        .expect("PutObject");
+        .expect("DeleteObject");
+    let versions = aws
+        .s3
+        .list_object_versions()
+        .bucket(&bucket)
+        .send()
+        .await
+        .expect("ListObjectVersions");
+    assert_eq!(
+        (versions.versions().len(), versions.delete_markers().len()),
+        (3, 1),
+        "three versions and a delete marker: {versions:?}"
+    );
 
     // `down` without --delete-data keeps the bucket and says so.
     let run = modu(&emulator, &["down", "-f", arg(&doomed_file), "--yes"]).await;
@@ -63,6 +91,8 @@ async fn down_removes_the_stack_and_spares_another_stack() {
         Some(1),
         "the kept bucket keeps its data"
     );
+    // And stays as safe as `up` left it: TLS only, versioned.
+    aws.assert_bucket_is_safe(&bucket).await;
 
     // The other stack is untouched and still healthy.
     assert_eq!(aws.tagged_with_stack("survivor").await, survivor_before);

@@ -14,8 +14,9 @@ use aws_sdk_route53::types::{
 };
 use serde_json::Value;
 use support::{
-    Aws, Call, Emulator, MetricRow, RECORD, Spec, ZONE, absolute, arg, assert_stack_tags, aws_cli,
-    cloudwatch_dimension, describe_calls, expect_no_change, metric_rows, modu, search_expressions,
+    Aws, Call, Emulator, MetricRow, ONCALL, RECORD, Spec, ZONE, absolute, arg, assert_stack_tags,
+    assert_tls_only, aws_cli, cloudwatch_dimension, describe_calls, expect_no_change, metric_rows,
+    modu, search_expressions,
 };
 
 /// AWS managed cache policy "CachingDisabled".
@@ -186,6 +187,21 @@ fn values_of(set: &ResourceRecordSet) -> Vec<String> {
         .iter()
         .map(|r| r.value().to_string())
         .collect()
+}
+
+/// Has the emulator confirm the topic's pending subscriptions, as their recipients do by
+/// following the link in AWS's email.
+async fn confirm_subscriptions(emulator: &Emulator, topic: &str) {
+    modu::aws::tls::install_crypto_provider();
+    reqwest::Client::new()
+        .post(format!(
+            "{}/_emulator/confirm-subscriptions?topic={topic}",
+            emulator.url()
+        ))
+        .send()
+        .await
+        .and_then(|r| r.error_for_status())
+        .expect("the emulator's confirm-subscriptions control");
 }
 
 /// `service:operation` of the mutating calls, for comparing with what a change should cost.
@@ -418,14 +434,23 @@ async fn full_stack_up_creates_every_resource_with_the_spec_settings() {
         "cdn",
     );
 
-    // Only this distribution may read the bucket.
+    // Only this distribution may read the bucket, and only over TLS.
     let policy = aws
         .bucket_policy(&bucket)
         .await
         .expect("the bucket has a policy");
     let statements = policy["Statement"].as_array().expect("policy statements");
-    assert_eq!(statements.len(), 1, "one statement: {policy:#}");
-    let statement = &statements[0];
+    assert_eq!(
+        statements.len(),
+        2,
+        "the read grant and the TLS-only deny: {policy:#}"
+    );
+    assert_tls_only(&policy, &bucket);
+    aws.assert_bucket_is_safe(&bucket).await;
+    let statement = statements
+        .iter()
+        .find(|s| s["Effect"] == "Allow")
+        .expect("the read grant");
     assert_eq!(statement["Effect"], "Allow", "{policy:#}");
     assert_eq!(
         statement["Principal"],
@@ -605,6 +630,32 @@ async fn full_stack_up_creates_every_resource_with_the_spec_settings() {
             "edge-unhealthy-hosts"
         ]
     );
+    // They notify the stack's topic, whose subscriptions wait for each address to confirm.
+    let topic = format!("arn:aws:sns:us-east-1:{}:edge-alarms", support::ACCOUNT);
+    assert_eq!(aws.topics().await, std::slice::from_ref(&topic));
+    assert_stack_tags(
+        "alarm topic",
+        &aws.topic_tags(&topic).await,
+        &spec,
+        "alarm-topic",
+    );
+    assert_eq!(
+        aws.subscriptions(&topic).await,
+        ONCALL.map(|e| (
+            "email".to_string(),
+            e.to_string(),
+            "PendingConfirmation".to_string()
+        )),
+    );
+    let to_confirm = run
+        .stdout
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("alarm_emails_to_confirm: "))
+        .unwrap_or_else(|| panic!("up says who must confirm\n{run}"));
+    assert!(
+        ONCALL.iter().all(|e| to_confirm.contains(e)) && to_confirm.contains("confirm"),
+        "{to_confirm}"
+    );
     for name in aws.alarm_names_of_stack("edge").await {
         let alarm = &alarms[&name];
         assert_eq!(
@@ -612,6 +663,12 @@ async fn full_stack_up_creates_every_resource_with_the_spec_settings() {
             Some("GreaterThanThreshold"),
             "{name}"
         );
+        assert_eq!(
+            alarm.alarm_actions(),
+            std::slice::from_ref(&topic),
+            "{name}"
+        );
+        assert_eq!(alarm.ok_actions(), std::slice::from_ref(&topic), "{name}");
         assert_stack_tags(
             &name,
             &aws.alarm_tags(alarm.alarm_arn().unwrap_or_default()).await,
@@ -745,6 +802,79 @@ async fn second_up_is_a_no_op_and_edits_converge_in_place() {
         )],
         "only the distribution is updated\n{run}"
     );
+
+    // The addresses converge: once they confirmed, a new one is subscribed and one no longer
+    // listed is unsubscribed, and nothing else changes.
+    let topic = format!("arn:aws:sns:us-east-1:{}:conv-alarms", support::ACCOUNT);
+    confirm_subscriptions(&emulator, &topic).await;
+    spec.dashboard_mut().notify = vec![ONCALL[0].to_string(), "new@example.org".to_string()];
+    spec.write(dir.path());
+    let mark = emulator.mark();
+    let run = modu(&emulator, &["up", "-f", arg(&file)]).await;
+    run.expect_success();
+    assert_eq!(
+        operations(&emulator.mutating_calls_since(mark)),
+        ["sns:Subscribe", "sns:Unsubscribe"],
+        "{run}"
+    );
+    assert!(
+        run.stdout.lines().any(|l| l
+            .trim()
+            .starts_with("alarm_emails_to_confirm: new@example.org:")),
+        "up says the new address must confirm\n{run}"
+    );
+    let subscriptions = aws.subscriptions(&topic).await;
+    let endpoints: Vec<(&str, bool)> = subscriptions
+        .iter()
+        .map(|(_, endpoint, arn)| (endpoint.as_str(), arn == "PendingConfirmation"))
+        .collect();
+    assert_eq!(
+        endpoints,
+        [("new@example.org", true), (ONCALL[0], false)],
+        "{subscriptions:?}"
+    );
+    expect_no_change(&emulator, &["up", "-f", arg(&file)], "converged addresses").await;
+
+    // An existing topic instead: the alarms notify it, and the stack's own topic goes.
+    let pager = aws
+        .sns
+        .create_topic()
+        .name("ops-pager")
+        .send()
+        .await
+        .expect("CreateTopic")
+        .topic_arn()
+        .expect("its ARN")
+        .to_string();
+    spec.dashboard_mut().notify = Vec::new();
+    spec.dashboard_mut().topic_arn = Some(pager.clone());
+    spec.write(dir.path());
+    let run = modu(&emulator, &["up", "-f", arg(&file), "--yes"]).await;
+    run.expect_success();
+    assert_eq!(aws.topics().await, std::slice::from_ref(&pager), "{run}");
+    let alarms = aws.alarms().await;
+    for name in aws.alarm_names_of_stack("conv").await {
+        assert_eq!(
+            alarms[&name].alarm_actions(),
+            std::slice::from_ref(&pager),
+            "{name}\n{run}"
+        );
+        assert_eq!(
+            alarms[&name].ok_actions(),
+            std::slice::from_ref(&pager),
+            "{name}\n{run}"
+        );
+    }
+    assert!(
+        aws.subscriptions(&pager).await.is_empty(),
+        "modu leaves the given topic alone"
+    );
+    expect_no_change(
+        &emulator,
+        &["up", "-f", arg(&file)],
+        "alarms on a given topic",
+    )
+    .await;
 
     // Alarms off: they go, the dashboard stays.
     spec.dashboard_mut().alarms = false;
@@ -960,6 +1090,7 @@ async fn down_removes_every_tier_and_spares_another_full_stack() {
         "replication-group",
         "cache-subnet-group",
         "alarm",
+        "sns-topic",
     ] {
         assert!(
             kinds.contains(kind),

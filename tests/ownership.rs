@@ -749,3 +749,44 @@ async fn a_foreign_cache_cpu_alarm_is_refused_and_left_alone() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn a_foreign_alarm_topic_is_refused_and_left_alone() {
+    let name = "own-topic";
+    assert_refused_and_left_alone(
+        Spec::full(name),
+        async |aws: &Aws| {
+            let topic = aws
+                .sns
+                .create_topic()
+                .name(format!("{name}-alarms"))
+                .tags(
+                    aws_sdk_sns::types::Tag::builder()
+                        .key("owner")
+                        .value(SOMEONE_ELSES)
+                        .build()
+                        .expect("a tag"),
+                )
+                .send()
+                .await
+                .expect("CreateTopic");
+            aws.sns
+                .subscribe()
+                .topic_arn(topic.topic_arn().expect("its ARN"))
+                .protocol("email")
+                .endpoint("owner@example.org")
+                .send()
+                .await
+                .expect("Subscribe");
+            format!("SNS topic {name}-alarms")
+        },
+        async |aws: &Aws| {
+            let topic = format!("arn:aws:sns:us-east-1:{ACCOUNT}:{name}-alarms");
+            (
+                aws.topic_tags(&topic).await,
+                aws.subscriptions(&topic).await,
+            )
+        },
+    )
+    .await;
+}

@@ -29,7 +29,7 @@ const CORE_KEYS: [&str; 11] = [
 ];
 
 /// The resource keys of the optional tiers.
-const TIER_KEYS: [&str; 12] = [
+const TIER_KEYS: [&str; 13] = [
     "cache-subnets",
     "cache-secret",
     "cache",
@@ -41,11 +41,12 @@ const TIER_KEYS: [&str; 12] = [
     "dns-zone",
     "dns-record",
     "dashboard",
+    "alarm-topic",
     "alarms",
 ];
 
 /// The services only the optional tiers use.
-const TIER_SERVICES: [&str; 4] = ["cloudfront", "elasticache", "monitoring", "route53"];
+const TIER_SERVICES: [&str; 5] = ["cloudfront", "elasticache", "monitoring", "route53", "sns"];
 
 async fn status_json(emulator: &Emulator, file: &str) -> (Run, Value) {
     let run = modu(emulator, &["status", "-f", file, "--output", "json"]).await;
@@ -92,6 +93,7 @@ async fn assert_no_tier_resources(aws: &Aws, stack: &str) {
     );
     assert_eq!(aws.dashboard_names().await, Vec::<String>::new());
     assert_eq!(aws.alarm_names_of_stack(stack).await, Vec::<String>::new());
+    assert_eq!(aws.topics().await, Vec::<String>::new(), "no alarm topic");
     assert_eq!(aws.hosted_zones().await, Vec::<(String, String)>::new());
 }
 
@@ -235,7 +237,17 @@ async fn switching_a_tier_off_removes_it() {
         Vec::<String>::new(),
         "{run}"
     );
-    assert_eq!(aws.bucket_policy(&bucket).await, None, "{run}");
+    // The read grant goes; the bucket's own TLS-only deny stays.
+    let policy = aws
+        .bucket_policy(&bucket)
+        .await
+        .expect("the bucket keeps a policy");
+    assert_eq!(
+        policy["Statement"].as_array().map(Vec::len),
+        Some(1),
+        "only the TLS-only deny is left: {policy:#}\n{run}"
+    );
+    aws.assert_bucket_is_safe(&bucket).await;
     let records = aws.records_at(&zone, RECORD).await;
     assert_eq!(
         records.keys().map(String::as_str).collect::<Vec<_>>(),
@@ -286,7 +298,8 @@ async fn switching_a_tier_off_removes_it() {
         "the dashboard drops the cache widgets: {searches:#?}"
     );
 
-    // No dashboard: the dashboard and the alarms go.
+    // No dashboard: the dashboard, the alarms and their topic go.
+    assert_eq!(aws.topics().await.len(), 1);
     spec.dashboard_mut().enabled = false;
     spec.write(dir.path());
     let run = modu(&emulator, &["up", "-f", arg(&file), "--yes"]).await;
@@ -297,6 +310,7 @@ async fn switching_a_tier_off_removes_it() {
         Vec::<String>::new(),
         "{run}"
     );
+    assert_eq!(aws.topics().await, Vec::<String>::new(), "{run}");
 
     // No dns section: the records go, and the zone with them, as modu made it.
     spec.dns = None;

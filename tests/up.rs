@@ -633,6 +633,8 @@ async fn up_creates_every_resource_with_the_spec_settings() {
         .map(|t| (t.key().to_string(), t.value().to_string()))
         .collect();
     assert_tagged("bucket", &bucket_tags, &spec, Some("bucket"));
+    // Plain HTTP refused, versions kept, noncurrent ones expired.
+    aws.assert_bucket_is_safe(&bucket).await;
 
     // Nothing else carries the stack tag, and nothing is missing from the inventory.
     let inventory = aws.tagged_with_stack("uptest").await;
@@ -681,6 +683,106 @@ async fn a_second_up_makes_no_mutating_call() {
         describe_calls(&mutating),
         describe_calls(&calls)
     );
+}
+
+/// Someone loosens the bucket by hand: the policy deleted, versioning suspended, the
+/// lifecycle removed. `plan` and `status` show each as drift, `up` restores exactly those,
+/// and the stack is stable again.
+#[tokio::test]
+async fn a_loosened_bucket_is_shown_and_restored() {
+    let emulator = Emulator::start();
+    let aws = Aws::new(&emulator).await;
+    let dir = tempfile::tempdir().unwrap();
+    let spec = Spec::new("loose");
+    let file = spec.write(dir.path());
+    modu(&emulator, &["up", "-f", arg(&file)])
+        .await
+        .expect_success();
+    let bucket = spec.bucket_name();
+    aws.assert_bucket_is_safe(&bucket).await;
+
+    aws.s3
+        .delete_bucket_policy()
+        .bucket(&bucket)
+        .send()
+        .await
+        .expect("DeleteBucketPolicy");
+    aws.s3
+        .put_bucket_versioning()
+        .bucket(&bucket)
+        .versioning_configuration(
+            aws_sdk_s3::types::VersioningConfiguration::builder()
+                .status(aws_sdk_s3::types::BucketVersioningStatus::Suspended)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("PutBucketVersioning");
+    aws.s3
+        .delete_bucket_lifecycle()
+        .bucket(&bucket)
+        .send()
+        .await
+        .expect("DeleteBucketLifecycle");
+
+    let plan = modu(&emulator, &["plan", "-f", arg(&file), "-o", "json"]).await;
+    plan.expect_success();
+    let doc = plan.json();
+    let row = doc["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["key"] == "bucket")
+        .expect("a bucket row");
+    let fields: Vec<&str> = row["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(row["action"], "update", "{doc:#}");
+    assert_eq!(fields, ["tls_only", "versioning", "lifecycle"], "{doc:#}");
+
+    let status = modu(&emulator, &["status", "-f", arg(&file), "--output", "json"]).await;
+    let doc = status.json();
+    let bucket_row = doc["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["key"] == "bucket")
+        .expect("a bucket row")
+        .clone();
+    let drift: Vec<&str> = bucket_row["drift"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(drift, ["tls_only", "versioning", "lifecycle"], "{status}");
+    assert_eq!(bucket_row["healthy"], false, "{status}");
+
+    let mark = emulator.mark();
+    let run = modu(&emulator, &["up", "-f", arg(&file)]).await;
+    run.expect_success();
+    let operations: BTreeSet<String> = emulator
+        .mutating_calls_since(mark)
+        .into_iter()
+        .map(|c| c.operation)
+        .collect();
+    assert_eq!(
+        operations,
+        BTreeSet::from(
+            [
+                "PutBucketPolicy",
+                "PutBucketVersioning",
+                "PutBucketLifecycleConfiguration"
+            ]
+            .map(String::from)
+        ),
+        "{run}"
+    );
+    aws.assert_bucket_is_safe(&bucket).await;
+    expect_no_change(&emulator, &["up", "-f", arg(&file)], "up after the repair").await;
 }
 
 #[tokio::test]

@@ -26,6 +26,10 @@ is corrected, not the product.
   answers.
 - `route53`: ChangeResourceRecordSets validated as one batch, record-set shapes, real
   ListHostedZones pages.
+- `sns`: email subscriptions stay pending until confirmed (`PendingConfirmation`, not
+  deletable), as AWS keeps them until the recipient follows its email's link.
+- `s3`: bucket policies decide by their conditions (a TLS-only Deny refuses no request
+  made over the emulator's stand-in for S3's HTTPS endpoint).
 - `paging`: the page sizes of those two lists, and the forced small page of the tests.
 
 CloudWatch metric-math alarms and their tags already behave as AWS in moto and are not
@@ -47,7 +51,9 @@ from . import (
     paging,
     rds,
     route53,
+    s3,
     secretsmanager,
+    sns,
 )
 
 _applied = False
@@ -72,5 +78,7 @@ def apply(page_size: int | None = None) -> None:
     ec2.apply()
     elasticache.apply()
     rds.apply()
+    s3.apply()
+    sns.apply()
     route53.apply()
     secretsmanager.apply()

@@ -1,5 +1,5 @@
 //! Clients for the services modu speaks to through [`super::wire`] with a handful of
-//! calls each (IAM, RDS in the Query protocol; Secrets Manager, CloudWatch Logs in JSON
+//! calls each (IAM, RDS, SNS in the Query protocol; Secrets Manager, CloudWatch Logs in JSON
 //! 1.1): the resources build each request themselves, from the API references linked
 //! where they call.
 
@@ -48,6 +48,21 @@ impl QueryClient {
                 },
             ),
             version: "2014-10-31",
+        }
+    }
+
+    pub fn sns(config: &SdkConfig) -> Self {
+        QueryClient {
+            transport: Transport::new(
+                config,
+                Service {
+                    signing_name: "sns",
+                    service_id: "SNS",
+                    endpoint_prefix: "sns",
+                    global: false,
+                },
+            ),
+            version: "2010-03-31",
         }
     }
 

@@ -1,6 +1,10 @@
 //! The stack's CloudWatch alarms: load balancer 5xx rate, unhealthy hosts for two periods,
 //! and cache CPU. Managed as one set so switching the cache off removes just its alarm.
 //!
+//! Each alarm notifies whom `dashboard` names (the stack's topic, or one given by ARN) both
+//! when it fires and when it is OK again: its alarm and OK actions are part of what is
+//! compared, so a topic swapped by hand is put back.
+//!
 //! `DescribeAlarms` returns no tags, so the ownership marker is the description's ending
 //! (`[modu:stack=<stack>]`); a same-named alarm without it is refused.
 
@@ -15,11 +19,13 @@ use serde_json::json;
 
 use super::shared::cloudwatch::arn_dimension;
 use super::toolkit::refuse_unless;
-use super::{Change, Context, Deps, Diff, Found, Health, Key, Observed, Outputs, Resource};
+use super::{
+    Change, Context, Deps, Diff, Found, Health, KNOWN_AFTER_UP, Key, Observed, Outputs, Resource,
+};
 use crate::aws::errors::AwsContext;
 use crate::aws::tags;
 use crate::error::Result;
-use crate::spec::Spec;
+use crate::spec::{Notify, Spec};
 
 pub struct Alarms;
 
@@ -102,6 +108,26 @@ struct Shape {
     period: i32,
     evaluation_periods: i32,
     threshold: f64,
+    /// Whom it notifies: the ARNs of its alarm actions and of its OK actions.
+    notifies: Actions,
+}
+
+/// The ARNs an alarm notifies when it fires and when it is OK again.
+#[derive(Debug, Clone, Default, PartialEq)]
+struct Actions {
+    alarm: Vec<String>,
+    ok: Vec<String>,
+}
+
+impl Actions {
+    /// The same topic, if any, for both.
+    fn to(topic: Option<&str>) -> Self {
+        let arns: Vec<String> = topic.into_iter().map(str::to_string).collect();
+        Actions {
+            alarm: arns.clone(),
+            ok: arns,
+        }
+    }
 }
 
 impl fmt::Display for Shape {
@@ -114,7 +140,17 @@ impl fmt::Display for Shape {
             f,
             " > {} for {}×{}s",
             self.threshold, self.evaluation_periods, self.period
-        )
+        )?;
+        let Actions { alarm, ok } = &self.notifies;
+        if !alarm.is_empty() || !ok.is_empty() {
+            write!(
+                f,
+                ", notifies [{}] (OK: [{}])",
+                alarm.join(","),
+                ok.join(",")
+            )?;
+        }
+        Ok(())
     }
 }
 
@@ -164,6 +200,10 @@ fn shape_of(alarm: &MetricAlarm) -> Shape {
         period: period.unwrap_or_default(),
         evaluation_periods: alarm.evaluation_periods().unwrap_or_default(),
         threshold: alarm.threshold().unwrap_or_default(),
+        notifies: Actions {
+            alarm: alarm.alarm_actions().to_vec(),
+            ok: alarm.ok_actions().to_vec(),
+        },
     }
 }
 
@@ -218,8 +258,25 @@ const FIVE_XX_RATE: &str = "IF(FILL(requests, 0) > 0, \
      100 * (FILL(target5xx, 0) + FILL(elb5xx, 0)) / FILL(requests, 0), 0)";
 
 impl Alarms {
+    /// The topic the alarms notify, if any: the stack's own (known after `up` while the
+    /// plan creates it) or the one the spec names.
+    fn topic<'a>(&self, cx: &'a Context, deps: &Deps<'a>) -> Result<Option<&'a str>> {
+        let Some(dashboard) = &cx.spec.dashboard else {
+            return Ok(None);
+        };
+        Ok(match &dashboard.notify {
+            Notify::Nobody => None,
+            Notify::Topic(arn) => Some(arn),
+            Notify::Emails(_) => match deps.outputs(Key::AlarmTopic)? {
+                Some(Outputs::Topic { arn, .. }) => Some(arn),
+                _ => Some(KNOWN_AFTER_UP),
+            },
+        })
+    }
+
     fn desired(&self, cx: &Context, deps: &Deps<'_>) -> Result<Vec<Want>> {
         let [rate, hosts, cache_cpu] = names(&cx.spec.stack);
+        let notifies = Actions::to(self.topic(cx, deps)?);
         let lb = arn_dimension(deps.id(Key::LoadBalancer)?).to_string();
         let tg = arn_dimension(deps.id(Key::TargetGroup)?).to_string();
         let on_lb = |metric: &str| MetricRef::new(ELB, metric, &[("LoadBalancer", &lb)]);
@@ -241,6 +298,7 @@ impl Alarms {
                     period: 60,
                     evaluation_periods: 3,
                     threshold: 5.0,
+                    notifies: notifies.clone(),
                 },
             },
             Want {
@@ -258,6 +316,7 @@ impl Alarms {
                     period: 60,
                     evaluation_periods: 2,
                     threshold: 0.0,
+                    notifies: notifies.clone(),
                 },
             },
         ];
@@ -284,6 +343,7 @@ impl Alarms {
                     period: 300,
                     evaluation_periods: 2,
                     threshold: 75.0,
+                    notifies,
                 },
             });
         }
@@ -305,6 +365,9 @@ impl Alarms {
             .threshold(shape.threshold)
             .comparison_operator(ComparisonOperator::GreaterThanThreshold)
             .treat_missing_data("notBreaching")
+            // PutMetricAlarm replaces the whole definition: empty lists clear the actions.
+            .set_alarm_actions(Some(shape.notifies.alarm.clone()))
+            .set_ok_actions(Some(shape.notifies.ok.clone()))
             .set_tags(Some(tags));
         match &shape.input {
             Input::Single { metric, statistic } => {
@@ -385,7 +448,12 @@ impl Resource for Alarms {
         format!("{}-*", cx.spec.stack)
     }
     fn depends_on(&self) -> Vec<Key> {
-        vec![Key::LoadBalancer, Key::TargetGroup, Key::Cache]
+        vec![
+            Key::LoadBalancer,
+            Key::TargetGroup,
+            Key::Cache,
+            Key::AlarmTopic,
+        ]
     }
     fn wanted(&self, spec: &Spec) -> bool {
         spec.dashboard.as_ref().is_some_and(|d| d.alarms)
@@ -510,6 +578,7 @@ mod tests {
             period: 60,
             evaluation_periods: 2,
             threshold,
+            notifies: Actions::default(),
         }
     }
 
@@ -551,5 +620,45 @@ mod tests {
         );
         assert_eq!(changes[1].from, "(none)");
         assert_eq!(changes[2].to, "(none)");
+    }
+
+    #[test]
+    fn another_topic_is_a_change_of_the_alarm() {
+        let topic = "arn:aws:sns:us-east-1:123456789012:web-alarms";
+        let notifying = Shape {
+            notifies: Actions::to(Some(topic)),
+            ..shape(0.0)
+        };
+        let live = Live::from([("web-unhealthy-hosts".into(), (shape(0.0), "OK".into()))]);
+        let changes = diff_alarms(
+            &live,
+            &[Want {
+                name: "web-unhealthy-hosts".into(),
+                description: "d",
+                shape: notifying.clone(),
+            }],
+        );
+        assert_eq!(changes.len(), 1);
+        assert!(
+            changes[0]
+                .to
+                .ends_with(&format!(", notifies [{topic}] (OK: [{topic}])")),
+            "{changes:?}"
+        );
+        let live = Live::from([(
+            "web-unhealthy-hosts".into(),
+            (notifying.clone(), "OK".into()),
+        )]);
+        assert!(
+            diff_alarms(
+                &live,
+                &[Want {
+                    name: "web-unhealthy-hosts".into(),
+                    description: "d",
+                    shape: notifying,
+                }]
+            )
+            .is_empty()
+        );
     }
 }

@@ -7,6 +7,7 @@
 //! complete the file. The engine only sees this trait; [`for_spec`] is the one place that
 //! names every kind.
 
+pub mod alarm_topic;
 pub mod alarms;
 pub mod auto_scaling_group;
 pub mod bucket;
@@ -161,6 +162,7 @@ pub enum Key {
     DnsZone,
     DnsRecord,
     Dashboard,
+    AlarmTopic,
     Alarms,
     Release,
     InstanceRole,
@@ -202,6 +204,7 @@ impl Key {
             Key::DnsZone => "dns-zone",
             Key::DnsRecord => "dns-record",
             Key::Dashboard => "dashboard",
+            Key::AlarmTopic => "alarm-topic",
             Key::Alarms => "alarms",
             Key::Release => "release",
             Key::InstanceRole => "instance-role",
@@ -277,6 +280,11 @@ pub enum Outputs {
     },
     Alarms {
         names: Vec<String>,
+    },
+    Topic {
+        arn: String,
+        /// The addresses the spec lists that have no confirmed subscription yet.
+        pending: Vec<String>,
     },
     Release {
         key: String,
@@ -719,6 +727,7 @@ pub fn for_spec(_spec: &Spec) -> Vec<Box<dyn Resource>> {
         Box::new(dns_record::DnsRecord::origin()),
         Box::new(parameters::Parameters),
         Box::new(dashboard::Dashboard),
+        Box::new(alarm_topic::AlarmTopic),
         Box::new(alarms::Alarms),
     ]
 }

@@ -115,7 +115,10 @@ mod tests {
                 node_type: "cache.t3.micro".into(),
                 replicas: 1,
             }),
-            dashboard: Some(Dashboard { alarms: true }),
+            dashboard: Some(Dashboard {
+                alarms: true,
+                notify: Notify::Nobody,
+            }),
             dns: Some(Dns {
                 zone: "example.com".into(),
                 record: "awstest.example.com".into(),
@@ -381,7 +384,13 @@ dns:
             production.cache.expect("production has a cache").replicas,
             2
         );
-        assert_eq!(production.dashboard, Some(Dashboard { alarms: true }));
+        assert_eq!(
+            production.dashboard,
+            Some(Dashboard {
+                alarms: true,
+                notify: Notify::Emails(vec!["oncall@example.com".into()])
+            })
+        );
         let dns = production.dns.expect("production has DNS");
         assert_eq!(
             (
@@ -456,7 +465,13 @@ dns:
                 replicas: 1,
             })
         );
-        assert_eq!(spec.dashboard, Some(Dashboard { alarms: true }));
+        assert_eq!(
+            spec.dashboard,
+            Some(Dashboard {
+                alarms: true,
+                notify: Notify::Nobody
+            })
+        );
         assert_eq!(
             spec.dns,
             Some(Dns {
@@ -470,7 +485,13 @@ dns:
         let spec =
             parse(&format!("{BASE}cache:\n  replicas: 0\ndashboard: {{}}\n")).expect("valid");
         assert_eq!(spec.cache.map(|c| c.replicas), Some(0));
-        assert_eq!(spec.dashboard, Some(Dashboard { alarms: true }));
+        assert_eq!(
+            spec.dashboard,
+            Some(Dashboard {
+                alarms: true,
+                notify: Notify::Nobody
+            })
+        );
     }
 
     #[test]
@@ -528,7 +549,13 @@ dns:
                 replicas: 5,
             })
         );
-        assert_eq!(spec.dashboard, Some(Dashboard { alarms: false }));
+        assert_eq!(
+            spec.dashboard,
+            Some(Dashboard {
+                alarms: false,
+                notify: Notify::Nobody
+            })
+        );
         assert_eq!(
             spec.dns,
             Some(Dns {

@@ -312,6 +312,29 @@ impl CacheEngine {
 pub struct Dashboard {
     /// Also create the stack's alarms (5xx rate, unhealthy hosts, cache CPU).
     pub alarms: bool,
+    /// Whom the alarms tell when they fire and when they are OK again.
+    pub notify: Notify,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Notify {
+    /// Nobody: the alarms only change state (and the dashboard shows it).
+    Nobody,
+    /// These addresses, subscribed to the topic `<stack>-alarms` that modu creates.
+    Emails(Vec<String>),
+    /// An existing SNS topic, by ARN, which modu does not manage.
+    Topic(String),
+}
+
+impl Dashboard {
+    /// The addresses of the topic modu creates; empty when it creates none.
+    pub fn emails(&self) -> &[String] {
+        match &self.notify {
+            Notify::Emails(emails) if self.alarms => emails,
+            _ => &[],
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

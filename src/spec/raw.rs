@@ -491,7 +491,10 @@ pub(super) enum RawCacheEngine {
 /// metrics) and alarms.
 #[derive(Debug, Default, JsonSchema)]
 #[schemars(deny_unknown_fields)]
-#[schemars(rename = "Dashboard")]
+#[schemars(
+    rename = "Dashboard",
+    extend("not" = { "required": ["notify", "topic_arn"] })
+)]
 pub(super) struct RawDashboard {
     /// `false` turns the dashboard and alarms off, as leaving the section out does.
     /// Default: `true`.
@@ -501,6 +504,20 @@ pub(super) struct RawDashboard {
     /// Default: `true`.
     #[schemars(with = "Option<bool>", extend("default" = true))]
     pub(super) alarms: Field<bool>,
+    /// Email addresses the alarms notify when they fire and when they are OK again, through
+    /// an SNS topic `<stack>-alarms` that modu creates. Each address gets an email from AWS
+    /// and must confirm it before it receives alarms. Not with `topic_arn`. Default: none.
+    #[schemars(default)]
+    #[schemars(schema_with = "emails_schema", extend("default" = []))]
+    pub(super) notify: Field<Vec<Field<String>>>,
+    /// ARN of an existing standard SNS topic in the stack's region for the alarms to notify
+    /// instead; modu neither creates nor changes it. Not with `notify`. Default: none.
+    #[schemars(
+        with = "Option<String>",
+        regex(pattern = "^arn:aws[a-z-]*:sns:[a-z]{2}(-[a-z]+){1,2}-[0-9]{1,2}:[0-9]{12}:[A-Za-z0-9_-]{1,256}$"),
+        extend("default" = null)
+    )]
+    pub(super) topic_arn: Field<String>,
 }
 
 /// Route53 alias records (A and AAAA) pointing `record` at the stack, with a
@@ -665,6 +682,14 @@ fn aliases_schema(_: &mut SchemaGenerator) -> Schema {
         "type": ["array", "null"],
         "uniqueItems": true,
         "items": { "type": "string", "maxLength": 254, "pattern": WILDCARD_DNS_NAME_PATTERN }
+    })
+}
+
+fn emails_schema(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({
+        "type": ["array", "null"],
+        "uniqueItems": true,
+        "items": { "type": "string", "maxLength": 254, "pattern": "^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$" }
     })
 }
 

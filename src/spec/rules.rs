@@ -119,6 +119,53 @@ pub(super) fn acm_certificate_region(arn: &str) -> Option<&str> {
         .then_some(*region)
 }
 
+/// The region of a standard SNS topic's ARN (`arn:aws:sns:<region>:<account>:<name>`,
+/// the name 1-256 of letters, digits, `-` and `_`), or `None` when `arn` is not one. A FIFO
+/// topic (`.fifo`) is not one: CloudWatch alarms notify standard topics only.
+pub(super) fn sns_topic_region(arn: &str) -> Option<&str> {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    let [prefix, partition, service, region, account, name] = parts.as_slice() else {
+        return None;
+    };
+    let partition_ok = partition
+        .strip_prefix("aws")
+        .is_some_and(|rest| rest.chars().all(|c| c.is_ascii_lowercase() || c == '-'));
+    let account_ok = account.len() == 12 && account.chars().all(|c| c.is_ascii_digit());
+    let name_ok = (1..=256).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    (*prefix == "arn"
+        && partition_ok
+        && *service == "sns"
+        && is_region(region)
+        && account_ok
+        && name_ok)
+        .then_some(*region)
+}
+
+/// An address SNS can deliver to: one `@`, something before it, a domain with a dot after
+/// it, no spaces, at most 254 characters. (Whether it exists only its confirmation tells.)
+pub(super) fn check_email(email: &str) -> Result<(), &'static str> {
+    if email.len() > 254 {
+        return Err("it must be at most 254 characters long");
+    }
+    if email.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err("it must not contain spaces");
+    }
+    let Some((local, domain)) = email.split_once('@') else {
+        return Err("it has no `@`");
+    };
+    if local.is_empty() || domain.contains('@') {
+        return Err("it needs one `@` with a name before it");
+    }
+    let labels: Vec<&str> = domain.split('.').collect();
+    if labels.len() < 2 || labels.iter().any(|l| l.is_empty()) {
+        return Err("its domain needs a dot, like `example.org`");
+    }
+    Ok(())
+}
+
 /// A DNS name as Route53 and CloudFront take it: at least two labels of
 /// lowercase letters, digits and inner hyphens, each 1-63 characters, 253 in
 /// all. One trailing dot is accepted and left out of the returned name; with
@@ -424,5 +471,44 @@ mod tests {
         ] {
             assert!(!is_cache_node_type(bad), "{bad}");
         }
+    }
+
+    #[test]
+    fn sns_topic_arns_name_their_region() {
+        assert_eq!(
+            sns_topic_region("arn:aws:sns:eu-west-3:123456789012:ops-alarms"),
+            Some("eu-west-3")
+        );
+        for bad in [
+            "arn:aws:sns:eu-west-3:123456789012:ops.fifo",
+            "arn:aws:sqs:eu-west-3:123456789012:ops",
+            "arn:aws:sns:eu-west-3:1234:ops",
+            "arn:aws:sns:eu-west-3:123456789012:",
+            "ops-alarms",
+        ] {
+            assert_eq!(sns_topic_region(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn email_addresses_need_a_name_one_at_and_a_dotted_domain() {
+        assert!(check_email("oncall+modu@ops.example.org").is_ok());
+        assert_eq!(check_email("oncall"), Err("it has no `@`"));
+        assert_eq!(
+            check_email("@example.org"),
+            Err("it needs one `@` with a name before it")
+        );
+        assert_eq!(
+            check_email("a@b@example.org"),
+            Err("it needs one `@` with a name before it")
+        );
+        assert_eq!(
+            check_email("oncall@localhost"),
+            Err("its domain needs a dot, like `example.org`")
+        );
+        assert_eq!(
+            check_email("on call@example.org"),
+            Err("it must not contain spaces")
+        );
     }
 }

@@ -126,6 +126,18 @@ mod tests {
         );
 
         assert_eq!(defs["Dashboard"]["properties"]["alarms"]["default"], true);
+        let dashboard = &defs["Dashboard"];
+        assert_eq!(dashboard["properties"]["notify"]["items"]["type"], "string");
+        assert!(
+            dashboard["properties"]["topic_arn"]["pattern"]
+                .as_str()
+                .is_some_and(|p| p.contains(":sns:"))
+        );
+        assert_eq!(
+            dashboard["not"],
+            serde_json::json!({ "required": ["notify", "topic_arn"] }),
+            "notify and topic_arn exclude each other"
+        );
 
         let dns = &defs["Dns"];
         assert_eq!(dns["properties"]["target"]["default"], "cdn");

@@ -321,6 +321,7 @@ pub struct Aws {
     pub elasticache: aws_sdk_elasticache::Client,
     pub cloudwatch: aws_sdk_cloudwatch::Client,
     pub route53: aws_sdk_route53::Client,
+    pub sns: aws_sdk_sns::Client,
 }
 
 impl Aws {
@@ -388,6 +389,7 @@ impl Aws {
             elasticache: aws_sdk_elasticache::Client::new(&config),
             cloudwatch: aws_sdk_cloudwatch::Client::new(&config),
             route53: aws_sdk_route53::Client::new(&config),
+            sns: aws_sdk_sns::Client::new(&config),
         }
     }
 
@@ -632,6 +634,17 @@ impl Aws {
             }
         }
 
+        for topic in self.topics().await {
+            if self
+                .topic_tags(&topic)
+                .await
+                .iter()
+                .any(|(k, v)| k == "modu:stack" && v == stack)
+            {
+                found.push(format!("sns-topic {topic}"));
+            }
+        }
+
         let zones = self.hosted_zones().await;
         let ids: Vec<String> = zones.iter().map(|(id, _)| id.clone()).collect();
         for chunk in ids.chunks(10) {
@@ -659,6 +672,59 @@ impl Aws {
 
         found.sort();
         found
+    }
+
+    /// Every SNS topic's ARN, whoever made it.
+    pub async fn topics(&self) -> Vec<String> {
+        let mut arns = Vec::new();
+        let mut pages = self.sns.list_topics().into_paginator().send();
+        while let Some(page) = pages.next().await {
+            let page = page.expect("ListTopics");
+            arns.extend(
+                page.topics()
+                    .iter()
+                    .filter_map(|t| t.topic_arn().map(str::to_string)),
+            );
+        }
+        arns
+    }
+
+    pub async fn topic_tags(&self, arn: &str) -> Vec<(String, String)> {
+        let out = self
+            .sns
+            .list_tags_for_resource()
+            .resource_arn(arn)
+            .send()
+            .await
+            .expect("ListTagsForResource (SNS)");
+        out.tags()
+            .iter()
+            .map(|t| (t.key().to_string(), t.value().to_string()))
+            .collect()
+    }
+
+    /// The topic's subscriptions as (protocol, endpoint, subscription ARN), sorted.
+    pub async fn subscriptions(&self, topic: &str) -> Vec<(String, String, String)> {
+        let out = self
+            .sns
+            .list_subscriptions_by_topic()
+            .topic_arn(topic)
+            .send()
+            .await
+            .expect("ListSubscriptionsByTopic");
+        let mut subs: Vec<(String, String, String)> = out
+            .subscriptions()
+            .iter()
+            .map(|s| {
+                (
+                    s.protocol().unwrap_or_default().to_string(),
+                    s.endpoint().unwrap_or_default().to_string(),
+                    s.subscription_arn().unwrap_or_default().to_string(),
+                )
+            })
+            .collect();
+        subs.sort();
+        subs
     }
 
     async fn elasticache_tagged(&self, arn: &str, stack: &str) -> bool {
@@ -1056,6 +1122,53 @@ impl Aws {
         }
     }
 
+    /// Checks that the bucket refuses plain HTTP, keeps versions, and expires the
+    /// noncurrent ones.
+    pub async fn assert_bucket_is_safe(&self, bucket: &str) {
+        let policy = self
+            .bucket_policy(bucket)
+            .await
+            .unwrap_or_else(|| panic!("bucket {bucket} has a policy"));
+        assert_tls_only(&policy, bucket);
+        let versioning = self
+            .s3
+            .get_bucket_versioning()
+            .bucket(bucket)
+            .send()
+            .await
+            .expect("GetBucketVersioning");
+        assert_eq!(
+            versioning.status().map(|s| s.as_str()),
+            Some("Enabled"),
+            "bucket {bucket} keeps versions"
+        );
+        let lifecycle = self
+            .s3
+            .get_bucket_lifecycle_configuration()
+            .bucket(bucket)
+            .send()
+            .await
+            .expect("GetBucketLifecycleConfiguration");
+        let expiring: Vec<(Option<i32>, Option<i32>)> = lifecycle
+            .rules()
+            .iter()
+            .filter(|r| r.status().as_str() == "Enabled")
+            .map(|r| {
+                (
+                    r.noncurrent_version_expiration()
+                        .and_then(|e| e.noncurrent_days()),
+                    r.abort_incomplete_multipart_upload()
+                        .and_then(|a| a.days_after_initiation()),
+                )
+            })
+            .collect();
+        assert_eq!(
+            expiring,
+            [(Some(30), Some(7))],
+            "one rule expires noncurrent versions after 30 days and aborts uploads after 7: {lifecycle:?}"
+        );
+    }
+
     /// Buckets tagged `modu:stack=<stack>`.
     pub async fn buckets_of_stack(&self, stack: &str) -> Vec<String> {
         let mut ours = Vec::new();
@@ -1076,6 +1189,30 @@ impl Aws {
         }
         ours
     }
+}
+
+/// Checks that `policy` denies every request to the bucket and its objects made without TLS.
+pub fn assert_tls_only(policy: &serde_json::Value, bucket: &str) {
+    let statements = policy["Statement"].as_array().expect("policy statements");
+    let deny = statements
+        .iter()
+        .find(|s| s["Effect"] == "Deny")
+        .unwrap_or_else(|| panic!("a deny statement: {policy:#}"));
+    assert_eq!(deny["Principal"], "*", "{policy:#}");
+    assert_eq!(deny["Action"], "s3:*", "{policy:#}");
+    assert_eq!(
+        deny["Resource"],
+        serde_json::json!([
+            format!("arn:aws:s3:::{bucket}"),
+            format!("arn:aws:s3:::{bucket}/*")
+        ]),
+        "{policy:#}"
+    );
+    assert_eq!(
+        deny["Condition"],
+        serde_json::json!({ "Bool": { "aws:SecureTransport": "false" } }),
+        "{policy:#}"
+    );
 }
 
 /// `Z123` from `/hostedzone/Z123`.
@@ -1437,7 +1574,14 @@ pub struct CacheTier {
 pub struct DashboardTier {
     pub enabled: bool,
     pub alarms: bool,
+    /// `notify`: the addresses of the stack's alarm topic.
+    pub notify: Vec<String>,
+    /// `topic_arn`: an existing topic instead.
+    pub topic_arn: Option<String>,
 }
+
+/// The addresses the full stack's alarms notify.
+pub const ONCALL: [&str; 2] = ["oncall@example.org", "ops@example.org"];
 
 /// The `dns` section.
 #[derive(Debug, Clone)]
@@ -1504,6 +1648,8 @@ impl Spec {
             dashboard: Some(DashboardTier {
                 enabled: true,
                 alarms: true,
+                notify: ONCALL.map(String::from).to_vec(),
+                topic_arn: None,
             }),
             dns: Some(DnsTier {
                 enabled: true,
@@ -1551,9 +1697,14 @@ impl Spec {
         }
         if let Some(dashboard) = &self.dashboard {
             yaml.push_str(&format!(
-                "dashboard:\n  enabled: {}\n  alarms: {}\n",
-                dashboard.enabled, dashboard.alarms
+                "dashboard:\n  enabled: {}\n  alarms: {}\n  notify: [{}]\n",
+                dashboard.enabled,
+                dashboard.alarms,
+                dashboard.notify.join(", ")
             ));
+            if let Some(arn) = &dashboard.topic_arn {
+                yaml.push_str(&format!("  topic_arn: {arn}\n"));
+            }
         }
         if let Some(dns) = &self.dns {
             yaml.push_str(&format!(

@@ -10,6 +10,7 @@ pub mod cloudwatch;
 pub mod ec2;
 pub mod elbv2;
 pub mod route53;
+pub mod s3;
 
 use tokio::sync::OnceCell;
 

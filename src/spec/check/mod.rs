@@ -20,9 +20,7 @@ use std::collections::{BTreeMap, HashSet};
 use serde_saphyr::{Location, Spanned};
 
 use super::diagnostics::{Findings, Reporter, SpecError};
-use super::model::{
-    BucketRef, Dashboard, EndpointService, Network, Spec, Storage, SubnetsRef, VpcRef,
-};
+use super::model::{BucketRef, EndpointService, Network, Spec, Storage, SubnetsRef, VpcRef};
 use super::raw::{
     Field, RawEndpointService, RawInterfaceEndpoints, RawNetwork, RawSpec, RawStorage, RawSubnets,
     RawTags,
@@ -134,11 +132,10 @@ impl Checker<'_> {
             .into_value()
             .and_then(|raw| self.cdn(raw, &load_balancer, dns.as_ref()));
         let cache = raw.cache.into_value().and_then(|raw| self.cache(raw));
-        let dashboard = raw.dashboard.into_value().and_then(|raw| {
-            switch(&raw.enabled).then(|| Dashboard {
-                alarms: raw.alarms.value().copied().unwrap_or(true),
-            })
-        });
+        let dashboard = raw
+            .dashboard
+            .into_value()
+            .and_then(|raw| self.dashboard(raw, &region));
         let app = raw
             .app
             .into_value()

@@ -1,6 +1,7 @@
 //! Checks of the optional tiers: `cdn` (price class, aliases and their
-//! certificate, how it reaches the load balancer), `cache` (engine, node type, replicas) and `dns` (zone,
-//! record, target). A tier that is switched off is still checked for what it
+//! certificate, how it reaches the load balancer), `cache` (engine, node type, replicas),
+//! `dashboard` (whom the alarms notify) and `dns` (zone, record, target). A tier that is
+//! switched off is still checked for what it
 //! says, but nothing is required of it.
 
 use std::collections::HashSet;
@@ -9,13 +10,16 @@ use serde_saphyr::{Location, Spanned};
 
 use super::{Checker, switch, to_u32};
 use crate::spec::model::{
-    Cache, CacheEngine, Cdn, Dns, DnsTarget, LoadBalancer, OriginProtocol, PriceClass,
+    Cache, CacheEngine, Cdn, Dashboard, Dns, DnsTarget, LoadBalancer, Notify, OriginProtocol,
+    PriceClass,
 };
 use crate::spec::raw::{
-    Field, RawCache, RawCacheEngine, RawCdn, RawDns, RawDnsTarget, RawOriginProtocol, RawPriceClass,
+    Field, RawCache, RawCacheEngine, RawCdn, RawDashboard, RawDns, RawDnsTarget, RawOriginProtocol,
+    RawPriceClass,
 };
 use crate::spec::rules::{
-    check_dns_name, is_cache_node_type, is_example_domain, is_in_zone, is_instance_type,
+    check_dns_name, check_email, is_cache_node_type, is_example_domain, is_in_zone,
+    is_instance_type, sns_topic_region,
 };
 
 const DEFAULT_CACHE_NODE_TYPE: &str = "cache.t3.micro";
@@ -218,6 +222,92 @@ impl Checker<'_> {
             node_type,
             replicas: to_u32(replicas),
         })
+    }
+
+    pub(super) fn dashboard(&mut self, raw: RawDashboard, region: &str) -> Option<Dashboard> {
+        let alarms = raw.alarms.value().copied().unwrap_or(true);
+        let mut emails = Vec::new();
+        if let Some(list) = raw.notify.given() {
+            let mut seen = HashSet::new();
+            for (index, email) in list.value.iter().enumerate() {
+                // An unreadable address is reported already.
+                let Some(email) = email.given() else {
+                    continue;
+                };
+                let field = format!("dashboard.notify[{index}]");
+                if let Err(why) = check_email(&email.value) {
+                    self.report_with_help(
+                        &email.referenced,
+                        &field,
+                        format!("`{}` is not an email address: {why}", email.value),
+                        Some("addresses look like `oncall@example.org`".to_owned()),
+                    );
+                } else if !seen.insert(email.value.to_ascii_lowercase()) {
+                    self.report(
+                        &email.referenced,
+                        &field,
+                        format!("`{}` is listed twice", email.value),
+                    );
+                }
+                emails.push(email.value.clone());
+            }
+        }
+        let topic = raw.topic_arn.given().map(|arn| {
+            match sns_topic_region(&arn.value) {
+                None => self.report_with_help(
+                    &arn.referenced,
+                    "dashboard.topic_arn",
+                    format!("`{}` is not the ARN of a standard SNS topic", arn.value),
+                    Some(
+                        "topic ARNs look like `arn:aws:sns:<region>:<account id>:<name>`"
+                            .to_owned(),
+                    ),
+                ),
+                Some(found) if found != region => self.report_with_help(
+                    &arn.referenced,
+                    "dashboard.topic_arn",
+                    format!("the topic is in `{found}`, the stack in `{region}`"),
+                    Some("CloudWatch alarms notify only a topic in their own region".to_owned()),
+                ),
+                Some(_) => {}
+            }
+            arn.value.clone()
+        });
+        if let (Some(list), Some(arn)) = (raw.notify.given(), raw.topic_arn.given())
+            && !list.value.is_empty()
+        {
+            self.report_with_help(
+                &arn.referenced,
+                "dashboard.topic_arn",
+                "`notify` and `topic_arn` exclude each other",
+                Some(
+                    "list addresses in `notify` for a topic modu creates, or name an existing \
+                     topic in `topic_arn`"
+                        .to_owned(),
+                ),
+            );
+        }
+        let notify = match topic {
+            Some(arn) => Notify::Topic(arn),
+            None if emails.is_empty() => Notify::Nobody,
+            None => Notify::Emails(emails),
+        };
+        if let (false, Some(at)) = (
+            alarms,
+            raw.notify
+                .given()
+                .filter(|list| !list.value.is_empty())
+                .map(|list| &list.referenced)
+                .or(raw.topic_arn.given().map(|arn| &arn.referenced)),
+        ) {
+            self.out.warn(
+                at,
+                "dashboard",
+                "the alarms are off (`alarms: false`): nobody is notified".to_owned(),
+                "remove `notify`/`topic_arn`, or turn the alarms on".to_owned(),
+            );
+        }
+        switch(&raw.enabled).then_some(Dashboard { alarms, notify })
     }
 
     pub(super) fn dns(&mut self, raw: RawDns) -> Option<Dns> {
@@ -455,5 +545,84 @@ mod tests {
             &format!("{BASE}dns:\n  zone: example.com\n  record: \"*.example.com\"\n"),
             "stacks/modu.yaml:7:11: dns.record: `*.example.com` is not a valid DNS name: wildcards are not allowed here",
         );
+    }
+
+    const TOPIC: &str = "arn:aws:sns:us-east-1:123456789012:ops-alarms";
+
+    #[test]
+    fn the_alarms_notify_addresses_or_an_existing_topic() {
+        use crate::spec::model::Notify;
+        let spec = parse(&format!(
+            "{BASE}dashboard:\n  notify: [oncall@example.org, ops@example.org]\n"
+        ))
+        .expect("valid");
+        let dashboard = spec.dashboard.expect("a dashboard");
+        assert_eq!(
+            dashboard.notify,
+            Notify::Emails(vec!["oncall@example.org".into(), "ops@example.org".into()])
+        );
+        assert_eq!(dashboard.emails().len(), 2);
+        let spec = parse(&format!("{BASE}dashboard:\n  topic_arn: {TOPIC}\n")).expect("valid");
+        let dashboard = spec.dashboard.expect("a dashboard");
+        assert_eq!(dashboard.notify, Notify::Topic(TOPIC.into()));
+        assert!(dashboard.emails().is_empty(), "modu creates no topic");
+        let spec = parse(&format!("{BASE}dashboard:\n  notify: []\n")).expect("valid");
+        assert_eq!(spec.dashboard.expect("a dashboard").notify, Notify::Nobody);
+    }
+
+    #[test]
+    fn notify_and_topic_arn_exclude_each_other() {
+        assert_single_error(
+            &format!("{BASE}dashboard:\n  notify: [oncall@example.org]\n  topic_arn: {TOPIC}\n"),
+            "stacks/modu.yaml:7:14: dashboard.topic_arn: `notify` and `topic_arn` exclude each other \
+             (help: list addresses in `notify` for a topic modu creates, or name an existing topic in `topic_arn`)",
+        );
+    }
+
+    #[test]
+    fn bad_and_repeated_addresses_are_located() {
+        assert_eq!(
+            errors(&format!(
+                "{BASE}dashboard:\n  notify: [oncall@example.org, oncall, ONCALL@example.org]\n"
+            )),
+            [
+                "stacks/modu.yaml:6:32: dashboard.notify[1]: `oncall` is not an email address: it has no `@` \
+                 (help: addresses look like `oncall@example.org`)",
+                "stacks/modu.yaml:6:40: dashboard.notify[2]: `ONCALL@example.org` is listed twice",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_topic_must_be_a_standard_topic_of_the_stacks_region() {
+        assert_single_error(
+            &format!("{BASE}dashboard:\n  topic_arn: arn:aws:sqs:us-east-1:123456789012:q\n"),
+            "stacks/modu.yaml:6:14: dashboard.topic_arn: `arn:aws:sqs:us-east-1:123456789012:q` is not the ARN of a standard SNS topic",
+        );
+        assert_single_error(
+            &format!("{BASE}dashboard:\n  topic_arn: arn:aws:sns:eu-west-1:123456789012:ops\n"),
+            "stacks/modu.yaml:6:14: dashboard.topic_arn: the topic is in `eu-west-1`, the stack in `us-east-1` \
+             (help: CloudWatch alarms notify only a topic in their own region)",
+        );
+    }
+
+    #[test]
+    fn addresses_without_alarms_are_a_warning() {
+        let spec = parse(&format!(
+            "{BASE}dashboard:\n  alarms: false\n  notify: [oncall@example.org]\n"
+        ))
+        .expect("a warning, not an error");
+        let warnings: Vec<String> = spec
+            .findings
+            .warnings
+            .iter()
+            .filter(|w| w.field == "dashboard")
+            .map(|w| w.message.clone())
+            .collect();
+        assert_eq!(
+            warnings,
+            ["the alarms are off (`alarms: false`): nobody is notified"]
+        );
+        assert!(spec.dashboard.expect("a dashboard").emails().is_empty());
     }
 }

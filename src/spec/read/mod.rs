@@ -324,6 +324,8 @@ impl Read for RawDashboard {
         let raw = RawDashboard {
             enabled: section.optional("enabled"),
             alarms: section.optional("alarms"),
+            notify: section.optional("notify"),
+            topic_arn: section.optional("topic_arn"),
         };
         section.finish();
         Some(raw)
