@@ -136,6 +136,9 @@ pub struct LaunchTemplateData {
     pub network_interface: Option<NetworkInterface>,
     /// Tags for what is launched from the template, per resource type (`instance`, `volume`).
     pub tag_specifications: Vec<(String, Vec<Tag>)>,
+    /// A burstable type's credit option (`standard`, `unlimited`); `None` for the account's
+    /// default.
+    pub cpu_credits: Option<String>,
 }
 
 /// One EBS volume of a launch template's block device mappings.
@@ -718,6 +721,10 @@ fn template_data(data: &Element) -> LaunchTemplateData {
                 })
             })
             .collect(),
+        cpu_credits: data
+            .child("creditSpecification")
+            .map(|c| c.string("cpuCredits"))
+            .filter(|c| !c.is_empty()),
         tag_specifications: data
             .items("tagSpecificationSet")
             .map(|s| (s.string("resourceType"), tags(s, "tagSet")))
@@ -745,6 +752,9 @@ fn template_data_params(params: &mut Params, data: &LaunchTemplateData) {
         .set(format!("{P}.UserData"), &data.user_data);
     if let Some(profile) = &data.instance_profile {
         params.set(format!("{P}.IamInstanceProfile.Name"), profile);
+    }
+    if let Some(credits) = &data.cpu_credits {
+        params.set(format!("{P}.CreditSpecification.CpuCredits"), credits);
     }
     if let Some(interface) = &data.network_interface {
         let nic = format!("{P}.NetworkInterface.1");
@@ -860,6 +870,7 @@ mod tests {
             <networkInterfaceSet><item><associatePublicIpAddress>false</associatePublicIpAddress>
               <deleteOnTermination>true</deleteOnTermination><deviceIndex>0</deviceIndex>
               <groupSet><groupId>sg-2</groupId></groupSet></item></networkInterfaceSet>
+            <creditSpecification><cpuCredits>unlimited</cpuCredits></creditSpecification>
           </launchTemplateData>"#;
         let data = template_data(&Element::parse(doc).unwrap());
         assert_eq!(
@@ -885,6 +896,7 @@ mod tests {
                     associate_public_ip: Some(false),
                     security_group_ids: vec!["sg-2".into()],
                 }),
+                cpu_credits: Some("unlimited".into()),
             }
         );
         let mut params = Params::new("CreateLaunchTemplateVersion");
@@ -895,6 +907,7 @@ mod tests {
              &LaunchTemplateData.ImageId=ami-1&LaunchTemplateData.InstanceType=t3.micro\
              &LaunchTemplateData.SecurityGroupId.1=sg-1\
              &LaunchTemplateData.UserData=IyEvYmluL2Jhc2g%3D\
+             &LaunchTemplateData.CreditSpecification.CpuCredits=unlimited\
              &LaunchTemplateData.NetworkInterface.1.DeviceIndex=0\
              &LaunchTemplateData.NetworkInterface.1.DeleteOnTermination=true\
              &LaunchTemplateData.NetworkInterface.1.SecurityGroupId.1=sg-2\

@@ -56,6 +56,8 @@ struct Settings {
     /// The root volume (and so every volume) is encrypted with the account's EBS key.
     encrypted_volumes: bool,
     instance_profile: Option<String>,
+    /// A burstable type's credit option; only compared when the spec names one.
+    cpu_credits: Option<String>,
 }
 
 /// What modu asks of every instance: IMDSv2 only, one hop, encrypted volumes.
@@ -87,6 +89,7 @@ impl Settings {
             metadata_hop_limit: data.metadata.hop_limit.unwrap_or(1),
             encrypted_volumes: !data.volumes.is_empty() && data.volumes.iter().all(|v| v.encrypted),
             instance_profile: data.instance_profile.clone(),
+            cpu_credits: data.cpu_credits.clone(),
         }
     }
 }
@@ -177,6 +180,13 @@ fn diff_settings(
         &profile(&live.instance_profile),
         &profile(&want.instance_profile),
     );
+    if let Some(credits) = &want.cpu_credits {
+        diff.field(
+            "credit_specification",
+            live.cpu_credits.as_deref().unwrap_or("(default)"),
+            credits.as_str(),
+        );
+    }
     let (live_source, wanted_source) = image_source;
     diff.field(
         IMAGE_SOURCE_FIELD,
@@ -257,6 +267,11 @@ impl LaunchTemplate {
             metadata_hop_limit: METADATA_HOP_LIMIT,
             encrypted_volumes: true,
             instance_profile,
+            cpu_credits: cx
+                .spec
+                .compute
+                .credit_specification
+                .map(|c| c.aws_value().to_string()),
         })
     }
 
@@ -334,6 +349,7 @@ impl LaunchTemplate {
             }),
             user_data: settings.user_data.clone(),
             instance_profile: settings.instance_profile.clone(),
+            cpu_credits: settings.cpu_credits.clone(),
             metadata: MetadataOptions {
                 http_endpoint: "enabled".into(),
                 http_tokens: if settings.imdsv2_required {
@@ -557,6 +573,7 @@ impl Resource for LaunchTemplate {
                 "imdsv2_required": settings.imdsv2_required,
                 "metadata_hop_limit": settings.metadata_hop_limit,
                 "encrypted_volumes": settings.encrypted_volumes,
+                "credit_specification": settings.cpu_credits,
             }),
         })
     }
@@ -585,10 +602,25 @@ mod tests {
             metadata_hop_limit: 1,
             encrypted_volumes: true,
             instance_profile: None,
+            cpu_credits: None,
         }
     }
 
     const FROM_AL2023: (Option<&str>, &str) = (Some("al2023"), "al2023");
+
+    #[test]
+    fn a_credit_option_is_compared_only_when_the_spec_names_one() {
+        let mut live = settings();
+        live.cpu_credits = Some("unlimited".into());
+        assert!(diff_settings(&live, &settings(), FROM_AL2023).is_empty());
+        let mut want = settings();
+        want.cpu_credits = Some("standard".into());
+        let changes = diff_settings(&live, &want, FROM_AL2023);
+        assert_eq!(
+            changes,
+            vec![Change::new("credit_specification", "unlimited", "standard")]
+        );
+    }
 
     #[test]
     fn the_same_version_needs_nothing() {

@@ -103,6 +103,7 @@ mod tests {
                     file: None,
                     script: crate::spec::boot_script::default_boot_script(8000, "/readyz"),
                 },
+                credit_specification: None,
             },
             cdn: Some(Cdn {
                 price_class: PriceClass::PriceClass200,

@@ -208,6 +208,25 @@ pub struct Compute {
     /// Seconds after launch before ELB health checks count.
     pub health_check_grace: u32,
     pub user_data: UserData,
+    /// A burstable type's CPU credit option; `None` leaves the account's default.
+    pub credit_specification: Option<CreditSpecification>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CreditSpecification {
+    Standard,
+    Unlimited,
+}
+
+impl CreditSpecification {
+    /// The launch template's `CreditSpecification.CpuCredits`.
+    pub fn aws_value(self) -> &'static str {
+        match self {
+            CreditSpecification::Standard => "standard",
+            CreditSpecification::Unlimited => "unlimited",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -392,6 +392,22 @@ pub(super) struct RawCompute {
     /// modu's own script, which serves a placeholder page until an app is deployed.
     #[schemars(with = "Option<String>")]
     pub(super) user_data: Field<String>,
+    /// How a burstable type (t2, t3, t3a, t4g) pays for CPU above its baseline:
+    /// `standard` (earned credits only: throttled once they run out) or `unlimited`
+    /// (surplus billed). Only for burstable types. Default: the account's default.
+    #[schemars(with = "Option<RawCreditSpecification>")]
+    pub(super) credit_specification: Field<RawCreditSpecification>,
+}
+
+/// A burstable instance type's CPU credit option.
+#[derive(Debug, Clone, Copy, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+#[schemars(rename = "CreditSpecification")]
+pub(super) enum RawCreditSpecification {
+    /// Credits earned below the baseline only.
+    Standard,
+    /// Above the baseline past the credits, billed per vCPU-hour.
+    Unlimited,
 }
 
 /// The CloudFront distribution. Its origin is the load balancer; the images

@@ -7,8 +7,8 @@ use serde_saphyr::Spanned;
 
 use super::{Checker, to_u16, to_u32};
 use crate::spec::boot_script::{check_user_data, default_boot_script};
-use crate::spec::model::{Compute, HealthCheck, ImageRef, UserData};
-use crate::spec::raw::RawCompute;
+use crate::spec::model::{Compute, CreditSpecification, HealthCheck, ImageRef, UserData};
+use crate::spec::raw::{RawCompute, RawCreditSpecification};
 use crate::spec::rules::{burstable_baseline, is_aws_id, is_instance_type};
 
 /// The Auto Scaling group size limit modu accepts for min, max and desired.
@@ -67,10 +67,28 @@ impl Checker<'_> {
                 target.value
             }
         };
+        let credit_specification = raw.credit_specification.given().map(|given| {
+            let burstable = instance_type
+                .as_ref()
+                .is_none_or(|t| burstable_baseline(&t.value).is_some());
+            if !burstable {
+                self.report_with_help(
+                    &given.referenced,
+                    "compute.credit_specification",
+                    "only burstable instance types (t2, t3, t3a, t4g) have CPU credits",
+                    Some("remove `credit_specification`, or choose a burstable type".to_owned()),
+                );
+            }
+            match given.value {
+                RawCreditSpecification::Standard => CreditSpecification::Standard,
+                RawCreditSpecification::Unlimited => CreditSpecification::Unlimited,
+            }
+        });
+        // A credit option given on purpose is the conscious choice the warning asks for.
         if let Some((given, baseline)) = instance_type
             .as_ref()
             .and_then(|given| Some((given, burstable_baseline(&given.value)?)))
-            .filter(|(_, baseline)| cpu_target > *baseline)
+            .filter(|(_, baseline)| cpu_target > *baseline && credit_specification.is_none())
         {
             self.out.warn(
                 &given.referenced,
@@ -82,8 +100,9 @@ impl Checker<'_> {
                     given.value
                 ),
                 format!(
-                    "use a type with a fixed CPU (e.g. `c7i.large` or `m7i.large`), or a cpu_target of \
-                     at most {baseline}"
+                    "use a type with a fixed CPU (e.g. `c7i.large` or `m7i.large`), a cpu_target of \
+                     at most {baseline}, or say `credit_specification: standard` or `unlimited` to \
+                     choose knowingly"
                 ),
             );
         }
@@ -110,6 +129,7 @@ impl Checker<'_> {
             cpu_target,
             health_check_grace: to_u32(health_check_grace),
             user_data,
+            credit_specification,
         }
     }
 
@@ -177,6 +197,23 @@ impl Checker<'_> {
 mod tests {
     use crate::spec::parse_str;
     use crate::spec::testing::{BASE, assert_single_error, errors, parse, test_dir};
+
+    #[test]
+    fn a_credit_option_is_for_burstable_types_and_silences_their_warning() {
+        // t3.micro with the default 80 % target: warned, unless the credits are chosen.
+        let warned = parse(BASE).expect("valid");
+        assert_eq!(warned.findings.warnings.len(), 1);
+        let chosen = parse(&format!("{BASE}  credit_specification: unlimited\n")).expect("valid");
+        assert!(chosen.findings.warnings.is_empty());
+        assert_eq!(
+            chosen.compute.credit_specification,
+            Some(crate::spec::CreditSpecification::Unlimited)
+        );
+        assert_single_error(
+            &format!("{BASE}  credit_specification: standard\n").replace("t3.micro", "c7i.large"),
+            "stacks/modu.yaml:5:25: compute.credit_specification: only burstable instance types (t2, t3, t3a, t4g) have CPU credits",
+        );
+    }
 
     #[test]
     fn port_out_of_range() {

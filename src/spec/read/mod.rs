@@ -283,6 +283,7 @@ impl Read for RawCompute {
             cpu_target: section.optional("cpu_target"),
             health_check_grace: section.optional("health_check_grace"),
             user_data: section.optional("user_data"),
+            credit_specification: section.optional("credit_specification"),
         };
         section.finish();
         Some(raw)

@@ -12,8 +12,8 @@ use serde_saphyr::Spanned;
 use super::{MAPPING, Place, Read, SINGLE_VALUE, read_field, report_wrong_type};
 use crate::spec::diagnostics::{Reporter, source_slice, suggestion};
 use crate::spec::raw::{
-    Field, RawAlgorithm, RawCacheEngine, RawDnsTarget, RawEndpointService, RawEnv,
-    RawInterfaceEndpoints, RawOriginProtocol, RawPriceClass, RawSubnets, RawTags,
+    Field, RawAlgorithm, RawCacheEngine, RawCreditSpecification, RawDnsTarget, RawEndpointService,
+    RawEnv, RawInterfaceEndpoints, RawOriginProtocol, RawPriceClass, RawSubnets, RawTags,
 };
 use crate::spec::yaml::{Node, Value};
 
@@ -165,6 +165,12 @@ impl Read for RawCacheEngine {
 }
 
 impl Read for RawDnsTarget {
+    fn read(node: &Node, place: &Place, out: &mut Reporter) -> Option<Self> {
+        read_keyword(node, place, out)
+    }
+}
+
+impl Read for RawCreditSpecification {
     fn read(node: &Node, place: &Place, out: &mut Reporter) -> Option<Self> {
         read_keyword(node, place, out)
     }
