@@ -11,7 +11,10 @@ With --log, every request is appended to FILE as one JSON object per line:
     {"ts": "...Z", "service": "ec2", "method": "POST", "path": "/",
      "operation": "CreateSecurityGroup", "mutating": true, "status": 200}
 The line is written before the response is sent, so a client that has its
-answer can read its call in the log.
+answer can read its call in the log. `operation` is the API's name for the call: from
+the query or JSON target, from the method and path for S3, and for the other REST
+services (CloudFront, Route 53) from botocore's model of the service, whose routes
+(method, path template, query) the request is matched against, most specific first.
 
 The corrections (scripts/moto_patches/, one module per service) restore what AWS
 documents; modu's own code never knows it is talking to an emulator. They are written
@@ -32,6 +35,7 @@ confirmation emails do: the topic's pending subscriptions are confirmed.
 from __future__ import annotations
 
 import argparse
+import functools
 import io
 import json
 import logging
@@ -134,10 +138,52 @@ def operation_of(environ, service: str, body: bytes) -> str:
     path = unquote(environ.get("PATH_INFO", "/"))
     if service == "s3":
         return s3_operation(method, path, query)
-    # Route53's one read-only POST: tags of several resources at once.
-    if service == "route53" and method == "POST" and re.fullmatch(r"/\d{4}-\d\d-\d\d/tags/[a-z]+", path):
-        return "ListTagsForResources"
-    return f"{method} {path}"
+    return rest_operation(service, method, path, query) or f"{method} {path}"
+
+
+@functools.lru_cache(maxsize=None)
+def rest_routes(service: str) -> tuple:
+    """The (method, path pattern, query keys, operation) of every operation of a REST
+    service (CloudFront, Route 53...), from botocore's model of it, most specific first;
+    empty for a service botocore does not know or that is not REST."""
+    import botocore.session
+    from botocore.exceptions import UnknownServiceError
+
+    try:
+        model = botocore.session.get_session().get_service_model(service)
+    except UnknownServiceError:
+        return ()
+    if model.protocol not in ("rest-xml", "rest-json"):
+        return ()
+    routes = []
+    for name in model.operation_names:
+        http = model.operation_model(name).http
+        template, _, query = http["requestUri"].partition("?")
+        pattern = "".join(
+            # `{Key+}` spans slashes, `{Id}` one segment; everything else is literal.
+            ("(.+)" if part.endswith("+}") else "([^/]+)") if part.startswith("{") else re.escape(part)
+            for part in re.split(r"(\{[^}]+\})", template.rstrip("/") or "/")
+        )
+        # `?WithTags` needs the key, `?Operation=Tag` the key and its value.
+        keys = tuple(sorted((k, v[0]) for k, v in parse_qs(query, keep_blank_values=True).items()))
+        literal = len(re.sub(r"\{[^}]+\}", "", template))
+        routes.append((http["method"], re.compile(pattern + "/?"), keys, name, (len(keys), literal)))
+    # Most specific first: more query keys the operation requires, then more literal path.
+    routes.sort(key=lambda route: route[4], reverse=True)
+    return tuple(route[:4] for route in routes)
+
+
+def rest_operation(service: str, method: str, path: str, query: dict) -> str | None:
+    """The operation a REST request is, by its method, path and query (`POST
+    /2020-05-31/distribution?WithTags` is CreateDistributionWithTags)."""
+    for route_method, pattern, keys, name in rest_routes(service):
+        if (
+            route_method == method
+            and pattern.fullmatch(path)
+            and all(k in query and (not v or v in query[k]) for k, v in keys)
+        ):
+            return name
+    return None
 
 
 def is_mutating(method: str, operation: str) -> bool:

@@ -72,6 +72,12 @@ pub enum Command {
     Validate,
     /// Print the JSON Schema of the spec, for editors
     Schema,
+    /// Print the least-privilege IAM policy that plan, up, status, deploy and down need
+    /// for the spec, without calling AWS
+    ///
+    /// Mutating actions are limited to the stack's own resources (names derived from the
+    /// spec, or its `modu:stack` tag) wherever AWS allows it.
+    IamPolicy(IamPolicyArgs),
     /// Send a traffic spike to the resume service and report throughput and latency
     ///
     /// Signs up its own accounts, then runs -c virtual users for -d seconds or
@@ -134,6 +140,15 @@ pub struct DownArgs {
     /// With --delete-data: delete the database without taking a final snapshot
     #[arg(long, requires = "delete_data")]
     pub no_final_snapshot: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct IamPolicyArgs {
+    /// The account the stack lives in, written into every ARN [default: `*`, any account,
+    /// so that printing needs no credentials]
+    #[arg(long, value_name = "ID", default_value = crate::iam_policy::ANY_ACCOUNT,
+          value_parser = crate::iam_policy::parse_account)]
+    pub account_id: String,
 }
 
 #[derive(Debug, Args)]

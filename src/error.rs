@@ -157,6 +157,14 @@ impl Error {
         }
     }
 
+    /// AWS refused the call for want of a permission.
+    pub fn is_access_denied(&self) -> bool {
+        matches!(self, Error::Aws { code: Some(code), .. } if matches!(
+            code.as_str(),
+            "AccessDenied" | "AccessDeniedException" | "UnauthorizedOperation" | "AuthorizationError"
+        ))
+    }
+
     /// One error stays itself; several become `Several`.
     pub fn from_many(mut errors: Vec<Error>) -> Option<Self> {
         match errors.len() {

@@ -3,8 +3,9 @@
 //! The folders follow the data: `spec` (YAML → validated model, pure) → `engine` (runs the
 //! dependency graph for plan/up/down/status) → `resources` (one file per AWS kind behind one
 //! small trait) → `aws` (clients, error helpers, polling, tags); `output` renders progress
-//! and results; `commands` wires one subcommand each. The traffic generator of `modu load`
-//! is its own workspace crate, `modu-load` (`load/`).
+//! and results; `iam_policy` derives, from the spec alone, the permissions modu needs;
+//! `commands` wires one subcommand each. The traffic generator of `modu load` is its own
+//! workspace crate, `modu-load` (`load/`).
 
 // Errors are the cold path and carry what was being done to which resource; a large `Err`
 // costs nothing measurable next to an AWS round trip.
@@ -15,6 +16,7 @@ pub mod cli;
 pub mod commands;
 pub mod engine;
 pub mod error;
+pub mod iam_policy;
 pub mod output;
 pub mod plan;
 pub mod release;

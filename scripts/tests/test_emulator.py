@@ -3,13 +3,15 @@ and the forced page size."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+from urllib.parse import parse_qs
 
 import emulator_pin
 import pytest
 from emulator_pin import INSTALL, Pin, mismatches, pins, report
-from support import SCRIPTS
+from support import SCRIPTS, uid
 
 INSTALLERS = ("test.sh", "local-cloud-deps.sh", "app-test-deps.sh")
 
@@ -86,7 +88,6 @@ def test_a_page_size_that_is_not_positive_is_refused():
 
 
 def test_publishing_an_image_moves_the_public_al2023_parameter_to_a_new_ami(fresh_emulator):
-    import json
     import urllib.request
 
     running = fresh_emulator()
@@ -120,3 +121,59 @@ def test_a_root_volume_mapping_without_size_or_snapshot_launches_encrypted(fresh
     assert mapping["DeviceName"] == image["RootDeviceName"]
     [volume] = ec2.describe_volumes(VolumeIds=[mapping["Ebs"]["VolumeId"]])["Volumes"]
     assert volume["Encrypted"] and volume["VolumeType"] == "gp3" and volume["Size"] > 0
+
+
+def test_the_log_names_rest_calls_by_their_operation(fresh_emulator):
+    """CloudFront and Route 53 are REST: the log names each call as the API does (matched
+    against botocore's model), so a test can map it to its IAM action."""
+    running = fresh_emulator()
+    cf, r53 = running.client("cloudfront"), running.client("route53")
+    zone = r53.create_hosted_zone(Name=f"{uid('log')}.example.com", CallerReference=uid("ref"))["HostedZone"]
+    r53.change_tags_for_resource(ResourceType="hostedzone", ResourceId=zone["Id"].split("/")[-1],
+                                 AddTags=[{"Key": "k", "Value": "v"}])
+    r53.list_resource_record_sets(HostedZoneId=zone["Id"])
+    r53.list_hosted_zones_by_name()
+    oac = cf.create_origin_access_control(OriginAccessControlConfig={
+        "Name": uid("oac"), "SigningProtocol": "sigv4", "SigningBehavior": "always",
+        "OriginAccessControlOriginType": "s3"})["OriginAccessControl"]
+    cf.get_origin_access_control(Id=oac["Id"])
+    cf.list_distributions()
+    entries = [json.loads(line) for line in running.log_path.read_text().splitlines()]
+    named = [(e["service"], e["operation"], e["mutating"]) for e in entries]
+    assert named == [
+        ("route53", "CreateHostedZone", True),
+        ("route53", "ChangeTagsForResource", True),
+        ("route53", "ListResourceRecordSets", False),
+        ("route53", "ListHostedZonesByName", False),
+        ("cloudfront", "CreateOriginAccessControl", True),
+        ("cloudfront", "GetOriginAccessControl", False),
+        ("cloudfront", "ListDistributions", False),
+    ]
+    # The path stays as it was sent.
+    assert entries[-1]["path"] == "/2020-05-31/distribution"
+
+
+@pytest.mark.parametrize(
+    ("service", "method", "path", "query", "operation"),
+    [
+        # The most specific route wins: the query names a different operation.
+        ("cloudfront", "POST", "/2020-05-31/distribution", "WithTags", "CreateDistributionWithTags"),
+        ("cloudfront", "POST", "/2020-05-31/distribution", "", "CreateDistribution"),
+        ("cloudfront", "PUT", "/2020-05-31/distribution/E1/config", "", "UpdateDistribution"),
+        ("cloudfront", "GET", "/2020-05-31/distribution/E1/config", "", "GetDistributionConfig"),
+        ("cloudfront", "GET", "/2020-05-31/distribution/E1", "", "GetDistribution"),
+        ("cloudfront", "POST", "/2020-05-31/tagging", "Operation=Tag&Resource=a", "TagResource"),
+        ("cloudfront", "POST", "/2020-05-31/tagging", "Operation=Untag&Resource=a", "UntagResource"),
+        ("route53", "POST", "/2013-04-01/tags/hostedzone", "", "ListTagsForResources"),
+        ("route53", "POST", "/2013-04-01/tags/hostedzone/Z1", "", "ChangeTagsForResource"),
+        ("route53", "POST", "/2013-04-01/hostedzone/Z1/rrset/", "", "ChangeResourceRecordSets"),
+        ("route53", "GET", "/2013-04-01/change/C1", "", "GetChange"),
+        # Not REST, or not a service botocore knows: no name from the model.
+        ("ec2", "POST", "/", "", None),
+        ("no-such-service", "GET", "/x", "", None),
+    ],
+)
+def test_rest_operations_come_from_the_service_model(service, method, path, query, operation):
+    import emulator
+
+    assert emulator.rest_operation(service, method, path, parse_qs(query, keep_blank_values=True)) == operation

@@ -60,7 +60,7 @@ fn help_for(code: Option<&str>, is_transport: bool) -> Option<String> {
             "the credentials were rejected: refresh them (`aws sso login`, `aws configure`) or pick another --profile"
         }
         "UnauthorizedOperation" | "AccessDenied" | "AccessDeniedException" => {
-            "the credentials lack a permission: grant it to the IAM identity modu runs as"
+            "the credentials lack a permission: grant it to the IAM identity modu runs as (`modu iam-policy` prints what the stack needs)"
         }
         "RequestLimitExceeded" | "Throttling" | "ThrottlingException" => {
             "AWS is throttling this account: wait a minute and run the same command again"

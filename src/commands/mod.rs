@@ -3,6 +3,7 @@
 
 mod deploy;
 mod down;
+mod iam_policy;
 mod load;
 mod plan;
 mod schema;
@@ -54,6 +55,7 @@ async fn dispatch(cli: &Cli) -> Result<ExitCode> {
         Command::Status(args) => status::run(cli, args).await,
         Command::Validate => validate::run(cli),
         Command::Schema => schema::run(),
+        Command::IamPolicy(args) => iam_policy::run(cli, args),
         Command::Load(args) => load::run(cli, args).await,
     }
 }

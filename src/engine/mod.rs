@@ -164,6 +164,19 @@ async fn observe(cx: &Context, graph: &Graph, diff: bool) -> Walk<Seen> {
                         payload: Seen::Foreign(err),
                     });
                 }
+                // A tier the spec leaves out needs no permission (`modu iam-policy`): when
+                // looking for what an earlier spec of it left is refused, nothing of it is
+                // taken to be there, and the operator is told how to check.
+                Err(err) if !wanted && err.is_access_denied() => {
+                    tracing::warn!(
+                        "cannot look for a leftover {} {} (access denied): if an earlier spec \
+                         of this stack had it, run `modu down` with that spec's policy \
+                         (`modu iam-policy`) to remove it",
+                        node.kind(),
+                        node.name(cx),
+                    );
+                    None
+                }
                 Err(err) => return Err(err),
             };
             let Some(observed) = observed else {

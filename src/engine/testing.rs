@@ -15,6 +15,8 @@ pub struct FakeCloud {
     pub existing: BTreeMap<String, u32>,
     pub calls: Vec<String>,
     pub fail_on: Option<String>,
+    /// Calls AWS refuses for want of a permission (`find bucket`).
+    pub denied: Vec<String>,
 }
 
 pub struct FakeResource {
@@ -46,6 +48,16 @@ impl FakeResource {
         let mut cloud = self.cloud.lock().unwrap();
         let entry = format!("{call} {}", self.key);
         cloud.calls.push(entry.clone());
+        if cloud.denied.contains(&entry) {
+            return Err(Error::Aws {
+                action: "finding",
+                kind: "fake",
+                name: entry,
+                code: Some("AccessDenied".into()),
+                message: "not authorized".into(),
+                help: None,
+            });
+        }
         if cloud.fail_on.as_deref() == Some(entry.as_str()) {
             return Err(Error::fixable(format!("injected failure: {entry}"), "test"));
         }
@@ -349,5 +361,28 @@ mod tests {
                 .filter(|r| r.key != "load-balancer")
                 .all(|r| r.exists && r.healthy)
         );
+    }
+
+    #[tokio::test]
+    async fn a_refused_look_for_a_switched_off_resource_finds_nothing_but_a_wanted_one_fails() {
+        let cx = context();
+        let cloud: Arc<Mutex<FakeCloud>> = Arc::default();
+        cloud.lock().unwrap().denied = vec!["find bucket".into()];
+        let node = |k, d: &[Key], enabled| {
+            let mut r = FakeResource::in_cloud(k, d, cloud.clone(), 1);
+            r.enabled = enabled;
+            Box::new(r) as Box<dyn Resource>
+        };
+        // The bucket's tier is off, and the policy does not cover it.
+        let graph = Graph::new(vec![node(NET, &[], true), node(BUCKET, &[], false)]).unwrap();
+        let (summary, err) = up(&cx, &graph).await;
+        assert!(err.is_none(), "{err:?}");
+        assert!(summary.rows.iter().all(|r| r.key != "bucket"));
+        assert_eq!(mutations(&cloud), vec!["create network".to_string()]);
+
+        // Wanted, the same refusal is the error it is.
+        let graph = Graph::new(vec![node(NET, &[], true), node(BUCKET, &[], true)]).unwrap();
+        let (_, err) = up(&cx, &graph).await;
+        assert!(err.unwrap().is_access_denied());
     }
 }

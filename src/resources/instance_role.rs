@@ -23,7 +23,7 @@ pub struct InstanceRole;
 const KIND: &str = "iam-role";
 const NOT_FOUND: &[&str] = &["NoSuchEntity"];
 const POLICY_NAME: &str = "modu-instance";
-const SESSION_MANAGER: &str = "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore";
+pub(crate) const SESSION_MANAGER: &str = "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore";
 
 /// The path that marks a stack's IAM roles and instance profiles.
 pub fn path(stack: &str) -> String {

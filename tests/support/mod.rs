@@ -22,6 +22,8 @@ use aws_types::SdkConfig;
 use serde::Deserialize;
 use tempfile::TempDir;
 
+pub mod iam;
+
 /// The account moto answers with; `storage.bucket: auto` names the bucket after it.
 pub const ACCOUNT: &str = "123456789012";
 pub const REGION: &str = "us-east-1";
