@@ -785,6 +785,7 @@ fn sns() -> Vec<Rule> {
             "sns:GetTopicAttributes",
             "sns:SetTopicAttributes",
             "sns:TagResource",
+            "sns:ListTagsForResource",
             "sns:Subscribe",
             "sns:Unsubscribe",
             "sns:ListSubscriptionsByTopic",
