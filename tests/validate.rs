@@ -241,4 +241,18 @@ async fn an_example_domain_needs_an_explicit_allowance_and_a_warning_passes() {
         plain.display()
     );
     assert!(run.stderr.contains(&warning), "{run}");
+
+    let bypass = dir.path().join("bypass.yaml");
+    std::fs::write(
+        &bypass,
+        "stack: web\nregion: us-east-1\ncompute:\n  instance_type: c7i.large\ncdn:\n  origin_protocol: http\ndns:\n  zone: shop.test\n  record: www.shop.test\n  target: load_balancer\n",
+    )
+    .unwrap();
+    let run = modu_offline_strict(&["validate", "-f", arg(&bypass)]).await;
+    run.expect_success();
+    let warning = format!(
+        "warning: {}:7:1: dns.target: the record sends viewers straight to the load balancer",
+        bypass.display()
+    );
+    assert!(run.stderr.contains(&warning), "{run}");
 }

@@ -201,9 +201,9 @@ impl Listener {
                 port: i32::from(cx.spec.load_balancer.port),
                 protocol: protocol(cx).as_str().to_string(),
                 certificate: cx.spec.load_balancer.certificate_arn.clone(),
-                answer: match cx.spec.cdn {
-                    Some(_) => Answer::Refuse,
-                    None => Answer::Forward(deps.id(Key::TargetGroup)?.to_string()),
+                answer: match cx.spec.origin_behind_cdn() {
+                    true => Answer::Refuse,
+                    false => Answer::Forward(deps.id(Key::TargetGroup)?.to_string()),
                 },
             },
             Role::Redirect => Settings {

@@ -129,7 +129,7 @@ impl Resource for ListenerRule {
         vec![Key::Listener, Key::TargetGroup, Key::OriginSecret]
     }
     fn wanted(&self, spec: &Spec) -> bool {
-        spec.cdn.is_some()
+        spec.origin_behind_cdn()
     }
 
     async fn observe(&self, cx: &Context, deps: &Deps<'_>) -> Result<Option<Observed>> {

@@ -220,7 +220,7 @@ impl SecurityGroup {
 
     /// CloudFront's origin-facing prefix list when the load balancer admits only CloudFront.
     async fn cloudfront_list(&self, cx: &Context) -> Result<Option<String>> {
-        if self.role != Role::LoadBalancer || cx.spec.cdn.is_none() {
+        if self.role != Role::LoadBalancer || !cx.spec.origin_behind_cdn() {
             return Ok(None);
         }
         let id = cx

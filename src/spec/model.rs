@@ -47,6 +47,17 @@ impl Spec {
     /// load balancer in the stack's zone. One label under the zone, so a `*.<zone>`
     /// certificate covers it, and the stack's name in it, so stacks can share a zone.
     /// `None` when the CDN is off or reaches the load balancer over HTTP.
+    /// Whether the load balancer answers CloudFront only (its security group, the origin
+    /// header): whenever the CDN is on, unless the DNS record sends viewers straight to
+    /// the load balancer (`dns.target: load_balancer`), which then must serve them.
+    pub fn origin_behind_cdn(&self) -> bool {
+        self.cdn.is_some()
+            && self
+                .dns
+                .as_ref()
+                .is_none_or(|dns| dns.target != DnsTarget::LoadBalancer)
+    }
+
     pub fn origin_name(&self) -> Option<String> {
         let cdn = self.cdn.as_ref()?;
         let dns = self.dns.as_ref()?;

@@ -131,6 +131,22 @@ impl Checker<'_> {
             .cdn
             .into_value()
             .and_then(|raw| self.cdn(raw, &load_balancer, dns.as_ref()));
+        if cdn.is_some()
+            && dns
+                .as_ref()
+                .is_some_and(|d| d.target == super::model::DnsTarget::LoadBalancer)
+        {
+            let at = self.tree.key_location("dns").unwrap_or(Location::UNKNOWN);
+            self.out.warn(
+                &at,
+                "dns.target",
+                "the record sends viewers straight to the load balancer, so it stays open to \
+                 everyone: the CDN does not guard it"
+                    .to_owned(),
+                "point `dns.target` at `cdn` to let the load balancer answer CloudFront only"
+                    .to_owned(),
+            );
+        }
         let cache = raw.cache.into_value().and_then(|raw| self.cache(raw));
         let dashboard = raw
             .dashboard
