@@ -91,7 +91,7 @@ class Settings:
             raise ValueError("latency_ms and skip_first are not negative")
 
     def updated(self, changes: dict) -> Settings:
-        known = {f.name: f.type for f in fields(self)}
+        known = {f.name for f in fields(self)}
         unknown = sorted(set(changes) - set(known))
         if unknown:
             raise ValueError(f"unknown settings: {', '.join(unknown)}")
