@@ -19,10 +19,12 @@ REGION = "us-east-1"
 ACCOUNT = "123456789012"
 
 
-def client_for(url: str, service: str):
-    """A boto3 client of `service` at an emulator's endpoint, with its test credentials."""
+def client_for(url: str, service: str, config=None):
+    """A boto3 client of `service` at an emulator's endpoint, with its test credentials
+    (and a botocore `Config`, e.g. its retries, if given)."""
     return boto3.client(
-        service, endpoint_url=url, region_name=REGION, aws_access_key_id="testing", aws_secret_access_key="testing"
+        service, endpoint_url=url, region_name=REGION, aws_access_key_id="testing", aws_secret_access_key="testing",
+        config=config,
     )
 
 
@@ -46,6 +48,44 @@ class Emulator:
 
     def client(self, service: str):
         return client_for(self.url, service)
+
+    def stop(self) -> None:
+        self.process.stdin.close()
+        self.process.wait(timeout=10)
+
+
+class FaultProxy:
+    """scripts/faults.py in front of `upstream` on a free port; stops when its stdin closes."""
+
+    def __init__(self, upstream: str, log: Path, *flags: str):
+        self.log_path = log
+        self.process = subprocess.Popen(
+            [sys.executable, str(SCRIPTS / "faults.py"), "--upstream", upstream, "--port", "0", "--log", str(log),
+             "--exit-on-stdin-eof", *flags],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        line = self.process.stdout.readline().strip()
+        if not line.startswith("ready http://127.0.0.1:"):
+            self.stop()
+            pytest.fail(f"the fault proxy did not start: {line!r}")
+        self.url = line.split(" ", 1)[1]
+
+    def client(self, service: str, config=None):
+        return client_for(self.url, service, config)
+
+    def control(self, path: str, settings: dict | None = None) -> dict:
+        """GET (or, with settings, POST) one of the proxy's `/_faults/` controls."""
+        import urllib.request
+
+        data = None if settings is None else json.dumps(settings).encode()
+        with urllib.request.urlopen(urllib.request.Request(f"{self.url}/_faults/{path}", data=data)) as answer:
+            return json.loads(answer.read())
+
+    def faults(self) -> list[dict]:
+        """The injected faults so far, as logged."""
+        return [json.loads(line) for line in self.log_path.read_text().splitlines()]
 
     def stop(self) -> None:
         self.process.stdin.close()

@@ -174,6 +174,6 @@ def test_the_log_names_rest_calls_by_their_operation(fresh_emulator):
     ],
 )
 def test_rest_operations_come_from_the_service_model(service, method, path, query, operation):
-    import emulator
+    import aws_calls
 
-    assert emulator.rest_operation(service, method, path, parse_qs(query, keep_blank_values=True)) == operation
+    assert aws_calls.rest_operation(service, method, path, parse_qs(query, keep_blank_values=True)) == operation
