@@ -892,11 +892,20 @@ async fn second_up_is_a_no_op_and_edits_converge_in_place() {
     );
 
     // DNS target: the A alias moves to the load balancer; the AAAA alias goes
-    // (load balancers answer on IPv4), ownership stays.
+    // (load balancers answer on IPv4), ownership stays. Viewers now reach the load
+    // balancer directly, so it opens to them: its header rule goes, which `up`
+    // confirms first like any deletion.
     spec.dns_mut().target = "load_balancer".to_string();
     spec.write(dir.path());
-    let run = modu(&emulator, &["up", "-f", arg(&file)]).await;
+    let refused = modu(&emulator, &["up", "-f", arg(&file)]).await;
+    refused.expect_code(1);
+    assert!(refused.stderr.contains("listener-rule"), "{refused}");
+    let run = modu(&emulator, &["up", "-f", arg(&file), "--yes"]).await;
     run.expect_success();
+    assert!(
+        run.stderr.contains("ingress: tcp/8080 from pl-"),
+        "the group opens from CloudFront's list to everyone: {run}"
+    );
     let lb = aws.load_balancer("conv-lb").await;
     let zone = aws.hosted_zone_id(ZONE).await.unwrap();
     let records = aws.records_at(&zone, RECORD).await;
