@@ -3,28 +3,23 @@
 //! with TLS and AUTH. Generated once by modu; its value never appears in a plan or a log.
 
 use async_trait::async_trait;
-use serde_json::{Value, json};
+use serde_json::json;
 
+use super::shared::secrets::{self, KIND, NOT_FOUND};
 use super::{Context, Deps, Found, Health, Key, Observed, Outputs, Resource, ensure_owned};
 use crate::aws::errors::{Absent, AwsContext};
-use crate::aws::tags;
 use crate::error::Result;
 use crate::spec::Spec;
 
 pub struct CacheSecret;
 
-const KIND: &str = "secret";
-const NOT_FOUND: &[&str] = &["ResourceNotFoundException"];
 /// ElastiCache takes 16-128 printable characters; letters and digits avoid the ones it
 /// refuses (`@`, `"`, `/`) and any quoting in a connection URL.
 const TOKEN_LENGTH: usize = 64;
 
 /// A fresh AUTH token.
 fn new_token() -> String {
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-    (0..TOKEN_LENGTH)
-        .map(|_| char::from(ALPHABET[rand::random_range(0..ALPHABET.len())]))
-        .collect()
+    secrets::random_value(TOKEN_LENGTH)
 }
 
 /// The secret's value, for the resources that pass it to AWS (the replication group).
@@ -39,14 +34,6 @@ pub async fn token(cx: &Context, arn: &str) -> Result<String> {
         .as_str()
         .unwrap_or_default()
         .to_string())
-}
-
-fn tag_pairs(value: &Value) -> impl Iterator<Item = (&str, &str)> {
-    value["Tags"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|t| Some((t["Key"].as_str()?, t["Value"].as_str()?)))
 }
 
 #[async_trait]
@@ -79,7 +66,7 @@ impl Resource for CacheSecret {
         let Some(secret) = described.filter(|s| s["DeletedDate"].is_null()) else {
             return Ok(None);
         };
-        ensure_owned(cx, format!("secret {name}"), tag_pairs(&secret))?;
+        ensure_owned(cx, format!("secret {name}"), secrets::tag_pairs(&secret))?;
         let arn = secret["ARN"].as_str().unwrap_or_default().to_string();
         Ok(Some(Observed::new(
             Found::new(&name).with(Outputs::Arn { arn }),
@@ -89,26 +76,9 @@ impl Resource for CacheSecret {
 
     async fn create(&self, cx: &Context, _deps: &Deps<'_>) -> Result<Found> {
         let name = self.name(cx);
-        let tags: Vec<Value> = tags::for_resource(&cx.spec, self.key().as_str(), &name)
-            .into_iter()
-            .map(|(k, v)| json!({ "Key": k, "Value": v }))
-            .collect();
-        let created = cx
-            .clients
-            .secrets
-            .call(
-                "CreateSecret",
-                &json!({
-                    "Name": name,
-                    "Description": format!("modu stack {}: the cache's AUTH token", cx.spec.stack),
-                    "SecretString": new_token(),
-                    "ClientRequestToken": super::toolkit::request_token(),
-                    "Tags": tags,
-                }),
-            )
-            .await
-            .context("creating", KIND, &name)?;
-        let arn = created["ARN"].as_str().unwrap_or_default().to_string();
+        let description = format!("modu stack {}: the cache's AUTH token", cx.spec.stack);
+        let arn =
+            secrets::create(cx, self.key().as_str(), &name, description, &new_token()).await?;
         Ok(Found::new(&name).with(Outputs::Arn { arn }))
     }
 
@@ -121,15 +91,7 @@ impl Resource for CacheSecret {
     }
 
     async fn delete(&self, cx: &Context, found: &Found) -> Result<()> {
-        // Without a recovery window, so that a later `up` can create the name again.
-        cx.clients
-            .secrets
-            .call(
-                "DeleteSecret",
-                &json!({ "SecretId": found.id, "ForceDeleteWithoutRecovery": true }),
-            )
-            .await
-            .or_gone(NOT_FOUND, KIND, &found.id)
+        secrets::delete(cx, &found.id).await
     }
 }
 

@@ -16,10 +16,10 @@ use async_trait::async_trait;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
+use super::shared::secrets::{self, KIND, NOT_FOUND};
 use super::{Change, Context, Deps, Found, Health, Key, Observed, Outputs, Resource};
 use super::{Diff, ensure_owned, toolkit::request_token};
 use crate::aws::errors::{Absent, AwsContext};
-use crate::aws::tags;
 use crate::error::{Error, Result};
 use crate::spec::Spec;
 
@@ -28,8 +28,6 @@ pub struct OriginSecret;
 /// The header CloudFront adds to origin requests and the listener rule checks.
 pub const HEADER: &str = "X-Origin-Verify";
 
-const KIND: &str = "secret";
-const NOT_FOUND: &[&str] = &["ResourceNotFoundException"];
 const CURRENT: &str = "AWSCURRENT";
 const PENDING: &str = "AWSPENDING";
 /// Letters and digits: a header value and a listener condition take them unquoted. The
@@ -42,12 +40,7 @@ pub struct SecretValue(String);
 
 impl SecretValue {
     fn fresh() -> Self {
-        const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-        SecretValue(
-            (0..LENGTH)
-                .map(|_| char::from(ALPHABET[rand::random_range(0..ALPHABET.len())]))
-                .collect(),
-        )
+        SecretValue(secrets::random_value(LENGTH))
     }
 
     pub fn new(value: impl Into<String>) -> Self {
@@ -103,14 +96,6 @@ impl Values {
 
 fn name(spec: &Spec) -> String {
     format!("modu/{}/origin-header", spec.stack)
-}
-
-fn tag_pairs(value: &Value) -> impl Iterator<Item = (&str, &str)> {
-    value["Tags"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|t| Some((t["Key"].as_str()?, t["Value"].as_str()?)))
 }
 
 /// The version id that carries `stage`, from a DescribeSecret answer.
@@ -234,7 +219,7 @@ impl Resource for OriginSecret {
         let Some(described) = describe(cx).await? else {
             return Ok(None);
         };
-        ensure_owned(cx, format!("secret {name}"), tag_pairs(&described))?;
+        ensure_owned(cx, format!("secret {name}"), secrets::tag_pairs(&described))?;
         let arn = described["ARN"].as_str().unwrap_or_default().to_string();
         let Some(current) = version_with(&described, CURRENT) else {
             return Err(Error::internal(format!(
@@ -285,30 +270,13 @@ impl Resource for OriginSecret {
 
     async fn create(&self, cx: &Context, _deps: &Deps<'_>) -> Result<Found> {
         let name = self.name(cx);
-        let tags: Vec<Value> = tags::for_resource(&cx.spec, self.key().as_str(), &name)
-            .into_iter()
-            .map(|(k, v)| json!({ "Key": k, "Value": v }))
-            .collect();
         let value = SecretValue::fresh();
-        let created = cx
-            .clients
-            .secrets
-            .call(
-                "CreateSecret",
-                &json!({
-                    "Name": name,
-                    "Description": format!(
-                        "modu stack {}: the header CloudFront sends the load balancer",
-                        cx.spec.stack
-                    ),
-                    "SecretString": value.expose(),
-                    "ClientRequestToken": request_token(),
-                    "Tags": tags,
-                }),
-            )
-            .await
-            .context("creating", KIND, &name)?;
-        let arn = created["ARN"].as_str().unwrap_or_default();
+        let description = format!(
+            "modu stack {}: the header CloudFront sends the load balancer",
+            cx.spec.stack
+        );
+        let arn =
+            &secrets::create(cx, self.key().as_str(), &name, description, value.expose()).await?;
         Ok(found(
             arn,
             Values {
@@ -336,15 +304,7 @@ impl Resource for OriginSecret {
     }
 
     async fn delete(&self, cx: &Context, found: &Found) -> Result<()> {
-        // Without a recovery window, so that a later `up` can create the name again.
-        cx.clients
-            .secrets
-            .call(
-                "DeleteSecret",
-                &json!({ "SecretId": found.id, "ForceDeleteWithoutRecovery": true }),
-            )
-            .await
-            .or_gone(NOT_FOUND, KIND, &found.id)
+        secrets::delete(cx, &found.id).await
     }
 }
 

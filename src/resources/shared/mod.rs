@@ -11,6 +11,7 @@ pub mod ec2;
 pub mod elbv2;
 pub mod route53;
 pub mod s3;
+pub mod secrets;
 
 use tokio::sync::OnceCell;
 
