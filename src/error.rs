@@ -165,6 +165,12 @@ impl Error {
         ))
     }
 
+    /// AWS answered the call with an error, or did not answer it: whether the change was
+    /// made anyway is for a fresh look to tell.
+    pub fn is_from_aws(&self) -> bool {
+        matches!(self, Error::Aws { .. } | Error::Unreachable { .. })
+    }
+
     /// One error stays itself; several become `Several`.
     pub fn from_many(mut errors: Vec<Error>) -> Option<Self> {
         match errors.len() {

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import uuid
 
+from .errors import service_module
+
 
 def launch(group, count: int, version: str | None = None) -> list[str]:
     """Launches `count` instances for a group with a launch template, each in the group's
@@ -55,7 +57,26 @@ def launch(group, count: int, version: str | None = None) -> list[str]:
 
 def apply() -> None:
     from moto.autoscaling import models as asg
+    from moto.autoscaling.exceptions import AutoscalingClientError
     from moto.cloudwatch.models import cloudwatch_backends
+
+    # ---- CreateAutoScalingGroup: one group per name ----------------------------------
+    # AWS (Auto Scaling API Reference, CreateAutoScalingGroup → Errors): a name in use is
+    # refused with AlreadyExists (400). moto replaced the group, launching a second set of
+    # instances and leaving the first running without a group — what a retried create
+    # whose first reply was lost met.
+    class AlreadyExists(AutoscalingClientError):
+        __module__ = service_module("autoscaling")
+        code = "AlreadyExists"
+
+    original_create_group = asg.AutoScalingBackend.create_auto_scaling_group
+
+    def create_auto_scaling_group(self, name, *args, **kwargs):
+        if name in self.autoscaling_groups:
+            raise AlreadyExists(f"AutoScalingGroup by this name already exists - A group with the name {name} already exists")
+        return original_create_group(self, name, *args, **kwargs)
+
+    asg.AutoScalingBackend.create_auto_scaling_group = create_auto_scaling_group
 
     # ---- where and what a group launches ----------------------------------------------
     # AWS (EC2 Auto Scaling User Guide, "Rebalancing activities"; CreateAutoScalingGroup →

@@ -67,3 +67,28 @@ def test_a_group_spreads_its_instances_over_its_zones_at_its_template_version(cl
     ec2.modify_launch_template(LaunchTemplateId=template, DefaultVersion="3")
     members = asg.describe_auto_scaling_groups(AutoScalingGroupNames=[group])["AutoScalingGroups"][0]["Instances"]
     assert {m["LaunchTemplate"]["Version"] for m in members} == {"2"}
+
+
+def test_a_group_name_in_use_is_refused_and_the_group_keeps_its_instances(client):
+    asg, ec2 = client("autoscaling"), client("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.32.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.32.1.0/24")["Subnet"]["SubnetId"]
+    group, config = uid("asg-"), uid("lc-")
+    asg.create_launch_configuration(LaunchConfigurationName=config, ImageId="ami-12c6146b", InstanceType="t3.micro")
+    create = dict(
+        AutoScalingGroupName=group, LaunchConfigurationName=config, MinSize=1, MaxSize=2, VPCZoneIdentifier=subnet
+    )
+    asg.create_auto_scaling_group(**create)
+    (before,) = asg.describe_auto_scaling_groups(AutoScalingGroupNames=[group])["AutoScalingGroups"]
+    try:
+        asg.create_auto_scaling_group(**create)
+    except asg.exceptions.AlreadyExistsFault as err:
+        assert err.response["Error"]["Code"] == "AlreadyExists"
+        assert err.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    else:
+        raise AssertionError("a second group of the same name was accepted")
+    (after,) = asg.describe_auto_scaling_groups(AutoScalingGroupNames=[group])["AutoScalingGroups"]
+    assert [i["InstanceId"] for i in after["Instances"]] == [i["InstanceId"] for i in before["Instances"]]
+    running = ec2.describe_instances(Filters=[{"Name": "tag:aws:autoscaling:groupName", "Values": [group]}])
+    ids = [i["InstanceId"] for r in running["Reservations"] for i in r["Instances"]]
+    assert len(ids) == 1

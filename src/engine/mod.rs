@@ -132,6 +132,66 @@ fn finish<P>(cx: &Context, node: &dyn Resource, result: &Result<Step<P>>) {
     report(cx, node, phase);
 }
 
+/// Creates `node`. A create that failed may have happened all the same: its reply lost and
+/// the SDK's retry told "already exists", or the create done and a later call of it (a
+/// rule, a tag) failed. So after a failed create modu looks again: what is there now is
+/// brought to the spec like any existing resource, and only when nothing is there does the
+/// create's error stand. Never a second one of anything.
+async fn create(cx: &Context, node: &dyn Resource, deps: &Deps<'_>) -> Result<Found> {
+    let err = match node.create(cx, deps).await {
+        Ok(found) => return Ok(found),
+        Err(err) if err.is_from_aws() => err,
+        Err(err) => return Err(err),
+    };
+    // What the plan's observation read (shared lists of groups, zones…) is stale now.
+    cx.forget_reads();
+    let Ok(Some(observed)) = node.observe(cx, deps).await else {
+        return Err(err);
+    };
+    tracing::warn!(
+        "creating {} {} failed ({err}), but it exists: converging it",
+        node.kind(),
+        node.name(cx)
+    );
+    let changes = node.diff(cx, deps, &observed)?;
+    if changes.iter().any(|c| c.replace) {
+        return Err(err);
+    }
+    if changes.is_empty() {
+        return Ok(observed.found);
+    }
+    node.apply(cx, deps, &observed, &changes).await?;
+    match node.versioned() {
+        true => Ok(node
+            .observe(cx, deps)
+            .await?
+            .map_or(observed.found, |o| o.found)),
+        false => Ok(observed.found),
+    }
+}
+
+/// Deletes `node`. A delete that failed may have happened all the same (its reply lost, the
+/// retry told "not found"): when the resource is gone now, the delete succeeded.
+async fn delete(cx: &Context, node: &dyn Resource, deps: &Deps<'_>, found: &Found) -> Result<()> {
+    let err = match node.delete(cx, found).await {
+        Ok(()) => return Ok(()),
+        Err(err) if err.is_from_aws() => err,
+        Err(err) => return Err(err),
+    };
+    cx.forget_reads();
+    match node.observe(cx, deps).await {
+        Ok(None) => {
+            tracing::info!(
+                "deleting {} {} answered {err}, but it is gone",
+                node.kind(),
+                node.name(cx)
+            );
+            Ok(())
+        }
+        _ => Err(err),
+    }
+}
+
 /// What observing one resource found.
 enum Seen {
     Absent,
@@ -378,7 +438,7 @@ pub async fn apply(cx: &Context, graph: &Graph, plan: StackPlan) -> (Summary, Op
                 }),
                 Planned::Create => {
                     report(cx, node, Phase::Working("creating".into()));
-                    let result = node.create(cx, &deps).await.map(|found| Step {
+                    let result = create(cx, node, &deps).await.map(|found| Step {
                         known: Some(Known::Exists(found)),
                         outcome: Outcome::Created,
                         payload: (),
@@ -410,9 +470,9 @@ pub async fn apply(cx: &Context, graph: &Graph, plan: StackPlan) -> (Summary, Op
                 Planned::Replace(observed, changes) => {
                     report(cx, node, Phase::Working("replacing: deleting".into()));
                     let result = async {
-                        node.delete(cx, &observed.found).await?;
+                        delete(cx, node, &deps, &observed.found).await?;
                         report(cx, node, Phase::Working("replacing: creating".into()));
-                        let found = node.create(cx, &deps).await?;
+                        let found = create(cx, node, &deps).await?;
                         Ok(Step {
                             known: Some(Known::Exists(found)),
                             outcome: Outcome::Replaced(change_lines(changes)),
@@ -435,6 +495,7 @@ pub async fn apply(cx: &Context, graph: &Graph, plan: StackPlan) -> (Summary, Op
     let backward = walk(graph, Direction::Reverse, |i, _| {
         let node = graph.node(i);
         let known = forward.known.get(&node.key()).cloned();
+        let forward_known = &forward.known;
         Box::pin(cx.converging(async move {
             match &steps[i] {
                 Planned::Delete(observed) => {
@@ -443,11 +504,14 @@ pub async fn apply(cx: &Context, graph: &Graph, plan: StackPlan) -> (Summary, Op
                         node,
                         Phase::Working("deleting (tier switched off)".into()),
                     );
-                    let result = node.delete(cx, &observed.found).await.map(|()| Step {
-                        known: None,
-                        outcome: Outcome::Deleted,
-                        payload: (),
-                    });
+                    let deps = deps(node, forward_known);
+                    let result = delete(cx, node, &deps, &observed.found)
+                        .await
+                        .map(|()| Step {
+                            known: None,
+                            outcome: Outcome::Deleted,
+                            payload: (),
+                        });
                     finish(cx, node, &result);
                     result
                 }
@@ -498,6 +562,7 @@ pub async fn down(cx: &Context, graph: &Graph) -> (Summary, Option<Error>) {
     let mut errors = discovered.errors;
     let seen = &discovered.payloads;
     let lookups = &discovered.outcomes;
+    let discovered_known = &discovered.known;
     let walk = walk(graph, Direction::Reverse, |i, _| {
         let node = graph.node(i);
         Box::pin(cx.converging(async move {
@@ -523,7 +588,8 @@ pub async fn down(cx: &Context, graph: &Graph) -> (Summary, Option<Error>) {
                         }),
                         OnDown::Delete => {
                             report(cx, node, Phase::Working("deleting".into()));
-                            node.delete(cx, found).await.map(|()| Step {
+                            let deps = deps(node, discovered_known);
+                            delete(cx, node, &deps, found).await.map(|()| Step {
                                 known: None,
                                 outcome: Outcome::Deleted,
                                 payload: (),

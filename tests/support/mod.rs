@@ -22,6 +22,7 @@ use aws_types::SdkConfig;
 use serde::Deserialize;
 use tempfile::TempDir;
 
+pub mod faults;
 pub mod iam;
 
 /// The account moto answers with; `storage.bucket: auto` names the bucket after it.
@@ -1470,38 +1471,13 @@ async fn run_modu_with(
             python
         }
     };
-    command
-        .args(args)
-        .current_dir(isolation.path())
-        .env_remove("AWS_PROFILE")
-        .env_remove("AWS_DEFAULT_PROFILE")
-        .env_remove("AWS_SESSION_TOKEN")
-        .env_remove("AWS_DEFAULT_REGION")
-        .env_remove("AWS_ENDPOINT_URL")
-        .env_remove("RUST_LOG")
-        .env_remove("MODU_ALLOW_EXAMPLE_DOMAINS")
-        .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
-        .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
-        .env("AWS_REGION", REGION)
-        .env("AWS_CONFIG_FILE", isolation.path().join("config"))
-        .env(
-            "AWS_SHARED_CREDENTIALS_FILE",
-            isolation.path().join("credentials"),
-        )
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    if allow_example_domains {
-        command.env("MODU_ALLOW_EXAMPLE_DOMAINS", "true");
-    }
-    match endpoint {
-        Some(url) => command.env("AWS_ENDPOINT_URL", url),
-        // Nothing listens on port 9 of loopback: a call fails fast, locally.
-        None => command.env("AWS_ENDPOINT_URL", "http://127.0.0.1:9"),
-    };
+    isolate(
+        &mut command,
+        endpoint,
+        isolation.path(),
+        allow_example_domains,
+    );
+    command.args(args).stdin(Stdio::null());
     let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
     let output = match tokio::time::timeout(MODU_TIMEOUT, command.output()).await {
         Ok(output) => output.expect("running the modu binary"),
@@ -1515,6 +1491,105 @@ async fn run_modu_with(
         code: output.status.code(),
         stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+/// Runs modu with the test credentials and no AWS files of the machine, from `dir`,
+/// against `endpoint` (or a port where nothing listens), its output piped.
+fn isolate(
+    command: &mut tokio::process::Command,
+    endpoint: Option<&str>,
+    dir: &Path,
+    allow_example_domains: bool,
+) {
+    command
+        .current_dir(dir)
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_DEFAULT_PROFILE")
+        .env_remove("AWS_SESSION_TOKEN")
+        .env_remove("AWS_DEFAULT_REGION")
+        .env_remove("AWS_ENDPOINT_URL")
+        .env_remove("RUST_LOG")
+        .env_remove("MODU_ALLOW_EXAMPLE_DOMAINS")
+        .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
+        .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
+        .env("AWS_REGION", REGION)
+        .env("AWS_CONFIG_FILE", dir.join("config"))
+        .env("AWS_SHARED_CREDENTIALS_FILE", dir.join("credentials"))
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    if allow_example_domains {
+        command.env("MODU_ALLOW_EXAMPLE_DOMAINS", "true");
+    }
+    // Nothing listens on port 9 of loopback: a call fails fast, locally.
+    command.env("AWS_ENDPOINT_URL", endpoint.unwrap_or("http://127.0.0.1:9"));
+}
+
+/// Runs `modu ARGS` against `endpoint` (a proxy in front of the emulator, say).
+pub async fn modu_at(endpoint: &str, args: &[&str]) -> Run {
+    run_modu(Some(endpoint), args, None).await
+}
+
+/// A `modu` run in the background, for tests that signal or kill it midway.
+pub struct Running {
+    pub args: Vec<String>,
+    child: tokio::process::Child,
+    _isolation: TempDir,
+}
+
+impl Running {
+    /// Starts `modu ARGS` against `endpoint`, as [`modu`] runs it.
+    pub fn start(endpoint: &str, args: &[&str]) -> Running {
+        let isolation = tempfile::tempdir().expect("temp dir for the AWS config files");
+        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_modu"));
+        isolate(&mut command, Some(endpoint), isolation.path(), true);
+        let child = command
+            .args(args)
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("starting the modu binary");
+        Running {
+            args: args.iter().map(|s| s.to_string()).collect(),
+            child,
+            _isolation: isolation,
+        }
+    }
+
+    pub fn pid(&self) -> i32 {
+        self.child.id().expect("modu is running") as i32
+    }
+
+    /// Sends `signal` (`"INT"`, `"KILL"`…) to the process.
+    pub fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(self.pid().to_string())
+            .status()
+            .expect("running kill");
+        assert!(status.success(), "kill -{signal} {} failed", self.pid());
+    }
+
+    /// True once the process has exited.
+    pub fn exited(&mut self) -> bool {
+        self.child.try_wait().expect("polling modu").is_some()
+    }
+
+    /// Waits for the end of the run (at most `within`) and collects its output.
+    pub async fn finish(self, within: Duration) -> Run {
+        let args = self.args.clone();
+        let output = match tokio::time::timeout(within, self.child.wait_with_output()).await {
+            Ok(output) => output.expect("waiting for modu"),
+            Err(_) => panic!("`modu {}` did not finish within {within:?}", args.join(" ")),
+        };
+        Run {
+            args,
+            code: output.status.code(),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
     }
 }
 

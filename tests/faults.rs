@@ -1,0 +1,135 @@
+//! modu under the faults AWS shows on a real account: throttling, server errors, changes
+//! whose reply is lost, an interrupted or killed run, two runs at once. Faults come from
+//! `scripts/faults.py` between modu and the emulator, seeded, so a failure reproduces;
+//! what the account holds afterwards is compared with a fault-free run of the same spec.
+
+mod support;
+
+use support::faults::{FaultProxy, Faults, Inventory, inventory};
+use support::{
+    Aws, Emulator, Run, Spec, ZONE, arg, describe_calls, expect_no_change, modu, modu_at,
+};
+
+/// The issue's bound: `up` (or `down`) under the fault mix converges within this many runs.
+const RUNS: usize = 3;
+
+/// Runs `modu ARGS` through the proxy until it exits 0, at most [`RUNS`] times; the runs.
+async fn until_success(proxy: &FaultProxy, args: &[&str]) -> Vec<Run> {
+    let mut runs = Vec::new();
+    while runs.len() < RUNS {
+        let run = modu_at(proxy.url(), args).await;
+        let done = run.code == Some(0);
+        assert!(
+            matches!(run.code, Some(0 | 1)),
+            "modu ended abnormally\n{run}"
+        );
+        assert!(!run.stderr.contains("panicked"), "modu panicked\n{run}");
+        runs.push(run);
+        if done {
+            return runs;
+        }
+    }
+    let shown: Vec<String> = runs.iter().map(ToString::to_string).collect();
+    panic!(
+        "`modu {}` did not converge within {RUNS} runs under faults {}:\n{}",
+        args.join(" "),
+        proxy.stats(),
+        shown.join("\n\n")
+    );
+}
+
+/// The stack `spec` in a fault-free account: what exactly one of everything looks like,
+/// and how many calls `up` and `down` make without faults.
+struct Baseline {
+    inventory: Inventory,
+    up_calls: usize,
+    down_calls: usize,
+}
+
+async fn baseline(spec: &Spec, file: &str) -> Baseline {
+    let cloud = Emulator::start();
+    let aws = Aws::new(&cloud).await;
+    modu(&cloud, &["up", "-f", file, "--yes"])
+        .await
+        .expect_success();
+    let up_calls = cloud.calls().len();
+    let inventory = inventory(&cloud, &aws, &spec.stack, ZONE).await;
+    let mark = cloud.mark();
+    modu(&cloud, &["down", "-f", file, "--yes", "--delete-data"])
+        .await
+        .expect_success();
+    let down_calls = cloud.calls_since(mark).len();
+    Baseline {
+        inventory,
+        up_calls,
+        down_calls,
+    }
+}
+
+#[tokio::test]
+async fn up_and_down_of_the_full_stack_converge_through_throttling_errors_and_lost_replies() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = Spec::full("faulty");
+    let file = spec.write(dir.path());
+    let file = arg(&file);
+    let wanted = baseline(&spec, file).await;
+
+    let cloud = Emulator::start();
+    let aws = Aws::new(&cloud).await;
+    let proxy = FaultProxy::start(&cloud, &Faults::issue_mix(12));
+    let ups = until_success(&proxy, &["up", "-f", file, "--yes"]).await;
+    let up_stats = proxy.stats();
+    let up_calls = cloud.calls().len();
+    let injected = proxy.injected();
+    for run in &ups {
+        eprintln!("{run}");
+    }
+    eprintln!("faults injected during up: {injected:#?}");
+    assert!(
+        ["throttle", "error", "lost-reply"]
+            .iter()
+            .all(|f| injected.iter().any(|i| i.fault == *f)),
+        "every kind of fault was met: {injected:?}"
+    );
+
+    // Converged: a fault-free `up` changes nothing, and there is one of everything.
+    proxy.set(&Faults::none());
+    expect_no_change(
+        &cloud,
+        &["up", "-f", file],
+        "the stack converged under faults",
+    )
+    .await;
+    let found = inventory(&cloud, &aws, &spec.stack, ZONE).await;
+    assert_eq!(
+        found.counts(),
+        wanted.inventory.counts(),
+        "exactly one of each resource, as without faults\nunder faults:\n{found}\nwithout:\n{}",
+        wanted.inventory
+    );
+
+    proxy.set(&Faults::issue_mix(13));
+    let mark = cloud.mark();
+    let downs = until_success(&proxy, &["down", "-f", file, "--yes", "--delete-data"]).await;
+    let down_stats = proxy.stats();
+    let down_calls = cloud.calls_since(mark).len();
+    let left = inventory(&cloud, &aws, &spec.stack, ZONE).await;
+    assert!(left.is_empty(), "down left:\n{left}");
+    proxy.set(&Faults::none());
+    let again = modu(&cloud, &["down", "-f", file, "--yes", "--delete-data"]).await;
+    again.expect_success();
+    assert!(
+        cloud.mutating_calls_since(mark + down_calls).is_empty(),
+        "a second down found something: {}",
+        describe_calls(&cloud.mutating_calls_since(mark + down_calls))
+    );
+
+    eprintln!(
+        "up: {} run(s), {up_calls} calls reached the emulator (fault-free: {}), proxy {up_stats}; \
+         down: {} run(s), {down_calls} calls (fault-free: {}), proxy {down_stats}",
+        ups.len(),
+        wanted.up_calls,
+        downs.len(),
+        wanted.down_calls,
+    );
+}
