@@ -106,6 +106,14 @@ pub enum Error {
         last_state: String,
     },
 
+    /// A stop was asked for (Ctrl-C) while modu was doing this.
+    #[error("interrupted while {what}")]
+    #[diagnostic(
+        code(modu::interrupted),
+        help("run the same command again: it goes on from what is there")
+    )]
+    Interrupted { what: String },
+
     #[error("refusing to delete stack {stack} without confirmation")]
     #[diagnostic(
         code(modu::not_confirmed),
@@ -193,6 +201,7 @@ impl Error {
             Error::Disappeared { .. } => "disappeared",
             Error::Internal { .. } => "internal",
             Error::Timeout { .. } => "timeout",
+            Error::Interrupted { .. } => "interrupted",
             Error::NotConfirmed { .. } | Error::Destructive { .. } => "not_confirmed",
             Error::Several { .. } => "several",
             Error::Io { .. } => "io",

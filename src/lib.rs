@@ -22,6 +22,7 @@ pub mod plan;
 pub mod release;
 pub mod resources;
 pub mod spec;
+pub mod stop;
 pub mod telemetry;
 
 /// The traffic generator behind `modu load`, its own crate (`load/`).

@@ -5,9 +5,11 @@
 
 mod support;
 
+use std::time::{Duration, Instant};
+
 use support::faults::{FaultProxy, Faults, Inventory, inventory};
 use support::{
-    Aws, Emulator, Run, Spec, ZONE, arg, describe_calls, expect_no_change, modu, modu_at,
+    Aws, Emulator, Run, Running, Spec, ZONE, arg, describe_calls, expect_no_change, modu, modu_at,
 };
 
 /// The bound: `up` (or `down`) under the fault mix converges within this many runs.
@@ -132,4 +134,130 @@ async fn up_and_down_of_the_full_stack_converge_through_throttling_errors_and_lo
         downs.len(),
         wanted.down_calls,
     );
+}
+
+/// How long after SIGINT `modu` may take to exit: the bound.
+const STOP_BOUND: Duration = Duration::from_secs(5);
+
+#[tokio::test]
+async fn ctrl_c_during_up_exits_130_within_seconds_and_the_next_up_converges() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = Spec::full("halted");
+    let file = spec.write(dir.path());
+    let file = arg(&file);
+    let wanted = baseline(&spec, file).await;
+
+    let cloud = Emulator::start();
+    let aws = Aws::new(&cloud).await;
+    // Every mutating call takes 0.6 s: the signals land inside different resources.
+    let proxy = FaultProxy::start(&cloud, &Faults::slow_mutations(600));
+    let mut interrupted = 0;
+    for after in [1500, 3500, 6000, 9000] {
+        let mut up = Running::start(proxy.url(), &["up", "-f", file, "--yes"]);
+        tokio::time::sleep(Duration::from_millis(after)).await;
+        if up.exited() {
+            let run = up.finish(STOP_BOUND).await;
+            run.expect_success();
+            break;
+        }
+        up.signal("INT");
+        let signalled = Instant::now();
+        let run = up.finish(Duration::from_secs(60)).await;
+        let took = signalled.elapsed();
+        run.expect_code(130);
+        assert!(took < STOP_BOUND, "exited {took:?} after SIGINT\n{run}");
+        assert!(run.stderr.contains("stopping:"), "{run}");
+        assert!(
+            run.stderr
+                .contains("stopped as asked; run `modu up` again to finish"),
+            "{run}"
+        );
+        assert!(!run.stderr.contains("panicked"), "{run}");
+        interrupted += 1;
+    }
+    assert!(interrupted >= 2, "the stack came up before the signals");
+
+    proxy.set(&Faults::none());
+    modu(&cloud, &["up", "-f", file, "--yes"])
+        .await
+        .expect_success();
+    expect_no_change(
+        &cloud,
+        &["up", "-f", file],
+        "the stack after interrupted ups",
+    )
+    .await;
+    let found = inventory(&cloud, &aws, &spec.stack, ZONE).await;
+    assert_eq!(
+        found.counts(),
+        wanted.inventory.counts(),
+        "no duplicates after interrupted ups\nfound:\n{found}\nwithout interruption:\n{}",
+        wanted.inventory
+    );
+}
+
+#[tokio::test]
+async fn a_second_ctrl_c_exits_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = Spec::full("impatient");
+    let file = spec.write(dir.path());
+    let cloud = Emulator::start();
+    // Slow enough that the first stop's grace is still running at the second signal.
+    let proxy = FaultProxy::start(&cloud, &Faults::slow_mutations(10_000));
+    let up = Running::start(proxy.url(), &["up", "-f", arg(&file), "--yes"]);
+    // By then the plan is made and the first changes are held by the proxy.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    up.signal("INT");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    up.signal("INT");
+    let second = Instant::now();
+    let run = up.finish(STOP_BOUND).await;
+    assert!(second.elapsed() < Duration::from_secs(1), "{run}");
+    run.expect_code(130);
+    assert!(run.stderr.contains("exiting at once"), "{run}");
+}
+
+#[tokio::test]
+async fn kill_9_during_up_and_down_then_the_same_command_converges_and_leaves_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = Spec::full("killed");
+    let file = spec.write(dir.path());
+    let file = arg(&file);
+    let wanted = baseline(&spec, file).await;
+
+    let cloud = Emulator::start();
+    let aws = Aws::new(&cloud).await;
+    let proxy = FaultProxy::start(&cloud, &Faults::slow_mutations(500));
+    let up_args = ["up", "-f", file, "--yes"];
+    let down_args = ["down", "-f", file, "--yes", "--delete-data"];
+    for (args, points) in [
+        (&up_args[..], [1200, 3000, 5500]),
+        (&down_args[..], [800, 2500, 4500]),
+    ] {
+        for after in points {
+            let mut run = Running::start(proxy.url(), args);
+            tokio::time::sleep(Duration::from_millis(after)).await;
+            if run.exited() {
+                run.finish(STOP_BOUND).await.expect_success();
+                continue;
+            }
+            run.signal("KILL");
+            let killed = run.finish(STOP_BOUND).await;
+            assert_eq!(killed.code, None, "killed by the signal\n{killed}");
+        }
+        let run = modu_at(proxy.url(), args).await;
+        run.expect_success();
+        if args[0] == "up" {
+            expect_no_change(&cloud, &["up", "-f", file], "the stack after killed ups").await;
+            let found = inventory(&cloud, &aws, &spec.stack, ZONE).await;
+            assert_eq!(
+                found.counts(),
+                wanted.inventory.counts(),
+                "no duplicates after killed ups\nfound:\n{found}\nwithout kills:\n{}",
+                wanted.inventory
+            );
+        }
+    }
+    let left = inventory(&cloud, &aws, &spec.stack, ZONE).await;
+    assert!(left.is_empty(), "down after killed downs left:\n{left}");
 }

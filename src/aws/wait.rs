@@ -12,6 +12,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use crate::error::{Error, Result};
+use crate::stop::Stop;
 
 /// Time as the poller sees it.
 pub trait Clock: Send + Sync {
@@ -39,6 +40,8 @@ pub struct Backoff {
     pub max: Duration,
     /// Give up after this long.
     pub timeout: Duration,
+    /// A stop asked for ends the wait at once.
+    pub stop: Stop,
 }
 
 impl Backoff {
@@ -47,7 +50,13 @@ impl Backoff {
             first: Duration::from_millis(250),
             max: Duration::from_secs(15),
             timeout,
+            stop: Stop::default(),
         }
+    }
+
+    /// The same, ended by `stop`.
+    pub fn stopping_on(self, stop: Stop) -> Self {
+        Backoff { stop, ..self }
     }
 
     /// The delay before attempt `n` (0-based), before jitter.
@@ -129,7 +138,14 @@ where
             });
         }
         let delay = jitter(backoff.delay(attempt)).min(limit - elapsed);
-        clock.sleep(delay).await;
+        tokio::select! {
+            () = clock.sleep(delay) => {}
+            () = backoff.stop.wait() => {
+                return Err(Error::Interrupted {
+                    what: format!("waiting for {what} (last seen: {state})"),
+                });
+            }
+        }
         attempt += 1;
     }
 }
@@ -205,6 +221,7 @@ mod tests {
             first: Duration::from_secs(10),
             max: Duration::from_secs(10),
             timeout: Duration::from_secs(60),
+            stop: Stop::default(),
         };
         let busy = || async { Ok::<_, Error>(Poll::<()>::Pending("busy".into())) };
         let err = within_budget(&clock, Duration::from_secs(100), async {
@@ -225,6 +242,27 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_stop_ends_a_wait_at_once() {
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let stop = Stop::default();
+        let backoff = Backoff::with_timeout(Duration::from_secs(3600)).stopping_on(stop.clone());
+        let started = Instant::now();
+        let busy = || async { Ok::<_, Error>(Poll::<()>::Pending("deploying".into())) };
+        let (result, ()) = tokio::join!(
+            until(&clock, "the distribution", &backoff, |_| {}, busy),
+            async {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                stop.request(2);
+            }
+        );
+        assert!(started.elapsed() < Duration::from_secs(1));
+        assert!(
+            matches!(&result, Err(Error::Interrupted { what }) if what.contains("deploying")),
+            "{result:?}"
+        );
+    }
+
+    #[tokio::test]
     async fn backs_off_exponentially_up_to_the_cap() {
         let fake = FakeClock::new();
         let clock: Arc<dyn Clock> = fake.clone();
@@ -233,6 +271,7 @@ mod tests {
             first: Duration::from_secs(1),
             max: Duration::from_secs(4),
             timeout: Duration::from_secs(600),
+            stop: Stop::default(),
         };
         until(
             &clock,

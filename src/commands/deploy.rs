@@ -25,7 +25,11 @@ pub async fn run(cli: &Cli, args: &DeployArgs) -> Result<ExitCode> {
     let cx = super::context_with_release(cli, spec, Arc::from(progress_for_stderr()), &args.image)
         .await?;
     let release = cx.release.clone();
-    let plan = engine::plan(&cx, &graph).await?;
+    let plan = engine::plan(&cx, &graph).await;
+    if cx.stop.requested() {
+        return Ok(super::stopped(&cx, "deploy"));
+    }
+    let plan = plan?;
     eprint!("{}", plan.view.to_table());
     let destructive = plan.view.destructive();
     if !destructive.is_empty() {
@@ -41,9 +45,8 @@ pub async fn run(cli: &Cli, args: &DeployArgs) -> Result<ExitCode> {
     }
     let started = std::time::Instant::now();
     let (summary, error) = engine::apply(&cx, &graph, plan).await;
-    crate::output::stdout(&summary.render());
-    if let Some(err) = error {
-        return Err(err);
+    if let Some(code) = super::after_run(&cx, &summary, error)? {
+        return Ok(code);
     }
     if let Some(release) = release {
         crate::output::stdout(&format!(

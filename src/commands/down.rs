@@ -22,11 +22,7 @@ pub async fn run(cli: &Cli, args: &DownArgs) -> Result<ExitCode> {
     .await?;
     cx.skip_final_snapshot = args.no_final_snapshot;
     let (summary, error) = engine::down(&cx, &graph).await;
-    crate::output::stdout(&summary.render());
-    match error {
-        Some(err) => Err(err),
-        None => Ok(ExitCode::from(exit::OK)),
-    }
+    Ok(super::after_run(&cx, &summary, error)?.unwrap_or(ExitCode::from(exit::OK)))
 }
 
 /// Asks on a terminal for the stack name; refuses without a terminal.

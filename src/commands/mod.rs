@@ -47,6 +47,12 @@ fn json_output(cli: &Cli) -> bool {
 }
 
 async fn dispatch(cli: &Cli) -> Result<ExitCode> {
+    if matches!(
+        cli.command,
+        Command::Up(_) | Command::Down(_) | Command::Deploy(_)
+    ) {
+        crate::stop::Stop::of_process().on_signals();
+    }
     match &cli.command {
         Command::Plan(args) => plan::run(cli, args).await,
         Command::Up(args) => up::run(cli, args).await,
@@ -107,6 +113,33 @@ async fn context_with_release(
     Ok(cx)
 }
 
+/// Ends an engine run of `up`, `down` or `deploy`: prints its summary, then either the exit
+/// code of a run that was asked to stop (its errors printed first: they are not the reason
+/// it ended), or the run's error.
+fn after_run(
+    cx: &Context,
+    summary: &crate::output::Summary,
+    error: Option<crate::error::Error>,
+) -> Result<Option<ExitCode>> {
+    crate::output::stdout(&summary.render());
+    if !cx.stop.requested() {
+        return error.map_or(Ok(None), Err);
+    }
+    if let Some(err) = error {
+        eprintln!("{:?}", miette::Report::new(err));
+    }
+    Ok(Some(stopped(cx, summary.command)))
+}
+
+/// What a run that was asked to stop says last, and its exit code.
+fn stopped(cx: &Context, command: &str) -> ExitCode {
+    eprintln!(
+        "{command} {}: stopped as asked; run `modu {command}` again to finish",
+        cx.spec.stack
+    );
+    ExitCode::from(cx.stop.exit_code())
+}
+
 /// Connects to AWS for `spec` and builds the context every resource works with.
 async fn context(
     cli: &Cli,
@@ -120,7 +153,7 @@ async fn context(
         endpoint_url: cli.global.endpoint_url.clone(),
     };
     let (clients, account_id) = aws::connect(&connection).await?;
-    Ok(Context::new(
+    let mut cx = Context::new(
         spec,
         clients,
         account_id,
@@ -128,5 +161,7 @@ async fn context(
         Duration::from_secs(cli.global.timeout),
         progress,
         delete_data,
-    ))
+    );
+    cx.stop = crate::stop::Stop::of_process();
+    Ok(cx)
 }

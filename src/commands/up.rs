@@ -16,28 +16,34 @@ pub async fn run(cli: &Cli, args: &UpArgs) -> Result<ExitCode> {
         super::context_with_release(cli, spec, Arc::from(progress_for_stderr()), &args.image)
             .await?;
     cx.rotate_origin_secret = args.rotate_origin_secret;
-    let plan = engine::plan(&cx, &graph).await?;
+    let plan = engine::plan(&cx, &graph).await;
+    if cx.stop.requested() {
+        return Ok(super::stopped(&cx, "up"));
+    }
+    let plan = plan?;
     // The plan goes to stderr: stdout stays the run's summary.
     eprint!("{}", plan.view.to_table());
     if !args.yes {
         confirm(&cx.spec.stack, &plan.view)?;
     }
     let (summary, error) = engine::apply(&cx, &graph, plan).await;
-    crate::output::stdout(&summary.render());
-    if let Some(err) = error {
-        return Err(err);
+    if let Some(code) = super::after_run(&cx, &summary, error)? {
+        return Ok(code);
     }
     // A new origin secret is current only once the distribution sends it everywhere
     // (the converge above waited for that); then the listener rule drops the old value.
     if cx.spec.cdn.is_some() && origin_secret::promote(&cx).await? {
         eprintln!("origin secret: the distribution sends the new value; dropping the old one");
         cx.rotate_origin_secret = false;
-        let plan = engine::plan(&cx, &graph).await?;
+        let plan = engine::plan(&cx, &graph).await;
+        if cx.stop.requested() {
+            return Ok(super::stopped(&cx, "up"));
+        }
+        let plan = plan?;
         eprint!("{}", plan.view.to_table());
         let (summary, error) = engine::apply(&cx, &graph, plan).await;
-        crate::output::stdout(&summary.render());
-        if let Some(err) = error {
-            return Err(err);
+        if let Some(code) = super::after_run(&cx, &summary, error)? {
+            return Ok(code);
         }
     }
     Ok(ExitCode::from(exit::OK))

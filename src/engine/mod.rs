@@ -23,6 +23,7 @@ use crate::error::{Error, Result};
 use crate::output::{Outcome, Phase, ResourceStatus, RunRow, StackStatus, Summary};
 use crate::plan::{Action, Plan, PlanRow};
 use crate::resources::{Change, Context, Deps, Found, Key, Known, Observed, OnDown, Resource};
+use crate::stop::{self, Stop};
 
 type KnownMap = BTreeMap<Key, Known>;
 
@@ -42,7 +43,14 @@ struct Walk<P> {
 }
 
 /// Walks the graph in `direction`, starting each node once all nodes before it have finished.
-async fn walk<'a, P, F>(graph: &'a Graph, direction: Direction, mut start: F) -> Walk<P>
+/// Once `stop` is asked for, nothing more starts; what is running gets [`stop::GRACE`] to
+/// finish (waits end at once), then is abandoned. Both end as `Interrupted`.
+async fn walk<'a, P, F>(
+    graph: &'a Graph,
+    direction: Direction,
+    stop: &Stop,
+    mut start: F,
+) -> Walk<P>
 where
     P: Send + 'a,
     F: FnMut(usize, KnownMap) -> BoxFuture<'a, Result<Step<P>>>,
@@ -54,6 +62,7 @@ where
     let mut known = KnownMap::new();
     let mut errors = Vec::new();
     let mut running = FuturesUnordered::new();
+    let mut grace_ends: Option<Instant> = None;
 
     let order: Vec<usize> = match direction {
         Direction::Forward => graph.order().to_vec(),
@@ -75,9 +84,16 @@ where
                 }
                 started[i] = true;
                 progressed = true;
-                let blocked = before
-                    .iter()
-                    .any(|&j| matches!(outcomes[j], Some(Outcome::Failed(_) | Outcome::Skipped)));
+                if stop.requested() {
+                    outcomes[i] = Some(Outcome::Interrupted);
+                    continue;
+                }
+                let blocked = before.iter().any(|&j| {
+                    matches!(
+                        outcomes[j],
+                        Some(Outcome::Failed(_) | Outcome::Skipped | Outcome::Interrupted)
+                    )
+                });
                 if blocked {
                     outcomes[i] = Some(Outcome::Skipped);
                     continue;
@@ -86,7 +102,21 @@ where
                 running.push(async move { (i, step.await) });
             }
         }
-        let Some((i, result)) = running.next().await else {
+        let next = match grace_ends {
+            Some(deadline) => match tokio::time::timeout_at(deadline, running.next()).await {
+                Ok(next) => next,
+                // What is still running is abandoned (dropped with `running`).
+                Err(_) => break,
+            },
+            None => tokio::select! {
+                next = running.next() => next,
+                () = stop.wait() => {
+                    grace_ends = Some(Instant::now() + stop::GRACE);
+                    continue;
+                }
+            },
+        };
+        let Some((i, result)) = next else {
             break;
         };
         match result {
@@ -97,17 +127,23 @@ where
                 outcomes[i] = Some(step.outcome);
                 payloads[i] = Some(step.payload);
             }
+            Err(Error::Interrupted { .. }) => outcomes[i] = Some(Outcome::Interrupted),
             Err(err) => {
                 outcomes[i] = Some(Outcome::Failed(err.to_string()));
                 errors.push(err);
             }
         }
     }
+    let interrupted = stop.requested();
     Walk {
         known,
         outcomes: outcomes
             .into_iter()
-            .map(|o| o.unwrap_or(Outcome::Skipped))
+            .map(|o| match o {
+                Some(outcome) => outcome,
+                None if interrupted => Outcome::Interrupted,
+                None => Outcome::Skipped,
+            })
             .collect(),
         payloads,
         errors,
@@ -210,7 +246,7 @@ enum Seen {
 /// `Pending` for its dependents, so their diffs show `(known after up)`.
 async fn observe(cx: &Context, graph: &Graph, diff: bool) -> Walk<Seen> {
     cx.forget_reads();
-    walk(graph, Direction::Forward, |i, known| {
+    walk(graph, Direction::Forward, &cx.stop, |i, known| {
         let node = graph.node(i);
         Box::pin(async move {
             let deps = deps(node, &known);
@@ -421,7 +457,7 @@ pub async fn apply(cx: &Context, graph: &Graph, plan: StackPlan) -> (Summary, Op
             report(cx, graph.node(i), Phase::Queued);
         }
     }
-    let forward = walk(graph, Direction::Forward, |i, known| {
+    let forward = walk(graph, Direction::Forward, &cx.stop, |i, known| {
         let node = graph.node(i);
         Box::pin(cx.converging(async move {
             let deps = deps(node, &known);
@@ -492,7 +528,7 @@ pub async fn apply(cx: &Context, graph: &Graph, plan: StackPlan) -> (Summary, Op
     // Second pass, in reverse: delete what is no longer wanted. Other nodes pass through
     // (their real outcome is the first pass's), so an earlier failure does not block an
     // unrelated removal.
-    let backward = walk(graph, Direction::Reverse, |i, _| {
+    let backward = walk(graph, Direction::Reverse, &cx.stop, |i, _| {
         let node = graph.node(i);
         let known = forward.known.get(&node.key()).cloned();
         let forward_known = &forward.known;
@@ -529,8 +565,10 @@ pub async fn apply(cx: &Context, graph: &Graph, plan: StackPlan) -> (Summary, Op
     let merged: Vec<Outcome> = outcomes
         .into_iter()
         .zip(backward.outcomes)
-        .map(|(first, second)| match second {
-            Outcome::Deleted | Outcome::Failed(_) => second,
+        .zip(steps)
+        .map(|((first, second), step)| match (second, step) {
+            (second @ (Outcome::Deleted | Outcome::Failed(_)), _) => second,
+            (Outcome::Interrupted, Planned::Delete(_)) => Outcome::Interrupted,
             _ => first,
         })
         .collect();
@@ -563,12 +601,12 @@ pub async fn down(cx: &Context, graph: &Graph) -> (Summary, Option<Error>) {
     let seen = &discovered.payloads;
     let lookups = &discovered.outcomes;
     let discovered_known = &discovered.known;
-    let walk = walk(graph, Direction::Reverse, |i, _| {
+    let walk = walk(graph, Direction::Reverse, &cx.stop, |i, _| {
         let node = graph.node(i);
         Box::pin(cx.converging(async move {
             let result = match (&lookups[i], &seen[i]) {
                 // Its lookup error is already collected; dependencies stay untouched.
-                (Outcome::Failed(_) | Outcome::Skipped, _) => Ok(Step {
+                (Outcome::Failed(_) | Outcome::Skipped | Outcome::Interrupted, _) => Ok(Step {
                     known: None,
                     outcome: Outcome::Failed("could not be looked up".into()),
                     payload: (),

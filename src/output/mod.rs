@@ -51,12 +51,11 @@ pub fn ask(prompt: &str) -> crate::Result<Option<String>> {
     eprint!("{prompt}");
     let _ = std::io::stderr().flush();
     let mut answer = String::new();
-    stdin
-        .lock()
-        .read_line(&mut answer)
-        .map_err(|source| crate::Error::Io {
+    crate::stop::while_asking(|| stdin.lock().read_line(&mut answer)).map_err(|source| {
+        crate::Error::Io {
             action: "reading the confirmation".into(),
             source,
-        })?;
+        }
+    })?;
     Ok(Some(answer.trim().to_string()))
 }

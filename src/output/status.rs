@@ -28,6 +28,8 @@ pub enum Outcome {
     Failed(String),
     /// Not attempted because something it depends on failed.
     Skipped,
+    /// Not started, or abandoned, because the run was asked to stop (Ctrl-C).
+    Interrupted,
 }
 
 impl Outcome {
@@ -42,6 +44,7 @@ impl Outcome {
             Outcome::Kept(why) => format!("kept ({why})"),
             Outcome::Failed(why) => format!("failed: {why}"),
             Outcome::Skipped => "skipped (a dependency failed)".into(),
+            Outcome::Interrupted => "not done (interrupted)".into(),
         }
     }
 }
@@ -72,9 +75,12 @@ fn seconds<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> 
 
 impl Summary {
     pub fn failed(&self) -> bool {
-        self.rows
-            .iter()
-            .any(|r| matches!(r.outcome, Outcome::Failed(_) | Outcome::Skipped))
+        self.rows.iter().any(|r| {
+            matches!(
+                r.outcome,
+                Outcome::Failed(_) | Outcome::Skipped | Outcome::Interrupted
+            )
+        })
     }
 
     fn count(&self, pred: impl Fn(&Outcome) -> bool) -> usize {
@@ -101,6 +107,10 @@ impl Summary {
         push(self.count(|o| matches!(o, Outcome::Kept(_))), "kept");
         push(self.count(|o| matches!(o, Outcome::Failed(_))), "failed");
         push(self.count(|o| *o == Outcome::Skipped), "skipped");
+        push(
+            self.count(|o| *o == Outcome::Interrupted),
+            "not done (interrupted)",
+        );
         let mut out = format!(
             "{} {}: {} in {:.1}s\n",
             self.command,
@@ -120,6 +130,7 @@ impl Summary {
                     | Outcome::Kept(_)
                     | Outcome::Failed(_)
                     | Outcome::Skipped
+                    | Outcome::Interrupted
             ) {
                 let _ = writeln!(out, "  {} {}: {}", row.kind, row.name, row.outcome.label());
             }

@@ -85,6 +85,8 @@ pub struct Context {
     pub rotate_origin_secret: bool,
     /// Reads that several resources share within one observation of the stack.
     reads: Mutex<Arc<shared::Reads>>,
+    /// Asked to stop (Ctrl-C): nothing new starts and waits end.
+    pub stop: crate::stop::Stop,
 }
 
 impl Context {
@@ -110,11 +112,12 @@ impl Context {
             refresh_image: false,
             rotate_origin_secret: false,
             reads: Mutex::default(),
+            stop: crate::stop::Stop::default(),
         }
     }
 
     pub fn backoff(&self) -> Backoff {
-        Backoff::with_timeout(self.timeout)
+        Backoff::with_timeout(self.timeout).stopping_on(self.stop.clone())
     }
 
     /// Runs one resource's convergence within `--timeout`: all its waits share it.
