@@ -12,6 +12,7 @@ pub mod tls;
 pub mod wait;
 pub use modu_wire as wire;
 
+use aws_config::retry::RetryConfig;
 use aws_config::{BehaviorVersion, Region};
 use aws_credential_types::provider::ProvideCredentials;
 use aws_types::SdkConfig;
@@ -69,6 +70,26 @@ impl Clients {
     }
 }
 
+/// Attempts per call (the first and its retries) unless configured otherwise.
+pub const MAX_ATTEMPTS: u32 = 10;
+const SDK_DEFAULT_ATTEMPTS: u32 = 3;
+
+/// Error codes that say "again later", not "no".
+fn is_transient(code: &str) -> bool {
+    matches!(
+        code,
+        "Throttling"
+            | "ThrottlingException"
+            | "RequestLimitExceeded"
+            | "TooManyRequestsException"
+            | "SlowDown"
+            | "InternalFailure"
+            | "InternalError"
+            | "ServiceUnavailable"
+            | "Unavailable"
+    )
+}
+
 /// Loads the standard credential chain for `connection` and checks, with one read-only call,
 /// that the credentials work; returns the clients and the account id.
 pub async fn connect(connection: &Connection) -> Result<(Clients, String)> {
@@ -81,7 +102,18 @@ pub async fn connect(connection: &Connection) -> Result<(Clients, String)> {
     if let Some(url) = &connection.endpoint_url {
         loader = loader.endpoint_url(url);
     }
-    let config = loader.load().await;
+    let mut config = loader.load().await;
+    // A converge makes a hundred calls or more, each of which AWS may throttle or answer
+    // 5xx: the SDK's default of three attempts leaves a run failing now and then under
+    // throttling that ten absorb. Any other number (AWS_MAX_ATTEMPTS, a profile's
+    // max_attempts) is the user's and stays.
+    let retry = config.retry_config().cloned().unwrap_or_else(RetryConfig::standard);
+    if retry.max_attempts() == SDK_DEFAULT_ATTEMPTS {
+        config = config
+            .into_builder()
+            .retry_config(retry.with_max_attempts(MAX_ATTEMPTS))
+            .build();
+    }
 
     // Resolve credentials up front: a missing credential should be one clear message,
     // not the first of a dozen failed calls.
@@ -109,6 +141,17 @@ pub async fn connect(connection: &Connection) -> Result<(Clients, String)> {
                 .or_else(|| std::env::var("AWS_ENDPOINT_URL").ok())
                 .unwrap_or_else(|| format!("sts.{}.amazonaws.com", connection.region));
             match errors::code(&err) {
+                // Throttled or failing after every retry: AWS said nothing of the credentials.
+                Some(code) if is_transient(code) || errors::status(&err).is_some_and(|s| s >= 500) => {
+                    Error::Aws {
+                        action: "checking",
+                        kind: "credentials",
+                        name: "(sts:GetCallerIdentity)".into(),
+                        message: errors::message(&err),
+                        help: Some("AWS is busy or throttling this account: run the same command again in a minute".into()),
+                        code: Some(code.to_string()),
+                    }
+                }
                 Some(code) => Error::NoCredentials {
                     detail: format!(
                         "AWS rejected the credentials ({code}): {}",

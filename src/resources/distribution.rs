@@ -288,15 +288,27 @@ impl Distribution {
         config: DistributionConfig,
         action: &'static str,
     ) -> Result<()> {
-        cx.clients
-            .cloudfront
-            .update_distribution()
-            .id(id)
-            .if_match(etag)
-            .distribution_config(config)
-            .send()
-            .await
-            .context(action, KIND, id)?;
+        let send = |etag: String, config: DistributionConfig| {
+            cx.clients
+                .cloudfront
+                .update_distribution()
+                .id(id)
+                .if_match(etag)
+                .distribution_config(config)
+                .send()
+        };
+        match send(etag, config.clone()).await {
+            // The config changed since it was read: most likely by this very update, applied
+            // by an attempt whose reply was lost, so the SDK's retry carried a stale ETag.
+            // `config` is the whole wanted config: send it again over the fresh one.
+            Err(err) if crate::aws::errors::is_code(&err, &["PreconditionFailed"]) => {
+                let (_, fresh) = self.config(cx, id).await?;
+                send(fresh, config).await.context(action, KIND, id)?;
+            }
+            other => {
+                other.context(action, KIND, id)?;
+            }
+        }
         Ok(())
     }
 

@@ -141,11 +141,21 @@ impl Parameters {
         } else {
             input["Overwrite"] = json!(true);
         }
-        cx.clients
-            .ssm
-            .call("PutParameter", &input)
-            .await
-            .context("putting", KIND, &full)?;
+        match cx.clients.ssm.call("PutParameter", &input).await {
+            // A retried create whose first call was applied (its reply lost): the parameter
+            // has its tags from that call; write the value over it.
+            Err(err) if new && err.code() == Some("ParameterAlreadyExists") => {
+                let input = json!({ "Name": full, "Value": value, "Type": "String", "Overwrite": true });
+                cx.clients
+                    .ssm
+                    .call("PutParameter", &input)
+                    .await
+                    .context("putting", KIND, &full)?;
+            }
+            other => {
+                other.context("putting", KIND, &full)?;
+            }
+        }
         Ok(())
     }
 

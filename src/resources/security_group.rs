@@ -249,7 +249,14 @@ impl SecurityGroup {
                 &rules.iter().map(|r| r.to_permission()).collect::<Vec<_>>(),
             )
             .await
-            .context("authorizing ingress on", self.kind(), id)?;
+            // The rules of one call are added together: "already exists" after the SDK's
+            // retry means the first attempt added them (its reply was lost).
+            .or_absent(
+                &["InvalidPermission.Duplicate"],
+                "authorizing ingress on",
+                self.kind(),
+                id,
+            )?;
         Ok(())
     }
 
@@ -264,7 +271,8 @@ impl SecurityGroup {
                 &rules.iter().map(|r| r.to_permission()).collect::<Vec<_>>(),
             )
             .await
-            .context("revoking ingress on", self.kind(), id)?;
+            // Likewise, "not found" after a retry: the first attempt removed them.
+            .or_gone(&["InvalidPermission.NotFound"], self.kind(), id)?;
         Ok(())
     }
 }
