@@ -6,9 +6,25 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 
 use crate::Error;
-use crate::error::Context;
+use crate::error::{Context, ErrorBody};
 use crate::state::AppState;
 
+/// An image, by the `key` a resume's image carries, when no CDN serves them.
+// Routed as axum's catch-all `/media/{*key}`, so `routes::described` registers it
+// apart from its description.
+#[utoipa::path(
+    get,
+    path = "/media/{key}",
+    operation_id = "show_media",
+    tag = "resumes",
+    params(("key" = String, Path, description = "An image's key, \
+        `resumes/<resume id>/<image id>.<ext>`; its slashes are not escaped.")),
+    responses(
+        (status = 200, description = "The image; it never changes, and may be cached for good.",
+            content(("image/jpeg"), ("image/png"), ("image/webp"), ("image/gif"))),
+        (status = 404, description = "No such image.", body = ErrorBody),
+    )
+)]
 pub async fn show(
     State(state): State<AppState>,
     Path(key): Path<String>,
