@@ -46,6 +46,9 @@ pub enum Error {
     TimedOut,
     #[error("no such endpoint")]
     NoRoute,
+    /// The path exists, but not for this method (`Allow` lists those it takes).
+    #[error("this endpoint does not take that method")]
+    NoMethod,
     #[error(transparent)]
     Internal(#[from] Internal),
 }
@@ -99,6 +102,7 @@ impl Error {
             Error::Unauthorized | Error::BadCredentials => StatusCode::UNAUTHORIZED,
             Error::Forbidden => StatusCode::FORBIDDEN,
             Error::NotFound | Error::NoRoute => StatusCode::NOT_FOUND,
+            Error::NoMethod => StatusCode::METHOD_NOT_ALLOWED,
             Error::TimedOut => StatusCode::REQUEST_TIMEOUT,
             Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -115,6 +119,7 @@ impl Error {
             Error::BadCredentials => "password",
             Error::Forbidden | Error::NotFound => "id",
             Error::NoRoute => "path",
+            Error::NoMethod => "method",
             Error::TimedOut => "body",
             // Never sent: an internal error is answered without a body.
             Error::Internal(_) => "service",
@@ -155,8 +160,8 @@ pub struct ErrorBody {
     pub error: String,
     /// The input concerned: a form or JSON field (`name`, `motivation`, `task`, `image`,
     /// `remove_image`, `username`, `password`, `password_confirm`), a query parameter
-    /// (`limit`, `cursor`), or `body`, `id`, `path`, `token`, `origin`, `content-type`,
-    /// `client`, `service`.
+    /// (`limit`, `cursor`), or `body`, `query`, `id`, `path`, `method`, `token`, `origin`,
+    /// `content-type`, `client`, `service`.
     pub field: &'static str,
 }
 

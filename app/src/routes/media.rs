@@ -1,6 +1,7 @@
 //! Serves stored images when no CDN (`MEDIA_BASE_URL`) is in front. Keys hold a fresh
 //! UUID, so an object never changes and may be cached for good.
 
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
@@ -27,8 +28,10 @@ use crate::state::AppState;
 )]
 pub async fn show(
     State(state): State<AppState>,
-    Path(key): Path<String>,
+    key: Result<Path<String>, PathRejection>,
 ) -> Result<Response, Error> {
+    // A key that does not decode to text names no image.
+    let Path(key) = key.map_err(|_| Error::NotFound)?;
     let object = state.images.get(&key).await.context("reading an image")?;
     let object = object.ok_or(Error::NotFound)?;
     Ok((

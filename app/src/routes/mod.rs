@@ -32,15 +32,16 @@ use crate::state::{AppState, Limits};
 const JSON_BODY_LIMIT: usize = 64 * 1024;
 
 /// The service's router: the routes of `described` (this adds none, so the document
-/// lists every one), the answer for an unknown path (404) in the error shape, the
-/// document for `/api/openapi.json` and the body limits; `startup` adds the rest of the
-/// middleware.
+/// lists every one), answers for an unknown path (404) or method (405) in the error
+/// shape, the document for `/api/openapi.json` and the body limits; `startup` adds the
+/// rest of the middleware.
 pub fn router(state: AppState) -> Router {
     let (routes, doc) = described(&state.limits).split_for_parts();
     let doc = openapi::finish(doc, &state.tasks, &state.limits);
     let doc = openapi::Served::new(&doc);
     routes
         .fallback(|| async { Error::NoRoute })
+        .method_not_allowed_fallback(|| async { Error::NoMethod })
         .layer(Extension(doc))
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
         .layer(axum::middleware::from_fn_with_state(

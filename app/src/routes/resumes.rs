@@ -17,7 +17,9 @@
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::multipart::{Multipart, MultipartError, MultipartRejection};
-use axum::extract::{FromRequest, Path, Query, Request, State};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
@@ -545,13 +547,18 @@ pub struct ListQuery {
             ("next" = (operation_id = "list_resumes",
                 parameters(("cursor" = "$response.body#/next_cursor")))),
         )),
+        (status = 400, description = "The query string cannot be read (a parameter given \
+            twice).", body = ErrorBody),
         (status = 422, description = "`limit` or `cursor` is refused.", body = ErrorBody),
     )
 )]
 pub async fn list(
     State(state): State<AppState>,
-    Query(query): Query<ListQuery>,
+    query: Result<Query<ListQuery>, QueryRejection>,
 ) -> Result<Response, Error> {
+    // A parameter given twice, or escapes that do not decode to text.
+    let Query(query) = query
+        .map_err(|e| Error::malformed("query", format!("the query string cannot be read: {e}")))?;
     let limit = match query.limit.as_deref() {
         None | Some("") => DEFAULT_PAGE,
         Some(raw) => raw
@@ -649,11 +656,21 @@ async fn attach_images(state: &AppState, items: &mut [ResumeView]) -> Result<(),
     Ok(())
 }
 
-/// A resume id from the path; anything that is not a UUID cannot exist.
-fn parse_id(raw: &str) -> Result<String, Error> {
-    Uuid::parse_str(raw)
-        .map(|u| u.to_string())
-        .map_err(|_| Error::NotFound)
+/// A resume id from the path, in its canonical form. Anything that is not a UUID,
+/// including a segment that does not even decode to text, names no resume: 404.
+pub struct ResumeId(String);
+
+impl<S: Send + Sync> FromRequestParts<S> for ResumeId {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Error> {
+        let Path(raw) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| Error::NotFound)?;
+        Uuid::parse_str(&raw)
+            .map(|id| ResumeId(id.to_string()))
+            .map_err(|_| Error::NotFound)
+    }
 }
 
 async fn load(state: &AppState, id: &str) -> Result<Owned, Error> {
@@ -679,9 +696,8 @@ async fn load(state: &AppState, id: &str) -> Result<Owned, Error> {
 )]
 pub async fn show(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ResumeId(id): ResumeId,
 ) -> Result<Json<ResumeView>, Error> {
-    let id = parse_id(&id)?;
     Ok(Json(load(&state, &id).await?.view))
 }
 
@@ -831,10 +847,9 @@ pub async fn update(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
     client: ClientAddr,
-    Path(id): Path<String>,
+    ResumeId(id): ResumeId,
     request: Request,
 ) -> Result<Response, Error> {
-    let id = parse_id(&id)?;
     // Ownership before the body: nobody's upload is read for someone else's resume.
     let current = load(&state, &id).await?;
     if current.owner_id != user.user_id {
@@ -974,9 +989,8 @@ async fn commit_edit(state: &AppState, edit: &ResumeEdit) -> Result<(), Error> {
 pub async fn delete(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
-    Path(id): Path<String>,
+    ResumeId(id): ResumeId,
 ) -> Result<StatusCode, Error> {
-    let id = parse_id(&id)?;
     let current = load(&state, &id).await?;
     if current.owner_id != user.user_id {
         return Err(Error::Forbidden);

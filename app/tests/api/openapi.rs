@@ -448,7 +448,7 @@ async fn what_the_handlers_answer_is_what_the_document_describes() {
     assert_eq!(cross_site.status(), StatusCode::FORBIDDEN);
     as_described(&doc, "POST /api/resumes", cross_site).await;
 
-    for query in ["", "?limit=1", "?limit=0"] {
+    for query in ["", "?limit=1", "?limit=0", "?limit=1&limit=2"] {
         let page = get(&format!("/api/resumes{query}")).send().await.unwrap();
         as_described(&doc, "GET /api/resumes", page).await;
     }
