@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the app's tests need and is not part of the Rust toolchain:
-# redis-server, PostgreSQL (initdb/pg_ctl), the moto S3 server, Chromium for the
-# browser test, and wrk for measuring. Each is installed only when missing (moto: when
-# it is not the pinned version).
+# redis-server, PostgreSQL (initdb/pg_ctl), the moto S3 server, schemathesis for the
+# API fuzzing, Chromium for the browser test, and wrk for measuring. Each is installed
+# only when missing (moto and schemathesis: when not at their pinned version).
 set -euo pipefail
 
 missing=()
@@ -25,6 +25,13 @@ scripts="$(dirname "$0")"
 if ! python3 "$scripts/emulator_pin.py"; then
     echo "app-test-deps: installing the emulator's pinned packages" >&2
     python3 -m pip install -q -r "$scripts/requirements-emulator.txt"
+fi
+
+# schemathesis, the API fuzzer (scripts/app-fuzz.py), at the version pinned in
+# scripts/requirements-fuzz.txt, whenever what is installed differs.
+if ! python3 "$scripts/app-fuzz.py" --installed; then
+    echo "app-test-deps: installing the API fuzzer's pinned packages" >&2
+    python3 -m pip install -q -r "$scripts/requirements-fuzz.txt"
 fi
 
 if ! command -v cargo-nextest >/dev/null; then

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Runs the app's checks and tests: fmt, clippy, the API suite on SQLite (+ disk,
-# in-process cache) and again on PostgreSQL + Redis + S3 (moto), then the browser
-# test. The API harness starts the servers it needs on free loopback ports, sharing
-# them through $MODU_TEST_STATE_DIR; this script gives it a fresh one and stops the
-# servers at the end.
+# in-process cache), the API fuzzing (scripts/app-fuzz.py: schemathesis, bounded), the
+# API suite again on PostgreSQL + Redis + S3 (moto), then the browser test. The API
+# harness starts the servers it needs on free loopback ports, sharing them through
+# $MODU_TEST_STATE_DIR; this script gives it a fresh one and stops the servers at the end.
 #
 #   scripts/app-test.sh            everything
 #   scripts/app-test.sh --no-browser
@@ -57,6 +57,9 @@ fi
 
 echo "== API tests: SQLite, local disk, in-process cache" >&2
 MODU_TEST_BACKEND=sqlite cargo nextest run --no-fail-fast
+
+echo "== API fuzzing: schemathesis from the OpenAPI document, SQLite + disk" >&2
+python3 "$here/app-fuzz.py"
 
 echo "== API tests: PostgreSQL, Redis, S3 (moto)" >&2
 MODU_TEST_BACKEND=postgres cargo nextest run --no-fail-fast

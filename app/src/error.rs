@@ -6,6 +6,7 @@ use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::domain::ValidationError;
 
@@ -45,6 +46,9 @@ pub enum Error {
     TimedOut,
     #[error("no such endpoint")]
     NoRoute,
+    /// The path exists, but not for this method (`Allow` lists those it takes).
+    #[error("this endpoint does not take that method")]
+    NoMethod,
     #[error(transparent)]
     Internal(#[from] Internal),
 }
@@ -98,23 +102,27 @@ impl Error {
             Error::Unauthorized | Error::BadCredentials => StatusCode::UNAUTHORIZED,
             Error::Forbidden => StatusCode::FORBIDDEN,
             Error::NotFound | Error::NoRoute => StatusCode::NOT_FOUND,
+            Error::NoMethod => StatusCode::METHOD_NOT_ALLOWED,
             Error::TimedOut => StatusCode::REQUEST_TIMEOUT,
             Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
-    fn field(&self) -> Option<&'static str> {
+    /// The input a refusal concerns, as the body's `field` names it.
+    fn field(&self) -> &'static str {
         match self {
             Error::Invalid { field, .. }
             | Error::Malformed { field, .. }
             | Error::TooLarge { field, .. }
-            | Error::Conflict { field, .. } => Some(field),
-            Error::Unauthorized => Some("token"),
-            Error::BadCredentials => Some("password"),
-            Error::Forbidden | Error::NotFound => Some("id"),
-            Error::NoRoute => Some("path"),
-            Error::TimedOut => Some("body"),
-            Error::Internal(_) => None,
+            | Error::Conflict { field, .. } => field,
+            Error::Unauthorized => "token",
+            Error::BadCredentials => "password",
+            Error::Forbidden | Error::NotFound => "id",
+            Error::NoRoute => "path",
+            Error::NoMethod => "method",
+            Error::TimedOut => "body",
+            // Never sent: an internal error is answered without a body.
+            Error::Internal(_) => "service",
         }
     }
 }
@@ -143,11 +151,27 @@ where
     }
 }
 
-#[derive(Serialize)]
-struct Body<'a> {
-    error: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    field: Option<&'a str>,
+/// The body of every refusal, whichever part of the service refused: what is wrong,
+/// for a person, and which input it concerns, for a program.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[schema(example = json!({"error": "name is required", "field": "name"}))]
+pub struct ErrorBody {
+    /// What is wrong, in a sentence.
+    pub error: String,
+    /// The input concerned: a form or JSON field (`name`, `motivation`, `task`, `image`,
+    /// `remove_image`, `username`, `password`, `password_confirm`), a query parameter
+    /// (`limit`, `cursor`), or `body`, `query`, `id`, `path`, `method`, `token`, `origin`,
+    /// `content-type`, `client`, `service`.
+    pub field: &'static str,
+}
+
+impl ErrorBody {
+    pub fn new(error: impl Into<String>, field: &'static str) -> Self {
+        ErrorBody {
+            error: error.into(),
+            field,
+        }
+    }
 }
 
 impl IntoResponse for Error {
@@ -157,10 +181,6 @@ impl IntoResponse for Error {
             tracing::error!(error = %e, "internal error");
             return status.into_response();
         }
-        let body = Body {
-            error: self.to_string(),
-            field: self.field(),
-        };
-        (status, Json(body)).into_response()
+        (status, Json(ErrorBody::new(self.to_string(), self.field()))).into_response()
     }
 }

@@ -11,10 +11,11 @@ use axum::Router;
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
 use tokio::sync::watch;
 use tower::ServiceExt;
 
+use crate::error::ErrorBody;
+use crate::routes::{Health, Readiness};
 use crate::state::AppState;
 
 /// The parts `/readyz` reports while starting, in the order they come up.
@@ -99,13 +100,18 @@ async fn gated(State(phase): State<watch::Receiver<Phase>>, request: Request) ->
 }
 
 fn starting(path: &str, parts: &BTreeMap<&'static str, String>) -> Response {
+    let status_of = |part: &str| parts.get(part).cloned().unwrap_or_default();
     match path {
-        "/healthz" => axum::Json(json!({ "status": "ok" })).into_response(),
+        "/healthz" => axum::Json(Health { status: "ok" }).into_response(),
         "/readyz" => {
-            let mut body = json!({ "ready": false });
-            for (part, status) in parts {
-                body[*part] = json!(status);
-            }
+            let body = Readiness {
+                ready: false,
+                draining: false,
+                config: Some(status_of("config")),
+                database: status_of("database"),
+                cache: status_of("cache"),
+                storage: status_of("storage"),
+            };
             (StatusCode::SERVICE_UNAVAILABLE, axum::Json(body)).into_response()
         }
         _ => {
@@ -117,10 +123,10 @@ fn starting(path: &str, parts: &BTreeMap<&'static str, String>) -> Response {
             (
                 StatusCode::SERVICE_UNAVAILABLE,
                 [(axum::http::header::RETRY_AFTER, "5")],
-                axum::Json(json!({
-                    "error": format!("starting: waiting for {}", waiting.join(", ")),
-                    "field": "service",
-                })),
+                axum::Json(ErrorBody::new(
+                    format!("starting: waiting for {}", waiting.join(", ")),
+                    "service",
+                )),
             )
                 .into_response()
         }

@@ -360,12 +360,7 @@ async fn build_state(
         cache,
         redis,
         tasks: Arc::new(tasks),
-        limits: Limits {
-            max_image_bytes: settings.max_image_bytes(),
-            max_images: settings.max_images.into(),
-            max_body_bytes: settings.max_body_bytes(),
-            user_quota_bytes: settings.user_quota_bytes(),
-        },
+        limits: Limits::from_settings(settings),
         uploads: UploadBudget::new(
             settings.upload_memory_bytes(),
             Duration::from_secs(settings.upload_wait_secs),

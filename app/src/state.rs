@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use redis::aio::ConnectionManager;
 
+use crate::configuration::Settings;
 use crate::db::Db;
 use crate::domain::Task;
 use crate::protection::uploads::UploadBudget;
@@ -22,6 +23,17 @@ pub struct Limits {
     pub max_body_bytes: usize,
     /// Image bytes one user may store over all their resumes.
     pub user_quota_bytes: u64,
+}
+
+impl Limits {
+    pub fn from_settings(settings: &Settings) -> Self {
+        Limits {
+            max_image_bytes: settings.max_image_bytes(),
+            max_images: settings.max_images.into(),
+            max_body_bytes: settings.max_body_bytes(),
+            user_quota_bytes: settings.user_quota_bytes(),
+        }
+    }
 }
 
 /// Cheap to clone: everything inside is shared.

@@ -5,7 +5,8 @@ use super::ValidationError;
 
 /// A job category. The list is seeded by the migrations and never changes at run
 /// time, so it is loaded once at start.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[schema(example = json!({"id": 3, "name": "SW 개발"}))]
 pub struct Task {
     pub id: i64,
     pub name: String,

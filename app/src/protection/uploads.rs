@@ -23,11 +23,10 @@ use axum::Json;
 use axum::http::header::{CONTENT_LENGTH, RETRY_AFTER};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::db::Db;
-use crate::error::{Context, Error};
+use crate::error::{Context, Error, ErrorBody};
 use crate::security::audit;
 use crate::security::client::ClientAddr;
 
@@ -88,10 +87,10 @@ impl IntoResponse for BudgetFull {
         (
             StatusCode::SERVICE_UNAVAILABLE,
             [(RETRY_AFTER, RETRY_AFTER_SECS)],
-            Json(json!({
-                "error": "too many uploads at once; try again in a few seconds",
-                "field": "body",
-            })),
+            Json(ErrorBody::new(
+                "too many uploads at once; try again in a few seconds",
+                "body",
+            )),
         )
             .into_response()
     }

@@ -20,13 +20,13 @@ use axum::extract::{Extension, FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{AppendHeaders, IntoResponse, Response};
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::json_body;
 use crate::db::{self, now_ms};
 use crate::domain::{Password, Username};
-use crate::error::Error;
+use crate::error::{Error, ErrorBody};
 use crate::security::client::ClientAddr;
 use crate::security::hashing::{self, HashingError};
 use crate::security::rate_limit::{Limit, Limiter};
@@ -105,19 +105,68 @@ impl<'a> Attempt<'a> {
     }
 }
 
-#[derive(Deserialize)]
+/// A new account. Missing fields are refused like empty ones: 422 naming the field.
+#[derive(Deserialize, ToSchema)]
 pub struct SignupBody {
+    /// 3 to 32 letters (any script), digits, `_`, `.` or `-`; unique (case counts).
+    #[schema(required = true, value_type = String, min_length = 3, max_length = 32, example = "kim_01")]
     username: Option<String>,
+    /// 8 to 128 characters, not the username (ignoring case), not one of the most
+    /// common passwords.
+    #[schema(required = true, value_type = String, min_length = 8, max_length = 128, example = "correct horse battery")]
     password: Option<String>,
+    /// The same password again.
+    #[schema(required = true, value_type = String, min_length = 8, max_length = 128, example = "correct horse battery")]
     password_confirm: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct LoginBody {
+    #[schema(required = true, value_type = String, min_length = 1, example = "kim_01")]
     username: Option<String>,
+    #[schema(required = true, value_type = String, min_length = 1, max_length = 1024, example = "correct horse battery")]
     password: Option<String>,
 }
 
+/// A session just opened: the token also travels as the session cookie.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Session {
+    /// Send it as `Authorization: Bearer <token>`; valid for a week.
+    pub token: String,
+    pub username: String,
+    pub user_id: i64,
+}
+
+/// The logged-in user.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Me {
+    pub id: i64,
+    pub username: String,
+}
+
+/// Signs up and logs in: the account and a session.
+#[utoipa::path(
+    post,
+    path = "/api/auth/signup",
+    operation_id = "signup",
+    tag = "auth",
+    request_body = SignupBody,
+    security(()),
+    responses(
+        (status = 201, description = "Signed up and logged in.", body = Session,
+            headers(("set-cookie" = String, description = "The session cookie (HttpOnly, \
+                SameSite=Strict; `__Host-modu_session`, Secure, when the viewer uses HTTPS)."))),
+        (status = 400, description = "The body is not the JSON object described.", body = ErrorBody),
+        (status = 409, description = "The username is taken (`field`: `username`).", body = ErrorBody),
+        (status = 413, description = "The body is larger than 64 KiB.", body = ErrorBody),
+        (status = 415, description = "Not sent as `application/json`.", body = ErrorBody),
+        (status = 422, description = "A field is refused; `field` names it.", body = ErrorBody),
+        (status = 429, description = "Too many sign-ups from this client.", body = ErrorBody,
+            headers(("retry-after" = u64, description = "Seconds to wait."))),
+        (status = 503, description = "Too many password hashes at once.", body = ErrorBody,
+            headers(("retry-after" = u64, description = "Seconds to wait."))),
+    )
+)]
 pub async fn signup(
     State(state): State<AppState>,
     Extension(limiter): Extension<Arc<Limiter>>,
@@ -157,6 +206,29 @@ pub async fn signup(
     ))
 }
 
+/// Logs in: a new session.
+#[utoipa::path(
+    post,
+    path = "/api/auth/login",
+    operation_id = "login",
+    tag = "auth",
+    request_body = LoginBody,
+    security(()),
+    responses(
+        (status = 200, description = "Logged in.", body = Session,
+            headers(("set-cookie" = String, description = "The session cookie, as sign-up sets it."))),
+        (status = 400, description = "The body is not the JSON object described.", body = ErrorBody),
+        (status = 401, description = "Wrong username or password.", body = ErrorBody),
+        (status = 413, description = "The body is larger than 64 KiB.", body = ErrorBody),
+        (status = 415, description = "Not sent as `application/json`.", body = ErrorBody),
+        (status = 422, description = "A field is missing or empty.", body = ErrorBody),
+        (status = 429, description = "Too many attempts from this client, or wrong passwords \
+            for this account (`field`: `client` or `username`).", body = ErrorBody,
+            headers(("retry-after" = u64, description = "Seconds to wait."))),
+        (status = 503, description = "Too many password hashes at once.", body = ErrorBody,
+            headers(("retry-after" = u64, description = "Seconds to wait."))),
+    )
+)]
 pub async fn login(
     State(state): State<AppState>,
     Extension(limiter): Extension<Arc<Limiter>>,
@@ -228,6 +300,19 @@ pub async fn login(
     Ok(session_response(StatusCode::OK, &user, &token, &headers))
 }
 
+/// Logs out: revokes the presented session and clears the cookie.
+#[utoipa::path(
+    post,
+    path = "/api/auth/logout",
+    operation_id = "logout",
+    tag = "auth",
+    security(("bearer" = []), ("session_cookie" = [])),
+    responses(
+        (status = 204, description = "The session is revoked.",
+            headers(("set-cookie" = String, description = "Clears the session cookie."))),
+        (status = 401, description = "No valid session.", body = ErrorBody),
+    )
+)]
 pub async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, Error> {
     let token = presented_token(&headers).ok_or(Error::Unauthorized)?;
     if state.sessions.lookup(&token).await?.is_none() {
@@ -248,8 +333,23 @@ pub async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Result
     Ok((StatusCode::NO_CONTENT, AppendHeaders(clear)).into_response())
 }
 
-pub async fn me(user: CurrentUser) -> Json<serde_json::Value> {
-    Json(json!({ "id": user.0.user_id, "username": user.0.username }))
+/// Who is logged in.
+#[utoipa::path(
+    get,
+    path = "/api/auth/me",
+    operation_id = "me",
+    tag = "auth",
+    security(("bearer" = []), ("session_cookie" = [])),
+    responses(
+        (status = 200, description = "The logged-in user.", body = Me),
+        (status = 401, description = "No valid session.", body = ErrorBody),
+    )
+)]
+pub async fn me(user: CurrentUser) -> Json<Me> {
+    Json(Me {
+        id: user.0.user_id,
+        username: user.0.username,
+    })
 }
 
 fn username_taken() -> Error {
@@ -302,7 +402,11 @@ fn session_response(
     } else {
         format!("{COOKIE_NAME}={token}; HttpOnly; SameSite=Strict; Path=/; Max-Age=604800")
     };
-    let body = json!({ "token": token, "username": user.username, "user_id": user.user_id });
+    let body = Session {
+        token: token.to_owned(),
+        username: user.username.clone(),
+        user_id: user.user_id,
+    };
     (status, [(header::SET_COOKIE, cookie)], Json(body)).into_response()
 }
 

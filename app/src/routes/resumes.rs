@@ -17,11 +17,14 @@
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::multipart::{Multipart, MultipartError, MultipartRejection};
-use axum::extract::{FromRequest, Path, Query, Request, State};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::{CurrentUser, json_body};
@@ -30,7 +33,7 @@ use crate::db::resumes::{
 };
 use crate::db::{self, now_ms};
 use crate::domain::{ApplicantName, Motivation, SniffedImage, Task, TaskRef};
-use crate::error::{Context, Error};
+use crate::error::{Context, Error, ErrorBody};
 use crate::protection::uploads::{self, BudgetFull, Reservation};
 use crate::security::client::ClientAddr;
 use crate::state::AppState;
@@ -43,33 +46,120 @@ const MAX_TEXT_FIELD_BYTES: usize = 16 * 1024;
 /// Image keys are `resumes/<uuid>/<uuid>.<ext>`; anything much longer is not one.
 const MAX_KEY_BYTES: usize = 256;
 
-#[derive(Debug, Serialize)]
+/// A resume as every read and write answers it.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Resume)]
 pub struct ResumeView {
+    /// A UUIDv7: newer resumes have greater ids.
     pub id: String,
+    /// The owner's username.
     pub owner: String,
     pub name: String,
     pub motivation: String,
     pub task: Task,
+    /// In the order they were added.
     pub images: Vec<ImageView>,
+    /// Milliseconds since the Unix epoch.
     pub created_at: i64,
+    /// Milliseconds since the Unix epoch.
     pub updated_at: i64,
 }
 
-#[derive(Debug, Serialize)]
+/// One image of a resume.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Image)]
 pub struct ImageView {
+    /// Where the image is served: under `/media/` of this service, or the CDN's.
     pub url: String,
     /// What an edit's `remove_image` names.
     pub key: String,
+    /// `image/jpeg`, `image/png`, `image/webp` or `image/gif`, judged by the content.
     pub content_type: String,
     pub width: i64,
     pub height: i64,
     pub size_bytes: i64,
 }
 
-#[derive(Debug, Serialize)]
+/// One page of resumes, newest first.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = ResumePage)]
 struct Page {
     items: Vec<ResumeView>,
+    /// The `cursor` of the next page; `null` on the last one.
     next_cursor: Option<String>,
+}
+
+/// An image file in a form: JPEG, PNG, WebP or GIF, judged by its content (magic bytes,
+/// a header of sane dimensions, the format's end marker), never by its name or type;
+/// at most `MAX_IMAGE_MB` (5 MiB by default).
+#[derive(Deserialize, ToSchema)]
+#[schema(value_type = String, format = Binary)]
+pub struct ImageFile(#[allow(dead_code)] Vec<u8>);
+
+// The forms below are read part by part (`read_parts`), not by serde: they exist to be
+// described, and derive `Deserialize` only so that the schema says what `read_parts`
+// does with a part it does not know (`deny_unknown_fields`: 400). Their text patterns
+// are the domain's rules (`ApplicantName::parse`, `Motivation::parse`): not blank, and
+// no control characters (a motivation keeps line breaks and tabs).
+
+/// The form that creates a resume, as `multipart/form-data` (what the web page sends).
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct ResumeForm {
+    #[schema(
+        min_length = 1,
+        max_length = 50,
+        example = "Kim Minji",
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+    )]
+    name: String,
+    /// Line breaks and tabs are kept; other control characters are refused.
+    #[schema(
+        min_length = 1,
+        max_length = 2000,
+        example = "I like building things.",
+        pattern = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$"
+    )]
+    motivation: String,
+    /// A job category's id or exact name (`GET /api/tasks`).
+    #[schema(min_length = 1, example = "3")]
+    task: String,
+    /// One part per image, at most `MAX_IMAGES` (10 by default).
+    #[schema(required = false)]
+    image: Vec<ImageFile>,
+}
+
+/// An edit as `multipart/form-data`: any of the form's fields, images to add and keys of
+/// images to remove; at least one of them.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(min_properties = 1)]
+#[allow(dead_code)]
+pub struct ResumeEditForm {
+    #[schema(
+        required = false,
+        min_length = 1,
+        max_length = 50,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+    )]
+    name: String,
+    #[schema(
+        required = false,
+        min_length = 1,
+        max_length = 2000,
+        pattern = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$"
+    )]
+    motivation: String,
+    /// A job category's id or exact name.
+    #[schema(required = false, min_length = 1)]
+    task: String,
+    /// Images to add; the resume holds at most `MAX_IMAGES` after the edit.
+    #[schema(required = false)]
+    image: Vec<ImageFile>,
+    /// The `key` of an image of this resume to remove, one part per image.
+    #[schema(required = false)]
+    remove_image: Vec<String>,
 }
 
 /// A resume form, fully validated.
@@ -80,6 +170,37 @@ struct NewResume {
     images: Vec<SniffedImage>,
 }
 
+/// Saves a new resume with its images.
+///
+/// A 201 means the resume and its images are durable; a refused form writes nothing.
+#[utoipa::path(
+    post,
+    path = "/api/resumes",
+    operation_id = "create_resume",
+    tag = "resumes",
+    request_body(content(
+        (ResumeForm = "multipart/form-data",
+            encoding(("image" = (content_type = "image/jpeg, image/png, image/webp, image/gif"))))
+    )),
+    security(("bearer" = []), ("session_cookie" = [])),
+    responses(
+        (status = 201, description = "Saved.", body = ResumeView, links(
+            ("show" = (operation_id = "show_resume", parameters(("id" = "$response.body#/id")))),
+            ("edit" = (operation_id = "update_resume", parameters(("id" = "$response.body#/id")))),
+            ("delete" = (operation_id = "delete_resume", parameters(("id" = "$response.body#/id")))),
+            ("first_image" = (operation_id = "show_media",
+                parameters(("key" = "$response.body#/images/0/key")))),
+        )),
+        (status = 400, description = "Not a readable multipart form, or a field it does not \
+            have.", body = ErrorBody),
+        (status = 401, description = "No valid session.", body = ErrorBody),
+        (status = 413, description = "The body, an image or the user's storage quota is \
+            exceeded.", body = ErrorBody),
+        (status = 422, description = "A field is refused; `field` names it.", body = ErrorBody),
+        (status = 503, description = "Too many uploads at once.", body = ErrorBody,
+            headers(("retry-after" = u64, description = "Seconds to wait."))),
+    )
+)]
 pub async fn create(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
@@ -403,16 +524,41 @@ async fn invalidate(state: &AppState) {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
+    /// The `next_cursor` of the previous page.
+    #[param(value_type = Option<String>, format = "uuid")]
     cursor: Option<String>,
+    /// Resumes per page, 20 by default.
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 100)]
     limit: Option<String>,
 }
 
+/// Every resume, newest first, a page at a time.
+#[utoipa::path(
+    get,
+    path = "/api/resumes",
+    operation_id = "list_resumes",
+    tag = "resumes",
+    params(ListQuery),
+    responses(
+        (status = 200, description = "A page.", body = Page, links(
+            ("next" = (operation_id = "list_resumes",
+                parameters(("cursor" = "$response.body#/next_cursor")))),
+        )),
+        (status = 400, description = "The query string cannot be read (a parameter given \
+            twice).", body = ErrorBody),
+        (status = 422, description = "`limit` or `cursor` is refused.", body = ErrorBody),
+    )
+)]
 pub async fn list(
     State(state): State<AppState>,
-    Query(query): Query<ListQuery>,
+    query: Result<Query<ListQuery>, QueryRejection>,
 ) -> Result<Response, Error> {
+    // A parameter given twice, or escapes that do not decode to text.
+    let Query(query) = query
+        .map_err(|e| Error::malformed("query", format!("the query string cannot be read: {e}")))?;
     let limit = match query.limit.as_deref() {
         None | Some("") => DEFAULT_PAGE,
         Some(raw) => raw
@@ -510,11 +656,21 @@ async fn attach_images(state: &AppState, items: &mut [ResumeView]) -> Result<(),
     Ok(())
 }
 
-/// A resume id from the path; anything that is not a UUID cannot exist.
-fn parse_id(raw: &str) -> Result<String, Error> {
-    Uuid::parse_str(raw)
-        .map(|u| u.to_string())
-        .map_err(|_| Error::NotFound)
+/// A resume id from the path, in its canonical form. Anything that is not a UUID,
+/// including a segment that does not even decode to text, names no resume: 404.
+pub struct ResumeId(String);
+
+impl<S: Send + Sync> FromRequestParts<S> for ResumeId {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Error> {
+        let Path(raw) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| Error::NotFound)?;
+        Uuid::parse_str(&raw)
+            .map(|id| ResumeId(id.to_string()))
+            .map_err(|_| Error::NotFound)
+    }
 }
 
 async fn load(state: &AppState, id: &str) -> Result<Owned, Error> {
@@ -526,20 +682,62 @@ async fn load(state: &AppState, id: &str) -> Result<Owned, Error> {
     Ok(owned)
 }
 
+/// One resume.
+#[utoipa::path(
+    get,
+    path = "/api/resumes/{id}",
+    operation_id = "show_resume",
+    tag = "resumes",
+    params(("id" = String, Path, format = "uuid", description = "The resume's id.")),
+    responses(
+        (status = 200, description = "The resume.", body = ResumeView),
+        (status = 404, description = "No such resume.", body = ErrorBody),
+    )
+)]
 pub async fn show(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ResumeId(id): ResumeId,
 ) -> Result<Json<ResumeView>, Error> {
-    let id = parse_id(&id)?;
     Ok(Json(load(&state, &id).await?.view))
 }
 
-#[derive(Deserialize)]
+/// An edit of the text fields as JSON; fields left out keep their value, and at least
+/// one is given.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = ResumeEdit, min_properties = 1)]
 pub struct UpdateBody {
+    #[schema(
+        min_length = 1,
+        max_length = 50,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     name: Option<String>,
+    #[schema(
+        min_length = 1,
+        max_length = 2000,
+        pattern = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$"
+    )]
     motivation: Option<String>,
+    /// A job category's id (a number) or exact name.
+    #[schema(schema_with = task_ref_schema)]
     task: Option<serde_json::Value>,
+}
+
+/// A job category as JSON names it: its id or its exact name.
+fn task_ref_schema() -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Schema, Type};
+    let one_of = OneOfBuilder::new()
+        .item(ObjectBuilder::new().schema_type(Type::Integer).format(Some(
+            utoipa::openapi::SchemaFormat::KnownFormat(utoipa::openapi::KnownFormat::Int64),
+        )))
+        .item(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .min_length(Some(1)),
+        )
+        .build();
+    Schema::OneOf(one_of)
 }
 
 /// What an edit asks for: new text fields, images to add, keys of images to remove.
@@ -610,14 +808,48 @@ async fn read_changes(state: &AppState, request: Request) -> Result<Changes, Err
     Ok(changes)
 }
 
+/// Edits a resume (its owner only).
+///
+/// JSON changes the text fields; the multipart form can add and remove images too. New
+/// images are stored before the commit and removed ones deleted after it, so the resume
+/// never points at a missing image.
+#[utoipa::path(
+    patch,
+    path = "/api/resumes/{id}",
+    operation_id = "update_resume",
+    tag = "resumes",
+    params(("id" = String, Path, format = "uuid", description = "The resume's id.")),
+    request_body(content(
+        (UpdateBody = "application/json"),
+        (ResumeEditForm = "multipart/form-data",
+            encoding(("image" = (content_type = "image/jpeg, image/png, image/webp, image/gif")))),
+    )),
+    security(("bearer" = []), ("session_cookie" = [])),
+    responses(
+        (status = 200, description = "The resume after the edit.", body = ResumeView, links(
+            ("show" = (operation_id = "show_resume", parameters(("id" = "$response.body#/id")))),
+            ("delete" = (operation_id = "delete_resume", parameters(("id" = "$response.body#/id")))),
+            ("first_image" = (operation_id = "show_media",
+                parameters(("key" = "$response.body#/images/0/key")))),
+        )),
+        (status = 400, description = "Not the JSON or form described.", body = ErrorBody),
+        (status = 401, description = "No valid session.", body = ErrorBody),
+        (status = 403, description = "Not the owner's.", body = ErrorBody),
+        (status = 404, description = "No such resume.", body = ErrorBody),
+        (status = 413, description = "The body, an image or the user's storage quota is \
+            exceeded.", body = ErrorBody),
+        (status = 422, description = "A field is refused, or nothing to change.", body = ErrorBody),
+        (status = 503, description = "Too many uploads at once.", body = ErrorBody,
+            headers(("retry-after" = u64, description = "Seconds to wait."))),
+    )
+)]
 pub async fn update(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
     client: ClientAddr,
-    Path(id): Path<String>,
+    ResumeId(id): ResumeId,
     request: Request,
 ) -> Result<Response, Error> {
-    let id = parse_id(&id)?;
     // Ownership before the body: nobody's upload is read for someone else's resume.
     let current = load(&state, &id).await?;
     if current.owner_id != user.user_id {
@@ -739,12 +971,26 @@ async fn commit_edit(state: &AppState, edit: &ResumeEdit) -> Result<(), Error> {
     }
 }
 
+/// Deletes a resume and its images (its owner only).
+#[utoipa::path(
+    delete,
+    path = "/api/resumes/{id}",
+    operation_id = "delete_resume",
+    tag = "resumes",
+    params(("id" = String, Path, format = "uuid", description = "The resume's id.")),
+    security(("bearer" = []), ("session_cookie" = [])),
+    responses(
+        (status = 204, description = "Deleted."),
+        (status = 401, description = "No valid session.", body = ErrorBody),
+        (status = 403, description = "Not the owner's.", body = ErrorBody),
+        (status = 404, description = "No such resume.", body = ErrorBody),
+    )
+)]
 pub async fn delete(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
-    Path(id): Path<String>,
+    ResumeId(id): ResumeId,
 ) -> Result<StatusCode, Error> {
-    let id = parse_id(&id)?;
     let current = load(&state, &id).await?;
     if current.owner_id != user.user_id {
         return Err(Error::Forbidden);

@@ -2,11 +2,11 @@
 //! HTML shell, one script and one style sheet. The script talks to the same JSON API
 //! as any client, with the session in an HttpOnly cookie.
 
-use axum::Router;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
-use axum::routing::get;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::protection::headers::page_policy;
 use crate::state::AppState;
@@ -18,15 +18,23 @@ const STYLE_CSS: &str = include_str!("../../web/style.css");
 /// Assets change only with the binary; a short cache keeps deploys visible quickly.
 const CACHE: &str = "public, max-age=300";
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/", get(index))
-        .route("/assets/app.js", get(app_js))
-        .route("/assets/style.css", get(style_css))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(index))
+        .routes(routes!(app_js))
+        .routes(routes!(style_css))
 }
 
-/// The policy names the image origin, which the stack's parameters may set after the
-/// process started, so it is built from the state rather than once.
+/// The web page.
+// The policy names the image origin, which the stack's parameters may set after the
+// process started, so it is built from the state rather than once.
+#[utoipa::path(
+    get,
+    path = "/",
+    operation_id = "page",
+    tag = "page",
+    responses((status = 200, description = "The web page.", content(("text/html"))))
+)]
 async fn index(State(state): State<AppState>) -> impl IntoResponse {
     (
         [
@@ -41,6 +49,14 @@ async fn index(State(state): State<AppState>) -> impl IntoResponse {
     )
 }
 
+/// The page's script.
+#[utoipa::path(
+    get,
+    path = "/assets/app.js",
+    operation_id = "page_script",
+    tag = "page",
+    responses((status = 200, description = "The page's script.", content(("text/javascript"))))
+)]
 async fn app_js() -> impl IntoResponse {
     (
         [
@@ -51,6 +67,14 @@ async fn app_js() -> impl IntoResponse {
     )
 }
 
+/// The page's style sheet.
+#[utoipa::path(
+    get,
+    path = "/assets/style.css",
+    operation_id = "page_style",
+    tag = "page",
+    responses((status = 200, description = "The page's style sheet.", content(("text/css"))))
+)]
 async fn style_css() -> impl IntoResponse {
     (
         [

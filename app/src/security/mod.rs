@@ -16,15 +16,13 @@ pub mod rate_limit;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::domain::ValidationError;
+use crate::error::{Error, ErrorBody};
 use axum::Json;
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
-
-use crate::domain::ValidationError;
-use crate::error::Error;
 use client::ClientAddr;
 use rate_limit::Limiter;
 
@@ -87,7 +85,7 @@ fn retry_after_secs(wait: Duration) -> u64 {
 
 impl IntoResponse for Refusal {
     fn into_response(self) -> Response {
-        let body = Json(json!({ "error": self.message, "field": self.field }));
+        let body = Json(ErrorBody::new(self.message, self.field));
         let mut response = (self.status, body).into_response();
         if let Some(secs) = self.retry_after {
             response
@@ -154,6 +152,8 @@ pub async fn screen(State(guard): State<Guard>, mut request: Request, next: Next
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
 
     #[test]

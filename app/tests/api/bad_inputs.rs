@@ -540,3 +540,57 @@ async fn listing_with_a_bad_cursor_or_limit() {
         assert_refused(resp, StatusCode::UNPROCESSABLE_ENTITY, field).await;
     }
 }
+
+/// Found by the API fuzzing (scripts/app-fuzz.py): axum's own extractors answered these
+/// with a plain-text 400, outside the service's error shape and its description.
+#[tokio::test]
+async fn a_repeated_query_parameter_is_a_json_400() {
+    let app = spawn_app().await;
+    let resp = app
+        .client
+        .get(app.url("/api/resumes?limit=1&limit=2"))
+        .send()
+        .await
+        .unwrap();
+    assert_refused(resp, StatusCode::BAD_REQUEST, "query").await;
+}
+
+/// Found by the API fuzzing: a path segment whose escapes are not UTF-8 (`%FF`) made
+/// axum answer a plain-text 400; it names no resume and no image, so 404 as JSON.
+#[tokio::test]
+async fn a_path_segment_that_is_not_text_names_nothing() {
+    let app = spawn_app().await;
+    let token = app.user("kim").await;
+    for (method, path) in [
+        (reqwest::Method::GET, "/api/resumes/%FF"),
+        (reqwest::Method::PATCH, "/api/resumes/%FF%FE"),
+        (reqwest::Method::DELETE, "/api/resumes/%C3%28"),
+        (reqwest::Method::GET, "/media/resumes/%FF/a.png"),
+    ] {
+        refused(&app, StatusCode::NOT_FOUND, "id", || async {
+            app.client
+                .request(method, app.url(path))
+                .bearer_auth(&token)
+                .json(&json!({ "name": "Kim" }))
+                .send()
+                .await
+                .unwrap()
+        })
+        .await;
+    }
+}
+
+/// A path served for other methods answers 405 in the error shape, naming them in
+/// `Allow` (axum's default was an empty body).
+#[tokio::test]
+async fn a_method_a_path_does_not_take_is_a_json_405() {
+    let app = spawn_app().await;
+    let resp = app
+        .client
+        .put(app.url("/api/resumes"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.headers()["allow"], "GET,HEAD,POST");
+    assert_refused(resp, StatusCode::METHOD_NOT_ALLOWED, "method").await;
+}

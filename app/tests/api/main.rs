@@ -14,6 +14,7 @@ mod health;
 mod helpers;
 mod images;
 mod log_shipping;
+mod openapi;
 mod resumes;
 mod services;
 mod shutdown;
