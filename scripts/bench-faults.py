@@ -63,6 +63,10 @@ def configure(proxy: str, settings: dict) -> None:
     urllib.request.urlopen(request).read()
 
 
+def read_calls(log: Path) -> list[dict]:
+    return [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+
+
 def first_error(output: str) -> str:
     for line in output.splitlines():
         if ": failed: " in line or line.strip().startswith("×"):
@@ -77,6 +81,7 @@ def main() -> None:
     parser.add_argument("--spec", default="stacks/modu.yaml")
     parser.add_argument("--profile", action="append", choices=sorted(PROFILES), help="default: all")
     parser.add_argument("--max-runs", type=int, default=5)
+    parser.add_argument("--run-timeout", type=int, default=300, help="seconds one run may take")
     parser.add_argument("--modu", default=str(ROOT / "target/debug/modu"), help="the binary to run")
     args = parser.parse_args()
     spec = str(Path(args.spec).resolve())
@@ -103,10 +108,17 @@ def main() -> None:
                 env.pop("AWS_PROFILE", None)
 
                 def modu(endpoint: str, *command: str) -> subprocess.CompletedProcess:
-                    return subprocess.run(
-                        [args.modu, *command, "-f", spec], cwd=ROOT, env={**env, "AWS_ENDPOINT_URL": endpoint},
-                        stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=600,
-                    )
+                    try:
+                        return subprocess.run(
+                            [args.modu, *command, "-f", spec], cwd=ROOT, env={**env, "AWS_ENDPOINT_URL": endpoint},
+                            stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=args.run_timeout,
+                        )
+                    except subprocess.TimeoutExpired as hung:
+                        tail = (hung.stderr or b"")
+                        tail = tail.decode(errors="replace") if isinstance(tail, bytes) else tail
+                        print(f"seed {seed}: `modu {' '.join(command)}` still running after {args.run_timeout} s; "
+                              f"its last lines:\n{tail[-3000:]}", file=sys.stderr)
+                        return subprocess.CompletedProcess(command, 124, "", f"× hung after {args.run_timeout} s")
 
                 try:
                     for command in (["up", "--yes"], ["down", "--yes", "--delete-data"]):
@@ -124,11 +136,13 @@ def main() -> None:
                             not_converged += 1
                         calls[name].append(count_lines(log)[0] - before)
                         # Converged: the same command without faults changes nothing.
-                        _, mutating_before = count_lines(log)
+                        seen = count_lines(log)[0]
                         again = modu(url, *command)
-                        _, mutating_after = count_lines(log)
-                        if again.returncode != 0 or mutating_after != mutating_before:
-                            failures[f"{name}: not converged, a fault-free run changed {mutating_after - mutating_before}"] += 1
+                        changed = sorted({
+                            f"{c['service']}:{c['operation']}" for c in read_calls(log)[seen:] if c["mutating"]
+                        })
+                        if again.returncode != 0 or changed:
+                            failures[f"{name}: not converged, a fault-free run called {', '.join(changed)}"] += 1
                             not_converged += 1
                 finally:
                     for process in (proxy, emulator):

@@ -34,6 +34,10 @@ pub struct GlobalArgs {
     /// waits together)
     #[arg(long, global = true, default_value_t = 1800, value_name = "SECONDS")]
     pub timeout: u64,
+    /// How long `up`, `down` and `deploy` wait for another run changing the same stack
+    /// (from any machine) to finish before giving up
+    #[arg(long, global = true, default_value_t = 900, value_name = "SECONDS")]
+    pub lease_wait: u64,
     /// Accept a `dns.zone` under example.com, .net or .org (reserved for documentation:
     /// for tests and a local cloud, never a real account)
     #[arg(long, global = true, env = "MODU_ALLOW_EXAMPLE_DOMAINS")]

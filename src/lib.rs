@@ -17,6 +17,7 @@ pub mod commands;
 pub mod engine;
 pub mod error;
 pub mod iam_policy;
+pub mod lease;
 pub mod output;
 pub mod plan;
 pub mod release;

@@ -261,3 +261,82 @@ async fn kill_9_during_up_and_down_then_the_same_command_converges_and_leaves_no
     let left = inventory(&cloud, &aws, &spec.stack, ZONE).await;
     assert!(left.is_empty(), "down after killed downs left:\n{left}");
 }
+
+#[tokio::test]
+async fn two_ups_at_once_make_one_stack_and_the_later_says_whom_it_waits_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = Spec::full("twice");
+    let file = spec.write(dir.path());
+    let file = arg(&file);
+    let wanted = baseline(&spec, file).await;
+
+    let cloud = Emulator::start();
+    let aws = Aws::new(&cloud).await;
+    let proxy = FaultProxy::start(&cloud, &Faults::slow_mutations(300));
+    let args = ["up", "-f", file, "--yes"];
+    let first = Running::start(proxy.url(), &args);
+    let second = Running::start(proxy.url(), &args);
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    // Meanwhile a third is refused at once when it will not wait; reading needs no lease.
+    let impatient = modu_at(
+        proxy.url(),
+        &["up", "-f", file, "--yes", "--lease-wait", "0"],
+    )
+    .await;
+    impatient.expect_code(1);
+    assert!(
+        impatient
+            .stderr
+            .contains("stack twice is being changed by `modu up` of")
+            && impatient.stderr.contains("gave up waiting after 0 s"),
+        "{impatient}"
+    );
+    modu_at(proxy.url(), &["plan", "-f", file])
+        .await
+        .expect_success();
+    let (first, second) = (
+        first.finish(Duration::from_secs(300)).await,
+        second.finish(Duration::from_secs(300)).await,
+    );
+    first.expect_success();
+    second.expect_success();
+    let waited: Vec<&Run> = [&first, &second]
+        .into_iter()
+        .filter(|run| run.stderr.contains("waiting for it to finish"))
+        .collect();
+    assert_eq!(waited.len(), 1, "exactly one waited\n{first}\n\n{second}");
+    assert!(
+        waited[0].stdout.contains("nothing to do") || waited[0].stdout.contains("unchanged"),
+        "the later one found the stack made\n{}",
+        waited[0]
+    );
+
+    let calls = cloud.mutating_calls_since(0);
+    for once in [
+        "CreateHostedZone",
+        "CreateDistributionWithTags",
+        "CreateOriginAccessControl",
+        "CreateLoadBalancer",
+        "CreateAutoScalingGroup",
+        "CreateReplicationGroup",
+    ] {
+        let made = calls.iter().filter(|c| c.operation == once).count();
+        assert_eq!(
+            made,
+            1,
+            "{once} called {made} times: {}",
+            describe_calls(&calls)
+        );
+    }
+    let found = inventory(&cloud, &aws, &spec.stack, ZONE).await;
+    assert_eq!(
+        found.counts(),
+        wanted.inventory.counts(),
+        "one stack from two ups\nfound:\n{found}\nfrom one up:\n{}",
+        wanted.inventory
+    );
+    assert!(
+        !found.items.iter().any(|i| i.starts_with("lease ")),
+        "the lease was given back:\n{found}"
+    );
+}

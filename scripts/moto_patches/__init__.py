@@ -20,6 +20,7 @@ is corrected, not the product.
   replaced within the health percentages, warm-up, checkpoints, skip matching, rollback.
 - `elasticache`: replication groups (cluster mode disabled) with their member clusters,
   modification and replica counts, subnet groups, tags.
+- `iam`: removing a role an instance profile does not hold is NoSuchEntity.
 - `rds`: the managed master password's secret holds the master username and a generated
   password.
 - `secretsmanager`: moving `AWSCURRENT` to another version makes it the one GetSecretValue
@@ -47,6 +48,7 @@ from . import (
     cloudfront,
     ec2,
     elasticache,
+    iam,
     instance_refresh,
     paging,
     rds,
@@ -77,6 +79,7 @@ def apply(page_size: int | None = None) -> None:
     cloudfront.apply()
     ec2.apply()
     elasticache.apply()
+    iam.apply()
     rds.apply()
     s3.apply()
     sns.apply()

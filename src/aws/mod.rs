@@ -107,7 +107,10 @@ pub async fn connect(connection: &Connection) -> Result<(Clients, String)> {
     // 5xx: the SDK's default of three attempts leaves a run failing now and then under
     // throttling that ten absorb. Any other number (AWS_MAX_ATTEMPTS, a profile's
     // max_attempts) is the user's and stays.
-    let retry = config.retry_config().cloned().unwrap_or_else(RetryConfig::standard);
+    let retry = config
+        .retry_config()
+        .cloned()
+        .unwrap_or_else(RetryConfig::standard);
     if retry.max_attempts() == SDK_DEFAULT_ATTEMPTS {
         config = config
             .into_builder()

@@ -7,9 +7,10 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use crate::cli::{Cli, DeployArgs, exit};
-use crate::engine;
+use crate::engine::{self, Graph};
 use crate::error::{Error, Result};
 use crate::output::progress_for_stderr;
+use crate::resources::Context;
 
 pub async fn run(cli: &Cli, args: &DeployArgs) -> Result<ExitCode> {
     let (spec, graph) = super::load_stack(cli)?;
@@ -24,12 +25,27 @@ pub async fn run(cli: &Cli, args: &DeployArgs) -> Result<ExitCode> {
     }
     let cx = super::context_with_release(cli, spec, Arc::from(progress_for_stderr()), &args.image)
         .await?;
-    let release = cx.release.clone();
-    let plan = engine::plan(&cx, &graph).await;
-    if cx.stop.requested() {
+    // As `up`: nothing to roll out takes no lease; changes are planned again under it.
+    let Some(plan) = super::plan_or_stop(&cx, &graph).await? else {
         return Ok(super::stopped(&cx, "deploy"));
+    };
+    if !plan.view.has_changes() {
+        return roll_out(&cx, &graph, plan).await;
     }
-    let plan = plan?;
+    let Some(lease) = super::take_lease(cli, &cx, "deploy").await? else {
+        return Ok(super::stopped(&cx, "deploy"));
+    };
+    let result = match super::plan_or_stop(&cx, &graph).await {
+        Ok(Some(plan)) => roll_out(&cx, &graph, plan).await,
+        Ok(None) => Ok(super::stopped(&cx, "deploy")),
+        Err(err) => Err(err),
+    };
+    super::give_back(lease, &cx, result).await
+}
+
+/// Refuses anything destructive in `plan`, applies it and reports the release.
+async fn roll_out(cx: &Context, graph: &Graph, plan: engine::StackPlan) -> Result<ExitCode> {
+    let release = cx.release.clone();
     eprint!("{}", plan.view.to_table());
     let destructive = plan.view.destructive();
     if !destructive.is_empty() {
@@ -44,8 +60,8 @@ pub async fn run(cli: &Cli, args: &DeployArgs) -> Result<ExitCode> {
         ));
     }
     let started = std::time::Instant::now();
-    let (summary, error) = engine::apply(&cx, &graph, plan).await;
-    if let Some(code) = super::after_run(&cx, &summary, error)? {
+    let (summary, error) = engine::apply(cx, graph, plan).await;
+    if let Some(code) = super::after_run(cx, &summary, error)? {
         return Ok(code);
     }
     if let Some(release) = release {

@@ -21,8 +21,21 @@ pub async fn run(cli: &Cli, args: &DownArgs) -> Result<ExitCode> {
     )
     .await?;
     cx.skip_final_snapshot = args.no_final_snapshot;
+    // A stack already gone is reported without taking its lease: no change at all.
+    let lease = match engine::anything_left(&cx, &graph).await {
+        true => match super::take_lease(cli, &cx, "down").await? {
+            Some(lease) => Some(lease),
+            None => return Ok(super::stopped(&cx, "down")),
+        },
+        false => None,
+    };
     let (summary, error) = engine::down(&cx, &graph).await;
-    Ok(super::after_run(&cx, &summary, error)?.unwrap_or(ExitCode::from(exit::OK)))
+    let result =
+        super::after_run(&cx, &summary, error).map(|code| code.unwrap_or(ExitCode::from(exit::OK)));
+    match lease {
+        Some(lease) => super::give_back(lease, &cx, result).await,
+        None => result,
+    }
 }
 
 /// Asks on a terminal for the stack name; refuses without a terminal.

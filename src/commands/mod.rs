@@ -19,8 +19,9 @@ use std::time::Duration;
 use crate::aws::wait::SystemClock;
 use crate::aws::{self, Connection};
 use crate::cli::{Cli, Command, ImageArgs};
-use crate::engine::Graph;
+use crate::engine::{self, Graph};
 use crate::error::Result;
+use crate::lease::Lease;
 use crate::output::Progress;
 use crate::resources::{self, Context};
 use crate::spec::{self, Spec};
@@ -129,6 +130,34 @@ fn after_run(
         eprintln!("{:?}", miette::Report::new(err));
     }
     Ok(Some(stopped(cx, summary.command)))
+}
+
+/// The stack's plan; `None` when the run was asked to stop while making it.
+async fn plan_or_stop(cx: &Context, graph: &Graph) -> Result<Option<engine::StackPlan>> {
+    let plan = engine::plan(cx, graph).await;
+    if cx.stop.requested() {
+        return Ok(None);
+    }
+    plan.map(Some)
+}
+
+/// Takes the stack's lease for `command` (see [`crate::lease`]); `None` when the run was
+/// asked to stop while waiting for it.
+async fn take_lease(cli: &Cli, cx: &Context, command: &str) -> Result<Option<Lease>> {
+    let patience = Duration::from_secs(cli.global.lease_wait);
+    match Lease::take(cx, command, patience).await {
+        Ok(lease) => Ok(Some(lease)),
+        Err(_) if cx.stop.requested() => Ok(None),
+        Err(err) => Err(err),
+    }
+}
+
+/// Gives the lease back whatever `result` is; the run's own error comes first.
+async fn give_back(lease: Lease, cx: &Context, result: Result<ExitCode>) -> Result<ExitCode> {
+    let released = lease.release(cx).await;
+    let code = result?;
+    released?;
+    Ok(code)
 }
 
 /// What a run that was asked to stop says last, and its exit code.

@@ -4,11 +4,11 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use crate::cli::{Cli, UpArgs, exit};
-use crate::engine;
+use crate::engine::{self, Graph};
 use crate::error::{Error, Result};
 use crate::output::{ask, progress_for_stderr};
 use crate::plan::Plan;
-use crate::resources::origin_secret;
+use crate::resources::{Context, origin_secret};
 
 pub async fn run(cli: &Cli, args: &UpArgs) -> Result<ExitCode> {
     let (spec, graph) = super::load_stack(cli)?;
@@ -16,33 +16,55 @@ pub async fn run(cli: &Cli, args: &UpArgs) -> Result<ExitCode> {
         super::context_with_release(cli, spec, Arc::from(progress_for_stderr()), &args.image)
             .await?;
     cx.rotate_origin_secret = args.rotate_origin_secret;
-    let plan = engine::plan(&cx, &graph).await;
-    if cx.stop.requested() {
+    // A converged stack is left as it is without taking its lease: no change at all. Any
+    // change is made under the lease, from a plan made once it is held (another run may
+    // have changed the stack meanwhile).
+    let Some(plan) = super::plan_or_stop(&cx, &graph).await? else {
         return Ok(super::stopped(&cx, "up"));
+    };
+    if !plan.view.has_changes() && !cx.rotate_origin_secret {
+        return converge(&mut cx, &graph, args, plan).await;
     }
-    let plan = plan?;
+    let Some(lease) = super::take_lease(cli, &cx, "up").await? else {
+        return Ok(super::stopped(&cx, "up"));
+    };
+    let result = match super::plan_or_stop(&cx, &graph).await {
+        Ok(Some(plan)) => converge(&mut cx, &graph, args, plan).await,
+        Ok(None) => Ok(super::stopped(&cx, "up")),
+        Err(err) => Err(err),
+    };
+    super::give_back(lease, &cx, result).await
+}
+
+/// Confirms and applies `plan`; then finishes an origin secret rotation.
+async fn converge(
+    cx: &mut Context,
+    graph: &Graph,
+    args: &UpArgs,
+    plan: engine::StackPlan,
+) -> Result<ExitCode> {
     // The plan goes to stderr: stdout stays the run's summary.
     eprint!("{}", plan.view.to_table());
     if !args.yes {
         confirm(&cx.spec.stack, &plan.view)?;
     }
-    let (summary, error) = engine::apply(&cx, &graph, plan).await;
-    if let Some(code) = super::after_run(&cx, &summary, error)? {
+    let (summary, error) = engine::apply(cx, graph, plan).await;
+    if let Some(code) = super::after_run(cx, &summary, error)? {
         return Ok(code);
     }
     // A new origin secret is current only once the distribution sends it everywhere
     // (the converge above waited for that); then the listener rule drops the old value.
-    if cx.spec.cdn.is_some() && origin_secret::promote(&cx).await? {
+    if cx.spec.cdn.is_some() && origin_secret::promote(cx).await? {
         eprintln!("origin secret: the distribution sends the new value; dropping the old one");
         cx.rotate_origin_secret = false;
-        let plan = engine::plan(&cx, &graph).await;
+        let plan = engine::plan(cx, graph).await;
         if cx.stop.requested() {
-            return Ok(super::stopped(&cx, "up"));
+            return Ok(super::stopped(cx, "up"));
         }
         let plan = plan?;
         eprint!("{}", plan.view.to_table());
-        let (summary, error) = engine::apply(&cx, &graph, plan).await;
-        if let Some(code) = super::after_run(&cx, &summary, error)? {
+        let (summary, error) = engine::apply(cx, graph, plan).await;
+        if let Some(code) = super::after_run(cx, &summary, error)? {
             return Ok(code);
         }
     }

@@ -592,6 +592,17 @@ pub async fn up(cx: &Context, graph: &Graph) -> (Summary, Option<Error>) {
     }
 }
 
+/// True when `down` may find something of the stack to delete (or could not tell):
+/// a `down` of a stack that is gone needs no lease and makes no change.
+pub async fn anything_left(cx: &Context, graph: &Graph) -> bool {
+    let seen = observe(cx, graph, false).await;
+    !seen.errors.is_empty()
+        || seen
+            .payloads
+            .iter()
+            .any(|p| matches!(p, Some(Seen::Exists { .. })))
+}
+
 /// Deletes everything the stack owns, dependents first; resources that hold data or are
 /// shared are kept and say why; same-named resources that are not the stack's are left alone.
 pub async fn down(cx: &Context, graph: &Graph) -> (Summary, Option<Error>) {

@@ -474,6 +474,24 @@ fn logs() -> Vec<Rule> {
 
 fn ssm() -> Vec<Rule> {
     vec![
+        // The lease that keeps two runs from changing the stack at once (src/lease.rs).
+        Rule {
+            sid: "LeaseOfTheStack",
+            when: always,
+            actions: &[
+                "ssm:PutParameter",
+                "ssm:GetParameter",
+                "ssm:DeleteParameter",
+                "ssm:AddTagsToResource",
+            ],
+            resources: |n| {
+                vec![n.arn(
+                    "ssm",
+                    &format!("parameter{}", crate::lease::parameter(n.stack())),
+                )]
+            },
+            condition: none,
+        },
         Rule {
             sid: "ParametersOfTheStack",
             when: app,

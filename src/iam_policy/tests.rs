@@ -64,7 +64,8 @@ fn a_minimal_spec_needs_only_the_compute_tier_services() {
         ],
         "{policy:#?}"
     );
-    // IAM only for the service-linked roles, SSM only for the public image parameter.
+    // IAM only for the service-linked roles, SSM only for the public image parameter and
+    // the stack's lease.
     assert!(
         actions(&policy)
             .iter()
@@ -72,7 +73,10 @@ fn a_minimal_spec_needs_only_the_compute_tier_services() {
             .all(|a| [
                 "iam:CreateServiceLinkedRole",
                 "ssm:GetParameter",
-                "ssm:GetParameters"
+                "ssm:GetParameters",
+                "ssm:PutParameter",
+                "ssm:DeleteParameter",
+                "ssm:AddTagsToResource",
             ]
             .contains(a))
     );

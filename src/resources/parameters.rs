@@ -145,7 +145,8 @@ impl Parameters {
             // A retried create whose first call was applied (its reply lost): the parameter
             // has its tags from that call; write the value over it.
             Err(err) if new && err.code() == Some("ParameterAlreadyExists") => {
-                let input = json!({ "Name": full, "Value": value, "Type": "String", "Overwrite": true });
+                let input =
+                    json!({ "Name": full, "Value": value, "Type": "String", "Overwrite": true });
                 cx.clients
                     .ssm
                     .call("PutParameter", &input)

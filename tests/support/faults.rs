@@ -274,6 +274,16 @@ pub async fn inventory(cloud: &Emulator, aws: &Aws, stack: &str, zone: &str) -> 
             }
         }
     }
+    let leases = aws_cli(
+        cloud,
+        &["ssm", "get-parameters-by-path", "--path", "/modu-leases/"],
+    );
+    for entry in leases["Parameters"].as_array().into_iter().flatten() {
+        let name = entry["Name"].as_str().unwrap_or_default();
+        if name == format!("/modu-leases/{stack}") {
+            items.push(format!("lease {name}"));
+        }
+    }
     items.sort();
     Inventory { items }
 }
