@@ -81,6 +81,7 @@ def main() -> None:
     parser.add_argument("--spec", default="stacks/modu.yaml")
     parser.add_argument("--profile", action="append", choices=sorted(PROFILES), help="default: all")
     parser.add_argument("--max-runs", type=int, default=5)
+    parser.add_argument("--verbose", action="store_true", help="show what an unconverged run left")
     parser.add_argument("--run-timeout", type=int, default=300, help="seconds one run may take")
     parser.add_argument("--modu", default=str(ROOT / "target/debug/modu"), help="the binary to run")
     args = parser.parse_args()
@@ -144,6 +145,11 @@ def main() -> None:
                         if again.returncode != 0 or changed:
                             failures[f"{name}: not converged, a fault-free run called {', '.join(changed)}"] += 1
                             not_converged += 1
+                            if args.verbose:
+                                planned = [l for l in again.stderr.splitlines() if l.strip().startswith(("+", "~", "-", "-/+"))]
+                                warned = [l for l in done.stderr.splitlines() if " WARN " in l or " INFO " in l]
+                                print(f"seed {seed} {profile}: {name} left\n  " + "\n  ".join(planned)
+                                      + "\n after the faulty run's warnings:\n  " + "\n  ".join(warned), file=sys.stderr)
                 finally:
                     for process in (proxy, emulator):
                         process.kill()

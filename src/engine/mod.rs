@@ -597,10 +597,12 @@ pub async fn up(cx: &Context, graph: &Graph) -> (Summary, Option<Error>) {
 pub async fn anything_left(cx: &Context, graph: &Graph) -> bool {
     let seen = observe(cx, graph, false).await;
     !seen.errors.is_empty()
-        || seen
-            .payloads
-            .iter()
-            .any(|p| matches!(p, Some(Seen::Exists { .. })))
+        || seen.payloads.iter().enumerate().any(|(i, p)| match p {
+            Some(Seen::Exists { observed, .. }) => {
+                matches!(graph.node(i).on_down(cx, &observed.found), OnDown::Delete)
+            }
+            _ => false,
+        })
 }
 
 /// Deletes everything the stack owns, dependents first; resources that hold data or are
