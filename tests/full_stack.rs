@@ -793,7 +793,7 @@ async fn second_up_is_a_no_op_and_edits_converge_in_place() {
         Some("PriceClass_All")
     );
     assert_eq!(after.status(), "Deployed", "up waits for the deployment");
-    let mutating = emulator.mutating_calls_since(mark);
+    let mutating = emulator.stack_changes_since(mark);
     assert_eq!(
         operations(&mutating),
         ["cloudfront:UpdateDistribution"],
@@ -810,7 +810,7 @@ async fn second_up_is_a_no_op_and_edits_converge_in_place() {
     let run = modu(&emulator, &["up", "-f", arg(&file)]).await;
     run.expect_success();
     assert_eq!(
-        operations(&emulator.mutating_calls_since(mark)),
+        operations(&emulator.stack_changes_since(mark)),
         ["sns:Subscribe", "sns:Unsubscribe"],
         "{run}"
     );

@@ -284,7 +284,7 @@ async fn status_exits_3_when_part_of_the_stack_is_missing() {
     let up = modu(&emulator, &["up", "-f", arg(&file)]).await;
     up.expect_success();
     let operations: Vec<String> = emulator
-        .mutating_calls_since(mark)
+        .stack_changes_since(mark)
         .into_iter()
         .map(|c| c.operation)
         .collect();

@@ -765,7 +765,7 @@ async fn a_loosened_bucket_is_shown_and_restored() {
     let run = modu(&emulator, &["up", "-f", arg(&file)]).await;
     run.expect_success();
     let operations: BTreeSet<String> = emulator
-        .mutating_calls_since(mark)
+        .stack_changes_since(mark)
         .into_iter()
         .map(|c| c.operation)
         .collect();
@@ -819,7 +819,7 @@ async fn changed_sizes_and_cpu_target_are_updated_in_place() {
     // In place: the group and the policy are updated, nothing is replaced.
     // (Re-tagging the group is in place too, so CreateOrUpdateTags may appear.)
     let operations: BTreeSet<String> = emulator
-        .mutating_calls_since(mark)
+        .stack_changes_since(mark)
         .into_iter()
         .map(|c| c.operation)
         .collect();

@@ -23,13 +23,19 @@ pub async fn run(cli: &Cli, args: &UpArgs) -> Result<ExitCode> {
         return Ok(super::stopped(&cx, "up"));
     };
     if !plan.view.has_changes() && !cx.rotate_origin_secret {
-        return converge(&mut cx, &graph, args, plan).await;
+        return converge(&mut cx, &graph, args, plan, &[]).await;
+    }
+    // What deletes is asked about before the lease: a refusal changes nothing at all.
+    let confirmed = destructive(&plan.view);
+    if !args.yes && !confirmed.is_empty() {
+        eprint!("{}", plan.view.to_table());
+        confirm(&cx.spec.stack, &confirmed)?;
     }
     let Some(lease) = super::take_lease(cli, &cx, "up").await? else {
         return Ok(super::stopped(&cx, "up"));
     };
     let result = match super::plan_or_stop(&cx, &graph).await {
-        Ok(Some(plan)) => converge(&mut cx, &graph, args, plan).await,
+        Ok(Some(plan)) => converge(&mut cx, &graph, args, plan, &confirmed).await,
         Ok(None) => Ok(super::stopped(&cx, "up")),
         Err(err) => Err(err),
     };
@@ -42,11 +48,18 @@ async fn converge(
     graph: &Graph,
     args: &UpArgs,
     plan: engine::StackPlan,
+    confirmed: &[String],
 ) -> Result<ExitCode> {
     // The plan goes to stderr: stdout stays the run's summary.
     eprint!("{}", plan.view.to_table());
-    if !args.yes {
-        confirm(&cx.spec.stack, &plan.view)?;
+    // Asked again only for what the plan made under the lease deletes beyond what was
+    // confirmed before it.
+    let unconfirmed: Vec<String> = destructive(&plan.view)
+        .into_iter()
+        .filter(|what| !confirmed.contains(what))
+        .collect();
+    if !args.yes && !unconfirmed.is_empty() {
+        confirm(&cx.spec.stack, &unconfirmed)?;
     }
     let (summary, error) = engine::apply(cx, graph, plan).await;
     if let Some(code) = super::after_run(cx, &summary, error)? {
@@ -71,17 +84,20 @@ async fn converge(
     Ok(ExitCode::from(exit::OK))
 }
 
+/// What `plan` deletes or replaces, as `kind name`.
+fn destructive(plan: &Plan) -> Vec<String> {
+    plan.destructive()
+        .iter()
+        .map(|r| format!("{} {}", r.kind, r.name))
+        .collect()
+}
+
 /// Asks on a terminal before deleting or replacing anything; refuses without a terminal.
-fn confirm(stack: &str, plan: &Plan) -> Result<()> {
-    let destructive = plan.destructive();
+fn confirm(stack: &str, destructive: &[String]) -> Result<()> {
     if destructive.is_empty() {
         return Ok(());
     }
-    let what = destructive
-        .iter()
-        .map(|r| format!("{} {}", r.kind, r.name))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let what = destructive.join(", ");
     let refused = || Error::Destructive {
         stack: stack.into(),
         what: what.clone(),

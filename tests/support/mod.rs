@@ -247,6 +247,19 @@ impl Emulator {
         self.calls().into_iter().skip(mark).collect()
     }
 
+    /// The changes made to the stack itself since `mark`: mutating calls but the stack's
+    /// lease (an SSM parameter a changing run takes and gives back). For specs without an
+    /// `app`, whose own parameters are the only other SSM parameters modu writes.
+    pub fn stack_changes_since(&self, mark: usize) -> Vec<Call> {
+        self.mutating_calls_since(mark)
+            .into_iter()
+            .filter(|c| {
+                !(c.service == "ssm"
+                    && matches!(c.operation.as_str(), "PutParameter" | "DeleteParameter"))
+            })
+            .collect()
+    }
+
     pub fn mutating_calls_since(&self, mark: usize) -> Vec<Call> {
         self.calls_since(mark)
             .into_iter()
