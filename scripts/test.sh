@@ -40,7 +40,7 @@ python3 -m pytest -q scripts/tests
 # `modu load`'s end-to-end tests run the real resume service; building it here keeps the
 # test processes from each waiting on that build (they still check it is up to date).
 cargo build --quiet -p modu-app
-cargo nextest run -p modu -p modu-load -p modu-wire
+cargo nextest run -p modu -p modu-spec -p modu-load -p modu-wire
 # The resume service (app/): its API suite on SQLite + disk and again on PostgreSQL + Redis +
 # S3 (moto), servers started by the harness on free loopback ports, then headless Chromium.
 MODU_WORKSPACE_CHECKED=1 scripts/app-test.sh

@@ -4,9 +4,9 @@
 use serde_saphyr::Location;
 
 use super::{Checker, to_u16, to_u32};
-use crate::spec::model::{Algorithm, HealthCheck, LoadBalancer};
-use crate::spec::raw::{RawAlgorithm, RawHealthCheck, RawLoadBalancer};
-use crate::spec::rules::{check_health_path, check_matcher, is_region};
+use crate::model::{Algorithm, HealthCheck, LoadBalancer};
+use crate::raw::{RawAlgorithm, RawHealthCheck, RawLoadBalancer};
+use crate::rules::{check_health_path, check_matcher, is_region};
 
 const DEFAULT_LB_PORT: i64 = 80;
 const DEFAULT_HEALTH_PATH: &str = "/healthz";
@@ -125,7 +125,7 @@ impl Checker<'_> {
 
 #[cfg(test)]
 mod tests {
-    use crate::spec::testing::{assert_single_error, errors, parse};
+    use crate::testing::{assert_single_error, errors, parse};
 
     #[test]
     fn health_check_interval_too_long() {

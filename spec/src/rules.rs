@@ -338,7 +338,7 @@ mod tests {
             assert!(!is_example_domain(owned), "{owned}");
         }
     }
-    use crate::spec::testing::CDN_CERT;
+    use crate::testing::CDN_CERT;
 
     #[test]
     fn region_names() {

@@ -355,9 +355,9 @@ mod tests {
     use std::path::Path;
 
     use super::*;
-    use crate::spec::json_schema;
-    use crate::spec::testing::{BASE, assert_single_error, errors};
-    use crate::spec::yaml::read_tree;
+    use crate::json_schema;
+    use crate::testing::{BASE, assert_single_error, errors};
+    use crate::yaml::read_tree;
 
     #[test]
     fn unknown_field_far_from_any_lists_the_choices() {

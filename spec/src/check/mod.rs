@@ -581,9 +581,9 @@ fn to_u32(n: i64) -> u32 {
 
 #[cfg(test)]
 mod tests {
-    use crate::spec::rules::MAX_EXTRA_TAGS;
-    use crate::spec::testing::{BASE, assert_single_error, errors, parse};
-    use crate::spec::{EndpointService, SubnetsRef};
+    use crate::rules::MAX_EXTRA_TAGS;
+    use crate::testing::{BASE, assert_single_error, errors, parse};
+    use crate::{EndpointService, SubnetsRef};
 
     #[test]
     fn bad_stack_name_gets_a_suggestion() {
@@ -613,7 +613,7 @@ mod tests {
         }
         for fine in ["internals", "sgw", "web-internal"] {
             let yaml = BASE.replace("stack: modu", &format!("stack: {fine}"));
-            crate::spec::testing::parse(&yaml).expect("a fine name");
+            crate::testing::parse(&yaml).expect("a fine name");
         }
     }
 

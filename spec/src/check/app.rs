@@ -7,8 +7,8 @@ use std::path::Path;
 use serde_saphyr::Location;
 
 use super::{Checker, switch, to_u32};
-use crate::spec::model::{App, Artifact, Database};
-use crate::spec::raw::{RawApp, RawDatabase, RawEnv};
+use crate::model::{App, Artifact, Database};
+use crate::raw::{RawApp, RawDatabase, RawEnv};
 
 /// Variables the boot script sets for the service itself.
 pub(crate) const RESERVED_ENV: &[&str] = &[
@@ -150,8 +150,8 @@ impl Checker<'_> {
 
 #[cfg(test)]
 mod tests {
-    use crate::spec::testing::{BASE, assert_single_error, parse};
-    use crate::spec::{Artifact, Database};
+    use crate::testing::{BASE, assert_single_error, parse};
+    use crate::{Artifact, Database};
 
     #[test]
     fn app_and_database_defaults() {
@@ -180,8 +180,7 @@ mod tests {
 
     #[test]
     fn a_missing_artifact_is_located() {
-        let errors =
-            crate::spec::testing::errors(&format!("{BASE}app:\n  artifact: nowhere/modu-app\n"));
+        let errors = crate::testing::errors(&format!("{BASE}app:\n  artifact: nowhere/modu-app\n"));
         assert_eq!(errors.len(), 1, "{errors:?}");
         assert!(
             errors[0].starts_with(

@@ -37,8 +37,8 @@ mod tests {
     use std::path::Path;
 
     use super::*;
-    use crate::spec::model::*;
-    use crate::spec::testing::{BASE, CDN_CERT, parse, repo_root, test_dir};
+    use crate::model::*;
+    use crate::testing::{BASE, CDN_CERT, parse, repo_root, test_dir};
 
     /// The reference spec shipped in `stacks/`, as users first see it.
     const REFERENCE: &str = include_str!("../../stacks/modu.yaml");
@@ -101,7 +101,7 @@ mod tests {
                 health_check_grace: 120,
                 user_data: UserData {
                     file: None,
-                    script: crate::spec::boot_script::default_boot_script(8000, "/readyz"),
+                    script: crate::boot_script::default_boot_script(8000, "/readyz"),
                 },
                 credit_specification: None,
             },

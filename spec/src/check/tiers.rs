@@ -9,15 +9,15 @@ use std::collections::HashSet;
 use serde_saphyr::{Location, Spanned};
 
 use super::{Checker, switch, to_u32};
-use crate::spec::model::{
+use crate::model::{
     Cache, CacheEngine, Cdn, Dashboard, Dns, DnsTarget, LoadBalancer, Notify, OriginProtocol,
     PriceClass,
 };
-use crate::spec::raw::{
+use crate::raw::{
     Field, RawCache, RawCacheEngine, RawCdn, RawDashboard, RawDns, RawDnsTarget, RawOriginProtocol,
     RawPriceClass,
 };
-use crate::spec::rules::{
+use crate::rules::{
     check_dns_name, check_email, is_cache_node_type, is_example_domain, is_in_zone,
     is_instance_type, sns_topic_region,
 };
@@ -383,8 +383,8 @@ impl Checker<'_> {
 
 #[cfg(test)]
 mod tests {
-    use crate::spec::model::DnsTarget;
-    use crate::spec::testing::{BASE, CDN_CERT, assert_single_error, errors, parse};
+    use crate::model::DnsTarget;
+    use crate::testing::{BASE, CDN_CERT, assert_single_error, errors, parse};
 
     #[test]
     fn aliases_need_a_certificate() {
@@ -551,7 +551,7 @@ mod tests {
 
     #[test]
     fn the_alarms_notify_addresses_or_an_existing_topic() {
-        use crate::spec::model::Notify;
+        use crate::model::Notify;
         let spec = parse(&format!(
             "{BASE}dashboard:\n  notify: [oncall@example.org, ops@example.org]\n"
         ))

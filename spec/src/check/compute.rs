@@ -6,10 +6,10 @@ use std::path::Path;
 use serde_saphyr::Spanned;
 
 use super::{Checker, to_u16, to_u32};
-use crate::spec::boot_script::{check_user_data, default_boot_script};
-use crate::spec::model::{Compute, CreditSpecification, HealthCheck, ImageRef, UserData};
-use crate::spec::raw::{RawCompute, RawCreditSpecification};
-use crate::spec::rules::{burstable_baseline, is_aws_id, is_instance_type};
+use crate::boot_script::{check_user_data, default_boot_script};
+use crate::model::{Compute, CreditSpecification, HealthCheck, ImageRef, UserData};
+use crate::raw::{RawCompute, RawCreditSpecification};
+use crate::rules::{burstable_baseline, is_aws_id, is_instance_type};
 
 /// The Auto Scaling group size limit modu accepts for min, max and desired.
 const MAX_GROUP_SIZE: i64 = 1000;
@@ -195,8 +195,8 @@ impl Checker<'_> {
 
 #[cfg(test)]
 mod tests {
-    use crate::spec::parse_str;
-    use crate::spec::testing::{BASE, assert_single_error, errors, parse, test_dir};
+    use crate::parse_str;
+    use crate::testing::{BASE, assert_single_error, errors, parse, test_dir};
 
     #[test]
     fn a_credit_option_is_for_burstable_types_and_silences_their_warning() {
@@ -207,7 +207,7 @@ mod tests {
         assert!(chosen.findings.warnings.is_empty());
         assert_eq!(
             chosen.compute.credit_specification,
-            Some(crate::spec::CreditSpecification::Unlimited)
+            Some(crate::CreditSpecification::Unlimited)
         );
         assert_single_error(
             &format!("{BASE}  credit_specification: standard\n").replace("t3.micro", "c7i.large"),

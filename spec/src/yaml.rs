@@ -227,7 +227,7 @@ impl<'de> Deserialize<'de> for Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::spec::testing::assert_single_error;
+    use crate::testing::assert_single_error;
 
     fn tree(text: &str) -> Node {
         read_tree(text, Path::new("t.yaml")).expect("valid YAML")

@@ -10,12 +10,12 @@ use serde::de::{self, DeserializeOwned, IntoDeserializer};
 use serde_saphyr::Spanned;
 
 use super::{MAPPING, Place, Read, SINGLE_VALUE, read_field, report_wrong_type};
-use crate::spec::diagnostics::{Reporter, source_slice, suggestion};
-use crate::spec::raw::{
+use crate::diagnostics::{Reporter, source_slice, suggestion};
+use crate::raw::{
     Field, RawAlgorithm, RawCacheEngine, RawCreditSpecification, RawDnsTarget, RawEndpointService,
     RawEnv, RawInterfaceEndpoints, RawOriginProtocol, RawPriceClass, RawSubnets, RawTags,
 };
-use crate::spec::yaml::{Node, Value};
+use crate::yaml::{Node, Value};
 
 impl Read for RawTags {
     fn read(node: &Node, place: &Place, out: &mut Reporter) -> Option<Self> {
@@ -249,7 +249,7 @@ fn typed_scalar<T: DeserializeOwned>(node: &Node, text: &str) -> Option<T> {
 
 #[cfg(test)]
 mod tests {
-    use crate::spec::testing::{BASE, assert_single_error, parse};
+    use crate::testing::{BASE, assert_single_error, parse};
 
     #[test]
     fn wrong_type_names_the_field() {
@@ -338,10 +338,7 @@ mod tests {
         assert_eq!((spec.compute.min, spec.compute.cpu_target), (3, 55.5));
         assert_eq!(spec.tags["version"], "1.10");
         assert_eq!(spec.tags["public"], "yes");
-        assert_eq!(
-            spec.storage.bucket,
-            crate::spec::BucketRef::Named("0123".into())
-        );
+        assert_eq!(spec.storage.bucket, crate::BucketRef::Named("0123".into()));
         assert!(spec.cdn.is_some());
         assert_eq!(spec.load_balancer.health_check.matcher, "200");
     }

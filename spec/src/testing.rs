@@ -5,11 +5,11 @@ use std::path::{Path, PathBuf};
 
 use super::{Spec, SpecError, parse_str};
 
-/// The repository root, found from this file so tests run from any crate.
+/// The repository root (the shipped specs and the fixtures are there), found from this
+/// crate's folder so tests run from any working directory.
 pub(super) fn repo_root() -> PathBuf {
-    Path::new(file!())
-        .ancestors()
-        .nth(3)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
         .map(Path::to_path_buf)
         .unwrap_or_default()
 }

@@ -305,8 +305,8 @@ mod tests {
 
     use miette::{Diagnostic, LabeledSpan};
 
-    use crate::spec::load::load;
-    use crate::spec::testing::{BASE, parse};
+    use crate::load::load;
+    use crate::testing::{BASE, parse};
 
     #[test]
     fn diagnostic_points_at_each_problem() {

@@ -11,6 +11,10 @@
 //! `check` (raw structs to the validated `model`, noting the rest). `rules`
 //! holds the format rules the checks apply, `boot_script` the instances' user
 //! data, and `diagnostics` the [`Problem`] and [`SpecError`] they report.
+//!
+//! It is its own crate, depending on nothing of modu's, so its tests and its
+//! fuzz targets (`fuzz/`) build without the AWS SDK; modu re-exports it as
+//! `modu::spec`.
 
 use std::path::{Path, PathBuf};
 
