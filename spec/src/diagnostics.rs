@@ -74,6 +74,32 @@ impl SpecError {
         }
     }
 
+    /// A file whose `bytes` are not UTF-8 text, from the byte at `valid_up_to`
+    /// on: located there, and shown over the text with that byte replaced.
+    pub(super) fn not_utf8(bytes: &[u8], valid_up_to: usize, file: &Path) -> Self {
+        let before = String::from_utf8_lossy(&bytes[..valid_up_to]);
+        let line = before.matches('\n').count() + 1;
+        let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+        let message = match bytes.get(valid_up_to) {
+            Some(byte) => format!("not UTF-8 text: byte 0x{byte:02x} cannot be read"),
+            None => "not UTF-8 text".to_owned(),
+        };
+        // The lossy text keeps every byte before the bad one where it was, and shows
+        // the bad sequence as one U+FFFD (3 bytes).
+        let text = String::from_utf8_lossy(bytes);
+        let span = SourceSpan::new(valid_up_to.into(), '\u{fffd}'.len_utf8());
+        let problem = Problem {
+            file: file.to_path_buf(),
+            line,
+            column,
+            field: String::new(),
+            message,
+            help: Some("save the file as UTF-8".to_owned()),
+            span: Some(span),
+        };
+        SpecError::new(vec![problem], file, Some(&text))
+    }
+
     pub(super) fn unreadable(file: &Path, message: String) -> Self {
         let problem = Problem {
             file: file.to_path_buf(),
@@ -306,7 +332,7 @@ mod tests {
     use miette::{Diagnostic, LabeledSpan};
 
     use crate::load::load;
-    use crate::testing::{BASE, parse};
+    use crate::testing::{BASE, parse, test_dir};
 
     #[test]
     fn diagnostic_points_at_each_problem() {
@@ -324,6 +350,27 @@ mod tests {
         );
         let rendered = format!("{:?}", miette::Report::new(err));
         assert!(rendered.contains("port: 0"), "{rendered}");
+    }
+
+    #[test]
+    fn text_that_is_not_utf8_is_located_at_its_first_bad_byte() {
+        let dir = test_dir("not-utf8");
+        let path = dir.join("modu.yaml");
+        std::fs::write(&path, b"stack: modu\nregion: us-\xffeast-1\n").expect("write spec");
+        let err = load(&path).expect_err("not UTF-8");
+        let problem = &err.problems()[0];
+        assert_eq!((problem.line, problem.column), (2, 12));
+        assert_eq!(
+            problem.to_string(),
+            format!(
+                "{}:2:12: not UTF-8 text: byte 0xff cannot be read (help: save the file as UTF-8)",
+                path.display()
+            )
+        );
+        let labels: Vec<LabeledSpan> = err.labels().expect("labels").collect();
+        assert_eq!((labels[0].offset(), labels[0].len()), (23, 3));
+        let rendered = format!("{:?}", miette::Report::new(err));
+        assert!(rendered.contains("region: us-\u{fffd}east-1"), "{rendered}");
     }
 
     #[test]

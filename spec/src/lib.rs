@@ -33,7 +33,7 @@ mod yaml;
 
 pub use boot_script::{ReleaseBoot, release_boot_script};
 pub use diagnostics::{Findings, Problem, SpecError};
-pub use load::{load, parse_str};
+pub use load::{load, parse_bytes, parse_str};
 pub use model::*;
 pub use schema::json_schema;
 

@@ -1,5 +1,6 @@
-//! The way in: [`load`] reads a spec file and [`parse_str`] checks spec text,
-//! in three steps: YAML text to a tree (`yaml.rs`), the tree to the raw
+//! The way in: [`load`] reads a spec file, [`parse_bytes`] checks its bytes as
+//! read (text that is not UTF-8 is one problem, at its first bad byte) and
+//! [`parse_str`] checks spec text, in three steps: YAML text to a tree (`yaml.rs`), the tree to the raw
 //! structs (`read/`), then the checks that build the validated [`Spec`]
 //! (`check/`). Only text that is not YAML stops before the checks; every
 //! other problem of the file, of shape or of meaning, is reported together.
@@ -15,10 +16,19 @@ use super::yaml::read_tree;
 
 /// Reads and validates the spec at `path`.
 pub fn load(path: &Path) -> Result<Spec, SpecError> {
-    let text = std::fs::read_to_string(path).map_err(|err| {
+    let bytes = std::fs::read(path).map_err(|err| {
         SpecError::unreadable(path, format!("cannot read {}: {err}", path.display()))
     })?;
-    parse_str(&text, path)
+    parse_bytes(&bytes, path)
+}
+
+/// Validates the spec file `path` whose content is `bytes`: what [`load`] does
+/// once the file is read.
+pub fn parse_bytes(bytes: &[u8], path: &Path) -> Result<Spec, SpecError> {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => parse_str(text, path),
+        Err(err) => Err(SpecError::not_utf8(bytes, err.valid_up_to(), path)),
+    }
 }
 
 /// Validates spec `text`. `path` names the file in messages, and `user_data`
