@@ -77,9 +77,7 @@ impl SpecError {
     /// A file whose `bytes` are not UTF-8 text, from the byte at `valid_up_to`
     /// on: located there, and shown over the text with that byte replaced.
     pub(super) fn not_utf8(bytes: &[u8], valid_up_to: usize, file: &Path) -> Self {
-        let before = String::from_utf8_lossy(&bytes[..valid_up_to]);
-        let line = before.matches('\n').count() + 1;
-        let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+        let (line, column) = position_after(&String::from_utf8_lossy(&bytes[..valid_up_to]));
         let message = match bytes.get(valid_up_to) {
             Some(byte) => format!("not UTF-8 text: byte 0x{byte:02x} cannot be read"),
             None => "not UTF-8 text".to_owned(),
@@ -296,19 +294,42 @@ pub(super) fn locate(text: &str, loc: &Location) -> (usize, usize, Option<Source
     (line, column, span)
 }
 
-/// Byte offset of a 1-based line and (character) column.
+/// Byte offset of a 1-based line and (character) column, counted as the YAML
+/// reader counts them: a line ends at `\n`, `\r\n` or a lone `\r`. A column
+/// past the end of its line is the end of the line, a line past the end of
+/// the text the end of the text.
 fn byte_offset_of(text: &str, line: usize, column: usize) -> Option<usize> {
-    let line_start: usize = text
-        .split_inclusive('\n')
-        .take(line.checked_sub(1)?)
-        .map(str::len)
-        .sum();
-    let rest = text.get(line_start..)?;
-    let in_line = rest
+    if line == 0 {
+        return None;
+    }
+    let mut line_start = 0;
+    for _ in 1..line {
+        let rest = &text[line_start..];
+        let Some(end) = rest.find(['\n', '\r']) else {
+            return Some(text.len());
+        };
+        let break_len = if rest[end..].starts_with("\r\n") {
+            2
+        } else {
+            1
+        };
+        line_start += end + break_len;
+    }
+    let rest = &text[line_start..];
+    let line_text = &rest[..rest.find(['\n', '\r']).unwrap_or(rest.len())];
+    let in_line = line_text
         .char_indices()
         .nth(column.saturating_sub(1))
-        .map_or(rest.len(), |(i, _)| i);
+        .map_or(line_text.len(), |(i, _)| i);
     Some(line_start + in_line)
+}
+
+/// The 1-based line and (character) column just after `before`, counted as the
+/// YAML reader counts them (a line ends at `\n`, `\r\n` or a lone `\r`).
+fn position_after(before: &str) -> (usize, usize) {
+    let breaks = before.matches(['\n', '\r']).count() - before.matches("\r\n").count();
+    let last_line = before.rsplit(['\n', '\r']).next().unwrap_or_default();
+    (breaks + 1, last_line.chars().count() + 1)
 }
 
 /// The source text a location covers (empty when unknown).
@@ -331,7 +352,7 @@ mod tests {
 
     use miette::{Diagnostic, LabeledSpan};
 
-    use crate::load::load;
+    use crate::load::{load, parse_bytes};
     use crate::testing::{BASE, parse, test_dir};
 
     #[test]
@@ -353,6 +374,23 @@ mod tests {
     }
 
     #[test]
+    fn a_syntax_error_after_a_lone_carriage_return_is_drawn_at_its_position() {
+        // YAML breaks lines at `\r\n`, `\n` and a lone `\r`: the reader counts the
+        // line so, and the span drawn under it must agree (it fell at the end of the file).
+        for (text, offset) in [
+            ("a: 1\rb: c: d\n", 9),
+            ("a: 1\r\nb: c: d\n", 10),
+            ("a: 1\nb: c: d\n", 9),
+        ] {
+            let err = parse(text).expect_err("not YAML");
+            let problem = &err.problems()[0];
+            assert_eq!((problem.line, problem.column), (2, 5), "{text:?}");
+            let labels: Vec<LabeledSpan> = err.labels().expect("labels").collect();
+            assert_eq!(labels[0].offset(), offset, "{text:?}");
+        }
+    }
+
+    #[test]
     fn text_that_is_not_utf8_is_located_at_its_first_bad_byte() {
         let dir = test_dir("not-utf8");
         let path = dir.join("modu.yaml");
@@ -371,6 +409,11 @@ mod tests {
         assert_eq!((labels[0].offset(), labels[0].len()), (23, 3));
         let rendered = format!("{:?}", miette::Report::new(err));
         assert!(rendered.contains("region: us-\u{fffd}east-1"), "{rendered}");
+        // Lines counted as the YAML reader counts them: a lone `\r` ends one too.
+        let err =
+            parse_bytes(b"stack: modu\rregion: us-\xffeast-1\r\n", &path).expect_err("not UTF-8");
+        let problem = &err.problems()[0];
+        assert_eq!((problem.line, problem.column), (2, 12));
     }
 
     #[test]
