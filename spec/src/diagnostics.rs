@@ -302,7 +302,12 @@ fn byte_offset_of(text: &str, line: usize, column: usize) -> Option<usize> {
     if line == 0 {
         return None;
     }
-    let mut line_start = 0;
+    // A byte order mark opening the text takes no column.
+    let mut line_start = if text.starts_with(BOM) {
+        BOM.len_utf8()
+    } else {
+        0
+    };
     for _ in 1..line {
         let rest = &text[line_start..];
         let Some(end) = rest.find(['\n', '\r']) else {
@@ -324,9 +329,14 @@ fn byte_offset_of(text: &str, line: usize, column: usize) -> Option<usize> {
     Some(line_start + in_line)
 }
 
+/// The byte order mark, which the YAML reader skips at the start of a file.
+const BOM: char = '\u{feff}';
+
 /// The 1-based line and (character) column just after `before`, counted as the
-/// YAML reader counts them (a line ends at `\n`, `\r\n` or a lone `\r`).
+/// YAML reader counts them (a line ends at `\n`, `\r\n` or a lone `\r`; a byte
+/// order mark opening the text takes no column).
 fn position_after(before: &str) -> (usize, usize) {
+    let before = before.strip_prefix(BOM).unwrap_or(before);
     let breaks = before.matches(['\n', '\r']).count() - before.matches("\r\n").count();
     let last_line = before.rsplit(['\n', '\r']).next().unwrap_or_default();
     (breaks + 1, last_line.chars().count() + 1)
@@ -388,6 +398,21 @@ mod tests {
             let labels: Vec<LabeledSpan> = err.labels().expect("labels").collect();
             assert_eq!(labels[0].offset(), offset, "{text:?}");
         }
+    }
+
+    #[test]
+    fn a_syntax_error_after_a_byte_order_mark_is_drawn_at_its_position() {
+        // The reader skips a byte order mark opening the file: it takes no column.
+        for (text, column, offset) in [("\u{feff}\u{5}", 1, 3), ("\u{feff}a: b: c\n", 5, 7)] {
+            let err = parse(text).expect_err("not YAML");
+            let problem = &err.problems()[0];
+            assert_eq!((problem.line, problem.column), (1, column), "{text:?}");
+            let labels: Vec<LabeledSpan> = err.labels().expect("labels").collect();
+            assert_eq!(labels[0].offset(), offset, "{text:?}");
+        }
+        let err = parse_bytes(b"\xef\xbb\xbfa\xff", Path::new("x.yaml")).expect_err("not UTF-8");
+        let problem = &err.problems()[0];
+        assert_eq!((problem.line, problem.column), (1, 2));
     }
 
     #[test]
