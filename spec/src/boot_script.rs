@@ -2,6 +2,7 @@
 //! with the app port and health-check path, or the user's file named by
 //! `compute.user_data`, checked for what EC2 and cloud-init need of it.
 
+use std::io::Read;
 use std::path::Path;
 
 /// modu's boot script for specs that set no `compute.user_data`.
@@ -81,14 +82,33 @@ pub(super) fn default_boot_script(port: u16, health_path: &str) -> String {
 /// Reads a boot script, checking what EC2 and cloud-init need of it.
 pub(super) fn check_user_data(path: &Path) -> Result<String, String> {
     let shown = path.display();
-    let bytes = std::fs::read(path).map_err(|err| format!("cannot read {shown}: {err}"))?;
+    let cannot_read = |err: std::io::Error| format!("cannot read {shown}: {err}");
+    // A regular file only: a device or a pipe (`/dev/zero`, `/dev/stdin`) would be read
+    // for ever, or wait for input, before anything could be said about it.
+    let metadata = std::fs::metadata(path).map_err(cannot_read)?;
+    if !metadata.is_file() {
+        return Err(format!("{shown} is not a file"));
+    }
+    if metadata.len() > MAX_USER_DATA_BYTES as u64 {
+        return Err(format!(
+            "{shown} is {} bytes; EC2 user data is limited to {MAX_USER_DATA_BYTES} bytes (16 KiB)",
+            metadata.len()
+        ));
+    }
+    // Bounded all the same: the file may have grown since.
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|file| {
+            file.take(MAX_USER_DATA_BYTES as u64 + 1)
+                .read_to_end(&mut bytes)
+        })
+        .map_err(cannot_read)?;
     if bytes.is_empty() {
         return Err(format!("{shown} is empty"));
     }
     if bytes.len() > MAX_USER_DATA_BYTES {
         return Err(format!(
-            "{shown} is {} bytes; EC2 user data is limited to {MAX_USER_DATA_BYTES} bytes (16 KiB)",
-            bytes.len()
+            "{shown} is larger than {MAX_USER_DATA_BYTES} bytes, the limit of EC2 user data (16 KiB)"
         ));
     }
     let script = String::from_utf8(bytes).map_err(|_| format!("{shown} is not UTF-8 text"))?;

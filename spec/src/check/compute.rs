@@ -278,6 +278,18 @@ mod tests {
     }
 
     #[test]
+    #[cfg(unix)]
+    fn user_data_that_is_no_file_is_refused_unread() {
+        // Read, /dev/zero would never end (nor would /dev/stdin on a terminal).
+        for device in ["/dev/zero", "/dev/null"] {
+            assert_single_error(
+                &format!("{BASE}  user_data: {device}\n"),
+                &format!("stacks/modu.yaml:5:14: compute.user_data: {device} is not a file"),
+            );
+        }
+    }
+
+    #[test]
     fn user_data_must_be_a_small_script() {
         let dir = test_dir("user-data");
         let spec_path = dir.join("modu.yaml");
