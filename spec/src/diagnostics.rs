@@ -228,9 +228,9 @@ impl<'a> Reporter<'a> {
             file: self.file.to_path_buf(),
             line,
             column,
-            field: field.to_owned(),
-            message,
-            help,
+            field: one_line(field),
+            message: one_line(&message),
+            help: help.as_deref().map(one_line),
             span,
         }
     }
@@ -264,6 +264,22 @@ pub(super) fn suggestion(given: &str, candidates: &[&str]) -> String {
             format!("expected one of {}", names.join(", "))
         }
     }
+}
+
+/// `text` with its control characters escaped (`\n`, `\u{1b}`; tabs stay), for
+/// problems that quote the file: a value or a key with a line break would split a
+/// problem over lines that do not start with its place, and a terminal escape
+/// would reach the terminal.
+pub(super) fn one_line(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() && c != '\t' {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 pub(super) fn join_field(parent: &str, child: &str) -> String {
@@ -381,6 +397,34 @@ mod tests {
         );
         let rendered = format!("{:?}", miette::Report::new(err));
         assert!(rendered.contains("port: 0"), "{rendered}");
+    }
+
+    #[test]
+    fn values_quoted_in_problems_keep_each_problem_on_its_line() {
+        // A multi-line scalar, a line break or a terminal escape in a value or a key: each
+        // problem is still one line starting with its place, the value shown escaped.
+        for (yaml, shown) in [
+            ("e\n1\n".to_owned(), r"found `e\n1`"),
+            (
+                format!("{BASE}  port: \"8\n    0\"\n"),
+                r#"found `"8\n    0"`"#,
+            ),
+            (
+                "stack: modu\nregion: us-east-1\ncompute:\n  instance_type: \"\\e[31m\"\n"
+                    .to_owned(),
+                r"`\u{1b}[31m` is not an EC2 instance type",
+            ),
+            (
+                format!("{BASE}\"a\\nb\": 1\n"),
+                r"a\nb: unknown field `a\nb`",
+            ),
+        ] {
+            let err = parse(&yaml).expect_err("invalid");
+            let lines: Vec<String> = err.to_string().lines().map(str::to_owned).collect();
+            assert_eq!(lines.len(), 1, "{yaml:?}: {lines:#?}");
+            assert!(lines[0].starts_with("stacks/modu.yaml:"), "{lines:#?}");
+            assert!(lines[0].contains(shown), "{yaml:?}: {lines:#?}");
+        }
     }
 
     #[test]

@@ -16,7 +16,7 @@ use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_saphyr::options::NonFiniteFloatPolicy;
 use serde_saphyr::{Location, MessageFormatter, Options, Spanned, UserMessageFormatter};
 
-use super::diagnostics::{Problem, locate, source_slice};
+use super::diagnostics::{Problem, locate, one_line, source_slice};
 
 /// One YAML value and its position.
 #[derive(Debug)]
@@ -111,7 +111,11 @@ fn problem_from_yaml_error(err: &serde_saphyr::Error, file: &Path, text: &str) -
             let found = location
                 .map(|loc| source_slice(text, &loc))
                 .unwrap_or_default();
-            format!("expected {}, found `{}`", describe_type(ty), found.trim())
+            format!(
+                "expected {}, found `{}`",
+                describe_type(ty),
+                one_line(found.trim())
+            )
         }
         other => UserMessageFormatter
             .format_message(other)
