@@ -45,7 +45,7 @@ echo "fuzz: built the targets in $(($(date +%s) - started)) s"
 
 # --- run -----------------------------------------------------------------------------
 # New inputs go to a scratch corpus under fuzz/target/; fuzz/corpus/<target>/, the
-# repository's, is read only (see the README's "Fuzzing" for keeping new inputs).
+# repository's, is only read (the README's "Fuzzing the spec parser" says how to keep them).
 per_target=$((SECONDS_IN_ALL / ${#TARGETS[@]}))
 [ "$per_target" -ge 1 ] || per_target=1
 failed=()
@@ -85,6 +85,7 @@ for target in "${TARGETS[@]}"; do
 done
 
 if [ ${#failed[@]} -gt 0 ]; then
-    echo "fuzz: failed: ${failed[*]}: make each saved input a test in spec/ (README, \"Fuzzing\")" >&2
+    echo "fuzz: failed: ${failed[*]}: make each saved input a test in spec/" \
+        "(README, \"Fuzzing the spec parser\")" >&2
     exit 1
 fi

@@ -42,7 +42,8 @@ python3 -m pytest -q scripts/tests
 # test processes from each waiting on that build (they still check it is up to date).
 cargo build --quiet -p modu-app
 cargo nextest run -p modu -p modu-spec -p modu-load -p modu-wire
-# The spec parser, fuzzed for two minutes from the corpus in fuzz/corpus/ (README, "Fuzzing").
+# The spec parser, fuzzed for two minutes from its corpus in fuzz/corpus/ (README,
+# "Fuzzing the spec parser").
 scripts/fuzz.sh 120
 # The resume service (app/): its API suite on SQLite + disk and again on PostgreSQL + Redis +
 # S3 (moto), servers started by the harness on free loopback ports, then headless Chromium.
