@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: installs what the tests need when it is
 # missing, then format check, clippy and every test (nextest, one process per
-# test; the integration tests start their own moto servers on free loopback ports).
+# test; the integration tests start their own moto servers on free loopback ports),
+# and a bounded fuzz run of the spec parser.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -40,7 +41,10 @@ python3 -m pytest -q scripts/tests
 # `modu load`'s end-to-end tests run the real resume service; building it here keeps the
 # test processes from each waiting on that build (they still check it is up to date).
 cargo build --quiet -p modu-app
-cargo nextest run -p modu -p modu-load -p modu-wire
+cargo nextest run -p modu -p modu-spec -p modu-load -p modu-wire
+# The spec parser, fuzzed for two minutes from its corpus in fuzz/corpus/ (README,
+# "Fuzzing the spec parser").
+scripts/fuzz.sh 120
 # The resume service (app/): its API suite on SQLite + disk and again on PostgreSQL + Redis +
 # S3 (moto), servers started by the harness on free loopback ports, then headless Chromium.
 MODU_WORKSPACE_CHECKED=1 scripts/app-test.sh

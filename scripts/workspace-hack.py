@@ -18,7 +18,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 HACK = ROOT / "hack" / "Cargo.toml"
 LOCK = ROOT / "Cargo.lock"
-MEMBERS = ["modu", "modu-app", "modu-load", "modu-wire"]
+MEMBERS = ["modu", "modu-app", "modu-load", "modu-spec", "modu-wire"]
 HACK_NAME = "modu-workspace-hack"
 LINE = re.compile(r"^(?P<name>\S+) v(?P<version>\S+)(?P<source> \(.*?\))? \[(?P<features>[^\]]*)\]$")
 
