@@ -148,6 +148,7 @@ def main() -> None:
                             if args.verbose:
                                 planned = [l for l in again.stderr.splitlines() if l.strip().startswith(("+", "~", "-", "-/+"))]
                                 warned = [l for l in done.stderr.splitlines() if " WARN " in l or " INFO " in l]
+                                warned += done.stdout.splitlines()
                                 print(f"seed {seed} {profile}: {name} left\n  " + "\n  ".join(planned)
                                       + "\n after the faulty run's warnings:\n  " + "\n  ".join(warned), file=sys.stderr)
                 finally:

@@ -886,7 +886,7 @@ async fn second_up_is_a_no_op_and_edits_converge_in_place() {
     );
     assert!(aws.dashboard_body("conv").await.is_some(), "{run}");
     assert_eq!(
-        operations(&emulator.mutating_calls_since(mark)),
+        operations(&emulator.stack_changes_since(mark)),
         ["monitoring:DeleteAlarms"],
         "{run}"
     );
@@ -943,7 +943,7 @@ async fn second_up_is_a_no_op_and_edits_converge_in_place() {
         group.automatic_failover().map(|a| a.as_str()),
         Some("enabled")
     );
-    let ops = operations(&emulator.mutating_calls_since(mark));
+    let ops = operations(&emulator.stack_changes_since(mark));
     assert!(
         ops.contains(&"elasticache:IncreaseReplicaCount".to_string())
             && !ops

@@ -20,6 +20,8 @@ is corrected, not the product.
   replaced within the health percentages, warm-up, checkpoints, skip matching, rollback.
 - `elasticache`: replication groups (cluster mode disabled) with their member clusters,
   modification and replica counts, subnet groups, tags.
+- `elbv2`: CreateListener is idempotent (a retry returns the listener the first attempt
+  made) and a port has one listener.
 - `iam`: removing a role an instance profile does not hold is NoSuchEntity.
 - `rds`: the managed master password's secret holds the master username and a generated
   password.
@@ -48,6 +50,7 @@ from . import (
     cloudfront,
     ec2,
     elasticache,
+    elbv2,
     iam,
     instance_refresh,
     paging,
@@ -79,6 +82,7 @@ def apply(page_size: int | None = None) -> None:
     cloudfront.apply()
     ec2.apply()
     elasticache.apply()
+    elbv2.apply()
     iam.apply()
     rds.apply()
     s3.apply()
