@@ -27,7 +27,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
-from bench import count_lines, start_emulator  # noqa: E402
+from bench import count_lines, read_calls, start_emulator, start_ready  # noqa: E402
 
 PROFILES = {
     "none": {},
@@ -41,18 +41,7 @@ PROFILES = {
 
 
 def start_proxy(upstream: str) -> tuple[subprocess.Popen, str]:
-    process = subprocess.Popen(
-        [sys.executable, str(ROOT / "scripts/faults.py"), "--upstream", upstream, "--port", "0", "--exit-on-stdin-eof"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    line = process.stdout.readline()
-    if not line.startswith("ready "):
-        process.kill()
-        sys.exit(f"the fault proxy did not start: {line!r}")
-    return process, line.split(" ", 1)[1].strip()
+    return start_ready([str(ROOT / "scripts/faults.py"), "--upstream", upstream], "fault proxy")
 
 
 def configure(proxy: str, settings: dict) -> None:
@@ -61,10 +50,6 @@ def configure(proxy: str, settings: dict) -> None:
         headers={"Content-Type": "application/json"},
     )
     urllib.request.urlopen(request).read()
-
-
-def read_calls(log: Path) -> list[dict]:
-    return [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
 
 
 def first_error(output: str) -> str:

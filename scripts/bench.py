@@ -31,9 +31,11 @@ STEPS = [
 ]
 
 
-def start_emulator(log: Path) -> tuple[subprocess.Popen, str]:
+def start_ready(command: list[str], what: str) -> tuple[subprocess.Popen, str]:
+    """Starts a helper that prints `ready URL` once it listens (the emulator, the fault
+    proxy); returns it and the URL. It stops when its stdin closes."""
     process = subprocess.Popen(
-        [sys.executable, str(ROOT / "scripts/emulator.py"), "--port", "0", "--log", str(log), "--exit-on-stdin-eof"],
+        [sys.executable, *command, "--port", "0", "--exit-on-stdin-eof"],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
@@ -42,12 +44,21 @@ def start_emulator(log: Path) -> tuple[subprocess.Popen, str]:
     line = process.stdout.readline()
     if not line.startswith("ready "):
         process.kill()
-        sys.exit(f"the emulator did not start: {line!r}")
+        sys.exit(f"the {what} did not start: {line!r}")
     return process, line.split(" ", 1)[1].strip()
 
 
+def start_emulator(log: Path) -> tuple[subprocess.Popen, str]:
+    return start_ready([str(ROOT / "scripts/emulator.py"), "--log", str(log)], "emulator")
+
+
+def read_calls(log: Path) -> list[dict]:
+    """The emulator's request log, one dict per call."""
+    return [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+
+
 def count_lines(path: Path) -> tuple[int, int]:
-    calls = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    calls = read_calls(path)
     return len(calls), sum(1 for c in calls if c["mutating"])
 
 

@@ -14,7 +14,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::aws::errors::AwsContext;
+use crate::aws::errors::{Absent, AwsContext};
 use crate::aws::tags;
 use crate::error::{Error, Result};
 use crate::resources::Context;
@@ -34,7 +34,7 @@ pub fn parameter(stack: &str) -> String {
 }
 
 /// Who holds a lease, until when.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Holder {
     /// The command that holds it (`up`, `down`, `deploy`).
     pub command: String,
@@ -179,7 +179,7 @@ impl Lease {
                 }
             }
         }
-        let renewal = tokio::spawn(renew(cx_clone(cx), name.clone(), me.clone()));
+        let renewal = tokio::spawn(renew(Renewing::of(cx), name.clone(), me.clone()));
         Ok(Lease { name, me, renewal })
     }
 
@@ -194,11 +194,7 @@ impl Lease {
                 .ssm
                 .call("DeleteParameter", &json!({ "Name": self.name }))
                 .await
-                .or_else(|err| match err.code() {
-                    Some("ParameterNotFound") => Ok(Value::Null),
-                    _ => Err(err),
-                })
-                .context("releasing", KIND, &self.name)?;
+                .or_gone(&["ParameterNotFound"], KIND, &self.name)?;
         }
         Ok(())
     }
@@ -211,11 +207,13 @@ struct Renewing {
     stop: crate::stop::Stop,
 }
 
-fn cx_clone(cx: &Context) -> Renewing {
-    Renewing {
-        clients: cx.clients.clone(),
-        stack: cx.spec.stack.clone(),
-        stop: cx.stop.clone(),
+impl Renewing {
+    fn of(cx: &Context) -> Renewing {
+        Renewing {
+            clients: cx.clients.clone(),
+            stack: cx.spec.stack.clone(),
+            stop: cx.stop.clone(),
+        }
     }
 }
 
@@ -293,7 +291,7 @@ async fn write(cx: &Context, name: &str, me: &Holder) -> Result<()> {
 }
 
 /// The lease's holder; `None` when there is no lease. A value that is not a holder (written
-/// by hand) counts as expired.
+/// by hand) reads as the default holder, expired since the epoch.
 async fn read(cx: &Context, name: &str) -> Result<Option<Holder>> {
     match cx
         .clients
@@ -301,7 +299,7 @@ async fn read(cx: &Context, name: &str) -> Result<Option<Holder>> {
         .call("GetParameter", &json!({ "Name": name }))
         .await
     {
-        Ok(answer) => Ok(holder_of(&answer).or_else(|| Some(unreadable()))),
+        Ok(answer) => Ok(Some(holder_of(&answer).unwrap_or_default())),
         Err(err) if err.code() == Some("ParameterNotFound") => Ok(None),
         Err(err) => Err(err).context("reading", KIND, name),
     }
@@ -309,19 +307,6 @@ async fn read(cx: &Context, name: &str) -> Result<Option<Holder>> {
 
 fn holder_of(answer: &Value) -> Option<Holder> {
     serde_json::from_str(answer["Parameter"]["Value"].as_str()?).ok()
-}
-
-fn unreadable() -> Holder {
-    Holder {
-        command: "?".into(),
-        user: "?".into(),
-        host: "?".into(),
-        boot: String::new(),
-        pid: 0,
-        run: String::new(),
-        since: 0,
-        expires: 0,
-    }
 }
 
 fn unix_now() -> u64 {

@@ -3,10 +3,8 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -102,15 +100,7 @@ impl FaultProxy {
             .stderr(stderr)
             .spawn()
             .unwrap_or_else(|e| panic!("starting {}: {e}", script.display()));
-        let stdout = child.stdout.take().expect("proxy stdout");
-        let (ready_tx, ready_rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(url) = line.strip_prefix("ready ") {
-                    let _ = ready_tx.send(url.trim().to_string());
-                }
-            }
-        });
+        let ready_rx = super::ready_line(&mut child);
         let mut proxy = FaultProxy {
             child,
             url: String::new(),

@@ -117,15 +117,7 @@ impl Emulator {
             .spawn()
             .unwrap_or_else(|e| panic!("starting {}: {e}", script.display()));
 
-        let stdout = child.stdout.take().expect("emulator stdout");
-        let (ready_tx, ready_rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(url) = line.strip_prefix("ready ") {
-                    let _ = ready_tx.send(url.trim().to_string());
-                }
-            }
-        });
+        let ready_rx = ready_line(&mut child);
         let mut emulator = Emulator {
             child,
             url: String::new(),
@@ -285,6 +277,21 @@ impl Drop for Emulator {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The URL of the `ready URL` line that a helper (the emulator, the fault proxy) prints on
+/// stdout once it listens, as it comes.
+pub fn ready_line(child: &mut Child) -> mpsc::Receiver<String> {
+    let stdout = child.stdout.take().expect("a piped stdout");
+    let (ready_tx, ready_rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(url) = line.strip_prefix("ready ") {
+                let _ = ready_tx.send(url.trim().to_string());
+            }
+        }
+    });
+    ready_rx
 }
 
 pub fn running_as_root() -> bool {
@@ -1388,6 +1395,15 @@ pub struct Run {
 }
 
 impl Run {
+    fn of(args: Vec<String>, output: std::process::Output) -> Run {
+        Run {
+            args,
+            code: output.status.code(),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
     /// Panics, showing the whole run, unless modu exited with `code`.
     #[track_caller]
     pub fn expect_code(&self, code: i32) -> &Run {
@@ -1499,12 +1515,7 @@ async fn run_modu_with(
             args.join(" ")
         ),
     };
-    Run {
-        args,
-        code: output.status.code(),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
+    Run::of(args, output)
 }
 
 /// Runs modu with the test credentials and no AWS files of the machine, from `dir`,
@@ -1597,12 +1608,7 @@ impl Running {
             Ok(output) => output.expect("waiting for modu"),
             Err(_) => panic!("`modu {}` did not finish within {within:?}", args.join(" ")),
         };
-        Run {
-            args,
-            code: output.status.code(),
-            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        }
+        Run::of(args, output)
     }
 }
 
