@@ -5,7 +5,8 @@ fail the way AWS does, reproducibly, so tests can show modu converges anyway.
     python3 scripts/faults.py --upstream http://127.0.0.1:PORT [--port 0] [--seed N]
         [--throttle RATE] [--error RATE] [--reset RATE] [--lost-reply RATE]
         [--lost-reply-as 500|reset] [--latency-ms MS] [--latency-rate RATE]
-        [--only-mutating] [--skip-first N] [--log FILE] [--exit-on-stdin-eof]
+        [--only-mutating] [--skip-first N] [--hold-after OP[,OP...]] [--log FILE]
+        [--exit-on-stdin-eof]
 
 Binds 127.0.0.1 only; with --port 0 a free port is picked, and once listening it prints
 `ready http://127.0.0.1:PORT` on stdout, like the emulator. Point a client's endpoint at
@@ -20,6 +21,9 @@ together at most 1):
   lost-reply  mutating calls only: forwarded (the change happens), then answered with a
               500 (or a reset, --lost-reply-as reset) instead of the real reply
 and, independently, --latency-ms of delay (on a --latency-rate share of requests).
+--hold-after names operations whose first call is forwarded (the change happens) and then
+never answered until the client hangs up: the client is caught right after that change,
+where a test can kill it (`held` in the stats counts them).
 --only-mutating keeps throttle, error, reset and latency to mutating calls too;
 --skip-first N lets the first N requests through untouched (a test's setup).
 
@@ -56,7 +60,7 @@ import sys
 import threading
 import time
 import uuid
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
@@ -78,6 +82,7 @@ class Settings:
     latency_rate: float = 1.0
     only_mutating: bool = False
     skip_first: int = 0
+    hold_after: list[str] = field(default_factory=list)
 
     def check(self) -> None:
         for name in (*FAULTS, "latency_rate"):
@@ -89,6 +94,8 @@ class Settings:
             raise ValueError(f"lost_reply_as is 500 or reset: {self.lost_reply_as!r}")
         if self.latency_ms < 0 or self.skip_first < 0:
             raise ValueError("latency_ms and skip_first are not negative")
+        if not isinstance(self.hold_after, list) or not all(isinstance(op, str) for op in self.hold_after):
+            raise ValueError(f"hold_after is a list of operation names: {self.hold_after!r}")
 
     def updated(self, changes: dict) -> Settings:
         known = {f.name for f in fields(self)}
@@ -107,6 +114,7 @@ class Decision:
     fault: str | None  # one of FAULTS
     status: int = 500  # for `error`: 500 or 503
     latency_ms: int = 0
+    hold: bool = False  # forward, then never answer
 
 
 class Injector:
@@ -121,7 +129,7 @@ class Injector:
             self.settings = settings
             self.requests = 0
             self.seen: dict[tuple[str, str], int] = {}
-            self.injected = {name: 0 for name in (*FAULTS, "latency")}
+            self.injected = {name: 0 for name in (*FAULTS, "latency", "held")}
 
     def decide(self, service: str, operation: str, mutating: bool) -> Decision:
         with self.lock:
@@ -131,6 +139,10 @@ class Injector:
             nth = self.seen[(service, operation)] = self.seen.get((service, operation), 0) + 1
         if skipped:
             return Decision(None)
+        if nth == 1 and operation in settings.hold_after:
+            with self.lock:
+                self.injected["held"] += 1
+            return Decision(None, hold=True)
         # A string seed is hashed with SHA-512 by `random`, the same in every process
         # (unlike hash()), so a decision is a pure function of these four.
         rng = random.Random(f"{settings.seed}/{service}/{operation}/{nth}")
@@ -321,6 +333,9 @@ class Proxy(BaseHTTPRequestHandler):
         except OSError as err:  # the emulator is down or hung up: say so, as a gateway does
             data = f"upstream {self.upstream[0]}:{self.upstream[1]}: {err}".encode()
             return self.answer(502, [("Content-Type", "text/plain"), ("Content-Length", str(len(data)))], data)
+        if decision.hold:
+            self.faults.write(service, operation, "held")
+            return self.hold()
         if decision.fault == "lost_reply":
             # The upstream has made the change; the client never learns it.
             if self.injector.settings.lost_reply_as == "reset":
@@ -374,6 +389,16 @@ class Proxy(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(body)
 
+    def hold(self) -> None:
+        """Answers nothing until the client hangs up (or ten minutes pass)."""
+        self.connection.settimeout(600)
+        try:
+            while self.connection.recv(4096):
+                pass
+        except OSError:
+            pass
+        self.close_connection = True
+
     def reset(self) -> None:
         # Linger 0: close() sends a RST, not a FIN, as a dropped connection does.
         self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
@@ -423,6 +448,8 @@ def main() -> None:
     parser.add_argument("--latency-rate", type=rate, default=1.0, metavar="RATE")
     parser.add_argument("--only-mutating", action="store_true", help="no faults nor latency on read-only calls")
     parser.add_argument("--skip-first", type=int, default=0, metavar="N", help="let the first N requests through")
+    parser.add_argument("--hold-after", type=lambda text: [op for op in text.split(",") if op], default=[],
+                        metavar="OP[,OP...]", help="forward these calls' first time, then never answer")
     parser.add_argument("--log", help="append one JSON line per injected fault to this file")
     parser.add_argument("--exit-on-stdin-eof", action="store_true", help="stop when stdin closes (a test harness's pipe)")
     args = parser.parse_args()

@@ -21,7 +21,12 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(err) => {
             eprintln!("{:?}", miette::Report::new(err));
-            ExitCode::from(exit::FAILURE)
+            // A run asked to stop exits as stopped, whatever it was doing then.
+            let stop = modu::stop::Stop::of_process();
+            ExitCode::from(match stop.requested() {
+                true => stop.exit_code(),
+                false => exit::FAILURE,
+            })
         }
     }
 }

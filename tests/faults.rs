@@ -5,6 +5,7 @@
 
 mod support;
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use support::faults::{FaultProxy, Faults, Inventory, inventory};
@@ -46,6 +47,8 @@ struct Baseline {
     inventory: Inventory,
     up_calls: usize,
     down_calls: usize,
+    up_operations: BTreeSet<String>,
+    down_operations: BTreeSet<String>,
 }
 
 async fn baseline(spec: &Spec, file: &str) -> Baseline {
@@ -54,17 +57,19 @@ async fn baseline(spec: &Spec, file: &str) -> Baseline {
     modu(&cloud, &["up", "-f", file, "--yes"])
         .await
         .expect_success();
-    let up_calls = cloud.calls().len();
+    let up = cloud.calls();
     let inventory = inventory(&cloud, &aws, &spec.stack, ZONE).await;
     let mark = cloud.mark();
     modu(&cloud, &["down", "-f", file, "--yes", "--delete-data"])
         .await
         .expect_success();
-    let down_calls = cloud.calls_since(mark).len();
+    let down = cloud.calls_since(mark);
     Baseline {
         inventory,
-        up_calls,
-        down_calls,
+        up_calls: up.len(),
+        down_calls: down.len(),
+        up_operations: operations(&up),
+        down_operations: operations(&down),
     }
 }
 
@@ -197,6 +202,33 @@ async fn ctrl_c_during_up_exits_130_within_seconds_and_the_next_up_converges() {
 }
 
 #[tokio::test]
+async fn ctrl_c_while_connecting_exits_130_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = Spec::new("connecting");
+    let file = spec.write(dir.path());
+    let cloud = Emulator::start();
+    // The identity call that checks the credentials never gets its answer.
+    let proxy = FaultProxy::start(
+        &cloud,
+        &Faults::hold_after(vec!["GetCallerIdentity".into()]),
+    );
+    let up = Running::start(proxy.url(), &["up", "-f", arg(&file), "--yes"]);
+    while proxy.stats()["faults"]["held"] != 1 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    up.signal("INT");
+    let signalled = Instant::now();
+    let run = up.finish(STOP_BOUND).await;
+    assert!(signalled.elapsed() < STOP_BOUND, "{run}");
+    run.expect_code(130);
+    assert!(
+        run.stderr.contains("interrupted while connecting to AWS"),
+        "{run}"
+    );
+    assert!(cloud.mutating_calls_since(0).is_empty(), "{run}");
+}
+
+#[tokio::test]
 async fn a_second_ctrl_c_exits_at_once() {
     let dir = tempfile::tempdir().unwrap();
     let spec = Spec::full("impatient");
@@ -217,8 +249,66 @@ async fn a_second_ctrl_c_exits_at_once() {
     assert!(run.stderr.contains("exiting at once"), "{run}");
 }
 
+/// How many runs a crash-point walk may take before it is called stuck.
+const MAX_KILLED_RUNS: usize = 60;
+
+/// Runs `modu ARGS` through `proxy` (which holds the reply of each mutating operation's
+/// first call) again and again, killing each run with SIGKILL once it is caught at one or
+/// more of those points, until a run gets through by itself; that run.
+async fn killed_at_every_first_call(proxy: &FaultProxy, args: &[&str]) -> Run {
+    for _ in 0..MAX_KILLED_RUNS {
+        let held_before = held(proxy);
+        let mut run = Running::start(proxy.url(), args);
+        let (mut seen, mut last_new) = (held_before, Instant::now());
+        let started = Instant::now();
+        loop {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            if run.exited() {
+                return run.finish(STOP_BOUND).await;
+            }
+            let now = held(proxy);
+            if now > seen {
+                (seen, last_new) = (now, Instant::now());
+            }
+            // Caught, and nothing else caught for a while: every branch still running is.
+            if seen > held_before && last_new.elapsed() > Duration::from_millis(800) {
+                break;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(180),
+                "`modu {}` neither finished nor was caught within 180 s",
+                args.join(" ")
+            );
+        }
+        run.signal("KILL");
+        let killed = run.finish(STOP_BOUND).await;
+        assert_eq!(killed.code, None, "killed by the signal\n{killed}");
+    }
+    panic!(
+        "`modu {}` still caught after {MAX_KILLED_RUNS} runs",
+        args.join(" ")
+    );
+}
+
+fn held(proxy: &FaultProxy) -> usize {
+    proxy.stats()["faults"]["held"].as_u64().unwrap_or(0) as usize
+}
+
+/// The distinct mutating operations of `calls`.
+fn operations(calls: &[support::Call]) -> BTreeSet<String> {
+    calls
+        .iter()
+        .filter(|c| c.mutating)
+        .map(|c| c.operation.clone())
+        .collect()
+}
+
+/// kill -9 at every point where a change has just been made: the proxy holds the reply of
+/// the first call of every mutating operation a fault-free run makes, and the run is
+/// killed there, again and again, until a run gets through. Then the same command again
+/// must find the stack converged (or, for `down`, gone) with nothing duplicated or left.
 #[tokio::test]
-async fn kill_9_during_up_and_down_then_the_same_command_converges_and_leaves_nothing() {
+async fn kill_9_right_after_each_change_of_up_and_down_then_the_same_command_converges() {
     let dir = tempfile::tempdir().unwrap();
     let spec = Spec::full("killed");
     let file = spec.write(dir.path());
@@ -227,39 +317,61 @@ async fn kill_9_during_up_and_down_then_the_same_command_converges_and_leaves_no
 
     let cloud = Emulator::start();
     let aws = Aws::new(&cloud).await;
-    let proxy = FaultProxy::start(&cloud, &Faults::slow_mutations(500));
+    let proxy = FaultProxy::start(&cloud, &Faults::none());
     let up_args = ["up", "-f", file, "--yes"];
     let down_args = ["down", "-f", file, "--yes", "--delete-data"];
-    for (args, points) in [
-        (&up_args[..], [1200, 3000, 5500]),
-        (&down_args[..], [800, 2500, 4500]),
+    for (args, operations) in [
+        (&up_args[..], &wanted.up_operations),
+        (&down_args[..], &wanted.down_operations),
     ] {
-        for after in points {
-            let mut run = Running::start(proxy.url(), args);
-            tokio::time::sleep(Duration::from_millis(after)).await;
-            if run.exited() {
-                run.finish(STOP_BOUND).await.expect_success();
-                continue;
-            }
-            run.signal("KILL");
-            let killed = run.finish(STOP_BOUND).await;
-            assert_eq!(killed.code, None, "killed by the signal\n{killed}");
-        }
-        let run = modu_at(proxy.url(), args).await;
-        run.expect_success();
+        let earlier = proxy.injected().len();
+        proxy.set(&Faults::hold_after(operations.iter().cloned().collect()));
+        let through = killed_at_every_first_call(&proxy, args).await;
+        through.expect_success();
+        let caught: BTreeSet<String> = proxy
+            .injected()
+            .into_iter()
+            .skip(earlier)
+            .filter(|i| i.fault == "held")
+            .map(|i| i.operation)
+            .collect();
+        eprintln!(
+            "`modu {}`: killed right after {} of the {} operations a fault-free run makes: {caught:?}",
+            args[0],
+            caught.len(),
+            operations.len()
+        );
+        // Every create of `up` and every delete of `down` was a kill point. (Not `up`'s
+        // DeleteParameter: it gives the lease back after the last change, and the run after
+        // one killed at the last change has nothing to change, so takes no lease.)
+        let verb = if args[0] == "up" { "Create" } else { "Delete" };
+        let missed: Vec<&String> = operations
+            .iter()
+            .filter(|op| op.starts_with(verb) && !caught.contains(*op))
+            .collect();
+        assert!(
+            missed.is_empty(),
+            "never killed right after {missed:?}; caught after {caught:?}"
+        );
+        proxy.set(&Faults::none());
         if args[0] == "up" {
             expect_no_change(&cloud, &["up", "-f", file], "the stack after killed ups").await;
             let found = inventory(&cloud, &aws, &spec.stack, ZONE).await;
+            // A run killed after its last change may leave its lease; it lapses, and the
+            // next changing run (here `down`) takes it over and gives it back.
+            let mut counts = found.counts();
+            counts.remove("lease");
             assert_eq!(
-                found.counts(),
+                counts,
                 wanted.inventory.counts(),
                 "no duplicates after killed ups\nfound:\n{found}\nwithout kills:\n{}",
                 wanted.inventory
             );
+        } else {
+            let left = inventory(&cloud, &aws, &spec.stack, ZONE).await;
+            assert!(left.is_empty(), "down after killed downs left:\n{left}");
         }
     }
-    let left = inventory(&cloud, &aws, &spec.stack, ZONE).await;
-    assert!(left.is_empty(), "down after killed downs left:\n{left}");
 }
 
 #[tokio::test]
@@ -276,8 +388,8 @@ async fn two_ups_at_once_make_one_stack_and_the_later_says_whom_it_waits_for() {
     let args = ["up", "-f", file, "--yes"];
     let first = Running::start(proxy.url(), &args);
     let second = Running::start(proxy.url(), &args);
-    tokio::time::sleep(Duration::from_secs(4)).await;
-    // Meanwhile a third is refused at once when it will not wait.
+    // Once one of them holds the lease, a third is refused at once when it will not wait.
+    held_lease(&aws, &spec.stack).await;
     let impatient = modu_at(
         proxy.url(),
         &["up", "-f", file, "--yes", "--lease-wait", "0"],
@@ -336,4 +448,192 @@ async fn two_ups_at_once_make_one_stack_and_the_later_says_whom_it_waits_for() {
         !found.items.iter().any(|i| i.starts_with("lease ")),
         "the lease was given back:\n{found}"
     );
+}
+
+/// Waits until some run holds the stack's lease: how soon that is depends on the machine's load.
+async fn held_lease(aws: &Aws, stack: &str) {
+    let name = format!("/modu-leases/{stack}");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while aws.ssm.get_parameter().name(&name).send().await.is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "no run took the lease {name} within 120 s"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A small seeded generator (SplitMix64): the property test's edits are a pure function of
+/// its seed, so a failing sequence replays from the seed it prints.
+struct Dice(u64);
+
+impl Dice {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// A number in `low..=high`.
+    fn between(&mut self, low: u32, high: u32) -> u32 {
+        low + (self.next() % u64::from(high - low + 1)) as u32
+    }
+
+    fn pick<'a>(&mut self, from: &[&'a str]) -> &'a str {
+        from[self.next() as usize % from.len()]
+    }
+}
+
+/// One step of the property test: an edit of the spec followed by `up`, or a `down`.
+fn edit(spec: &mut Spec, dice: &mut Dice) -> String {
+    match dice.between(0, 8) {
+        0 => {
+            let on = !spec.cdn_mut().enabled;
+            spec.cdn_mut().enabled = on;
+            // DNS can point at the CDN only while there is one.
+            if !on && spec.dns_mut().target == "cdn" {
+                spec.dns_mut().target = "load_balancer".into();
+            }
+            format!(
+                "cdn {}",
+                if on {
+                    "on"
+                } else {
+                    "off (dns → load balancer)"
+                }
+            )
+        }
+        1 => {
+            let on = !spec.cache_mut().enabled;
+            spec.cache_mut().enabled = on;
+            format!("cache {}", if on { "on" } else { "off" })
+        }
+        2 => {
+            let replicas = dice.between(0, 2);
+            spec.cache_mut().replicas = replicas;
+            format!("cache replicas {replicas}")
+        }
+        3 => {
+            let dashboard = spec.dashboard_mut();
+            match dice.between(0, 1) {
+                0 => dashboard.enabled = !dashboard.enabled,
+                _ => dashboard.alarms = !dashboard.alarms,
+            }
+            format!(
+                "dashboard {}, alarms {}",
+                dashboard.enabled, dashboard.alarms
+            )
+        }
+        4 => {
+            let on = !spec.dns_mut().enabled;
+            spec.dns_mut().enabled = on;
+            format!("dns {}", if on { "on" } else { "off" })
+        }
+        5 => {
+            let cdn = spec.cdn_mut().enabled;
+            let dns = spec.dns_mut();
+            dns.target = match (dns.target.as_str(), cdn) {
+                ("load_balancer", true) => "cdn".into(),
+                _ => "load_balancer".into(),
+            };
+            format!("dns target {}", dns.target)
+        }
+        6 => {
+            spec.instance_type = dice.pick(&["t3.small", "c7i.large", "m7i.large"]).into();
+            format!("instance type {}", spec.instance_type)
+        }
+        7 => {
+            spec.min = dice.between(1, 3);
+            spec.desired = spec.min + dice.between(0, 1);
+            spec.max = spec.desired + dice.between(1, 4);
+            format!(
+                "capacity min {} desired {} max {}",
+                spec.min, spec.desired, spec.max
+            )
+        }
+        _ => "down".into(),
+    }
+}
+
+fn env_or(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .map(|v| {
+            v.parse()
+                .unwrap_or_else(|_| panic!("{name} is a number: {v}"))
+        })
+        .unwrap_or(default)
+}
+
+/// The issue's property: random sequences of spec edits (tiers on and off, sizes, replicas,
+/// the DNS target), each followed by `up`, and `down`s between them, all under the fault
+/// mix; after each step the account holds exactly what a fault-free `up` of that spec makes
+/// in an empty account (or nothing, after `down`), and a fault-free `up` changes nothing.
+/// `MODU_PROPERTY_SEED` and `MODU_PROPERTY_STEPS` choose the sequence.
+#[tokio::test]
+async fn random_spec_edits_under_faults_leave_exactly_what_the_spec_wants() {
+    let seed = env_or("MODU_PROPERTY_SEED", 1);
+    let steps = env_or("MODU_PROPERTY_STEPS", 6);
+    eprintln!(
+        "property test: seed {seed}, {steps} steps (MODU_PROPERTY_SEED, MODU_PROPERTY_STEPS)"
+    );
+    let mut dice = Dice(seed);
+    let dir = tempfile::tempdir().unwrap();
+    let mut spec = Spec::full("prop");
+    let cloud = Emulator::start();
+    let aws = Aws::new(&cloud).await;
+    let proxy = FaultProxy::start(&cloud, &Faults::none());
+    // What a fault-free `up` of each spec makes from nothing, per spec text.
+    let mut wanted: BTreeMap<String, BTreeMap<String, usize>> = BTreeMap::new();
+    let mut done = Vec::new();
+    for step in 0..steps {
+        let what = if step == 0 {
+            "up of the full stack".into()
+        } else {
+            edit(&mut spec, &mut dice)
+        };
+        done.push(what.clone());
+        let context = format!("seed {seed}, steps so far: {done:?}");
+        let file = spec.write(dir.path());
+        let file = arg(&file);
+        proxy.set(&Faults::issue_mix(seed * 100 + step));
+        if what == "down" {
+            until_success(&proxy, &["down", "-f", file, "--yes", "--delete-data"]).await;
+            let left = inventory(&cloud, &aws, &spec.stack, ZONE).await;
+            assert!(left.is_empty(), "{context}: down left\n{left}");
+            continue;
+        }
+        until_success(&proxy, &["up", "-f", file, "--yes"]).await;
+        proxy.set(&Faults::none());
+        expect_no_change(
+            &cloud,
+            &["up", "-f", file],
+            &format!("{context}: the stack"),
+        )
+        .await;
+        let expected = match wanted.get(&spec.yaml()) {
+            Some(counts) => counts.clone(),
+            None => {
+                let fresh = Emulator::start();
+                let fresh_aws = Aws::new(&fresh).await;
+                modu(&fresh, &["up", "-f", file, "--yes"])
+                    .await
+                    .expect_success();
+                let counts = inventory(&fresh, &fresh_aws, &spec.stack, ZONE)
+                    .await
+                    .counts();
+                wanted.insert(spec.yaml(), counts.clone());
+                counts
+            }
+        };
+        let found = inventory(&cloud, &aws, &spec.stack, ZONE).await;
+        assert_eq!(
+            found.counts(),
+            expected,
+            "{context}: the account differs from a fault-free up of the spec in an empty one\nfound:\n{found}"
+        );
+    }
+    eprintln!("property test: seed {seed}: {done:?}");
 }

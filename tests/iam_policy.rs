@@ -333,6 +333,10 @@ fn calls_map_to_their_iam_actions() {
     };
     assert_eq!(iam::actions(&call("s3", "HeadObject")), ["s3:GetObject"]);
     assert_eq!(
+        iam::actions(&call("s3", "CreateBucket")),
+        ["s3:CreateBucket", "s3:TagResource"]
+    );
+    assert_eq!(
         iam::actions(&call("s3", "ListObjectsV2")),
         ["s3:ListBucket"]
     );

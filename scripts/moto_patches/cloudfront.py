@@ -1,5 +1,5 @@
-"""CloudFront: distribution ARNs, origins with an origin access control, ETag/IfMatch,
-the disable-before-delete rule, viewer certificates that must cover the aliases, and
+"""CloudFront: distribution ARNs, origins with an origin access control, one origin access
+control per name, ETag/IfMatch, the disable-before-delete rule, viewer certificates that must cover the aliases, and
 ListDistributions (full summaries, real pages)."""
 
 from __future__ import annotations
@@ -154,6 +154,30 @@ def apply() -> None:
                 self.s3_origin_config["OriginReadTimeout"] = s3["OriginReadTimeout"]
 
     m.Origin.__init__ = origin_init
+
+    # ---- origin access controls: one per name ------------------------------
+    # AWS (CloudFront API Reference, CreateOriginAccessControl → Errors):
+    # OriginAccessControlAlreadyExists (409) when an origin access control by that name
+    # exists. moto made a second one, so a retried create (its first reply lost) left two
+    # by one name.
+    class OriginAccessControlAlreadyExists(CloudFrontException):
+        __module__ = service_module("cloudfront")
+
+        def __init__(self, name: str) -> None:
+            super().__init__(
+                "OriginAccessControlAlreadyExists",
+                f"An origin access control with the name {name} already exists.",
+            )
+
+    original_create_oac = m.CloudFrontBackend.create_origin_access_control
+
+    def create_origin_access_control(self, config_dict):
+        name = config_dict.get("Name")
+        if any(c.name == name for c in self.origin_access_controls.values()):
+            raise OriginAccessControlAlreadyExists(name)
+        return original_create_oac(self, config_dict)
+
+    m.CloudFrontBackend.create_origin_access_control = create_origin_access_control
 
     # ---- ETag / IfMatch / status on update ---------------------------------
     # AWS (CloudFront API Reference, UpdateDistribution → IfMatch, ETag; Distribution →

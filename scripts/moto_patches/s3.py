@@ -1,4 +1,11 @@
-"""S3: bucket policies decide by their conditions; GetBucketVersioning's answer.
+"""S3: bucket policies decide by their conditions; GetBucketVersioning's answer; tags given
+to CreateBucket.
+
+CreateBucket (S3 API Reference, "CreateBucketConfiguration": `Tags`): a general purpose
+bucket can be tagged in the request that creates it, so it never exists untagged. moto 5.2
+reads only the location constraint from that body and drops the tags; here they are kept
+when the request made the bucket (re-creating one's own bucket in us-east-1 succeeds and
+changes nothing).
 
 GetBucketVersioning (S3 API Reference, "GetBucketVersioning", Response Syntax): the body is
 a `VersioningConfiguration` element holding `Status` (absent for a bucket that never had
@@ -24,6 +31,8 @@ from __future__ import annotations
 
 import fnmatch
 import json
+
+import xmltodict
 
 
 def _listed(value) -> list:
@@ -101,6 +110,14 @@ VERSIONING = (
 )
 
 
+def _creation_tags(body) -> dict[str, str]:
+    """The `Tags` of a CreateBucket request's `CreateBucketConfiguration`, if any."""
+    if not body:
+        return {}
+    config = xmltodict.parse(body, force_list={"Tag": True}).get("CreateBucketConfiguration") or {}
+    return {t["Key"]: t.get("Value") or "" for t in (config.get("Tags") or {}).get("Tag", [])}
+
+
 def apply() -> None:
     from moto.iam.access_control import PermissionResult
     from moto.s3.models import FakeBucket
@@ -112,6 +129,18 @@ def apply() -> None:
         return 200, {"Content-Type": "application/xml"}, body
 
     S3Response.get_bucket_versioning = get_bucket_versioning
+
+    bucket_response_put = S3Response._bucket_response_put
+
+    def _bucket_response_put(self, request, bucket_name, querystring):
+        creating = not querystring and bucket_name not in self.backend.buckets
+        response = bucket_response_put(self, request, bucket_name, querystring)
+        tags = _creation_tags(self.body) if creating else {}
+        if tags and bucket_name in self.backend.buckets:
+            self.backend.put_bucket_tagging(bucket_name, tags)
+        return response
+
+    S3Response._bucket_response_put = _bucket_response_put
 
     def get_permission(self, action: str, resource: str):
         if self.policy is None:

@@ -227,3 +227,21 @@ def test_aliases_need_an_issued_us_east_1_certificate_that_covers_them(client):
     with pytest.raises(ClientError) as refused:
         cf.update_distribution(Id=dist_id, IfMatch=etag, DistributionConfig=current)
     assert error_code(refused) == "InvalidViewerCertificate"
+
+
+def test_origin_access_control_names_are_unique(client):
+    cf = client("cloudfront")
+    config = {
+        "Name": uid("oac-"),
+        "SigningProtocol": "sigv4",
+        "SigningBehavior": "always",
+        "OriginAccessControlOriginType": "s3",
+    }
+    first = cf.create_origin_access_control(OriginAccessControlConfig=config)["OriginAccessControl"]["Id"]
+    with pytest.raises(ClientError) as refused:
+        cf.create_origin_access_control(OriginAccessControlConfig=config)
+    assert error_code(refused) == "OriginAccessControlAlreadyExists"
+    assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 409
+    named = [c["Id"] for c in cf.list_origin_access_controls()["OriginAccessControlList"]["Items"]
+             if c["Name"] == config["Name"]]
+    assert named == [first]

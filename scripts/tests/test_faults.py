@@ -136,6 +136,19 @@ def test_a_retried_lost_create_meets_its_own_change(emulator, proxy):
     assert [(f["operation"], f["fault"]) for f in running.faults()] == [("CreateSecurityGroup", "lost-reply")]
 
 
+def test_hold_after_makes_the_first_change_and_never_answers_it(emulator, proxy):
+    running = proxy("--hold-after", "CreateSecurityGroup")
+    ec2 = running.client("ec2", NO_RETRIES.merge(Config(read_timeout=2)))
+    held, answered = uid("held-"), uid("answered-")
+    with pytest.raises(botocore.exceptions.ReadTimeoutError):
+        ec2.create_security_group(GroupName=held, Description="held")
+    assert security_group_exists(emulator, held), "the held call was not forwarded"
+    # Only the first call of the operation is held.
+    ec2.create_security_group(GroupName=answered, Description="answered")
+    assert running.control("stats")["faults"]["held"] == 1
+    assert [(f["operation"], f["fault"]) for f in running.faults()] == [("CreateSecurityGroup", "held")]
+
+
 def test_lost_replies_and_only_mutating_leave_reads_alone(proxy):
     running = proxy("--lost-reply", "0.5", "--throttle", "0.5", "--only-mutating")
     ec2 = running.client("ec2", NO_RETRIES)
@@ -143,7 +156,7 @@ def test_lost_replies_and_only_mutating_leave_reads_alone(proxy):
         ec2.describe_vpcs()
     assert running.faults() == []
     assert running.control("stats") == {
-        "requests": 10, "faults": {"throttle": 0, "error": 0, "reset": 0, "lost_reply": 0, "latency": 0}
+        "requests": 10, "faults": {"throttle": 0, "error": 0, "reset": 0, "lost_reply": 0, "latency": 0, "held": 0}
     }
 
 

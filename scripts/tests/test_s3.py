@@ -1,5 +1,6 @@
 """S3: bucket policies decide by their conditions; GetBucketVersioning answers with a
-`VersioningConfiguration`; a versioned bucket empties completely."""
+`VersioningConfiguration`; a versioned bucket empties completely; CreateBucket keeps the tags
+it is given."""
 
 from __future__ import annotations
 
@@ -89,3 +90,24 @@ def test_versioning_is_answered_as_a_versioning_configuration(client):
     )
     assert s3.get_bucket_versioning(Bucket=name)["Status"] == "Enabled"
     assert b"<VersioningConfiguration" in bodies[0] and b"<Status>Enabled</Status>" in bodies[0], bodies
+
+
+def test_tags_given_to_create_bucket_are_the_bucket_s_tags(client):
+    s3 = client("s3")
+    name = uid("bucket-")
+    tags = [{"Key": "modu:stack", "Value": "web"}, {"Key": "modu:resource", "Value": "bucket"}]
+    s3.create_bucket(Bucket=name, CreateBucketConfiguration={"Tags": tags})
+    got = s3.get_bucket_tagging(Bucket=name)["TagSet"]
+    assert sorted(got, key=lambda t: t["Key"]) == sorted(tags, key=lambda t: t["Key"])
+    # Creating one's own bucket again in us-east-1 succeeds and leaves its tags alone.
+    s3.create_bucket(Bucket=name, CreateBucketConfiguration={"Tags": [{"Key": "other", "Value": "x"}]})
+    assert len(s3.get_bucket_tagging(Bucket=name)["TagSet"]) == 2
+
+
+def test_a_bucket_created_without_tags_has_none(client):
+    s3 = client("s3")
+    name = uid("bucket-")
+    s3.create_bucket(Bucket=name)
+    with pytest.raises(ClientError) as missing:
+        s3.get_bucket_tagging(Bucket=name)
+    assert missing.value.response["Error"]["Code"] == "NoSuchTagSet"

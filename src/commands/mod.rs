@@ -20,7 +20,7 @@ use crate::aws::wait::SystemClock;
 use crate::aws::{self, Connection};
 use crate::cli::{Cli, Command, ImageArgs};
 use crate::engine::{self, Graph};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::lease::Lease;
 use crate::output::Progress;
 use crate::resources::{self, Context};
@@ -181,7 +181,15 @@ async fn context(
         profile: cli.global.profile.clone(),
         endpoint_url: cli.global.endpoint_url.clone(),
     };
-    let (clients, account_id) = aws::connect(&connection).await?;
+    // Connecting may take long (credential providers, the identity call's retries): a
+    // stop asked for meanwhile ends it, as it ends any other wait.
+    let stop = crate::stop::Stop::of_process();
+    let (clients, account_id) = tokio::select! {
+        connected = aws::connect(&connection) => connected?,
+        () = stop.wait() => {
+            return Err(Error::Interrupted { what: "connecting to AWS".into() });
+        }
+    };
     let mut cx = Context::new(
         spec,
         clients,
@@ -191,6 +199,6 @@ async fn context(
         progress,
         delete_data,
     );
-    cx.stop = crate::stop::Stop::of_process();
+    cx.stop = stop;
     Ok(cx)
 }

@@ -352,6 +352,8 @@ fn s3() -> Vec<Rule> {
                 "s3:ListBucketVersions",
                 "s3:GetBucketTagging",
                 "s3:PutBucketTagging",
+                // CreateBucket with tags also asks for this one.
+                "s3:TagResource",
                 "s3:GetEncryptionConfiguration",
                 "s3:PutEncryptionConfiguration",
                 "s3:GetBucketPublicAccessBlock",

@@ -133,6 +133,12 @@ fn show(expiry: Option<Expiry>) -> String {
     expiry.map_or("(none)".to_string(), |e| e.to_string())
 }
 
+fn tag_set(tags: &BTreeMap<String, String>) -> Result<Vec<Tag>> {
+    tags.iter()
+        .map(|(k, v)| built(Tag::builder().key(k).value(v).build()))
+        .collect()
+}
+
 /// What differs between the bucket and the spec's tags, privacy, transport, versioning and
 /// lifecycle.
 fn diff_live(live: &Live, desired_tags: &BTreeMap<String, String>) -> Vec<Change> {
@@ -343,10 +349,7 @@ impl Bucket {
         name: &str,
         all: &BTreeMap<String, String>,
     ) -> Result<()> {
-        let tag_set = all
-            .iter()
-            .map(|(k, v)| built(Tag::builder().key(k).value(v).build()))
-            .collect::<Result<Vec<_>>>()?;
+        let tag_set = tag_set(all)?;
         cx.clients
             .s3
             .put_bucket_tagging()
@@ -518,16 +521,24 @@ impl Resource for Bucket {
 
     async fn create(&self, cx: &Context, _deps: &Deps<'_>) -> Result<Found> {
         let name = self.name(cx);
-        let mut request = cx.clients.s3.create_bucket().bucket(&name);
+        // Tagged in the same request: a run stopped right after it leaves a bucket the next
+        // run recognises as the stack's, never an untagged one it must refuse.
+        let mut configuration = CreateBucketConfiguration::builder().set_tags(Some(tag_set(
+            &tags::for_resource(&cx.spec, self.key().as_str(), &name),
+        )?));
         // us-east-1 is the one region that must not be named as a location constraint.
         if cx.spec.region != "us-east-1" {
-            request = request.create_bucket_configuration(
-                CreateBucketConfiguration::builder()
-                    .location_constraint(BucketLocationConstraint::from(cx.spec.region.as_str()))
-                    .build(),
-            );
+            configuration = configuration
+                .location_constraint(BucketLocationConstraint::from(cx.spec.region.as_str()));
         }
-        let result = request.send().await;
+        let result = cx
+            .clients
+            .s3
+            .create_bucket()
+            .bucket(&name)
+            .create_bucket_configuration(configuration.build())
+            .send()
+            .await;
         if let Err(err) = &result
             && errors::is_code(err, &["BucketAlreadyExists"])
         {
@@ -537,12 +548,6 @@ impl Resource for Bucket {
             ));
         }
         result.context("creating", KIND, &name)?;
-        self.put_tags(
-            cx,
-            &name,
-            &tags::for_resource(&cx.spec, self.key().as_str(), &name),
-        )
-        .await?;
         self.block_public_access(cx, &name).await?;
         self.encrypt(cx, &name).await?;
         put_statement(cx, KIND, &name, tls_only_statement(&name)).await?;

@@ -2,8 +2,11 @@
 //!
 //! Usually the account's existing zone (looked up by name, never deleted). With
 //! `dns.create_zone` modu creates it and deletes it on `down` — and only then. A zone modu
-//! created carries the comment `modu stack <stack>` (returned by the list call, so no tag
-//! read is needed) besides the stack's tags.
+//! created carries the comment `modu stack <stack>` (returned by the list call, and set by
+//! the create itself, so a run stopped right after it still leaves a zone that is known as
+//! the stack's) besides the stack's tags, which a later run adds if that run did not.
+
+use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use aws_sdk_route53::types::{HostedZone as AwsZone, HostedZoneConfig, Tag, TagResourceType};
@@ -11,7 +14,8 @@ use serde_json::json;
 
 use super::shared::route53::{absolute, all_zones, short_zone_id};
 use super::{
-    Context, Deps, Found, Health, Key, Observed, OnDown, Outputs, Resource, unique_reference,
+    Change, Context, Deps, Found, Health, Key, Observed, OnDown, Outputs, Resource, touches,
+    unique_reference,
 };
 use crate::aws::errors::{Absent, AwsContext};
 use crate::aws::tags;
@@ -36,6 +40,12 @@ fn found(zone: &AwsZone, created_by_modu: bool, name_servers: Vec<String>) -> Fo
         created_by_modu,
         name_servers,
     })
+}
+
+/// The tags of a zone modu created; `None` for the account's own zone, which modu leaves as
+/// it is.
+struct Live {
+    tags: Option<BTreeMap<String, String>>,
 }
 
 fn created(found: &Found) -> bool {
@@ -67,6 +77,56 @@ impl HostedZone {
             .find(|z| absolute(z.name()) == wanted && !z.config().is_some_and(|c| c.private_zone()))
             .cloned())
     }
+
+    async fn tags_of(&self, cx: &Context, id: &str) -> Result<BTreeMap<String, String>> {
+        let out = cx
+            .clients
+            .route53
+            .list_tags_for_resource()
+            .resource_type(TagResourceType::Hostedzone)
+            .resource_id(id)
+            .send()
+            .await
+            .context("reading tags of", KIND, id)?;
+        Ok(out
+            .resource_tag_set()
+            .map(|set| set.tags())
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string())))
+            .collect())
+    }
+
+    async fn tag(&self, cx: &Context, id: &str, zone: &str) -> Result<()> {
+        let zone_tags = tags::sdk(&cx.spec, self.key().as_str(), zone, |k, v| {
+            Tag::builder().key(k).value(v).build()
+        });
+        cx.clients
+            .route53
+            .change_tags_for_resource()
+            .resource_type(TagResourceType::Hostedzone)
+            .resource_id(id)
+            .set_add_tags(Some(zone_tags))
+            .send()
+            .await
+            .context("tagging", KIND, zone)?;
+        Ok(())
+    }
+
+    /// The zone as found, with its tags when modu created it.
+    async fn observed(
+        &self,
+        cx: &Context,
+        zone: &AwsZone,
+        created_by_modu: bool,
+    ) -> Result<Observed> {
+        let found = found(zone, created_by_modu, Vec::new());
+        let tags = match created_by_modu {
+            true => Some(self.tags_of(cx, &found.id).await?),
+            false => None,
+        };
+        Ok(Observed::new(found, Live { tags }))
+    }
 }
 
 #[async_trait]
@@ -96,15 +156,51 @@ impl Resource for HostedZone {
         let Some(dns) = &cx.spec.dns else {
             // `dns` left the spec: only a zone modu created for this stack is still its business.
             let zones = all_zones(cx).await?;
-            return Ok(zones
-                .iter()
-                .find(|z| created_by(z, stack))
-                .map(|z| Observed::new(found(z, true, Vec::new()), ())));
+            return match zones.iter().find(|z| created_by(z, stack)) {
+                Some(zone) => Ok(Some(self.observed(cx, zone, true).await?)),
+                None => Ok(None),
+            };
         };
-        Ok(self
-            .by_name(cx, &dns.zone)
-            .await?
-            .map(|zone| Observed::new(found(&zone, created_by(&zone, stack), Vec::new()), ())))
+        match self.by_name(cx, &dns.zone).await? {
+            Some(zone) => Ok(Some(
+                self.observed(cx, &zone, created_by(&zone, stack)).await?,
+            )),
+            None => Ok(None),
+        }
+    }
+
+    fn diff(&self, cx: &Context, _deps: &Deps<'_>, observed: &Observed) -> Result<Vec<Change>> {
+        let live: &Live = observed.live()?;
+        let Some(current) = &live.tags else {
+            return Ok(Vec::new());
+        };
+        let name = match &observed.found.outputs {
+            Outputs::HostedZone { name, .. } => name.as_str(),
+            _ => observed.found.id.as_str(),
+        };
+        let desired = tags::for_resource(&cx.spec, self.key().as_str(), name);
+        let missing = tags::missing(&desired, current);
+        Ok(match missing.is_empty() {
+            true => Vec::new(),
+            false => vec![tags::change(&missing, current)],
+        })
+    }
+
+    async fn apply(
+        &self,
+        cx: &Context,
+        _deps: &Deps<'_>,
+        observed: &Observed,
+        changes: &[Change],
+    ) -> Result<()> {
+        if touches(changes, "tags") {
+            let name = match &observed.found.outputs {
+                Outputs::HostedZone { name, .. } => name.clone(),
+                _ => observed.found.id.clone(),
+            };
+            self.tag(cx, &observed.found.id, &name).await?;
+        }
+        Ok(())
     }
 
     async fn create(&self, cx: &Context, _deps: &Deps<'_>) -> Result<Found> {
@@ -146,18 +242,7 @@ impl Resource for HostedZone {
             kind: KIND,
             name: dns.zone.clone(),
         })?;
-        let zone_tags = tags::sdk(&cx.spec, self.key().as_str(), &dns.zone, |k, v| {
-            Tag::builder().key(k).value(v).build()
-        });
-        cx.clients
-            .route53
-            .change_tags_for_resource()
-            .resource_type(TagResourceType::Hostedzone)
-            .resource_id(short_zone_id(zone.id()))
-            .set_add_tags(Some(zone_tags))
-            .send()
-            .await
-            .context("tagging", KIND, &dns.zone)?;
+        self.tag(cx, short_zone_id(zone.id()), &dns.zone).await?;
         let name_servers = out
             .delegation_set()
             .map(|d| d.name_servers().to_vec())

@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use super::shared::secrets::{self, KIND, NOT_FOUND};
-use super::{Change, Context, Deps, Found, Health, Key, Observed, Outputs, Resource};
+use super::{Change, Context, Deps, Found, Health, Key, Observed, Outputs, Resource, touches};
 use super::{Diff, ensure_owned, toolkit::request_token};
 use crate::aws::errors::{Absent, AwsContext};
 use crate::error::{Error, Result};
@@ -30,6 +30,9 @@ pub const HEADER: &str = "X-Origin-Verify";
 
 const CURRENT: &str = "AWSCURRENT";
 const PENDING: &str = "AWSPENDING";
+/// The fields of the secret's changes: a new value, or a rotation to finish.
+const VALUE: &str = "value";
+const ROTATION: &str = "rotation";
 /// Letters and digits: a header value and a listener condition take them unquoted. The
 /// condition takes at most 128 characters.
 const LENGTH: usize = 64;
@@ -238,9 +241,13 @@ impl Resource for OriginSecret {
     fn diff(&self, cx: &Context, _deps: &Deps<'_>, observed: &Observed) -> Result<Vec<Change>> {
         let live: &Values = observed.live()?;
         let mut diff = Diff::new();
-        // A rotation already under way is finished rather than started again.
-        if cx.rotate_origin_secret && live.pending.is_none() {
-            diff.push(Change::new("value", &live.current, "(a new value)"));
+        if live.pending.is_some() {
+            // A rotation a stopped run left under way is finished (by `up`, once the
+            // distribution sends the new value: see `promote`), not started again. As a
+            // change it is made under the stack's lease, like any other.
+            diff.push(Change::new(ROTATION, "under way", "finished"));
+        } else if cx.rotate_origin_secret {
+            diff.push(Change::new(VALUE, &live.current, "(a new value)"));
         }
         Ok(diff.into_changes())
     }
@@ -250,8 +257,12 @@ impl Resource for OriginSecret {
         cx: &Context,
         _deps: &Deps<'_>,
         observed: &Observed,
-        _changes: &[Change],
+        changes: &[Change],
     ) -> Result<()> {
+        // Finishing a rotation needs the distribution converged first: `up` promotes after it.
+        if !touches(changes, VALUE) {
+            return Ok(());
+        }
         cx.clients
             .secrets
             .call(

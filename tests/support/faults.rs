@@ -28,6 +28,9 @@ pub struct Faults {
     pub latency_rate: f64,
     /// Faults and latency on mutating calls only.
     pub only_mutating: bool,
+    /// Operations whose first call is forwarded and then never answered: the caller is
+    /// caught right after that change.
+    pub hold_after: Vec<String>,
 }
 
 impl Faults {
@@ -55,6 +58,16 @@ impl Faults {
         Faults {
             latency_ms: ms,
             only_mutating: true,
+            ..Faults::none()
+        }
+    }
+}
+
+impl Faults {
+    /// No fault; the first call of each of `operations` is made and never answered.
+    pub fn hold_after(operations: Vec<String>) -> Faults {
+        Faults {
+            hold_after: operations,
             ..Faults::none()
         }
     }

@@ -41,6 +41,8 @@ fn s3_actions(op: &str) -> Vec<&str> {
         "ListObjectVersions" => vec!["ListBucketVersions"],
         "ListMultipartUploads" => vec!["ListBucketMultipartUploads"],
         "HeadObject" => vec!["GetObject"],
+        // modu's CreateBucket carries the bucket's tags.
+        "CreateBucket" => vec!["CreateBucket", "TagResource"],
         "GetBucketEncryption" => vec!["GetEncryptionConfiguration"],
         "PutBucketEncryption" => vec!["PutEncryptionConfiguration"],
         "GetPublicAccessBlock" => vec!["GetBucketPublicAccessBlock"],
