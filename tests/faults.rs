@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 
 use support::faults::{FaultProxy, Faults, Inventory, inventory};
 use support::{
-    Aws, Emulator, Run, Running, Spec, ZONE, arg, describe_calls, expect_no_change, modu, modu_at,
+    Aws, Emulator, Run, Running, Spec, ZONE, arg, aws_cli, describe_calls, expect_no_change, modu,
+    modu_at,
 };
 
 /// The bound: `up` (or `down`) under the fault mix converges within this many runs.
@@ -247,6 +248,96 @@ async fn a_second_ctrl_c_exits_at_once() {
     assert!(second.elapsed() < Duration::from_secs(1), "{run}");
     run.expect_code(130);
     assert!(run.stderr.contains("exiting at once"), "{run}");
+}
+
+/// The version stages of the stack's origin secret, as (stages, version) pairs.
+fn secret_stages(cloud: &Emulator, stack: &str) -> Vec<(Vec<String>, String)> {
+    let listed = aws_cli(
+        cloud,
+        &[
+            "secretsmanager",
+            "list-secret-version-ids",
+            "--secret-id",
+            &format!("modu/{stack}/origin-header"),
+        ],
+    );
+    listed["Versions"]
+        .as_array()
+        .expect("versions")
+        .iter()
+        .map(|v| {
+            let stages = v["VersionStages"].as_array().expect("stages");
+            (
+                stages
+                    .iter()
+                    .map(|s| s.as_str().unwrap().to_string())
+                    .collect(),
+                v["VersionId"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// A rotation of the origin secret killed right after each of its steps (the new value
+/// stored, the distribution sending it, the value promoted): the next plain `up` finishes
+/// it, under the stack's lease, and leaves one current value and none pending.
+#[tokio::test]
+async fn a_rotation_killed_at_each_step_is_finished_by_the_next_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = Spec::full("rotating");
+    let file = spec.write(dir.path());
+    let file = arg(&file);
+    let cloud = Emulator::start();
+    let proxy = FaultProxy::start(&cloud, &Faults::none());
+    modu_at(proxy.url(), &["up", "-f", file, "--yes"])
+        .await
+        .expect_success();
+    for step in [
+        "PutSecretValue",
+        "UpdateDistribution",
+        "UpdateSecretVersionStage",
+    ] {
+        proxy.set(&Faults::hold_after(vec![step.into()]));
+        let mut run = Running::start(
+            proxy.url(),
+            &["up", "-f", file, "--yes", "--rotate-origin-secret"],
+        );
+        while proxy.stats()["faults"]["held"] != 1 {
+            assert!(!run.exited(), "the rotation never called {step}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        run.signal("KILL");
+        run.finish(STOP_BOUND).await;
+        proxy.set(&Faults::none());
+
+        let plan = modu(&cloud, &["plan", "-f", file]).await;
+        plan.expect_success();
+        assert!(
+            plan.stdout.contains("rotation") || plan.stderr.contains("rotation"),
+            "killed after {step}: the plan shows the rotation to finish\n{plan}"
+        );
+        let mark = cloud.mark();
+        let up = modu(&cloud, &["up", "-f", file, "--yes"]).await;
+        up.expect_success();
+        let calls = cloud.mutating_calls_since(mark);
+        assert!(
+            calls.iter().any(|c| c.operation == "PutParameter"),
+            "killed after {step}: the rotation is finished under the lease: {}",
+            describe_calls(&calls)
+        );
+        expect_no_change(&cloud, &["up", "-f", file], &format!("killed after {step}")).await;
+        let stages = secret_stages(&cloud, &spec.stack);
+        let labelled: Vec<&Vec<String>> = stages
+            .iter()
+            .map(|(stages, _)| stages)
+            .filter(|s| s.iter().any(|s| s == "AWSCURRENT" || s == "AWSPENDING"))
+            .collect();
+        assert_eq!(
+            labelled,
+            [&vec!["AWSCURRENT".to_string()]],
+            "killed after {step}: one current value, none pending: {stages:?}"
+        );
+    }
 }
 
 /// How many runs a crash-point walk may take before it is called stuck.

@@ -159,19 +159,22 @@ pub async fn promote(cx: &Context) -> Result<bool> {
     ) else {
         return Ok(false);
     };
-    cx.clients
-        .secrets
-        .call(
-            "UpdateSecretVersionStage",
-            &json!({
-                "SecretId": name,
-                "VersionStage": CURRENT,
-                "MoveToVersionId": pending,
-                "RemoveFromVersionId": current,
-            }),
-        )
-        .await
-        .context("promoting the new value of", KIND, &name)?;
+    // A run stopped between the two calls left the current label on the new value already.
+    if current != pending {
+        cx.clients
+            .secrets
+            .call(
+                "UpdateSecretVersionStage",
+                &json!({
+                    "SecretId": name,
+                    "VersionStage": CURRENT,
+                    "MoveToVersionId": pending,
+                    "RemoveFromVersionId": current,
+                }),
+            )
+            .await
+            .context("promoting the new value of", KIND, &name)?;
+    }
     cx.clients
         .secrets
         .call(
