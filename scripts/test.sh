@@ -41,6 +41,11 @@ python3 -m pytest -q scripts/tests
 # `modu load`'s end-to-end tests run the real resume service; building it here keeps the
 # test processes from each waiting on that build (they still check it is up to date).
 cargo build --quiet -p modu-app
+# The property test of tests/faults.rs (random spec edits, `up` and `down` under faults):
+# one fixed sequence here, so a landing never depends on luck; other seeds replay with
+# `MODU_PROPERTY_SEED=N cargo nextest run -p modu --test faults -E 'test(random_spec)'`.
+export MODU_PROPERTY_SEED="${MODU_PROPERTY_SEED:-1}" MODU_PROPERTY_STEPS="${MODU_PROPERTY_STEPS:-6}"
+echo "property test: seed $MODU_PROPERTY_SEED, $MODU_PROPERTY_STEPS steps"
 cargo nextest run -p modu -p modu-spec -p modu-load -p modu-wire
 # The spec parser, fuzzed for two minutes from its corpus in fuzz/corpus/ (README,
 # "Fuzzing the spec parser").

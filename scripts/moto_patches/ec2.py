@@ -1,5 +1,5 @@
 """EC2: a block device mapping that names neither a size nor a snapshot; the network
-interface of a launch template."""
+interface of a launch template; CreateVpcEndpoint's client token."""
 
 from __future__ import annotations
 
@@ -93,3 +93,20 @@ def _apply_gateway_endpoint_routes() -> None:
             self.ec2_backend.delete_route(table, None, destination_prefix_list_id=prefix_list)
 
     VPCEndPoint.modify = modify
+
+    # AWS (EC2 API Reference, CreateVpcEndpoint → ClientToken, and "Ensuring idempotency"):
+    # a request repeated with the same client token returns the endpoint the first one
+    # made. moto made another endpoint, so a retried create (its first reply lost) left two.
+    from moto.ec2.models.vpcs import VPCBackend
+
+    create_vpc_endpoint = VPCBackend.create_vpc_endpoint
+
+    def create_vpc_endpoint_once(self, *args, **kwargs):
+        token = kwargs.get("client_token")
+        if token:
+            for endpoint in self.vpc_end_points.values():
+                if getattr(endpoint, "client_token", None) == token:
+                    return endpoint
+        return create_vpc_endpoint(self, *args, **kwargs)
+
+    VPCBackend.create_vpc_endpoint = create_vpc_endpoint_once

@@ -1,5 +1,5 @@
-"""Route 53: record-set shapes, ChangeResourceRecordSets validated as one batch, and
-ListHostedZones in real pages."""
+"""Route 53: record-set shapes, ChangeResourceRecordSets validated as one batch,
+ListHostedZones in real pages, and one hosted zone per caller reference."""
 
 from __future__ import annotations
 
@@ -25,6 +25,30 @@ def apply() -> None:
 
         def __init__(self, messages):
             super().__init__("InvalidChangeBatch", "[" + ", ".join(messages) + "]")
+
+    # ---- one zone per caller reference --------------------------------------
+    # AWS (Route 53 API Reference, CreateHostedZone → CallerReference: "a unique string
+    # that identifies the request and that allows failed CreateHostedZone requests to be
+    # retried without the risk of executing the operation twice"; Errors:
+    # HostedZoneAlreadyExists, 409). moto created a second zone, so a retried create (its
+    # first reply lost) left two zones of one name.
+    class HostedZoneAlreadyExists(Route53ClientError):
+        __module__ = service_module("route53")
+
+        def __init__(self, name):
+            super().__init__(
+                "HostedZoneAlreadyExists",
+                f"A hosted zone has already been created with the specified caller reference ({name}).",
+            )
+
+    create_hosted_zone = m.Route53Backend.create_hosted_zone
+
+    def create_hosted_zone_once(self, name, private_zone, caller_reference=None, *args, **kwargs):
+        if caller_reference and any(z.caller_reference == caller_reference for z in self.zones.values()):
+            raise HostedZoneAlreadyExists(name)
+        return create_hosted_zone(self, name, private_zone, caller_reference, *args, **kwargs)
+
+    m.Route53Backend.create_hosted_zone = create_hosted_zone_once
 
     # ---- record sets -------------------------------------------------------
     # AWS (Route 53 API Reference, ResourceRecordSet → TTL, omitted for alias record sets;

@@ -1,5 +1,5 @@
 """EC2: what a launch template's network interface gives the instances launched from it,
-and the routes of a gateway endpoint's route tables."""
+and the routes of a gateway endpoint's route tables; CreateVpcEndpoint's client token."""
 
 from __future__ import annotations
 
@@ -71,3 +71,21 @@ def test_a_gateway_endpoints_route_tables_carry_its_route_while_associated(clien
     assert not routed(tables[0]) and routed(tables[1])
     ec2.delete_vpc_endpoints(VpcEndpointIds=[endpoint])
     assert not routed(tables[1])
+
+
+def test_a_client_token_creates_one_vpc_endpoint(client):
+    ec2 = client("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.35.0.0/16")["Vpc"]["VpcId"]
+    table = ec2.create_route_table(VpcId=vpc)["RouteTable"]["RouteTableId"]
+    create = dict(
+        VpcId=vpc,
+        ServiceName="com.amazonaws.us-east-1.s3",
+        VpcEndpointType="Gateway",
+        RouteTableIds=[table],
+        ClientToken=uid("token-"),
+    )
+    first = ec2.create_vpc_endpoint(**create)["VpcEndpoint"]["VpcEndpointId"]
+    again = ec2.create_vpc_endpoint(**create)["VpcEndpoint"]["VpcEndpointId"]
+    assert again == first
+    found = ec2.describe_vpc_endpoints(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["VpcEndpoints"]
+    assert [e["VpcEndpointId"] for e in found] == [first]

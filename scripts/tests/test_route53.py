@@ -1,5 +1,5 @@
 """Route 53, as the Route 53 API Reference documents it: record sets and
-ChangeResourceRecordSets, ListHostedZones."""
+ChangeResourceRecordSets, ListHostedZones, CreateHostedZone's caller reference."""
 
 from __future__ import annotations
 
@@ -145,3 +145,15 @@ def test_list_hosted_zones_with_page_size_one(fresh_emulator):
         for page in r53.get_paginator("list_hosted_zones").paginate()
     ]
     assert listed == pages
+
+
+def test_a_caller_reference_creates_one_zone(client):
+    r53 = client("route53")
+    name, reference = f"{uid('ref')}.example.org", str(uuid.uuid4())
+    r53.create_hosted_zone(Name=name, CallerReference=reference)
+    with pytest.raises(ClientError) as refused:
+        r53.create_hosted_zone(Name=name, CallerReference=reference)
+    assert error_code(refused) == "HostedZoneAlreadyExists"
+    assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 409
+    zones = r53.list_hosted_zones_by_name(DNSName=name)["HostedZones"]
+    assert [z["Name"] for z in zones if z["Name"] == f"{name}."] == [f"{name}."]

@@ -74,6 +74,9 @@ pub struct NewVpcEndpoint<'a> {
     pub subnets: &'a [String],
     pub security_groups: &'a [String],
     pub tags: &'a [Tag],
+    /// Unique per endpoint modu means to make: a retry of the request (its reply lost)
+    /// then returns the endpoint the first attempt made instead of making another.
+    pub client_token: &'a str,
 }
 
 /// The changes ModifyVpcEndpoint makes.
@@ -479,6 +482,7 @@ impl Client {
             .set("VpcId", new.vpc_id)
             .set("ServiceName", new.service_name)
             .set("VpcEndpointType", new.kind)
+            .set("ClientToken", new.client_token)
             .list("RouteTableId", new.route_tables)
             .list("SubnetId", new.subnets)
             .list("SecurityGroupId", new.security_groups)

@@ -15,6 +15,7 @@ use std::collections::BTreeMap;
 use async_trait::async_trait;
 use serde_json::json;
 
+use super::toolkit::request_token;
 use super::{Change, Context, Deps, Diff, Found, Health, Key, Observed, Resource, shared};
 use crate::aws::ec2::{NewVpcEndpoint, Tag, VpcEndpoint, VpcEndpointChanges};
 use crate::aws::errors::AwsContext;
@@ -167,6 +168,7 @@ impl InterfaceEndpoints {
                 subnets: &want.subnets,
                 security_groups: &want.security_groups,
                 tags: &tag_list,
+                client_token: &request_token(),
                 ..NewVpcEndpoint::default()
             })
             .await

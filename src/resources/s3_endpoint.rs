@@ -16,6 +16,7 @@ use std::collections::BTreeSet;
 use async_trait::async_trait;
 use serde_json::json;
 
+use super::toolkit::request_token;
 use super::{Change, Context, Deps, Diff, Found, Health, Key, Observed, Resource, shared};
 use crate::aws::ec2::{NewVpcEndpoint, Tag, VpcEndpoint, VpcEndpointChanges};
 use crate::aws::errors::AwsContext;
@@ -179,6 +180,7 @@ impl Resource for S3Endpoint {
                 kind: GATEWAY,
                 route_tables: &tables,
                 tags: &tag_list,
+                client_token: &request_token(),
                 ..NewVpcEndpoint::default()
             })
             .await
