@@ -39,6 +39,11 @@ use crate::spec::{DnsTarget, OriginProtocol, Spec};
 pub struct Distribution;
 
 const KIND: &str = "distribution";
+
+/// How many times an update is sent, each over a freshly read ETag when the last one was
+/// stale: each lost reply of an update makes the SDK's retry of it stale once.
+const STALE_ETAG_ROUNDS: usize = 3;
+
 /// The hosted zone id every CloudFront alias target uses.
 pub const CLOUDFRONT_HOSTED_ZONE_ID: &str = "Z2FDTNDATAQYW2";
 /// AWS managed cache policy "CachingOptimized".
@@ -280,6 +285,7 @@ impl Distribution {
     }
 
     /// Replaces the distribution's config; `etag` is the one read with the current config.
+    /// A stale ETag is read afresh up to [`STALE_ETAG_ROUNDS`] times in all.
     async fn update(
         &self,
         cx: &Context,
@@ -297,18 +303,23 @@ impl Distribution {
                 .distribution_config(config)
                 .send()
         };
-        match send(etag, config.clone()).await {
-            // The config changed since it was read: most likely by this very update, applied
-            // by an attempt whose reply was lost, so the SDK's retry carried a stale ETag.
-            // `config` is the whole wanted config: send it again over the fresh one.
-            Err(err) if crate::aws::errors::is_code(&err, &["PreconditionFailed"]) => {
-                let (_, fresh) = self.config(cx, id).await?;
-                send(fresh, config).await.context(action, KIND, id)?;
-            }
-            other => {
-                other.context(action, KIND, id)?;
+        let mut etag = etag;
+        for _ in 1..STALE_ETAG_ROUNDS {
+            match send(etag, config.clone()).await {
+                // The config changed since it was read: most likely by this very update,
+                // applied by an attempt whose reply was lost, so the SDK's retry carried a
+                // stale ETag. `config` is the whole wanted config: send it again over the
+                // fresh one.
+                Err(err) if crate::aws::errors::is_code(&err, &["PreconditionFailed"]) => {
+                    etag = self.config(cx, id).await?.1;
+                }
+                other => {
+                    other.context(action, KIND, id)?;
+                    return Ok(());
+                }
             }
         }
+        send(etag, config).await.context(action, KIND, id)?;
         Ok(())
     }
 
