@@ -1,5 +1,6 @@
 //! modu under the faults AWS shows on a real account: throttling, server errors, changes
-//! whose reply is lost, an interrupted or killed run, two runs at once. Faults come from
+//! whose reply is lost, an interrupted or killed run (right after each change it makes),
+//! two runs at once, and random sequences of spec edits under all of them. Faults come from
 //! `scripts/faults.py` between modu and the emulator, seeded, so a failure reproduces;
 //! what the account holds afterwards is compared with a fault-free run of the same spec.
 
