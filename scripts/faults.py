@@ -5,7 +5,8 @@ fail the way AWS does, reproducibly, so tests can show modu converges anyway.
     python3 scripts/faults.py --upstream http://127.0.0.1:PORT [--port 0] [--seed N]
         [--throttle RATE] [--error RATE] [--reset RATE] [--lost-reply RATE]
         [--lost-reply-as 500|reset] [--latency-ms MS] [--latency-rate RATE]
-        [--only-mutating] [--skip-first N] [--hold-after OP[,OP...]] [--log FILE]
+        [--only-mutating] [--skip-first N] [--hold-after OP[,OP...]]
+        [--lose-reply-of OP[,OP...]] [--log FILE]
         [--exit-on-stdin-eof]
 
 Binds 127.0.0.1 only; with --port 0 a free port is picked, and once listening it prints
@@ -24,6 +25,8 @@ and, independently, --latency-ms of delay (on a --latency-rate share of requests
 --hold-after names operations whose first call is forwarded (the change happens) and then
 never answered until the client hangs up: the client is caught right after that change,
 where a test can kill it (`held` in the stats counts them).
+--lose-reply-of names operations whose first call meets a lost reply, whatever the rates:
+every change a run makes can be shown to survive its reply being lost, in one run.
 --only-mutating keeps throttle, error, reset and latency to mutating calls too;
 --skip-first N lets the first N requests through untouched (a test's setup).
 
@@ -83,6 +86,7 @@ class Settings:
     only_mutating: bool = False
     skip_first: int = 0
     hold_after: list[str] = field(default_factory=list)
+    lose_reply_of: list[str] = field(default_factory=list)
 
     def check(self) -> None:
         for name in (*FAULTS, "latency_rate"):
@@ -94,8 +98,10 @@ class Settings:
             raise ValueError(f"lost_reply_as is 500 or reset: {self.lost_reply_as!r}")
         if self.latency_ms < 0 or self.skip_first < 0:
             raise ValueError("latency_ms and skip_first are not negative")
-        if not isinstance(self.hold_after, list) or not all(isinstance(op, str) for op in self.hold_after):
-            raise ValueError(f"hold_after is a list of operation names: {self.hold_after!r}")
+        for name in ("hold_after", "lose_reply_of"):
+            operations = getattr(self, name)
+            if not isinstance(operations, list) or not all(isinstance(op, str) for op in operations):
+                raise ValueError(f"{name} is a list of operation names: {operations!r}")
 
     def updated(self, changes: dict) -> Settings:
         known = {f.name for f in fields(self)}
@@ -143,6 +149,10 @@ class Injector:
             with self.lock:
                 self.injected["held"] += 1
             return Decision(None, hold=True)
+        if nth == 1 and mutating and operation in settings.lose_reply_of:
+            with self.lock:
+                self.injected["lost_reply"] += 1
+            return Decision("lost_reply")
         # A string seed is hashed with SHA-512 by `random`, the same in every process
         # (unlike hash()), so a decision is a pure function of these four.
         rng = random.Random(f"{settings.seed}/{service}/{operation}/{nth}")
@@ -450,6 +460,8 @@ def main() -> None:
     parser.add_argument("--skip-first", type=int, default=0, metavar="N", help="let the first N requests through")
     parser.add_argument("--hold-after", type=lambda text: [op for op in text.split(",") if op], default=[],
                         metavar="OP[,OP...]", help="forward these calls' first time, then never answer")
+    parser.add_argument("--lose-reply-of", type=lambda text: [op for op in text.split(",") if op], default=[],
+                        metavar="OP[,OP...]", help="forward these calls' first time, then lose the reply")
     parser.add_argument("--log", help="append one JSON line per injected fault to this file")
     parser.add_argument("--exit-on-stdin-eof", action="store_true", help="stop when stdin closes (a test harness's pipe)")
     args = parser.parse_args()

@@ -482,6 +482,125 @@ async fn kill_9_right_after_each_change_of_up_and_down_then_the_same_command_con
     }
 }
 
+/// A lost reply after every change: the first call of each mutating operation is made and
+/// answered with a 500, so the SDK retries a change that has happened. Each create repeats
+/// its token or finds what the first attempt made, each delete of something gone is done,
+/// so `up`, an `up` that adds a launch template version, and `down` each get through in one
+/// run and leave exactly what they leave without faults.
+#[tokio::test]
+async fn a_lost_reply_after_every_change_costs_no_second_run_and_makes_nothing_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut spec = Spec::full("lost");
+    // A short health check (just over its 5 s timeout): the rollout's warmup is 12 s, not 30.
+    spec.health_interval = 6;
+    let file = spec.write(dir.path());
+    let file = arg(&file);
+    let wanted = baseline(&spec, file).await;
+
+    let cloud = Emulator::start();
+    let aws = Aws::new(&cloud).await;
+    let proxy = FaultProxy::start(&cloud, &Faults::none());
+    let up_args = ["up", "-f", file, "--yes"];
+    let down_args = ["down", "-f", file, "--yes", "--delete-data"];
+    let lost_in = |earlier: usize| -> BTreeSet<String> {
+        proxy
+            .injected()
+            .into_iter()
+            .skip(earlier)
+            .filter(|i| i.fault == "lost-reply")
+            .map(|i| i.operation)
+            .collect()
+    };
+
+    let earlier = proxy.injected().len();
+    proxy.set(&Faults::lose_reply_of(
+        wanted.up_operations.iter().cloned().collect(),
+    ));
+    let run = modu_at(proxy.url(), &up_args).await;
+    run.expect_success();
+    eprintln!("{run}");
+    let lost = lost_in(earlier);
+    let creates: Vec<&String> = wanted
+        .up_operations
+        .iter()
+        .filter(|op| op.starts_with("Create") && !lost.contains(*op))
+        .collect();
+    assert!(creates.is_empty(), "no lost reply of {creates:?}");
+    proxy.set(&Faults::none());
+    expect_no_change(&cloud, &["up", "-f", file], "the stack after lost replies").await;
+    let found = inventory(&cloud, &aws, &spec.stack, ZONE).await;
+    assert_eq!(
+        found.counts(),
+        wanted.inventory.counts(),
+        "exactly one of each resource\nafter lost replies:\n{found}\nwithout:\n{}",
+        wanted.inventory
+    );
+
+    // A new instance type is a new launch template version and a rollout.
+    spec.instance_type = "c7i.large".into();
+    spec.write(dir.path());
+    let earlier = proxy.injected().len();
+    let mark = cloud.mark();
+    let changes: Vec<String> = [
+        "CreateLaunchTemplateVersion",
+        "ModifyLaunchTemplate",
+        "UpdateAutoScalingGroup",
+        "StartInstanceRefresh",
+    ]
+    .map(String::from)
+    .into();
+    proxy.set(&Faults::lose_reply_of(changes));
+    let run = modu_at(proxy.url(), &up_args).await;
+    run.expect_success();
+    eprintln!("{run}");
+    let made = operations(&cloud.calls_since(mark));
+    assert!(
+        made.contains("CreateLaunchTemplateVersion")
+            && lost_in(earlier).contains("CreateLaunchTemplateVersion"),
+        "the update lost the reply of its new version: made {made:?}, lost {:?}",
+        lost_in(earlier)
+    );
+    proxy.set(&Faults::none());
+    expect_no_change(&cloud, &["up", "-f", file], "the update after lost replies").await;
+    let versions = aws_cli(
+        &cloud,
+        &[
+            "ec2",
+            "describe-launch-template-versions",
+            "--launch-template-name",
+            &format!("{}-lt", spec.stack),
+        ],
+    );
+    let numbers: Vec<i64> = versions["LaunchTemplateVersions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|v| v["VersionNumber"].as_i64())
+        .collect();
+    assert_eq!(
+        numbers.len(),
+        2,
+        "one version per change, not per attempt: {versions:#}"
+    );
+
+    let earlier = proxy.injected().len();
+    proxy.set(&Faults::lose_reply_of(
+        wanted.down_operations.iter().cloned().collect(),
+    ));
+    let run = modu_at(proxy.url(), &down_args).await;
+    run.expect_success();
+    eprintln!("{run}");
+    let lost = lost_in(earlier);
+    let deletes: Vec<&String> = wanted
+        .down_operations
+        .iter()
+        .filter(|op| op.starts_with("Delete") && !lost.contains(*op))
+        .collect();
+    assert!(deletes.is_empty(), "no lost reply of {deletes:?}");
+    let left = inventory(&cloud, &aws, &spec.stack, ZONE).await;
+    assert!(left.is_empty(), "down after lost replies left:\n{left}");
+}
+
 #[tokio::test]
 async fn two_ups_at_once_make_one_stack_and_the_later_says_whom_it_waits_for() {
     let dir = tempfile::tempdir().unwrap();

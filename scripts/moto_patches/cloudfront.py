@@ -179,6 +179,21 @@ def apply() -> None:
 
     m.CloudFrontBackend.create_origin_access_control = create_origin_access_control
 
+    # AWS (CloudFront API Reference, DeleteOriginAccessControl → Errors): deleting an origin
+    # access control that does not exist is NoSuchOriginAccessControl (404). moto raised a
+    # KeyError, a 500 the SDKs retry as transient: a delete retried after a lost reply spent
+    # all its attempts, most of a minute, on an answer AWS gives at once.
+    from moto.cloudfront.exceptions import NoSuchOriginAccessControl
+
+    original_delete_oac = m.CloudFrontBackend.delete_origin_access_control
+
+    def delete_origin_access_control(self, control_id):
+        if control_id not in self.origin_access_controls:
+            raise NoSuchOriginAccessControl()
+        return original_delete_oac(self, control_id)
+
+    m.CloudFrontBackend.delete_origin_access_control = delete_origin_access_control
+
     # ---- ETag / IfMatch / status on update ---------------------------------
     # AWS (CloudFront API Reference, UpdateDistribution → IfMatch, ETag; Distribution →
     # Status): UpdateDistribution needs the current ETag as IfMatch

@@ -1,5 +1,6 @@
 """EC2: a block device mapping that names neither a size nor a snapshot; the network
-interface of a launch template; CreateVpcEndpoint's client token."""
+interface of a launch template; the client tokens of CreateVpcEndpoint, CreateLaunchTemplate
+and CreateLaunchTemplateVersion."""
 
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ def apply() -> None:
 
     _apply_template_network_interface()
     _apply_gateway_endpoint_routes()
+    _apply_launch_template_client_tokens()
 
 
 def _template_interface(backend, launch_template) -> dict | None:
@@ -110,3 +112,59 @@ def _apply_gateway_endpoint_routes() -> None:
         return create_vpc_endpoint(self, *args, **kwargs)
 
     VPCBackend.create_vpc_endpoint = create_vpc_endpoint_once
+
+
+def _apply_launch_template_client_tokens() -> None:
+    import threading
+
+    from moto.ec2.models.launch_templates import LaunchTemplate, LaunchTemplateBackend
+    from moto.ec2.responses.launch_templates import LaunchTemplates
+
+    # AWS (EC2 API Reference, CreateLaunchTemplate and CreateLaunchTemplateVersion →
+    # ClientToken; "Ensuring idempotency"): a request repeated with the same client token
+    # returns what the first one made. moto ignores the token: a retried
+    # CreateLaunchTemplateVersion (its first reply lost) added a second version, and a
+    # retried CreateLaunchTemplate was refused as a duplicate name. The token of the request
+    # being handled reaches the models through this thread's slot.
+    request = threading.local()
+
+    def with_token(handler):
+        def handle(self):
+            request.token = self._get_param("ClientToken")
+            try:
+                return handler(self)
+            finally:
+                request.token = None
+
+        return handle
+
+    LaunchTemplates.create_launch_template = with_token(LaunchTemplates.create_launch_template)
+    LaunchTemplates.create_launch_template_version = with_token(LaunchTemplates.create_launch_template_version)
+
+    create_template = LaunchTemplateBackend.create_launch_template
+
+    def create_template_once(self, name, *args, **kwargs):
+        token = getattr(request, "token", None)
+        if token:
+            for template in self.launch_templates.values():
+                if getattr(template, "client_token", None) == token:
+                    return template
+        template = create_template(self, name, *args, **kwargs)
+        template.client_token = token
+        return template
+
+    LaunchTemplateBackend.create_launch_template = create_template_once
+
+    create_version = LaunchTemplate.create_version
+
+    def create_version_once(self, data, description):
+        token = getattr(request, "token", None)
+        tokens = self.__dict__.setdefault("version_tokens", {})
+        if token and token in tokens:
+            return self.get_version(tokens[token])
+        version = create_version(self, data, description)
+        if token:
+            tokens[token] = version.number
+        return version
+
+    LaunchTemplate.create_version = create_version_once

@@ -245,3 +245,20 @@ def test_origin_access_control_names_are_unique(client):
     named = [c["Id"] for c in cf.list_origin_access_controls()["OriginAccessControlList"]["Items"]
              if c["Name"] == config["Name"]]
     assert named == [first]
+
+
+def test_deleting_a_missing_origin_access_control_is_no_such_origin_access_control(client):
+    cf = client("cloudfront")
+    config = {
+        "Name": uid("oac-"),
+        "SigningProtocol": "sigv4",
+        "SigningBehavior": "always",
+        "OriginAccessControlOriginType": "s3",
+    }
+    created = cf.create_origin_access_control(OriginAccessControlConfig=config)
+    control, etag = created["OriginAccessControl"]["Id"], created["ETag"]
+    cf.delete_origin_access_control(Id=control, IfMatch=etag)
+    with pytest.raises(ClientError) as refused:
+        cf.delete_origin_access_control(Id=control, IfMatch=etag)
+    assert error_code(refused) == "NoSuchOriginAccessControl"
+    assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404

@@ -1,5 +1,6 @@
 """EC2: what a launch template's network interface gives the instances launched from it,
-and the routes of a gateway endpoint's route tables; CreateVpcEndpoint's client token."""
+and the routes of a gateway endpoint's route tables; the client tokens of CreateVpcEndpoint and
+of launch templates and their versions."""
 
 from __future__ import annotations
 
@@ -89,3 +90,25 @@ def test_a_client_token_creates_one_vpc_endpoint(client):
     assert again == first
     found = ec2.describe_vpc_endpoints(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["VpcEndpoints"]
     assert [e["VpcEndpointId"] for e in found] == [first]
+
+
+def test_a_client_token_creates_one_launch_template_and_one_version(client):
+    ec2 = client("ec2")
+    data = {"ImageId": "ami-12c6146b", "InstanceType": "t3.micro"}
+    create = dict(LaunchTemplateName=uid("lt-"), LaunchTemplateData=data, ClientToken=uid("token-"))
+    first = ec2.create_launch_template(**create)["LaunchTemplate"]["LaunchTemplateId"]
+    assert ec2.create_launch_template(**create)["LaunchTemplate"]["LaunchTemplateId"] == first
+
+    version = dict(
+        LaunchTemplateId=first,
+        LaunchTemplateData={**data, "InstanceType": "t3.small"},
+        ClientToken=uid("token-"),
+    )
+    numbers = [ec2.create_launch_template_version(**version)["LaunchTemplateVersion"]["VersionNumber"]
+               for _ in range(2)]
+    assert numbers == [2, 2]
+    # Another token (or none) is another version.
+    del version["ClientToken"]
+    assert ec2.create_launch_template_version(**version)["LaunchTemplateVersion"]["VersionNumber"] == 3
+    found = ec2.describe_launch_template_versions(LaunchTemplateId=first)["LaunchTemplateVersions"]
+    assert sorted(v["VersionNumber"] for v in found) == [1, 2, 3]

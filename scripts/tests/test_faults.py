@@ -149,6 +149,20 @@ def test_hold_after_makes_the_first_change_and_never_answers_it(emulator, proxy)
     assert [(f["operation"], f["fault"]) for f in running.faults()] == [("CreateSecurityGroup", "held")]
 
 
+def test_lose_reply_of_loses_the_first_reply_of_each_named_change(emulator, proxy):
+    running = proxy("--lose-reply-of", "CreateSecurityGroup,DescribeVpcs")
+    ec2 = running.client("ec2", NO_RETRIES)
+    lost, answered = uid("lost-"), uid("answered-")
+    context, _ = failed_call(ec2, "create_security_group", GroupName=lost, Description="lost")
+    assert (context.http_response.status_code, context.get_error_code()) == (500, "InternalError")
+    assert security_group_exists(emulator, lost), "the call was not forwarded"
+    # Only the first call of a change; a read-only call named is left alone.
+    ec2.create_security_group(GroupName=answered, Description="answered")
+    ec2.describe_vpcs()
+    assert running.control("stats")["faults"]["lost_reply"] == 1
+    assert [(f["operation"], f["fault"]) for f in running.faults()] == [("CreateSecurityGroup", "lost-reply")]
+
+
 def test_lost_replies_and_only_mutating_leave_reads_alone(proxy):
     running = proxy("--lost-reply", "0.5", "--throttle", "0.5", "--only-mutating")
     ec2 = running.client("ec2", NO_RETRIES)

@@ -356,17 +356,21 @@ impl Client {
             .collect())
     }
 
-    /// [CreateLaunchTemplate](https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CreateLaunchTemplate.html)
+    /// [CreateLaunchTemplate](https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CreateLaunchTemplate.html);
+    /// `client_token` is unique per template meant, so a retry whose first reply was lost
+    /// returns the template the first attempt made.
     pub async fn create_launch_template(
         &self,
         name: &str,
         description: &str,
         data: &LaunchTemplateData,
         tags: &[Tag],
+        client_token: &str,
     ) -> CallResult<LaunchTemplate> {
         let mut params = Params::new("CreateLaunchTemplate");
         params
             .set("LaunchTemplateName", name)
+            .set("ClientToken", client_token)
             .set("VersionDescription", description)
             .tag_specifications("TagSpecification", &[("launch-template", tags)]);
         template_data_params(&mut params, data);
@@ -378,16 +382,19 @@ impl Client {
     }
 
     /// [CreateLaunchTemplateVersion](https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CreateLaunchTemplateVersion.html):
-    /// the new version's number.
+    /// the new version's number. `client_token` is unique per version meant: a retry whose
+    /// first reply was lost returns that version instead of adding another.
     pub async fn create_launch_template_version(
         &self,
         id: &str,
         description: &str,
         data: &LaunchTemplateData,
+        client_token: &str,
     ) -> CallResult<i64> {
         let mut params = Params::new("CreateLaunchTemplateVersion");
         params
             .set("LaunchTemplateId", id)
+            .set("ClientToken", client_token)
             .set("VersionDescription", description);
         template_data_params(&mut params, data);
         let root = self.transport.query(&params).await?;

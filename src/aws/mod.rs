@@ -73,6 +73,9 @@ impl Clients {
 /// Attempts per call (the first and its retries) unless configured otherwise.
 pub const MAX_ATTEMPTS: u32 = 10;
 const SDK_DEFAULT_ATTEMPTS: u32 = 3;
+/// Attempts of the identity check, the first call of a run: a mistyped region or no network
+/// should be said within seconds, not after the minute that ten attempts can wait.
+const IDENTITY_ATTEMPTS: u32 = 4;
 
 /// Error codes that say "again later", not "no".
 fn is_transient(code: &str) -> bool {
@@ -132,9 +135,18 @@ pub async fn connect(connection: &Connection) -> Result<(Clients, String)> {
     }
 
     let clients = Clients::new(&config);
+    let retry = config
+        .retry_config()
+        .cloned()
+        .unwrap_or_else(RetryConfig::standard);
+    let attempts = retry.max_attempts().min(IDENTITY_ATTEMPTS);
     let identity = clients
         .sts
         .get_caller_identity()
+        .customize()
+        .config_override(
+            aws_sdk_sts::config::Builder::default().retry_config(retry.with_max_attempts(attempts)),
+        )
         .send()
         .await
         .map_err(|err| {

@@ -16,6 +16,7 @@
 use async_trait::async_trait;
 use serde_json::json;
 
+use super::toolkit::request_token;
 use super::{
     Change, Context, Deps, Diff, Found, Health, Key, Observed, Outputs, Resource, ensure_owned,
 };
@@ -505,6 +506,7 @@ impl Resource for LaunchTemplate {
                 id,
                 &format!("modu: {}", fields.join(", ")),
                 &self.request_data(cx, &want, &root_device),
+                &request_token(),
             )
             .await
             .context("adding a version to", KIND, id)?;
@@ -531,6 +533,7 @@ impl Resource for LaunchTemplate {
                 "created by modu",
                 &self.request_data(cx, &settings, &root_device),
                 &template_tags,
+                &request_token(),
             )
             .await
             .context("creating", KIND, &name)?;

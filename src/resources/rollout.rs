@@ -12,7 +12,7 @@ use aws_sdk_autoscaling::types::{
 };
 
 use super::{Context, Resource};
-use crate::aws::errors::AwsContext;
+use crate::aws::errors::{self, AwsContext};
 use crate::aws::wait::Poll;
 use crate::error::{Error, Result};
 
@@ -59,7 +59,7 @@ pub async fn run(cx: &Context, resource: &dyn Resource, rollout: &Rollout<'_>) -
         );
     }
     let started = cx.clock.now();
-    let refresh = asg
+    let start = asg
         .start_instance_refresh()
         .auto_scaling_group_name(rollout.group)
         .strategy(RefreshStrategy::Rolling)
@@ -75,12 +75,29 @@ pub async fn run(cx: &Context, resource: &dyn Resource, rollout: &Rollout<'_>) -
         )
         .preferences(preferences.build())
         .send()
-        .await
-        .context("starting an instance refresh of", KIND, rollout.group)?;
-    let id = refresh
-        .instance_refresh_id()
-        .unwrap_or_default()
-        .to_string();
+        .await;
+    let id = match start {
+        Ok(refresh) => refresh
+            .instance_refresh_id()
+            .unwrap_or_default()
+            .to_string(),
+        // StartInstanceRefresh takes no client token: the SDK's retry of a start whose reply
+        // was lost meets the refresh the first attempt began. One under way to this very
+        // version is that one; any other is a real conflict.
+        Err(err) => match errors::code(&err) {
+            Some("InstanceRefreshInProgress") => match under_way_to(cx, rollout).await? {
+                Some(id) => id,
+                None => {
+                    return Err(err).context(
+                        "starting an instance refresh of",
+                        KIND,
+                        rollout.group,
+                    );
+                }
+            },
+            _ => return Err(err).context("starting an instance refresh of", KIND, rollout.group),
+        },
+    };
     let (status, reason) = cx
         .wait_for(resource, "for the rollout", || async {
             let (status, reason, percentage) = refresh_state(cx, rollout.group, &id).await?;
@@ -168,6 +185,32 @@ pub async fn last(cx: &Context, group: &str) -> Result<Option<LastRefresh>> {
         percentage: r.percentage_complete().unwrap_or_default(),
         reason: r.status_reason().unwrap_or_default().to_string(),
     }))
+}
+
+/// The id of the group's refresh that is under way with `rollout`'s launch template version
+/// as its desired configuration, if there is one.
+async fn under_way_to(cx: &Context, rollout: &Rollout<'_>) -> Result<Option<String>> {
+    let out = cx
+        .clients
+        .autoscaling
+        .describe_instance_refreshes()
+        .auto_scaling_group_name(rollout.group)
+        .send()
+        .await
+        .context("reading the instance refreshes of", KIND, rollout.group)?;
+    Ok(out
+        .instance_refreshes()
+        .iter()
+        .filter(|r| r.status().is_some_and(|s| !is_over(s)))
+        .find(|r| {
+            let template = r.desired_configuration().and_then(|d| d.launch_template());
+            template.is_some_and(|t| {
+                t.launch_template_id() == Some(rollout.template)
+                    && t.version() == Some(rollout.version)
+            })
+        })
+        .and_then(|r| r.instance_refresh_id())
+        .map(str::to_string))
 }
 
 fn is_over(status: &InstanceRefreshStatus) -> bool {

@@ -31,6 +31,9 @@ pub struct Faults {
     /// Operations whose first call is forwarded and then never answered: the caller is
     /// caught right after that change.
     pub hold_after: Vec<String>,
+    /// Operations whose first call is forwarded and then answered with a 500: the change
+    /// happened, its reply is lost.
+    pub lose_reply_of: Vec<String>,
 }
 
 impl Faults {
@@ -68,6 +71,14 @@ impl Faults {
     pub fn hold_after(operations: Vec<String>) -> Faults {
         Faults {
             hold_after: operations,
+            ..Faults::none()
+        }
+    }
+
+    /// No fault but a lost reply of the first call of each of `operations`.
+    pub fn lose_reply_of(operations: Vec<String>) -> Faults {
+        Faults {
+            lose_reply_of: operations,
             ..Faults::none()
         }
     }
