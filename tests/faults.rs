@@ -1,8 +1,9 @@
 //! modu under the faults AWS shows on a real account: throttling, server errors, changes
-//! whose reply is lost, an interrupted or killed run (right after each change it makes),
-//! two runs at once, and random sequences of spec edits under all of them. Faults come from
-//! `scripts/faults.py` between modu and the emulator, seeded, so a failure reproduces;
-//! what the account holds afterwards is compared with a fault-free run of the same spec.
+//! whose reply is lost (at random, and after every change a run makes), an interrupted or
+//! killed run (right after each change it makes), two runs at once, and random sequences
+//! of spec edits under all of them. Faults come from `scripts/faults.py` between modu and
+//! the emulator, seeded, so a failure reproduces; what the account holds afterwards is
+//! compared with a fault-free run of the same spec.
 
 mod support;
 
