@@ -483,6 +483,76 @@ async fn kill_9_right_after_each_change_of_up_and_down_then_the_same_command_con
     }
 }
 
+/// kill -9 right after each change of an update (a new instance type: a launch template
+/// version, its default, the group, the rollout), then `up` again: the template's default
+/// and the group are on one new version, and nothing is left to change.
+#[tokio::test]
+async fn kill_9_right_after_each_change_of_an_update_then_up_converges() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut spec = Spec::full("killupd");
+    spec.health_interval = 6;
+    let file = spec.write(dir.path());
+    let file = arg(&file);
+    let cloud = Emulator::start();
+    let proxy = FaultProxy::start(&cloud, &Faults::none());
+    modu(&cloud, &["up", "-f", file, "--yes"])
+        .await
+        .expect_success();
+
+    spec.instance_type = "c7i.large".into();
+    spec.write(dir.path());
+    let steps: Vec<String> = [
+        "CreateLaunchTemplateVersion",
+        "ModifyLaunchTemplate",
+        "UpdateAutoScalingGroup",
+        "StartInstanceRefresh",
+    ]
+    .map(String::from)
+    .into();
+    proxy.set(&Faults::hold_after(steps.clone()));
+    let through = killed_at_every_first_call(&proxy, &["up", "-f", file, "--yes"]).await;
+    through.expect_success();
+    let caught: BTreeSet<String> = proxy
+        .injected()
+        .into_iter()
+        .filter(|i| i.fault == "held")
+        .map(|i| i.operation)
+        .collect();
+    eprintln!("killed right after {caught:?}\n{through}");
+    proxy.set(&Faults::none());
+    expect_no_change(&cloud, &["up", "-f", file], "the update after kills").await;
+
+    let template = &aws_cli(
+        &cloud,
+        &[
+            "ec2",
+            "describe-launch-templates",
+            "--launch-template-names",
+            &format!("{}-lt", spec.stack),
+        ],
+    )["LaunchTemplates"][0];
+    let latest = template["LatestVersionNumber"].as_i64().unwrap();
+    assert_eq!(
+        template["DefaultVersionNumber"].as_i64(),
+        Some(latest),
+        "the default version is the latest: {template:#}"
+    );
+    let group = &aws_cli(
+        &cloud,
+        &[
+            "autoscaling",
+            "describe-auto-scaling-groups",
+            "--auto-scaling-group-names",
+            &format!("{}-asg", spec.stack),
+        ],
+    )["AutoScalingGroups"][0];
+    assert_eq!(
+        group["LaunchTemplate"]["Version"].as_str(),
+        Some(latest.to_string().as_str()),
+        "the group launches the latest version: {group:#}"
+    );
+}
+
 /// A lost reply after every change: the first call of each mutating operation is made and
 /// answered with a 500, so the SDK retries a change that has happened. Each create repeats
 /// its token or finds what the first attempt made, each delete of something gone is done,

@@ -117,6 +117,8 @@ pub struct LaunchTemplate {
     pub id: String,
     pub name: String,
     pub latest_version: i64,
+    /// The version a launch that names none (or `$Default`) uses.
+    pub default_version: i64,
     pub tags: Vec<Tag>,
 }
 
@@ -690,6 +692,7 @@ fn launch_template(template: &Element) -> LaunchTemplate {
         id: template.string("launchTemplateId"),
         name: template.string("launchTemplateName"),
         latest_version: template.number("latestVersionNumber").unwrap_or(0),
+        default_version: template.number("defaultVersionNumber").unwrap_or(0),
         tags: tags(template, "tagSet"),
     }
 }

@@ -101,6 +101,7 @@ impl Settings {
 #[derive(Debug, Clone)]
 struct Live {
     latest_version: i64,
+    default_version: i64,
     settings: Settings,
     image_source: Option<String>,
     /// The latest Amazon Linux 2023 image, with `compute.image: al2023`.
@@ -199,6 +200,16 @@ fn diff_settings(
 
 /// The change that only retags the template.
 const IMAGE_SOURCE_FIELD: &str = "image_source";
+/// The change that only makes the latest version the default.
+const DEFAULT_VERSION_FIELD: &str = "default_version";
+
+/// Every new version modu adds becomes the default at once; a run stopped between the two
+/// calls leaves an older default, made the latest here. Not when a new version is coming
+/// anyway: it becomes the default itself.
+fn default_change(changes: &[Change], default: i64, latest: i64) -> Option<Change> {
+    let new_version = changes.iter().any(|c| c.field != IMAGE_SOURCE_FIELD);
+    (default != latest && !new_version).then(|| Change::new(DEFAULT_VERSION_FIELD, default, latest))
+}
 
 impl LaunchTemplate {
     /// The AMI the spec names, resolving `al2023` through the public SSM parameter.
@@ -454,6 +465,7 @@ impl Resource for LaunchTemplate {
         );
         let live = Live {
             latest_version,
+            default_version: template.default_version,
             settings: Settings::of(&data),
             image_source,
             published_image: (cx.spec.compute.image == ImageRef::Al2023).then_some(published),
@@ -465,11 +477,17 @@ impl Resource for LaunchTemplate {
     fn diff(&self, cx: &Context, deps: &Deps<'_>, observed: &Observed) -> Result<Vec<Change>> {
         let live: &Live = observed.live()?;
         let want = self.desired(cx, deps, &live.wanted_image, Some(&live.settings.user_data))?;
-        Ok(diff_settings(
+        let mut changes = diff_settings(
             &live.settings,
             &want,
             (live.image_source.as_deref(), cx.spec.compute.image.source()),
-        ))
+        );
+        changes.extend(default_change(
+            &changes,
+            live.default_version,
+            live.latest_version,
+        ));
+        Ok(changes)
     }
 
     async fn apply(
@@ -492,9 +510,16 @@ impl Resource for LaunchTemplate {
         let fields: Vec<&str> = changes
             .iter()
             .map(|c| c.field.as_str())
-            .filter(|f| *f != IMAGE_SOURCE_FIELD)
+            .filter(|f| *f != IMAGE_SOURCE_FIELD && *f != DEFAULT_VERSION_FIELD)
             .collect();
         if fields.is_empty() {
+            if changes.iter().any(|c| c.field == DEFAULT_VERSION_FIELD) {
+                cx.clients
+                    .ec2
+                    .set_default_launch_template_version(id, live.latest_version)
+                    .await
+                    .context("setting the default version of", KIND, id)?;
+            }
             return Ok(());
         }
         let want = self.desired(cx, deps, &live.wanted_image, None)?;
@@ -623,6 +648,19 @@ mod tests {
             changes,
             vec![Change::new("credit_specification", "unlimited", "standard")]
         );
+    }
+
+    #[test]
+    fn an_older_default_is_made_the_latest_unless_a_new_version_comes() {
+        assert_eq!(default_change(&[], 2, 2), None);
+        assert_eq!(
+            default_change(&[], 1, 2),
+            Some(Change::new(DEFAULT_VERSION_FIELD, 1, 2))
+        );
+        let retag = [Change::new(IMAGE_SOURCE_FIELD, "(none)", "al2023")];
+        assert!(default_change(&retag, 1, 2).is_some());
+        let new_type = [Change::new("instance_type", "t3.micro", "t3.small")];
+        assert_eq!(default_change(&new_type, 1, 2), None);
     }
 
     #[test]
