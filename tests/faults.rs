@@ -403,6 +403,31 @@ fn held(proxy: &FaultProxy) -> usize {
     proxy.stats()["faults"]["held"].as_u64().unwrap_or(0) as usize
 }
 
+/// The operations of `operations` named `verb…` that never met their fault (`met`).
+fn unmet<'a>(
+    operations: &'a BTreeSet<String>,
+    verb: &str,
+    met: &BTreeSet<String>,
+) -> Vec<&'a String> {
+    operations
+        .iter()
+        .filter(|op| op.starts_with(verb) && !met.contains(*op))
+        .collect()
+}
+
+/// The mutating calls an update of the instance type may make: a launch template version,
+/// its default, the group and the rollout.
+fn update_calls() -> Vec<String> {
+    [
+        "CreateLaunchTemplateVersion",
+        "ModifyLaunchTemplate",
+        "UpdateAutoScalingGroup",
+        "StartInstanceRefresh",
+    ]
+    .map(String::from)
+    .into()
+}
+
 /// The distinct mutating operations of `calls`.
 fn operations(calls: &[support::Call]) -> BTreeSet<String> {
     calls
@@ -433,17 +458,11 @@ async fn kill_9_right_after_each_change_of_up_and_down_then_the_same_command_con
         (&up_args[..], &wanted.up_operations),
         (&down_args[..], &wanted.down_operations),
     ] {
-        let earlier = proxy.injected().len();
+        let earlier = proxy.logged();
         proxy.set(&Faults::hold_after(operations.iter().cloned().collect()));
         let through = killed_at_every_first_call(&proxy, args).await;
         through.expect_success();
-        let caught: BTreeSet<String> = proxy
-            .injected()
-            .into_iter()
-            .skip(earlier)
-            .filter(|i| i.fault == "held")
-            .map(|i| i.operation)
-            .collect();
+        let caught = proxy.met_since("held", earlier);
         eprintln!(
             "`modu {}`: killed right after {} of the {} operations a fault-free run makes: {caught:?}",
             args[0],
@@ -454,10 +473,7 @@ async fn kill_9_right_after_each_change_of_up_and_down_then_the_same_command_con
         // DeleteParameter: it gives the lease back after the last change, and the run after
         // one killed at the last change has nothing to change, so takes no lease.)
         let verb = if args[0] == "up" { "Create" } else { "Delete" };
-        let missed: Vec<&String> = operations
-            .iter()
-            .filter(|op| op.starts_with(verb) && !caught.contains(*op))
-            .collect();
+        let missed = unmet(operations, verb, &caught);
         assert!(
             missed.is_empty(),
             "never killed right after {missed:?}; caught after {caught:?}"
@@ -501,23 +517,10 @@ async fn kill_9_right_after_each_change_of_an_update_then_up_converges() {
 
     spec.instance_type = "c7i.large".into();
     spec.write(dir.path());
-    let steps: Vec<String> = [
-        "CreateLaunchTemplateVersion",
-        "ModifyLaunchTemplate",
-        "UpdateAutoScalingGroup",
-        "StartInstanceRefresh",
-    ]
-    .map(String::from)
-    .into();
-    proxy.set(&Faults::hold_after(steps.clone()));
+    proxy.set(&Faults::hold_after(update_calls()));
     let through = killed_at_every_first_call(&proxy, &["up", "-f", file, "--yes"]).await;
     through.expect_success();
-    let caught: BTreeSet<String> = proxy
-        .injected()
-        .into_iter()
-        .filter(|i| i.fault == "held")
-        .map(|i| i.operation)
-        .collect();
+    let caught = proxy.met_since("held", 0);
     eprintln!("killed right after {caught:?}\n{through}");
     proxy.set(&Faults::none());
     expect_no_change(&cloud, &["up", "-f", file], "the update after kills").await;
@@ -573,29 +576,19 @@ async fn a_lost_reply_after_every_change_costs_no_second_run_and_makes_nothing_t
     let proxy = FaultProxy::start(&cloud, &Faults::none());
     let up_args = ["up", "-f", file, "--yes"];
     let down_args = ["down", "-f", file, "--yes", "--delete-data"];
-    let lost_in = |earlier: usize| -> BTreeSet<String> {
-        proxy
-            .injected()
-            .into_iter()
-            .skip(earlier)
-            .filter(|i| i.fault == "lost-reply")
-            .map(|i| i.operation)
-            .collect()
-    };
 
-    let earlier = proxy.injected().len();
+    let earlier = proxy.logged();
     proxy.set(&Faults::lose_reply_of(
         wanted.up_operations.iter().cloned().collect(),
     ));
     let run = modu_at(proxy.url(), &up_args).await;
     run.expect_success();
     eprintln!("{run}");
-    let lost = lost_in(earlier);
-    let creates: Vec<&String> = wanted
-        .up_operations
-        .iter()
-        .filter(|op| op.starts_with("Create") && !lost.contains(*op))
-        .collect();
+    let creates = unmet(
+        &wanted.up_operations,
+        "Create",
+        &proxy.met_since("lost-reply", earlier),
+    );
     assert!(creates.is_empty(), "no lost reply of {creates:?}");
     proxy.set(&Faults::none());
     expect_no_change(&cloud, &["up", "-f", file], "the stack after lost replies").await;
@@ -610,26 +603,18 @@ async fn a_lost_reply_after_every_change_costs_no_second_run_and_makes_nothing_t
     // A new instance type is a new launch template version and a rollout.
     spec.instance_type = "c7i.large".into();
     spec.write(dir.path());
-    let earlier = proxy.injected().len();
+    let earlier = proxy.logged();
     let mark = cloud.mark();
-    let changes: Vec<String> = [
-        "CreateLaunchTemplateVersion",
-        "ModifyLaunchTemplate",
-        "UpdateAutoScalingGroup",
-        "StartInstanceRefresh",
-    ]
-    .map(String::from)
-    .into();
-    proxy.set(&Faults::lose_reply_of(changes));
+    proxy.set(&Faults::lose_reply_of(update_calls()));
     let run = modu_at(proxy.url(), &up_args).await;
     run.expect_success();
     eprintln!("{run}");
     let made = operations(&cloud.calls_since(mark));
+    let lost = proxy.met_since("lost-reply", earlier);
     assert!(
         made.contains("CreateLaunchTemplateVersion")
-            && lost_in(earlier).contains("CreateLaunchTemplateVersion"),
-        "the update lost the reply of its new version: made {made:?}, lost {:?}",
-        lost_in(earlier)
+            && lost.contains("CreateLaunchTemplateVersion"),
+        "the update lost the reply of its new version: made {made:?}, lost {lost:?}"
     );
     proxy.set(&Faults::none());
     expect_no_change(&cloud, &["up", "-f", file], "the update after lost replies").await;
@@ -654,19 +639,18 @@ async fn a_lost_reply_after_every_change_costs_no_second_run_and_makes_nothing_t
         "one version per change, not per attempt: {versions:#}"
     );
 
-    let earlier = proxy.injected().len();
+    let earlier = proxy.logged();
     proxy.set(&Faults::lose_reply_of(
         wanted.down_operations.iter().cloned().collect(),
     ));
     let run = modu_at(proxy.url(), &down_args).await;
     run.expect_success();
     eprintln!("{run}");
-    let lost = lost_in(earlier);
-    let deletes: Vec<&String> = wanted
-        .down_operations
-        .iter()
-        .filter(|op| op.starts_with("Delete") && !lost.contains(*op))
-        .collect();
+    let deletes = unmet(
+        &wanted.down_operations,
+        "Delete",
+        &proxy.met_since("lost-reply", earlier),
+    );
     assert!(deletes.is_empty(), "no lost reply of {deletes:?}");
     let left = inventory(&cloud, &aws, &spec.stack, ZONE).await;
     assert!(left.is_empty(), "down after lost replies left:\n{left}");

@@ -35,17 +35,20 @@ def distribution_config(oac_id):
     }
 
 
+def oac_config() -> dict:
+    """An S3 origin access control's settings, under a fresh name."""
+    return {
+        "Name": uid("oac-"),
+        "SigningProtocol": "sigv4",
+        "SigningBehavior": "always",
+        "OriginAccessControlOriginType": "s3",
+    }
+
+
 @pytest.fixture
 def distribution(client):
     cf = client("cloudfront")
-    oac = cf.create_origin_access_control(
-        OriginAccessControlConfig={
-            "Name": uid("oac-"),
-            "SigningProtocol": "sigv4",
-            "SigningBehavior": "always",
-            "OriginAccessControlOriginType": "s3",
-        }
-    )["OriginAccessControl"]["Id"]
+    oac = cf.create_origin_access_control(OriginAccessControlConfig=oac_config())["OriginAccessControl"]["Id"]
     created = cf.create_distribution(DistributionConfig=distribution_config(oac))
     return created, oac
 
@@ -231,12 +234,7 @@ def test_aliases_need_an_issued_us_east_1_certificate_that_covers_them(client):
 
 def test_origin_access_control_names_are_unique(client):
     cf = client("cloudfront")
-    config = {
-        "Name": uid("oac-"),
-        "SigningProtocol": "sigv4",
-        "SigningBehavior": "always",
-        "OriginAccessControlOriginType": "s3",
-    }
+    config = oac_config()
     first = cf.create_origin_access_control(OriginAccessControlConfig=config)["OriginAccessControl"]["Id"]
     with pytest.raises(ClientError) as refused:
         cf.create_origin_access_control(OriginAccessControlConfig=config)
@@ -249,12 +247,7 @@ def test_origin_access_control_names_are_unique(client):
 
 def test_deleting_a_missing_origin_access_control_is_no_such_origin_access_control(client):
     cf = client("cloudfront")
-    config = {
-        "Name": uid("oac-"),
-        "SigningProtocol": "sigv4",
-        "SigningBehavior": "always",
-        "OriginAccessControlOriginType": "s3",
-    }
+    config = oac_config()
     created = cf.create_origin_access_control(OriginAccessControlConfig=config)
     control, etag = created["OriginAccessControl"]["Id"], created["ETag"]
     cf.delete_origin_access_control(Id=control, IfMatch=etag)

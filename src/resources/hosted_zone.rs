@@ -48,6 +48,14 @@ struct Live {
     tags: Option<BTreeMap<String, String>>,
 }
 
+/// The zone's name as found (its id if the outputs lack it).
+fn zone_name(found: &Found) -> &str {
+    match &found.outputs {
+        Outputs::HostedZone { name, .. } => name,
+        _ => &found.id,
+    }
+}
+
 fn created(found: &Found) -> bool {
     matches!(
         found.outputs,
@@ -174,11 +182,7 @@ impl Resource for HostedZone {
         let Some(current) = &live.tags else {
             return Ok(Vec::new());
         };
-        let name = match &observed.found.outputs {
-            Outputs::HostedZone { name, .. } => name.as_str(),
-            _ => observed.found.id.as_str(),
-        };
-        let desired = tags::for_resource(&cx.spec, self.key().as_str(), name);
+        let desired = tags::for_resource(&cx.spec, self.key().as_str(), zone_name(&observed.found));
         let missing = tags::missing(&desired, current);
         Ok(match missing.is_empty() {
             true => Vec::new(),
@@ -194,11 +198,8 @@ impl Resource for HostedZone {
         changes: &[Change],
     ) -> Result<()> {
         if touches(changes, "tags") {
-            let name = match &observed.found.outputs {
-                Outputs::HostedZone { name, .. } => name.clone(),
-                _ => observed.found.id.clone(),
-            };
-            self.tag(cx, &observed.found.id, &name).await?;
+            let found = &observed.found;
+            self.tag(cx, &found.id, zone_name(found)).await?;
         }
         Ok(())
     }

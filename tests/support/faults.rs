@@ -1,7 +1,7 @@
 //! The fault-injecting proxy (`scripts/faults.py`) between modu and the emulator, and the
 //! account inventory that fault tests compare with a fault-free run's.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -166,6 +166,21 @@ impl FaultProxy {
             .filter(|line| !line.trim().is_empty())
             .filter_map(|line| serde_json::from_str::<Injected>(line).ok())
             .filter(|i| i.fault != "latency")
+            .collect()
+    }
+
+    /// How many faults the proxy has logged so far: a mark for [`FaultProxy::met_since`].
+    pub fn logged(&self) -> usize {
+        self.injected().len()
+    }
+
+    /// The operations that met `fault` (`held`, `lost-reply`…) since the mark `since`.
+    pub fn met_since(&self, fault: &str, since: usize) -> BTreeSet<String> {
+        self.injected()
+            .into_iter()
+            .skip(since)
+            .filter(|i| i.fault == fault)
+            .map(|i| i.operation)
             .collect()
     }
 
