@@ -190,6 +190,10 @@ pub struct LoadArgs {
     /// Longest one request may take before it counts as a timeout
     #[arg(long, default_value_t = 10, value_name = "SECONDS")]
     pub request_timeout: u64,
+    /// Before the run, ask again for this long while the service answers that it is not
+    /// ready (502, 503, 504: still starting, or no healthy instance behind its load balancer)
+    #[arg(long, default_value_t = 60, value_name = "SECONDS")]
+    pub wait_ready: u64,
     /// Allow a URL that is not this machine (127.0.0.0/8, ::1, localhost) [a target reached
     /// through a --proxy on this machine counts as this machine's]
     #[arg(long)]

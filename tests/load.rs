@@ -153,10 +153,26 @@ impl App {
         App::start_on("127.0.0.1:0").await
     }
 
+    /// A service on `bind`, ready: every count a test makes starts from a service that
+    /// answers its API.
     async fn start_on(bind: &str) -> App {
+        let app = App::spawn(bind, &[]).await;
+        app.wait_until_ready().await;
+        app
+    }
+
+    /// A service whose cache is the Redis at `redis_url`: until that answers, the service
+    /// is starting (503 and what it waits for).
+    async fn start_with_cache(redis_url: &str) -> App {
+        App::spawn("127.0.0.1:0", &[("REDIS_URL", redis_url)]).await
+    }
+
+    /// Starts the service and waits until it listens (it listens before it is ready).
+    async fn spawn(bind: &str, env: &[(&str, &str)]) -> App {
         let dir = tempfile::tempdir().expect("temp dir for the service");
         let mut child = Command::new(modu_app())
             .env_clear()
+            .envs(env.iter().copied())
             .env("BIND", bind)
             .env(
                 "DATABASE_URL",
@@ -207,7 +223,13 @@ impl App {
                             uri: field("uri"),
                             request_id: field("request_id"),
                         });
-                    } else if matches!(entry["level"].as_str(), Some("WARN" | "ERROR")) {
+                    } else if matches!(entry["level"].as_str(), Some("WARN" | "ERROR"))
+                        // The answers to the test's own markers (a 503 of /readyz while
+                        // the service starts) are not the run's.
+                        && !entry["span"]["request_id"]
+                            .as_str()
+                            .is_some_and(|id| id.starts_with(SYNC_PREFIX))
+                    {
                         log.problems.push(line);
                     }
                 }
@@ -228,6 +250,33 @@ impl App {
 
     fn url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Asks `/readyz` (as a marker request, left out of the counts) until it says ready.
+    async fn wait_until_ready(&self) {
+        let deadline = Instant::now() + APP_START_TIMEOUT;
+        loop {
+            let id = format!(
+                "{SYNC_PREFIX}{}",
+                self.syncs.fetch_add(1, Ordering::Relaxed)
+            );
+            let answer = self
+                .http
+                .get(format!("{}/readyz", self.url()))
+                .header("x-request-id", &id)
+                .send()
+                .await
+                .expect("the service answers /readyz");
+            if answer.status().is_success() {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "modu-app is not ready within the start timeout: {}",
+                answer.text().await.unwrap_or_default()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     /// Every request received so far, in order. First a marker request goes in and the
@@ -786,6 +835,127 @@ async fn an_unreachable_service_fails_the_setup_with_what_to_do() {
         run.stderr
     );
     assert!(run.stdout.is_empty());
+}
+
+/// A loopback port nothing listens on (bound, then let go).
+fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+/// A throwaway redis-server of this test, without persistence, killed when dropped.
+struct Redis {
+    _child: Child,
+    _dir: TempDir,
+}
+
+impl Redis {
+    fn start_on(port: u16) -> Redis {
+        let dir = tempfile::tempdir().expect("temp dir for redis");
+        let child = Command::new("redis-server")
+            .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
+            .args(["--save", "", "--appendonly", "no"])
+            .arg("--dir")
+            .arg(dir.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("starting redis-server (scripts/test.sh installs it)");
+        Redis {
+            _child: child,
+            _dir: dir,
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_service_still_starting_is_waited_for_then_loaded() {
+    // The service's cache is not there yet, as on an instance that boots before the stack's
+    // cache exists: the service listens and answers 503 naming what it waits for.
+    let cache_port = free_port();
+    let app = App::start_with_cache(&format!("redis://127.0.0.1:{cache_port}")).await;
+    let started = Instant::now();
+    let child = command(&[
+        "--url",
+        &app.url(),
+        "-c",
+        "2",
+        "--max-requests",
+        "20",
+        "--wait-ready",
+        "60",
+        "--output",
+        "json",
+    ])
+    .spawn()
+    .expect("starting modu");
+
+    // The cache comes up once modu has been told to wait.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while app.counts().await.tasks == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "modu load never asked for the tasks"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let _redis = Redis::start_on(cache_port);
+
+    let run = finish(child, started).await;
+    assert_eq!(run.code, 0, "stderr:\n{}", run.stderr);
+    assert!(
+        run.stderr.contains(
+            "the service is not ready (503 Service Unavailable: starting: waiting for cache"
+        ),
+        "{}",
+        run.stderr
+    );
+    let report = run.json();
+    assert_eq!(u(&report["requests"]["post"]), 20);
+    assert_eq!(u(&report["errors"]["total"]), 0);
+    let counts = app.counts().await;
+    assert!(counts.tasks >= 2, "asked {} times", counts.tasks);
+    assert_eq!(counts.posts, 20);
+    // What the service logged was only its waiting for the cache, and its 503s to modu.
+    for problem in app.problems() {
+        let entry: Value = serde_json::from_str(&problem).unwrap();
+        let waiting = entry["fields"]["message"] == "not ready yet";
+        let unready_tasks = entry["fields"]["classification"]
+            .as_str()
+            .is_some_and(|c| c.contains("503"))
+            && entry["span"]["uri"] == "/api/tasks";
+        assert!(waiting || unready_tasks, "{problem}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_service_that_stays_unready_fails_the_setup_with_what_it_waits_for() {
+    let app = App::start_with_cache(&format!("redis://127.0.0.1:{}", free_port())).await;
+    let run = modu_load(&["--url", &app.url(), "-d", "1", "--wait-ready", "2"]).await;
+    assert_eq!(run.code, 1, "stderr:\n{}", run.stderr);
+    for said in [
+        "was not ready after 2s",
+        "503 Service Unavailable: starting: waiting for cache",
+        "--wait-ready",
+    ] {
+        assert!(run.stderr.contains(said), "{said}:\n{}", run.stderr);
+    }
+    assert!(run.took < Duration::from_secs(15), "{:?}", run.took);
+    assert!(run.stdout.is_empty());
+    // Nothing but the question: no account was signed up.
+    let counts = app.counts().await;
+    assert!(counts.tasks >= 2, "asked {} times", counts.tasks);
+    assert_eq!(counts.signups, 0);
+
+    // --wait-ready 0 does not wait at all.
+    let run = modu_load(&["--url", &app.url(), "-d", "1", "--wait-ready", "0"]).await;
+    assert_eq!(run.code, 1, "stderr:\n{}", run.stderr);
+    assert!(
+        run.stderr.contains("was not ready after 0s"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -81,6 +81,23 @@ pub enum Error {
         said: String,
     },
 
+    /// The service still answered 502, 503 or 504 when `--wait-ready` ran out.
+    #[error("{url} was not ready after {waited}s: it answered {status}: {said}")]
+    #[diagnostic(
+        code(modu_load::not_ready),
+        help(
+            "a service that is starting names what it waits for at /readyz; behind a load \
+             balancer, check that its targets are healthy (`modu status`); or wait longer \
+             with --wait-ready SECONDS"
+        )
+    )]
+    NotReady {
+        url: String,
+        waited: u64,
+        status: StatusCode,
+        said: String,
+    },
+
     /// The service answered a setup request, but not with what the resume service sends.
     #[error("{action}: {problem}")]
     #[diagnostic(

@@ -126,6 +126,9 @@ pub struct Options {
     pub max_requests: u64,
     pub allow_remote: bool,
     pub request_timeout: Duration,
+    /// How long setup asks again while the service answers that it is not ready (502,
+    /// 503, 504): one that is still starting, or a load balancer with no healthy target.
+    pub wait_ready: Duration,
     /// An HTTP proxy for every request (CONNECT for https). None: HTTPS_PROXY/HTTP_PROXY
     /// (and NO_PROXY) from the environment, except for a service on this machine.
     pub proxy: Option<String>,
@@ -147,6 +150,7 @@ impl Options {
             max_requests: 100_000,
             allow_remote: false,
             request_timeout: Duration::from_secs(10),
+            wait_ready: Duration::from_secs(60),
             proxy: None,
             ca_bundle: None,
         }
@@ -208,6 +212,14 @@ impl Options {
             !self.request_timeout.is_zero(),
             "--request-timeout must be more than 0 seconds".to_string(),
             "give the longest a single request may take, in seconds",
+        )?;
+        check(
+            self.wait_ready <= Duration::from_secs(3600),
+            format!(
+                "--wait-ready {}s is out of range",
+                self.wait_ready.as_secs()
+            ),
+            "give 0 (do not wait) to 3600 seconds",
         )
     }
 }
@@ -339,7 +351,9 @@ async fn prepare(
 ) -> Result<Vec<VirtualUser>> {
     let setup = Setup { client, target };
     line.note(&format!("reading the job categories of {}", target.base()));
-    let tasks = setup.tasks().await?;
+    let tasks = setup
+        .tasks_when_ready(options.wait_ready, |why| line.note(why))
+        .await?;
 
     let run_id = format!("{:08x}", rand::random::<u32>());
     let users = options.users();
@@ -481,6 +495,10 @@ mod tests {
                 request_timeout: Duration::ZERO,
                 ..base.clone()
             },
+            Options {
+                wait_ready: Duration::from_secs(3601),
+                ..base.clone()
+            },
         ];
         for options in cases {
             assert!(options.validate().is_err(), "{options:?}");
@@ -488,6 +506,7 @@ mod tests {
         Options {
             images: 0,
             image_bytes: 0,
+            wait_ready: Duration::ZERO,
             ..base.clone()
         }
         .validate()

@@ -28,6 +28,7 @@ pub async fn run(_cli: &Cli, args: &LoadArgs) -> Result<ExitCode> {
         max_requests: args.max_requests,
         allow_remote: args.allow_remote,
         request_timeout: Duration::from_secs(args.request_timeout),
+        wait_ready: Duration::from_secs(args.wait_ready),
         proxy: args.proxy.clone(),
         ca_bundle: args.ca_bundle.clone(),
     };
