@@ -46,7 +46,8 @@ cargo build --quiet -p modu-app
 # `MODU_PROPERTY_SEED=N cargo nextest run -p modu --test faults -E 'test(random_spec)'`.
 export MODU_PROPERTY_SEED="${MODU_PROPERTY_SEED:-1}" MODU_PROPERTY_STEPS="${MODU_PROPERTY_STEPS:-6}"
 echo "property test: seed $MODU_PROPERTY_SEED, $MODU_PROPERTY_STEPS steps"
-cargo nextest run -p modu -p modu-spec -p modu-load -p modu-wire
+# Every test runs even after one fails, so one run shows every failure.
+cargo nextest run --no-fail-fast -p modu -p modu-spec -p modu-load -p modu-wire
 # The spec parser, fuzzed for two minutes from its corpus in fuzz/corpus/ (README,
 # "Fuzzing the spec parser").
 scripts/fuzz.sh 120
