@@ -415,6 +415,21 @@ fn unmet<'a>(
         .collect()
 }
 
+/// Runs modu with `args` through `proxy`, losing the reply of the first call of each of
+/// `operations`; it must get through in one run. The operations whose reply was lost.
+async fn losing_every_reply(
+    proxy: &FaultProxy,
+    operations: Vec<String>,
+    args: &[&str],
+) -> BTreeSet<String> {
+    let earlier = proxy.logged();
+    proxy.set(&Faults::lose_reply_of(operations));
+    let run = modu_at(proxy.url(), args).await;
+    run.expect_success();
+    eprintln!("{run}");
+    proxy.met_since("lost-reply", earlier)
+}
+
 /// The mutating calls an update of the instance type may make: a launch template version,
 /// its default, the group and the rollout.
 fn update_calls() -> Vec<String> {
@@ -577,18 +592,13 @@ async fn a_lost_reply_after_every_change_costs_no_second_run_and_makes_nothing_t
     let up_args = ["up", "-f", file, "--yes"];
     let down_args = ["down", "-f", file, "--yes", "--delete-data"];
 
-    let earlier = proxy.logged();
-    proxy.set(&Faults::lose_reply_of(
+    let lost = losing_every_reply(
+        &proxy,
         wanted.up_operations.iter().cloned().collect(),
-    ));
-    let run = modu_at(proxy.url(), &up_args).await;
-    run.expect_success();
-    eprintln!("{run}");
-    let creates = unmet(
-        &wanted.up_operations,
-        "Create",
-        &proxy.met_since("lost-reply", earlier),
-    );
+        &up_args,
+    )
+    .await;
+    let creates = unmet(&wanted.up_operations, "Create", &lost);
     assert!(creates.is_empty(), "no lost reply of {creates:?}");
     proxy.set(&Faults::none());
     expect_no_change(&cloud, &["up", "-f", file], "the stack after lost replies").await;
@@ -603,14 +613,9 @@ async fn a_lost_reply_after_every_change_costs_no_second_run_and_makes_nothing_t
     // A new instance type is a new launch template version and a rollout.
     spec.instance_type = "c7i.large".into();
     spec.write(dir.path());
-    let earlier = proxy.logged();
     let mark = cloud.mark();
-    proxy.set(&Faults::lose_reply_of(update_calls()));
-    let run = modu_at(proxy.url(), &up_args).await;
-    run.expect_success();
-    eprintln!("{run}");
+    let lost = losing_every_reply(&proxy, update_calls(), &up_args).await;
     let made = operations(&cloud.calls_since(mark));
-    let lost = proxy.met_since("lost-reply", earlier);
     assert!(
         made.contains("CreateLaunchTemplateVersion")
             && lost.contains("CreateLaunchTemplateVersion"),
@@ -639,18 +644,13 @@ async fn a_lost_reply_after_every_change_costs_no_second_run_and_makes_nothing_t
         "one version per change, not per attempt: {versions:#}"
     );
 
-    let earlier = proxy.logged();
-    proxy.set(&Faults::lose_reply_of(
+    let lost = losing_every_reply(
+        &proxy,
         wanted.down_operations.iter().cloned().collect(),
-    ));
-    let run = modu_at(proxy.url(), &down_args).await;
-    run.expect_success();
-    eprintln!("{run}");
-    let deletes = unmet(
-        &wanted.down_operations,
-        "Delete",
-        &proxy.met_since("lost-reply", earlier),
-    );
+        &down_args,
+    )
+    .await;
+    let deletes = unmet(&wanted.down_operations, "Delete", &lost);
     assert!(deletes.is_empty(), "no lost reply of {deletes:?}");
     let left = inventory(&cloud, &aws, &spec.stack, ZONE).await;
     assert!(left.is_empty(), "down after lost replies left:\n{left}");

@@ -252,21 +252,28 @@ impl App {
         format!("http://127.0.0.1:{}", self.port)
     }
 
+    /// A GET of `path` with a request id of its own (`SYNC_PREFIX…`): a marker request,
+    /// left out of every count. Its id and the answer.
+    async fn marker(&self, path: &str) -> (String, reqwest::Response) {
+        let id = format!(
+            "{SYNC_PREFIX}{}",
+            self.syncs.fetch_add(1, Ordering::Relaxed)
+        );
+        let answer = self
+            .http
+            .get(format!("{}{path}", self.url()))
+            .header("x-request-id", &id)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("the service answers {path}: {e}"));
+        (id, answer)
+    }
+
     /// Asks `/readyz` (as a marker request, left out of the counts) until it says ready.
     async fn wait_until_ready(&self) {
         let deadline = Instant::now() + APP_START_TIMEOUT;
         loop {
-            let id = format!(
-                "{SYNC_PREFIX}{}",
-                self.syncs.fetch_add(1, Ordering::Relaxed)
-            );
-            let answer = self
-                .http
-                .get(format!("{}/readyz", self.url()))
-                .header("x-request-id", &id)
-                .send()
-                .await
-                .expect("the service answers /readyz");
+            let (_, answer) = self.marker("/readyz").await;
             if answer.status().is_success() {
                 return;
             }
@@ -282,17 +289,7 @@ impl App {
     /// Every request received so far, in order. First a marker request goes in and the
     /// test waits for its log line: a request answered before it was logged before it.
     async fn received(&self) -> Vec<Received> {
-        let id = format!(
-            "{SYNC_PREFIX}{}",
-            self.syncs.fetch_add(1, Ordering::Relaxed)
-        );
-        let answer = self
-            .http
-            .get(format!("{}/healthz", self.url()))
-            .header("x-request-id", &id)
-            .send()
-            .await
-            .expect("the service answers /healthz");
+        let (id, answer) = self.marker("/healthz").await;
         assert!(answer.status().is_success());
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {

@@ -81,11 +81,12 @@ impl Setup<'_> {
                     said,
                 });
             }
-            let pause = pause.min(wait - waited);
+            let left = wait - waited;
+            let pause = pause.min(left);
             note(&format!(
-                "the service is not ready ({status}: {said}); asking again in {:.0}s, for up to {}s",
-                pause.as_secs_f64().ceil(),
-                (wait - waited).as_secs_f64().ceil()
+                "the service is not ready ({status}: {said}); asking again in {}s, for up to {}s",
+                whole_seconds(pause),
+                whole_seconds(left)
             ));
             tokio::time::sleep(pause).await;
         };
@@ -230,6 +231,11 @@ fn pause_before_asking_again(retry_after: Option<&HeaderValue>) -> Duration {
         .map_or(READY_POLL, |seconds| {
             Duration::from_secs(seconds).clamp(READY_POLL, LONGEST_READY_POLL)
         })
+}
+
+/// Seconds, rounded up: a note never says 0 s of a pause that has some left.
+fn whole_seconds(duration: Duration) -> u64 {
+    duration.as_secs() + u64::from(duration.subsec_nanos() > 0)
 }
 
 /// The service's JSON reason (`{"error": …}`), or the start of whatever else it sent.

@@ -84,8 +84,12 @@ pub async fn run(cx: &Context, resource: &dyn Resource, rollout: &Rollout<'_>) -
         // StartInstanceRefresh takes no client token: the SDK's retry of a start whose reply
         // was lost meets the refresh the first attempt began. One under way to this very
         // version is that one; any other is a real conflict.
-        Err(err) => match errors::code(&err) {
-            Some("InstanceRefreshInProgress") => match under_way_to(cx, rollout).await? {
+        Err(err) => {
+            let ours = match errors::code(&err) {
+                Some("InstanceRefreshInProgress") => under_way_to(cx, rollout).await?,
+                _ => None,
+            };
+            match ours {
                 Some(id) => id,
                 None => {
                     return Err(err).context(
@@ -94,9 +98,8 @@ pub async fn run(cx: &Context, resource: &dyn Resource, rollout: &Rollout<'_>) -
                         rollout.group,
                     );
                 }
-            },
-            _ => return Err(err).context("starting an instance refresh of", KIND, rollout.group),
-        },
+            }
+        }
     };
     let (status, reason) = cx
         .wait_for(resource, "for the rollout", || async {
